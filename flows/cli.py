@@ -1,0 +1,281 @@
+"""The ``cardline`` command line: the edge where settings, clock, database and logging are wired.
+
+Domain functions raise domain errors; here they become one clear line on stderr and a
+non-zero exit code. Prefect is not imported on this path (it costs a second per start).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import click
+import sqlalchemy as sa
+import typer
+
+from line.errors import CardlineError, NotFound
+from line.settings import Settings
+from line.types import utc_now
+
+app = typer.Typer(
+    name="cardline",
+    help="Run and plan the production line of chip ID cards.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+card_app = typer.Typer(help="One application and its cards.", no_args_is_help=True)
+spec_app = typer.Typer(help="The line spec (stations, times, yields, calendar).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(card_app, name="card")
+app.add_typer(spec_app, name="spec")
+
+
+@dataclass
+class Context:
+    settings: Settings
+
+    def engine(self) -> sa.Engine:
+        from line.db import make_engine
+
+        return make_engine(self.settings.database_url)
+
+    def ready_engine(self) -> sa.Engine:
+        """An engine whose schema is at the head revision (or a clear error)."""
+        from line.db import require_current_schema
+
+        engine = self.engine()
+        require_current_schema(engine)
+        return engine
+
+
+def _ctx(ctx: typer.Context) -> Context:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Context)
+    return obj
+
+
+def _echo_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=None, default=str))
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug lines on the console.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log only warnings on the console.")] = False,
+) -> None:
+    from line.logsetup import configure_logging
+
+    settings = Settings()
+    settings.ensure_home()
+    level = "DEBUG" if verbose else "WARNING" if quiet else settings.log_level
+    configure_logging(log_file=settings.log_file, console_level=level)
+    ctx.obj = Context(settings=settings)
+
+
+# --- db -------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create the schema, or bring it up to date (Alembic migrations)."""
+    from line.db import upgrade
+
+    c = _ctx(ctx)
+    engine = c.engine()
+    before, after = upgrade(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        typer.echo(f"database {where} is up to date (revision {after})")
+    else:
+        typer.echo(f"database {where}: {before or 'empty'} -> {after}")
+
+
+@db_app.command("current")
+def db_current(ctx: typer.Context) -> None:
+    """Show the schema revision of the database and the one this cardline needs."""
+    from line.db import current_revision, head_revision
+
+    engine = _ctx(ctx).engine()
+    typer.echo(f"current: {current_revision(engine) or '(none)'}  head: {head_revision()}")
+
+
+# --- intake ---------------------------------------------------------------------------------
+
+
+@app.command()
+def intake(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV or JSON Lines file of approved applications.")],
+    fmt: Annotated[
+        Optional[str], typer.Option("--format", help="csv or jsonl (default: from the name).")
+    ] = None,
+    rejects: Annotated[
+        Optional[Path], typer.Option("--rejects", help="Where to write the reject report (CSV).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, max=50_000, help="Rows per transaction.")] = 2000,
+) -> None:
+    """Import approved applications; bad rows go to a reject report, the rest go in."""
+    from line.intake import IntakeFile, import_file
+
+    if fmt not in (None, "csv", "jsonl"):
+        raise typer.BadParameter("must be csv or jsonl", param_hint="--format")
+    c = _ctx(ctx)
+    # Refuse an unreadable file before touching the database.
+    IntakeFile(file, fmt).close()  # type: ignore[arg-type]
+    engine = c.ready_engine()
+    summary = import_file(
+        engine=engine,
+        path=file,
+        today=date.today(),
+        clock=utc_now,
+        rejects_dir=c.settings.rejects_dir,
+        reject_report=rejects,
+        fmt=fmt,  # type: ignore[arg-type]
+        batch_size=batch_size,
+    )
+    if as_json:
+        _echo_json(summary.as_dict())
+        return
+    typer.echo(
+        f"{Path(summary.source).name}: {summary.rows} rows: {summary.accepted} accepted, "
+        f"{summary.rejected} rejected, {summary.duplicates} duplicates"
+    )
+    typer.echo(f"reject report: {summary.reject_report}")
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Applications and cards per state."""
+    from line.db import session_scope
+    from line.kpi import status_counts
+
+    engine = _ctx(ctx).ready_engine()
+    with session_scope(engine) as session:
+        counts = status_counts(session=session)
+    if as_json:
+        _echo_json(counts.as_dict())
+        return
+    apps = list(counts.applications.items())
+    cards = list(counts.cards.items())
+    typer.echo(f"{'applications':<24}{'cards':<24}")
+    for index in range(max(len(apps), len(cards))):
+        left = f"  {apps[index][0]:<13}{apps[index][1]:>8}" if index < len(apps) else ""
+        right = f"  {cards[index][0]:<13}{cards[index][1]:>8}" if index < len(cards) else ""
+        typer.echo(f"{left:<24}{right}")
+    typer.echo(f"  {'total':<13}{counts.total_applications:>8}    {'total':<13}{counts.total_cards:>8}")
+
+
+# --- card -----------------------------------------------------------------------------------
+
+
+@card_app.command("show")
+def card_show(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(metavar="ID", help="12-digit personal ID or application number.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """One application's history: its data, its cards, every stage event."""
+    from line.db import session_scope
+    from line.kpi import find_applications, history
+    from line.logsetup import get_logger
+
+    engine = _ctx(ctx).ready_engine()
+    with session_scope(engine) as session:
+        found = find_applications(session=session, key=key)
+        if not found:
+            raise NotFound(f"no application for {key!r}")
+        assert found[0].id is not None
+        shown = history(session=session, application_id=found[0].id)
+    # The log keeps who looked at which application; the processor masks the number.
+    get_logger("cardline.card").info("card.show", application_id=shown.application.id, key=key)
+    from flows.render import history_json, history_text
+
+    if as_json:
+        _echo_json(history_json(shown, other_applications=[a.id for a in found[1:]]))
+    else:
+        typer.echo(history_text(shown, other_applications=[a.id for a in found[1:]]))
+
+
+# --- spec -----------------------------------------------------------------------------------
+
+
+@spec_app.command("show")
+def spec_show(ctx: typer.Context) -> None:
+    """Show the line spec in use and each stage's capacity."""
+    from flows.render import spec_text
+
+    typer.echo(spec_text(_load_spec(_ctx(ctx).settings)))
+
+
+@spec_app.command("check")
+def spec_check(file: Annotated[Path, typer.Argument(help="YAML line spec to validate.")]) -> None:
+    """Validate a line spec file; exit non-zero naming the first bad field."""
+    from line.spec import load_spec
+
+    spec = load_spec(file)
+    typer.echo(f"{file}: valid line spec {spec.name!r} (bottleneck: {spec.bottleneck.value})")
+
+
+def _load_spec(settings: Settings) -> Any:
+    from line.spec import default_spec, load_spec
+
+    return load_spec(settings.line_spec) if settings.line_spec else default_spec()
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    count: Annotated[int, typer.Option(min=1, max=1_000_000, help="Good applications to make.")] = 200,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 2021,
+) -> None:
+    """Make synthetic applications (with some bad rows), import them and show the line."""
+    from flows.demo import run_demo
+
+    c = _ctx(ctx)
+    run_demo(settings=c.settings, count=count, seed=seed, today=date.today(), clock=utc_now, echo=typer.echo)
+
+
+# --- entry point ----------------------------------------------------------------------------
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit code; errors become one line on stderr."""
+    try:
+        result = app(args=argv, prog_name="cardline", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        typer.echo("cardline: aborted", err=True)
+        return 130
+    except CardlineError as exc:
+        typer.echo(f"cardline: error: {exc}", err=True)
+        return 1
+    except sa.exc.OperationalError as exc:
+        typer.echo(f"cardline: error: database: {str(exc.orig).strip().splitlines()[0]}", err=True)
+        return 1
+    except sa.exc.ArgumentError as exc:
+        typer.echo(f"cardline: error: CARDLINE_DB_URL: {exc}", err=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())

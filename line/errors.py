@@ -1,0 +1,64 @@
+"""Domain errors of ``line``: one base class, structured fields, no I/O.
+
+Domain functions raise these; flows decide retry versus fail; the CLI turns them
+into one clear line and an exit code.
+"""
+
+from __future__ import annotations
+
+
+class CardlineError(Exception):
+    """Base of every error cardline raises on purpose."""
+
+    def __init__(self, message: str, **fields: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class SpecError(CardlineError):
+    """A line spec that cannot be used; ``field`` is the dotted path of the culprit."""
+
+    def __init__(self, message: str, *, field: str, source: str | None = None) -> None:
+        where = f"{source}: " if source else ""
+        super().__init__(f"line spec {where}{field}: {message}", field=field, source=source)
+        self.field = field
+        self.source = source
+
+
+class IllegalTransition(CardlineError):
+    """A state change the lifecycle does not allow."""
+
+    def __init__(
+        self, kind: str, current: str | None, target: str, *, entity_id: object = None
+    ) -> None:
+        what = f"{kind} {entity_id}" if entity_id is not None else kind
+        super().__init__(
+            f"{what}: illegal transition {current or '(new)'} -> {target}",
+            kind=kind,
+            current=current,
+            target=target,
+            entity_id=entity_id,
+        )
+        self.kind = kind
+        self.current = current
+        self.target = target
+
+
+class NotFound(CardlineError):
+    """A record asked for by id does not exist."""
+
+
+class LiveCardExists(CardlineError):
+    """An application already has a live card; a second one cannot be started."""
+
+
+class IntakeFileError(CardlineError):
+    """An intake file that cannot be read at all; nothing has been written."""
+
+
+class SchemaError(CardlineError):
+    """The database schema is missing or not at the revision this code expects."""

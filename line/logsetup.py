@@ -1,0 +1,132 @@
+"""Logging, configured once at the entry point.
+
+Readable console lines on stderr, JSON lines in a file under the home directory. One
+processor masks personal data for every logger (ours and the standard library's):
+ID numbers keep their last four digits; names, addresses, dates of birth and photos
+are never written.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+REDACTED = "[redacted]"
+
+PERSONAL_KEYS: frozenset[str] = frozenset(
+    {
+        "full_name",
+        "name",
+        "surname",
+        "given_names",
+        "date_of_birth",
+        "place_of_origin",
+        "place_of_residence",
+        "address",
+        "photo",
+        "photo_path",
+        "photo_bytes",
+        "mrz",
+        "qr",
+    }
+)
+"""Keys whose values are dropped from every log record, whatever their type."""
+
+_ID_RE = re.compile(r"(?<!\d)(\d{8})(\d{4})(?!\d)")  # 12-digit personal ID
+_OLD_ID_RE = re.compile(r"(?<!\d)(\d{5})(\d{4})(?!\d)")  # 9-digit old ID
+
+
+def _mask_text(text: str) -> str:
+    text = _ID_RE.sub(lambda m: "*" * 8 + m.group(2), text)
+    return _OLD_ID_RE.sub(lambda m: "*" * 5 + m.group(2), text)
+
+
+def _mask_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _mask_text(value)
+    if isinstance(value, MutableMapping):
+        return {k: (REDACTED if k in PERSONAL_KEYS else _mask_value(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_mask_value(v) for v in value)
+    if isinstance(value, int) and not isinstance(value, bool) and 10**8 <= value < 10**12:
+        return _mask_text(f"{value:012d}" if value >= 10**11 else str(value))
+    return value
+
+
+def mask_personal_data(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Structlog processor: drop personal fields, mask ID numbers wherever they appear."""
+    for key in list(event_dict):
+        if key in PERSONAL_KEYS:
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _mask_value(event_dict[key])
+    return event_dict
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        mask_personal_data,
+    ]
+
+
+def configure_logging(
+    *, log_file: Path | None, console_level: str = "INFO", console: bool = True
+) -> None:
+    """Set up structlog and the standard library's logging. Call once, at the entry point."""
+    shared = _shared_processors()
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(logging.DEBUG)
+    if console:
+        handler: logging.Handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(console_level.upper())
+        handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=shared,
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()),
+                ],
+            )
+        )
+        root.addHandler(handler)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setLevel(logging.INFO)
+        file_handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=shared,
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.JSONRenderer(ensure_ascii=False),
+                ],
+            )
+        )
+        root.addHandler(file_handler)
+    for noisy in ("sqlalchemy", "alembic", "httpx", "asyncio"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,256 @@
+"""Persistence models: applications, cards, the append-only stage event record, intake runs.
+
+Models come in families (``ApplicationBase`` / ``ApplicationCreate`` / ``Application`` /
+``ApplicationPublic``). The schema itself is made by the Alembic migrations in
+``line/migrations``; a test holds the two together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+from line.idnumber import mask_id
+from line.types import ApplicationState, CardState, EventStage, Outcome
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _enum(enum: type[Any], length: int = 16) -> sa.Enum:
+    return sa.Enum(
+        enum,
+        native_enum=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+        create_constraint=False,
+    )
+
+
+def _utc(nullable: bool = False, index: bool = False) -> Any:
+    column = sa.Column(UTCDateTime(), nullable=nullable, index=index)
+    if nullable:
+        return Field(default=None, sa_column=column)
+    return Field(sa_column=column)
+
+
+LIVE_APPLICATION_SQL = "state NOT IN ('delivered', 'cancelled')"
+LIVE_CARD_SQL = "state <> 'spoiled'"
+
+
+# --- applications -------------------------------------------------------------------------
+
+
+class ApplicationBase(SQLModel):
+    id_number: str = Field(max_length=12)
+    full_name: str = Field(max_length=120)
+    date_of_birth: date
+    sex: str = Field(max_length=1)
+    nationality: str = Field(max_length=40)
+    place_of_origin: str = Field(max_length=250)
+    place_of_residence: str = Field(max_length=250)
+    old_id_number: str | None = Field(default=None, max_length=9)
+    photo_path: str = Field(max_length=1024)
+    photo_sha256: str = Field(max_length=64)
+    destination: str = Field(max_length=16, index=True)
+    priority_group: str | None = Field(default=None, max_length=32)
+    due_date: date | None = None
+
+
+class ApplicationCreate(ApplicationBase):
+    """A validated row of an intake file, ready to insert."""
+
+
+class Application(ApplicationBase, table=True):
+    __tablename__ = "application"
+    __table_args__ = (
+        sa.Index(
+            "uq_application_live_id_number",
+            "id_number",
+            unique=True,
+            sqlite_where=sa.text(LIVE_APPLICATION_SQL),
+            postgresql_where=sa.text(LIVE_APPLICATION_SQL),
+        ),
+        sa.Index("ix_application_id_number", "id_number"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    state: ApplicationState = Field(
+        sa_column=sa.Column(_enum(ApplicationState), nullable=False, index=True)
+    )
+    spoiled_cards: int = Field(default=0, ge=0)
+    received_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    intake_run_id: int | None = Field(default=None, foreign_key="intake_run.id", index=True)
+    source_row: int | None = None
+
+
+class ApplicationPublic(SQLModel):
+    """What may leave the database in logs and machine output: no personal data."""
+
+    id: int
+    id_number_masked: str
+    state: ApplicationState
+    destination: str
+    priority_group: str | None
+    due_date: date | None
+    spoiled_cards: int
+
+    @classmethod
+    def of(cls, application: Application) -> ApplicationPublic:
+        assert application.id is not None
+        return cls(
+            id=application.id,
+            id_number_masked=mask_id(application.id_number),
+            state=application.state,
+            destination=application.destination,
+            priority_group=application.priority_group,
+            due_date=application.due_date,
+            spoiled_cards=application.spoiled_cards,
+        )
+
+
+# --- cards --------------------------------------------------------------------------------
+
+
+class Card(SQLModel, table=True):
+    """One physical card body (one chip). Every card ever made stays in the record."""
+
+    __tablename__ = "card"
+    __table_args__ = (
+        sa.Index(
+            "uq_card_live_per_application",
+            "application_id",
+            unique=True,
+            sqlite_where=sa.text(LIVE_CARD_SQL),
+            postgresql_where=sa.text(LIVE_CARD_SQL),
+        ),
+        sa.UniqueConstraint("application_id", "attempt", name="uq_card_application_attempt"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    serial: str = Field(max_length=32, unique=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    attempt: int = Field(ge=1)
+    state: CardState = Field(sa_column=sa.Column(_enum(CardState), nullable=False, index=True))
+    spoiled_at_stage: str | None = Field(default=None, max_length=16)
+    spoil_reason: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+def card_serial(application_id: int, attempt: int) -> str:
+    """Unique forever: one application id, one attempt number per card body."""
+    return f"C{application_id:010d}-{attempt}"
+
+
+# --- the stage event record -----------------------------------------------------------------
+
+
+class StageEvent(SQLModel, table=True):
+    """Append-only: who did what, at which stage, on which machine, with which outcome.
+
+    The database refuses UPDATE and DELETE on this table (triggers in the migration).
+    """
+
+    __tablename__ = "stage_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    card_id: int | None = Field(default=None, foreign_key="card.id", index=True)
+    stage: EventStage = Field(sa_column=sa.Column(_enum(EventStage), nullable=False, index=True))
+    machine: str | None = Field(default=None, max_length=64)
+    actor: str = Field(max_length=64)
+    outcome: Outcome = Field(sa_column=sa.Column(_enum(Outcome, 8), nullable=False))
+    reason_code: str | None = Field(default=None, max_length=64)
+    application_state: ApplicationState = Field(
+        sa_column=sa.Column(_enum(ApplicationState), nullable=False)
+    )
+    card_state: CardState | None = Field(
+        default=None, sa_column=sa.Column(_enum(CardState), nullable=True)
+    )
+    started_at: datetime = _utc(index=True)
+    ended_at: datetime = _utc(index=True)
+
+    def record(self) -> StageEventRecord:
+        assert self.id is not None
+        return StageEventRecord(
+            id=self.id,
+            application_id=self.application_id,
+            card_id=self.card_id,
+            stage=self.stage,
+            machine=self.machine,
+            actor=self.actor,
+            outcome=self.outcome,
+            reason_code=self.reason_code,
+            application_state=self.application_state,
+            card_state=self.card_state,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StageEventRecord:
+    """An immutable stage event: feeds the KPIs, the reports and the simulator's calibration."""
+
+    id: int
+    application_id: int
+    card_id: int | None
+    stage: EventStage
+    machine: str | None
+    actor: str
+    outcome: Outcome
+    reason_code: str | None
+    application_state: ApplicationState
+    card_state: CardState | None
+    started_at: datetime
+    ended_at: datetime
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+# --- intake runs ----------------------------------------------------------------------------
+
+
+class IntakeRun(SQLModel, table=True):
+    """One import of one file: what came in, what was refused, where the report is."""
+
+    __tablename__ = "intake_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=1024)
+    source_format: str = Field(max_length=8)
+    source_bytes: int
+    status: str = Field(max_length=16)  # running / completed / failed
+    accepted: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    reject_report: str = Field(max_length=1024)
+    started_at: datetime = _utc()
+    finished_at: datetime | None = _utc(nullable=True)

@@ -1,0 +1,201 @@
+"""The line as data: one validated ``LineSpec`` read by the controller and the simulator.
+
+A planner's scenario is a change of this data, never a second model of the line.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from line.distributions import Distribution
+from line.errors import SpecError
+from line.types import LINE_ORDER, Stage
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StageSpec(_Frozen):
+    """One stage: its machines, how long a card takes, and how often a card is spoiled."""
+
+    machines: int = Field(ge=1, description="number of identical machines working in parallel")
+    service_time: Distribution = Field(description="seconds one machine spends on one card")
+    failure_rate: float = Field(
+        ge=0, le=1, description="probability that a card is spoiled at this stage"
+    )
+    failure_reason: str = Field(
+        min_length=1, description="reason code recorded when a card is spoiled here"
+    )
+    availability: float = Field(
+        default=1.0, gt=0, le=1, description="fraction of shift time a machine is up"
+    )
+    source: str = Field(default="", description="where these numbers come from")
+
+    @property
+    def capacity_per_hour(self) -> float:
+        """Cards per hour the stage can pass when every machine is busy and up."""
+        return self.machines * self.availability * 3600.0 / self.service_time.mean
+
+
+class Shift(_Frozen):
+    name: str = Field(min_length=1)
+    start: time
+    end: time
+    break_minutes: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _positive(self) -> Shift:
+        if self.working_seconds <= 0:
+            raise ValueError(
+                f"shift {self.name!r} has no working time ({self.start}-{self.end}, "
+                f"{self.break_minutes} min break)"
+            )
+        return self
+
+    @property
+    def length_seconds(self) -> float:
+        start = datetime.combine(date.min, self.start)
+        end = datetime.combine(date.min, self.end)
+        if end <= start:  # a night shift ends the next day
+            end += timedelta(days=1)
+        return (end - start).total_seconds()
+
+    @property
+    def working_seconds(self) -> float:
+        return self.length_seconds - 60.0 * self.break_minutes
+
+
+class ShiftCalendar(_Frozen):
+    """When the line works: shifts on working weekdays, minus holidays."""
+
+    timezone: str = "Asia/Ho_Chi_Minh"
+    working_days: tuple[str, ...] = WEEKDAYS
+    shifts: tuple[Shift, ...] = Field(min_length=1)
+    holidays: tuple[date, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("working_days")
+    @classmethod
+    def _weekdays(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        days = tuple(day.lower() for day in value)
+        unknown = [day for day in days if day not in WEEKDAYS]
+        if unknown:
+            raise ValueError(f"unknown weekday {unknown[0]!r} (expected one of {WEEKDAYS})")
+        if len(set(days)) != len(days):
+            raise ValueError("a weekday is listed twice")
+        return days
+
+    def is_working_day(self, day: date) -> bool:
+        return WEEKDAYS[day.weekday()] in self.working_days and day not in self.holidays
+
+    def working_seconds(self, day: date) -> float:
+        """Seconds of machine time one machine has on ``day`` (breaks deducted)."""
+        if not self.is_working_day(day):
+            return 0.0
+        return sum(shift.working_seconds for shift in self.shifts)
+
+
+class LineSpec(_Frozen):
+    """A production centre's line: the four stages, the rework limit and the calendar."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    rework_limit: int = Field(ge=0, description="replacement cards an application may get")
+    stages: dict[Stage, StageSpec]
+    calendar: ShiftCalendar
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _known_stages(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            known = {stage.value for stage in Stage}
+            for key in value:
+                if str(key) not in known:
+                    raise ValueError(
+                        f"unknown stage {key!r} (expected {', '.join(s.value for s in LINE_ORDER)})"
+                    )
+            missing = [stage.value for stage in LINE_ORDER if stage.value not in map(str, value)]
+            if missing:
+                raise ValueError(f"missing stage(s): {', '.join(missing)}")
+        return value
+
+    def stage(self, stage: Stage) -> StageSpec:
+        return self.stages[stage]
+
+    @property
+    def bottleneck(self) -> Stage:
+        """The stage with the lowest capacity: it sets the line's throughput."""
+        return min(LINE_ORDER, key=lambda s: self.stages[s].capacity_per_hour)
+
+    @property
+    def capacity_per_hour(self) -> float:
+        """Good cards per hour of the line, ignoring rework (the bottleneck's capacity)."""
+        return self.stages[self.bottleneck].capacity_per_hour
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    # pydantic puts the union member's tag in the path (service_time.lognormal.mean): drop it.
+    tags = {"deterministic", "exponential", "uniform", "triangular", "lognormal"}
+    parts = [str(part) for part in loc]
+    cleaned = [p for i, p in enumerate(parts) if not (p in tags and i > 0 and parts[i - 1] == "service_time")]
+    return ".".join(cleaned) or "(top level)"
+
+
+def parse_spec(data: Any, *, source: str | None = None) -> LineSpec:
+    """Validate ``data`` (parsed YAML) into a ``LineSpec``; raise ``SpecError`` naming the field."""
+    if not isinstance(data, dict):
+        raise SpecError("must be a mapping of fields", field="(top level)", source=source)
+    try:
+        return LineSpec.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown field"
+        if "input" in first and first["type"] not in ("missing", "extra_forbidden"):
+            message = f"{message} (got {first['input']!r})"
+        raise SpecError(message, field=_field_path(tuple(first["loc"])), source=source) from exc
+
+
+def load_spec(path: Path | str) -> LineSpec:
+    """Load and validate a line spec from a YAML file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror}", field="(file)", source=str(path)) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"not valid YAML: {exc}", field="(file)", source=str(path)) from exc
+    return parse_spec(data, source=str(path))
+
+
+DEFAULT_SPEC_RESOURCE = "default_line.yaml"
+
+
+def default_spec_text() -> str:
+    return resources.files("line.data").joinpath(DEFAULT_SPEC_RESOURCE).read_text("utf-8")
+
+
+def default_spec() -> LineSpec:
+    """The reference centre shipped with cardline (``line/data/default_line.yaml``)."""
+    return parse_spec(yaml.safe_load(default_spec_text()), source=f"(built-in) {DEFAULT_SPEC_RESOURCE}")

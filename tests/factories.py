@@ -1,0 +1,51 @@
+"""Test data: valid applications and files of them, from a seeded generator."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from line.models import Application
+from line.synthetic import SyntheticApplication, person, portrait
+from line.types import ApplicationState
+
+
+def photo_file(directory: Path, name: str = "photo.jpg", *, seed: int = 1) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_bytes(portrait(random.Random(seed), fmt="PNG" if name.endswith(".png") else "JPEG"))
+    return path
+
+
+def applicant(seed: int, *, today: date, photo: str = "photo.jpg") -> SyntheticApplication:
+    return person(random.Random(seed), today=today, photo=photo)
+
+
+def add_application(session: Session, *, seed: int, today: date, **overrides: Any) -> Application:
+    """Insert one approved application straight into the database."""
+    who = applicant(seed, today=today)
+    now = datetime(2026, 11, 1, 7, 0, tzinfo=UTC)
+    application = Application(
+        id_number=who.id_number,
+        full_name=who.full_name,
+        date_of_birth=who.date_of_birth,
+        sex=who.sex,
+        nationality=who.nationality,
+        place_of_origin=who.place_of_origin,
+        place_of_residence=who.place_of_residence,
+        old_id_number=who.old_id_number or None,
+        photo_path="/photos/x.jpg",
+        photo_sha256="0" * 64,
+        destination=who.destination,
+        state=ApplicationState.APPROVED,
+        received_at=now,
+        updated_at=now,
+        **overrides,
+    )
+    session.add(application)
+    session.flush()
+    return application
