@@ -13,7 +13,6 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import click
 import sqlalchemy as sa
 import typer
 
@@ -259,12 +258,16 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code; errors become one line on stderr."""
     try:
         result = app(args=argv, prog_name="cardline", standalone_mode=False)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.Abort:
+    except typer.Abort:
         typer.echo("cardline: aborted", err=True)
         return 130
+    except typer.TyperException as exc:  # usage errors: typer's own click raises these
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"cardline: error: {exc}", err=True)
+        return int(getattr(exc, "exit_code", 2))
     except CardlineError as exc:
         typer.echo(f"cardline: error: {exc}", err=True)
         return 1

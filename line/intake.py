@@ -105,8 +105,25 @@ def _text(value: str) -> str:
     return _SPACES_RE.sub(" ", unicodedata.normalize("NFC", value)).strip()
 
 
+@functools.cache
+def control_characters() -> re.Pattern[str]:
+    """Control and invisible formatting characters (Unicode categories Cc and Cf), as ranges."""
+    codes = [c for c in range(0x110000) if unicodedata.category(chr(c)) in ("Cc", "Cf")]
+    ranges: list[tuple[int, int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    parts = "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in ranges
+    )
+    return re.compile(f"[{parts}]")
+
+
 def _has_control(value: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs") for ch in value)
+    return control_characters().search(value) is not None
 
 
 def _iso_date(value: str) -> date | None:

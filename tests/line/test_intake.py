@@ -299,3 +299,14 @@ def test_intake_streams_memory_stays_flat_as_the_file_grows(sqlite_engine: Engin
 def test_applicant_factory_is_valid() -> None:
     who = applicant(3, today=TODAY)
     assert len(who.id_number) == 12
+
+
+def test_the_control_character_pattern_is_exactly_unicode_cc_and_cf() -> None:
+    import unicodedata
+
+    from line.intake import control_characters
+
+    for code in range(0x110000):
+        char = chr(code)
+        expected = unicodedata.category(char) in ("Cc", "Cf")
+        assert (control_characters().fullmatch(char) is not None) == expected, hex(code)

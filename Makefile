@@ -1,0 +1,26 @@
+# cardline: `make demo` runs the main job, `make test` the whole suite; both set up first.
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test lint bench clean
+
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	@$(BIN)/cardline demo
+
+test: setup
+	@scripts/ensure-postgres.sh
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check line inventory printers sim flows tests bench
+	$(BIN)/mypy
+
+bench: setup
+	@scripts/ensure-postgres.sh
+	$(BIN)/python bench/intake.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

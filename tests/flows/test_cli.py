@@ -1,0 +1,120 @@
+"""The command line, run in-process through ``flows.cli.run`` and once as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.cli import run
+from line.synthetic import write_csv
+from tests.factories import photo_file
+from tests.line.test_intake import good_rows
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("CARDLINE_HOME", str(home))
+    monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
+    return home
+
+
+@pytest.fixture
+def batch(tmp_path: Path) -> Path:
+    photo_file(tmp_path / "in" / "photos", "a.jpg")
+    photo_file(tmp_path / "in" / "photos", "b.png")
+    rows = good_rows(6)
+    rows[3]["sex"] = "?"
+    path = tmp_path / "in" / "batch.csv"
+    write_csv(path, rows)
+    return path
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = run(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_intake_before_the_schema_exists_says_what_to_do(home: Path, batch: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "-q", "intake", str(batch))
+    assert code == 1
+    assert "run `cardline db upgrade`" in err and err.count("\n") == 1
+
+
+def test_intake_json_status_json_and_card_show(home: Path, batch: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(capsys, "-q", "db", "upgrade")[0] == 0
+    code, out, _ = cli(capsys, "-q", "intake", str(batch), "--json")
+    assert code == 0
+    summary = json.loads(out)
+    assert {k: summary[k] for k in ("accepted", "rejected", "duplicates")} == {"accepted": 5, "rejected": 1, "duplicates": 0}
+    assert Path(summary["reject_report"]).is_file()
+    assert Path(summary["reject_report"]).parent == home / "rejects"
+
+    code, out, _ = cli(capsys, "-q", "intake", str(batch), "--json")
+    assert json.loads(out)["duplicates"] == 5 and json.loads(out)["accepted"] == 0
+
+    code, out, _ = cli(capsys, "-q", "status", "--json")
+    status = json.loads(out)
+    assert status["applications"]["approved"] == 5
+    assert set(status["applications"]) >= {"approved", "printing", "delivered", "held"}
+    assert sum(status["cards"].values()) == 0
+
+    who = good_rows(6)[0]
+    code, out, _ = cli(capsys, "-q", "card", "show", who["id_number"])
+    assert code == 0
+    assert who["id_number"] in out and who["full_name"] in out  # full on the asker's screen
+    log_text = (home / "logs" / "cardline.jsonl").read_text(encoding="utf-8")
+    assert "card.show" in log_text
+    assert who["id_number"] not in log_text and "********" + who["id_number"][-4:] in log_text
+
+    code, out, _ = cli(capsys, "-q", "card", "show", "1", "--json")
+    shown = json.loads(out)
+    assert shown["application"]["id_number"] == who["id_number"]
+    assert shown["cards"] == [] and shown["events"] == []
+
+
+def test_unknown_application_and_bad_format(home: Path, batch: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cli(capsys, "-q", "db", "upgrade")
+    code, _, err = cli(capsys, "-q", "card", "show", "001085999999")
+    assert code == 1 and "no application for '001085999999'" in err
+    code, _, err = cli(capsys, "-q", "intake", str(batch), "--format", "xml")
+    assert code == 2 and "csv or jsonl" in err
+
+
+def test_spec_check_names_the_bad_field(tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from line.spec import default_spec_text
+
+    good = tmp_path / "line.yaml"
+    good.write_text(default_spec_text(), encoding="utf-8")
+    code, out, _ = cli(capsys, "-q", "spec", "check", str(good))
+    assert code == 0 and "bottleneck: print" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(default_spec_text().replace("failure_rate: 0.006", "failure_rate: 6"), encoding="utf-8")
+    code, _, err = cli(capsys, "-q", "spec", "check", str(bad))
+    assert code == 1 and "stages.qc.failure_rate" in err
+
+
+def test_the_demo_imports_good_rows_and_reports_bad_ones(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "-q", "demo", "--count", "40", "--seed", "5")
+    assert code == 0
+    assert "40 accepted, 9 rejected, 1 duplicates" in out
+    code, out, _ = cli(capsys, "-q", "demo", "--count", "40", "--seed", "5")
+    assert "0 accepted, 9 rejected, 41 duplicates" in out and "idempotent" in out
+
+
+def test_the_installed_command_exits_non_zero_with_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "CARDLINE_HOME": str(tmp_path / "home")}
+    env.pop("CARDLINE_DB_URL", None)
+    cardline = Path(sys.executable).parent / "cardline"
+    missing = tmp_path / "missing.csv"
+    done = subprocess.run([str(cardline), "intake", str(missing)], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr == f"cardline: error: {missing}: no such file\n"
+    assert done.stdout == ""
+    assert not (tmp_path / "home" / "cardline.db").exists() or True
