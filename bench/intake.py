@@ -73,6 +73,7 @@ def worker(url: str, file: Path, schema: str | None) -> None:
             {
                 "rows": summary.rows,
                 "accepted": summary.accepted,
+                "duplicates": summary.duplicates,
                 "stored": stored,
                 "seconds": round(elapsed, 2),
                 "rows_per_second": round(summary.rows / elapsed),
@@ -117,14 +118,18 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         worker(sys.argv[2], Path(sys.argv[3]), sys.argv[4] or None)
         return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--memory-rows", type=int, default=1_000_000)
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
 
-    print(f"machine: {platform.node()} {platform.processor() or platform.machine()}, "
-          f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}, {date.today()}")
+    print(
+        f"machine: {platform.node()} {platform.processor() or platform.machine()}, "
+        f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}, {date.today()}"
+    )
     file = make_file(args.rows)
     targets = ["sqlite"] + ([] if args.skip_postgres else ["postgresql"])
     results = [measure(target, file) for target in targets]
@@ -132,8 +137,11 @@ def main() -> None:
     results.append({**measure("sqlite", big), "target": "sqlite (memory run)"})
     print(f"{'target':<22}{'rows':>10}{'seconds':>9}{'rows/s':>9}{'peak RSS MB':>13}")
     for r in results:
-        print(f"{r['target']:<22}{r['rows']:>10}{r['seconds']:>9}{r['rows_per_second']:>9}{r['peak_rss_mb']:>13}")
-        assert r["accepted"] == r["rows"] == r["stored"], r
+        print(
+            f"{r['target']:<22}{r['rows']:>10}{r['seconds']:>9}{r['rows_per_second']:>9}{r['peak_rss_mb']:>13}"
+        )
+        # Synthetic IDs have 6 random digits: a few people collide and count as duplicates.
+        assert r["accepted"] + r["duplicates"] == r["rows"] and r["stored"] == r["accepted"], r
 
 
 if __name__ == "__main__":

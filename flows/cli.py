@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 import typer
@@ -29,7 +29,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 card_app = typer.Typer(help="One application and its cards.", no_args_is_help=True)
-spec_app = typer.Typer(help="The line spec (stations, times, yields, calendar).", no_args_is_help=True)
+spec_app = typer.Typer(
+    help="The line spec (stations, times, yields, calendar).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(card_app, name="card")
 app.add_typer(spec_app, name="spec")
@@ -66,14 +68,20 @@ def _echo_json(data: Any) -> None:
 @app.callback()
 def _main(
     ctx: typer.Context,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug lines on the console.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log only warnings on the console.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log debug lines on the console.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Log only warnings on the console.")
+    ] = False,
 ) -> None:
     from line.logsetup import configure_logging
 
     settings = Settings()
     settings.ensure_home()
     level = "DEBUG" if verbose else "WARNING" if quiet else settings.log_level
+    if ctx.invoked_subcommand == "demo" and not verbose:
+        level = "WARNING"  # the demo prints its own story; the full log is in the file
     configure_logging(log_file=settings.log_file, console_level=level)
     ctx.obj = Context(settings=settings)
 
@@ -113,13 +121,15 @@ def intake(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV or JSON Lines file of approved applications.")],
     fmt: Annotated[
-        Optional[str], typer.Option("--format", help="csv or jsonl (default: from the name).")
+        str | None, typer.Option("--format", help="csv or jsonl (default: from the name).")
     ] = None,
     rejects: Annotated[
-        Optional[Path], typer.Option("--rejects", help="Where to write the reject report (CSV).")
+        Path | None, typer.Option("--rejects", help="Where to write the reject report (CSV).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    batch_size: Annotated[int, typer.Option(min=1, max=50_000, help="Rows per transaction.")] = 2000,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=50_000, help="Rows per transaction.")
+    ] = 10_000,
 ) -> None:
     """Import approved applications; bad rows go to a reject report, the rest go in."""
     from line.intake import IntakeFile, import_file
@@ -133,7 +143,7 @@ def intake(
     summary = import_file(
         engine=engine,
         path=file,
-        today=date.today(),
+        today=_today(c.settings),
         clock=utc_now,
         rejects_dir=c.settings.rejects_dir,
         reject_report=rejects,
@@ -175,7 +185,9 @@ def status(
         left = f"  {apps[index][0]:<13}{apps[index][1]:>8}" if index < len(apps) else ""
         right = f"  {cards[index][0]:<13}{cards[index][1]:>8}" if index < len(cards) else ""
         typer.echo(f"{left:<24}{right}")
-    typer.echo(f"  {'total':<13}{counts.total_applications:>8}    {'total':<13}{counts.total_cards:>8}")
+    typer.echo(
+        f"  {'total':<13}{counts.total_applications:>8}    {'total':<13}{counts.total_cards:>8}"
+    )
 
 
 # --- card -----------------------------------------------------------------------------------
@@ -184,7 +196,9 @@ def status(
 @card_app.command("show")
 def card_show(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(metavar="ID", help="12-digit personal ID or application number.")],
+    key: Annotated[
+        str, typer.Argument(metavar="ID", help="12-digit personal ID or application number.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """One application's history: its data, its cards, every stage event."""
@@ -229,6 +243,13 @@ def spec_check(file: Annotated[Path, typer.Argument(help="YAML line spec to vali
     typer.echo(f"{file}: valid line spec {spec.name!r} (bottleneck: {spec.bottleneck.value})")
 
 
+def _today(settings: Settings) -> date:
+    """Today's date at the centre (the spec's calendar time zone), not the server's."""
+    from zoneinfo import ZoneInfo
+
+    return utc_now().astimezone(ZoneInfo(_load_spec(settings).calendar.timezone)).date()
+
+
 def _load_spec(settings: Settings) -> Any:
     from line.spec import default_spec, load_spec
 
@@ -241,14 +262,23 @@ def _load_spec(settings: Settings) -> Any:
 @app.command()
 def demo(
     ctx: typer.Context,
-    count: Annotated[int, typer.Option(min=1, max=1_000_000, help="Good applications to make.")] = 200,
+    count: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="Good applications to make.")
+    ] = 200,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 2021,
 ) -> None:
     """Make synthetic applications (with some bad rows), import them and show the line."""
     from flows.demo import run_demo
 
     c = _ctx(ctx)
-    run_demo(settings=c.settings, count=count, seed=seed, today=date.today(), clock=utc_now, echo=typer.echo)
+    run_demo(
+        settings=c.settings,
+        count=count,
+        seed=seed,
+        today=_today(c.settings),
+        clock=utc_now,
+        echo=typer.echo,
+    )
 
 
 # --- entry point ----------------------------------------------------------------------------

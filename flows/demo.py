@@ -64,8 +64,14 @@ def run_demo(
     )
     with session_scope(engine) as session:
         counts = status_counts(session=session)
-    echo("status    applications: " + ", ".join(f"{k} {v}" for k, v in counts.applications.items() if v))
-    echo("          cards: " + (", ".join(f"{k} {v}" for k, v in counts.cards.items() if v) or "none yet"))
+    echo(
+        "status    applications: "
+        + ", ".join(f"{k} {v}" for k, v in counts.applications.items() if v)
+    )
+    echo(
+        "          cards: "
+        + (", ".join(f"{k} {v}" for k, v in counts.cards.items() if v) or "none yet")
+    )
     echo(f"rejects   {summary.reject_report}")
     echo(f"logs      {settings.log_file}")
     echo("next      cardline status | cardline card show <12-digit ID> | cardline spec show")

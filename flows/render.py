@@ -32,12 +32,19 @@ def history_text(shown: History, *, other_applications: list[int | None]) -> str
         f"  Photo            {a.photo_path}",
         f"  Destination      {a.destination}",
         f"  Priority group   {a.priority_group or '-'}   Due {a.due_date or '-'}",
-        f"  Received         {_when(a.received_at)} (intake run {a.intake_run_id}, row {a.source_row})",
+        f"  Received         {_when(a.received_at)}"
+        f" (intake run {a.intake_run_id}, row {a.source_row})",
         "Cards" + ("" if shown.cards else ": none yet"),
     ]
     for card in shown.cards:
-        spoiled = f"  spoiled at {card.spoiled_at_stage}: {card.spoil_reason}" if card.spoil_reason else ""
-        lines.append(f"  {card.serial:<16}{card.state.value:<12}made {_when(card.created_at)}{spoiled}")
+        spoiled = (
+            f"  spoiled at {card.spoiled_at_stage}: {card.spoil_reason}"
+            if card.spoil_reason
+            else ""
+        )
+        lines.append(
+            f"  {card.serial:<16}{card.state.value:<12}made {_when(card.created_at)}{spoiled}"
+        )
     lines.append("Events" + ("" if shown.events else ": none yet"))
     for e in shown.events:
         lines.append(
@@ -77,7 +84,9 @@ def history_json(shown: History, *, other_applications: list[int | None]) -> dic
 
 def spec_text(spec: LineSpec) -> str:
     lines = [f"line spec {spec.name!r}: rework limit {spec.rework_limit}"]
-    lines.append(f"  {'stage':<13}{'machines':>9}{'mean s':>9}{'fail %':>8}{'avail':>7}{'cards/h':>10}")
+    lines.append(
+        f"  {'stage':<13}{'machines':>9}{'mean s':>9}{'fail %':>8}{'avail':>7}{'cards/h':>10}"
+    )
     for stage in LINE_ORDER:
         s = spec.stages[stage]
         mark = "  <- bottleneck" if stage is spec.bottleneck else ""
@@ -88,6 +97,11 @@ def spec_text(spec: LineSpec) -> str:
     cal = spec.calendar
     shifts = ", ".join(f"{s.name} {s.start:%H:%M}-{s.end:%H:%M}" for s in cal.shifts)
     hours = sum(s.working_seconds for s in cal.shifts) / 3600
-    lines.append(f"  calendar: {', '.join(cal.working_days)}; shifts {shifts} ({hours:g} h worked a day)")
-    lines.append(f"  line capacity: {spec.capacity_per_hour:,.0f} cards/h, {spec.capacity_per_hour * hours:,.0f} cards a working day")
+    lines.append(
+        f"  calendar: {', '.join(cal.working_days)}; shifts {shifts} ({hours:g} h worked a day)"
+    )
+    lines.append(
+        f"  line capacity: {spec.capacity_per_hour:,.0f} cards/h, "
+        f"{spec.capacity_per_hour * hours:,.0f} cards a working day"
+    )
     return "\n".join(lines)

@@ -30,6 +30,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # 64 MiB of page cache (the default is 2 MiB): index inserts of a big intake
+            # stay in memory instead of re-reading pages.
+            cursor.execute("PRAGMA cache_size=-65536")
             cursor.close()
 
         return engine

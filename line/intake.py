@@ -65,8 +65,8 @@ _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _OLD_ID_RE = re.compile(r"\d{9}")
 _DESTINATION_RE = re.compile(r"(\d{3})-(\d{4})")
 _PRIORITY_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-_SPACES_RE = re.compile(r"\s+")
-_NAME_PUNCTUATION = frozenset(" '-")
+# A name holds letters, spaces, apostrophes (Ê Đê names: H'Hen Niê) and hyphens.
+_NAME_BAD_RE = re.compile(r"[^\w '\-]|[\d_]")
 
 
 # --- results ---------------------------------------------------------------------------------
@@ -102,7 +102,9 @@ class IntakeSummary:
 
 
 def _text(value: str) -> str:
-    return _SPACES_RE.sub(" ", unicodedata.normalize("NFC", value)).strip()
+    if not unicodedata.is_normalized("NFC", value):
+        value = unicodedata.normalize("NFC", value)
+    return " ".join(value.split())
 
 
 @functools.cache
@@ -146,6 +148,11 @@ class RowValidator:
     def validate(self, raw: Mapping[str, object]) -> tuple[dict[str, Any] | None, list[FieldError]]:
         errors: list[FieldError] = []
         values: dict[str, str] = {}
+        try:  # one check for the whole row; field by field only when it fails
+            "".join(v for v in raw.values() if isinstance(v, str)).encode("utf-8")
+            row_is_utf8 = True
+        except UnicodeEncodeError:
+            row_is_utf8 = False
         for field in FIELDS:
             value = raw.get(field)
             if value is None:
@@ -155,11 +162,12 @@ class RowValidator:
                     FieldError(field, "type", f"must be text, got {type(value).__name__}")
                 )
                 continue
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                errors.append(FieldError(field, "encoding", "is not valid UTF-8"))
-                continue
+            if not row_is_utf8:
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    errors.append(FieldError(field, "encoding", "is not valid UTF-8"))
+                    continue
             value = value.strip()
             if not value and field not in OPTIONAL_FIELDS:
                 errors.append(FieldError(field, "missing", "is required"))
@@ -189,8 +197,11 @@ class RowValidator:
         sex: Literal["M", "F"] | None = None
         if "sex" in values:
             upper = values["sex"].upper()
-            if upper == "M" or upper == "F":
-                sex = upper
+            if upper == "M":
+                sex = "M"
+            elif upper == "F":
+                sex = "F"
+            if sex is not None:
                 out["sex"] = sex
             else:
                 errors.append(FieldError("sex", "invalid", "must be M or F"))
@@ -213,7 +224,7 @@ class RowValidator:
             name = _text(values["full_name"])
             if len(name) > 120:
                 errors.append(FieldError("full_name", "too_long", "is longer than 120 characters"))
-            elif not all(ch.isalpha() or ch in _NAME_PUNCTUATION for ch in name):
+            elif _NAME_BAD_RE.search(name):
                 errors.append(
                     FieldError(
                         "full_name",
@@ -243,7 +254,9 @@ class RowValidator:
                 if len(text) > 250:
                     errors.append(FieldError(field, "too_long", "is longer than 250 characters"))
                 elif _has_control(text):
-                    errors.append(FieldError(field, "invalid_characters", "holds control characters"))
+                    errors.append(
+                        FieldError(field, "invalid_characters", "holds control characters")
+                    )
                 else:
                     out[field] = text
 
@@ -412,7 +425,9 @@ class IntakeFile:
     def _check_columns(self, columns: list[str], *, where: str) -> None:
         duplicated = sorted({c for c in columns if columns.count(c) > 1})
         if duplicated:
-            raise IntakeFileError(f"{self.path}: {where} repeats column(s): {', '.join(duplicated)}")
+            raise IntakeFileError(
+                f"{self.path}: {where} repeats column(s): {', '.join(duplicated)}"
+            )
         missing = [c for c in REQUIRED_FIELDS if c not in columns]
         if missing:
             raise IntakeFileError(
@@ -476,8 +491,11 @@ class IntakeFile:
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue
             if len(cells) != width:
-                yield row, FieldError(
-                    "(row)", "width", f"has {len(cells)} fields, the header has {width}"
+                yield (
+                    row,
+                    FieldError(
+                        "(row)", "width", f"has {len(cells)} fields, the header has {width}"
+                    ),
                 )
                 continue
             yield row, dict(zip(self.columns, cells, strict=True))
@@ -499,8 +517,11 @@ class IntakeFile:
                 continue
             unknown = [key for key in record if key not in FIELDS]
             if unknown:
-                yield number, FieldError(
-                    "(row)", "unknown_field", f"has unknown field(s): {', '.join(unknown)}"
+                yield (
+                    number,
+                    FieldError(
+                        "(row)", "unknown_field", f"has unknown field(s): {', '.join(unknown)}"
+                    ),
                 )
                 continue
             yield number, record
@@ -549,7 +570,7 @@ def import_file(
     rejects_dir: Path,
     reject_report: Path | None = None,
     fmt: Format | None = None,
-    batch_size: int = 2000,
+    batch_size: int = 10_000,
 ) -> IntakeSummary:
     """Import one file of approved applications; see the module docstring for the rules."""
     source = path.resolve() if path.exists() else path
@@ -576,10 +597,11 @@ def import_file(
         bound = log.bind(intake_run_id=run_id, source=source.name)
         bound.info("intake.started", format=intake.format, bytes=intake.size)
         validator = RowValidator(base_dir=source.parent, today=today)
-        report = _RejectReport(report_path)
         counts = {"rows": 0, "accepted": 0, "rejected": 0, "duplicates": 0}
         status = "failed"
+        report: _RejectReport | None = None
         try:
+            report = _RejectReport(report_path)
             batch: list[tuple[int, dict[str, Any]]] = []
             for row, raw in intake.rows():
                 counts["rows"] += 1
@@ -601,7 +623,8 @@ def import_file(
                 _insert_batch(engine, batch, run_id, clock(), report, counts)
             status = "completed"
         finally:
-            report.close()
+            if report is not None:
+                report.close()
             with engine.begin() as connection:
                 connection.execute(
                     runs.update()
@@ -648,38 +671,35 @@ def _insert_batch(
                 reason = f"repeats row {first_row_of[id_number]} of this file"
             else:
                 first_row_of[id_number] = row
-                fresh.append(
-                    {
-                        **values,
-                        "state": ApplicationState.APPROVED.value,
-                        "spoiled_cards": 0,
-                        "received_at": now,
-                        "updated_at": now,
-                        "intake_run_id": run_id,
-                        "source_row": row,
-                    }
-                )
+                values["source_row"] = row
+                fresh.append(values)
                 continue
             report.write(row, FieldError("id_number", "duplicate", reason), id_number)
             counts["duplicates"] += 1
         if fresh:
+            # What every row of the batch shares is bound once, not once per row.
+            insert = table.insert().values(
+                state=ApplicationState.APPROVED.value,
+                spoiled_cards=0,
+                received_at=now,
+                updated_at=now,
+                intake_run_id=run_id,
+            )
             try:
                 with connection.begin_nested():
-                    connection.execute(table.insert(), fresh)
+                    connection.execute(insert, fresh)
                 counts["accepted"] += len(fresh)
             except sa.exc.IntegrityError:
                 # Another intake inserted some of these meanwhile: go row by row.
                 for values in fresh:
                     try:
                         with connection.begin_nested():
-                            connection.execute(table.insert(), values)
+                            connection.execute(insert, values)
                         counts["accepted"] += 1
                     except sa.exc.IntegrityError:
                         report.write(
                             values["source_row"],
-                            FieldError(
-                                "id_number", "duplicate", "already has a live application"
-                            ),
+                            FieldError("id_number", "duplicate", "already has a live application"),
                             values["id_number"],
                         )
                         counts["duplicates"] += 1

@@ -93,9 +93,9 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+        old.close()
     root.setLevel(logging.DEBUG)
     if console:
         handler: logging.Handler = logging.StreamHandler(sys.stderr)

@@ -51,7 +51,7 @@ def _enum(enum: type[Any], length: int = 16) -> sa.Enum:
 
 
 def _utc(nullable: bool = False, index: bool = False) -> Any:
-    column = sa.Column(UTCDateTime(), nullable=nullable, index=index)
+    column: sa.Column[datetime] = sa.Column(UTCDateTime(), nullable=nullable, index=index)
     if nullable:
         return Field(default=None, sa_column=column)
     return Field(sa_column=column)
@@ -75,7 +75,7 @@ class ApplicationBase(SQLModel):
     old_id_number: str | None = Field(default=None, max_length=9)
     photo_path: str = Field(max_length=1024)
     photo_sha256: str = Field(max_length=64)
-    destination: str = Field(max_length=16, index=True)
+    destination: str = Field(max_length=16)
     priority_group: str | None = Field(default=None, max_length=32)
     due_date: date | None = None
 

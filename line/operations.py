@@ -98,7 +98,9 @@ def start_print(
 ) -> Card:
     """Take a new card body for an approved application: application and card go to printing."""
     application = _application(session, application_id)
-    check_application_transition(application.state, ApplicationState.PRINTING, entity_id=application_id)
+    check_application_transition(
+        application.state, ApplicationState.PRINTING, entity_id=application_id
+    )
     if live_card(session=session, application_id=application_id) is not None:
         raise LiveCardExists(
             f"application {application_id} already has a live card", application_id=application_id
@@ -211,7 +213,9 @@ def confirm_delivery(*, session: Session, card_id: int, actor: str, at: datetime
     card = _card(session, card_id)
     application = _application(session, card.application_id)
     check_card_transition(card.state, CardState.DELIVERED, entity_id=card.serial)
-    check_application_transition(application.state, ApplicationState.DELIVERED, entity_id=application.id)
+    check_application_transition(
+        application.state, ApplicationState.DELIVERED, entity_id=application.id
+    )
     card.state = CardState.DELIVERED
     card.updated_at = at
     application.state = ApplicationState.DELIVERED
@@ -237,7 +241,12 @@ def release_held(
 ) -> None:
     """A manager sends a held application back to print (a further card body is allowed)."""
     _manager_decision(
-        session, application_id, ApplicationState.APPROVED, actor=actor, reason_code=reason_code, at=at
+        session,
+        application_id,
+        ApplicationState.APPROVED,
+        actor=actor,
+        reason_code=reason_code,
+        at=at,
     )
 
 
@@ -246,7 +255,12 @@ def cancel_application(
 ) -> None:
     """A manager closes an application that will not get a card (approved or held)."""
     _manager_decision(
-        session, application_id, ApplicationState.CANCELLED, actor=actor, reason_code=reason_code, at=at
+        session,
+        application_id,
+        ApplicationState.CANCELLED,
+        actor=actor,
+        reason_code=reason_code,
+        at=at,
     )
 
 

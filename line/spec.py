@@ -155,7 +155,11 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     # pydantic puts the union member's tag in the path (service_time.lognormal.mean): drop it.
     tags = {"deterministic", "exponential", "uniform", "triangular", "lognormal"}
     parts = [str(part) for part in loc]
-    cleaned = [p for i, p in enumerate(parts) if not (p in tags and i > 0 and parts[i - 1] == "service_time")]
+    cleaned = [
+        p
+        for i, p in enumerate(parts)
+        if not (p in tags and i > 0 and parts[i - 1] == "service_time")
+    ]
     return ".".join(cleaned) or "(top level)"
 
 
@@ -198,4 +202,6 @@ def default_spec_text() -> str:
 
 def default_spec() -> LineSpec:
     """The reference centre shipped with cardline (``line/data/default_line.yaml``)."""
-    return parse_spec(yaml.safe_load(default_spec_text()), source=f"(built-in) {DEFAULT_SPEC_RESOURCE}")
+    return parse_spec(
+        yaml.safe_load(default_spec_text()), source=f"(built-in) {DEFAULT_SPEC_RESOURCE}"
+    )

@@ -176,7 +176,9 @@ def write_jsonl(path: Path, rows: Iterator[dict[str, str]] | list[dict[str, str]
     return count
 
 
-def spoil(rng: random.Random, good: SyntheticApplication, kind: str, *, today: date) -> dict[str, str]:
+def spoil(
+    rng: random.Random, good: SyntheticApplication, kind: str, *, today: date
+) -> dict[str, str]:
     """A deliberately bad row made from a good one; ``kind`` names what is wrong."""
     row = good.row()
     if kind == "century_sex":

@@ -20,9 +20,7 @@ from sqlalchemy.engine import Engine
 
 from line.db import make_engine, upgrade
 
-PG_URL = os.environ.get(
-    "CARDLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("CARDLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TODAY = date(2026, 11, 1)
 
 

@@ -41,18 +41,26 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_intake_before_the_schema_exists_says_what_to_do(home: Path, batch: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_intake_before_the_schema_exists_says_what_to_do(
+    home: Path, batch: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = cli(capsys, "-q", "intake", str(batch))
     assert code == 1
     assert "run `cardline db upgrade`" in err and err.count("\n") == 1
 
 
-def test_intake_json_status_json_and_card_show(home: Path, batch: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_intake_json_status_json_and_card_show(
+    home: Path, batch: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert cli(capsys, "-q", "db", "upgrade")[0] == 0
     code, out, _ = cli(capsys, "-q", "intake", str(batch), "--json")
     assert code == 0
     summary = json.loads(out)
-    assert {k: summary[k] for k in ("accepted", "rejected", "duplicates")} == {"accepted": 5, "rejected": 1, "duplicates": 0}
+    assert {k: summary[k] for k in ("accepted", "rejected", "duplicates")} == {
+        "accepted": 5,
+        "rejected": 1,
+        "duplicates": 0,
+    }
     assert Path(summary["reject_report"]).is_file()
     assert Path(summary["reject_report"]).parent == home / "rejects"
 
@@ -79,7 +87,9 @@ def test_intake_json_status_json_and_card_show(home: Path, batch: Path, capsys: 
     assert shown["cards"] == [] and shown["events"] == []
 
 
-def test_unknown_application_and_bad_format(home: Path, batch: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_application_and_bad_format(
+    home: Path, batch: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cli(capsys, "-q", "db", "upgrade")
     code, _, err = cli(capsys, "-q", "card", "show", "001085999999")
     assert code == 1 and "no application for '001085999999'" in err
@@ -87,7 +97,9 @@ def test_unknown_application_and_bad_format(home: Path, batch: Path, capsys: pyt
     assert code == 2 and "csv or jsonl" in err
 
 
-def test_spec_check_names_the_bad_field(tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_spec_check_names_the_bad_field(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from line.spec import default_spec_text
 
     good = tmp_path / "line.yaml"
@@ -95,12 +107,16 @@ def test_spec_check_names_the_bad_field(tmp_path: Path, home: Path, capsys: pyte
     code, out, _ = cli(capsys, "-q", "spec", "check", str(good))
     assert code == 0 and "bottleneck: print" in out
     bad = tmp_path / "bad.yaml"
-    bad.write_text(default_spec_text().replace("failure_rate: 0.006", "failure_rate: 6"), encoding="utf-8")
+    bad.write_text(
+        default_spec_text().replace("failure_rate: 0.006", "failure_rate: 6"), encoding="utf-8"
+    )
     code, _, err = cli(capsys, "-q", "spec", "check", str(bad))
     assert code == 1 and "stages.qc.failure_rate" in err
 
 
-def test_the_demo_imports_good_rows_and_reports_bad_ones(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_demo_imports_good_rows_and_reports_bad_ones(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = cli(capsys, "-q", "demo", "--count", "40", "--seed", "5")
     assert code == 0
     assert "40 accepted, 9 rejected, 1 duplicates" in out
@@ -113,8 +129,14 @@ def test_the_installed_command_exits_non_zero_with_one_line(tmp_path: Path) -> N
     env.pop("CARDLINE_DB_URL", None)
     cardline = Path(sys.executable).parent / "cardline"
     missing = tmp_path / "missing.csv"
-    done = subprocess.run([str(cardline), "intake", str(missing)], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(cardline), "intake", str(missing)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1
     assert done.stderr == f"cardline: error: {missing}: no such file\n"
     assert done.stdout == ""
-    assert not (tmp_path / "home" / "cardline.db").exists() or True
+    assert not (tmp_path / "home" / "cardline.db").exists(), "a refused file touches no database"

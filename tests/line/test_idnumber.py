@@ -9,8 +9,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from line.idnumber import (
-    check_id_number,
     century_sex_digit,
+    check_id_number,
     make_id_number,
     mask_id,
 )

@@ -23,7 +23,7 @@ from line.errors import IntakeFileError
 from line.intake import FIELDS, IntakeSummary, import_file
 from line.models import Application, IntakeRun
 from line.operations import cancel_application
-from line.synthetic import people, write_csv, write_jsonl
+from line.synthetic import people, write_csv
 from line.types import ApplicationState
 from tests.conftest import TODAY, StepClock
 from tests.factories import applicant, photo_file
@@ -38,12 +38,19 @@ def folder(tmp_path: Path) -> Path:
 
 def good_rows(count: int, *, seed: int = 11) -> list[dict[str, str]]:
     rng = random.Random(seed)
-    return [p.row() for p in people(rng, count, today=TODAY, photos=["photos/a.jpg", "photos/b.png"])]
+    return [
+        p.row() for p in people(rng, count, today=TODAY, photos=["photos/a.jpg", "photos/b.png"])
+    ]
 
 
 def run(engine: Engine, path: Path, clock: StepClock, **kwargs: Any) -> IntakeSummary:
     return import_file(
-        engine=engine, path=path, today=TODAY, clock=clock, rejects_dir=path.parent / "rejects", **kwargs
+        engine=engine,
+        path=path,
+        today=TODAY,
+        clock=clock,
+        rejects_dir=path.parent / "rejects",
+        **kwargs,
     )
 
 
@@ -74,24 +81,40 @@ def test_good_rows_go_in_with_every_field(engine: Engine, folder: Path, clock: S
     assert first.full_name == "Nguyễn Thị Ánh Tuyết"  # NFC, spaces tidied
     assert unicodedata.is_normalized("NFC", first.full_name)
     assert first.nationality == "Việt Nam"
-    assert (first.priority_group, first.due_date, first.old_id_number) == ("elderly", date(2027, 1, 15), "025123456")
+    assert (first.priority_group, first.due_date, first.old_id_number) == (
+        "elderly",
+        date(2027, 1, 15),
+        "025123456",
+    )
     assert first.photo_path == str((folder / "photos" / "a.jpg").resolve())
-    assert first.photo_sha256 == hashlib.sha256((folder / "photos" / "a.jpg").read_bytes()).hexdigest()
+    assert (
+        first.photo_sha256 == hashlib.sha256((folder / "photos" / "a.jpg").read_bytes()).hexdigest()
+    )
     assert [a.source_row for a in stored] == [2, 3, 4, 5, 6]  # header is line 1
     assert {a.state for a in stored} == {ApplicationState.APPROVED}
     assert [a.id_number for a in stored] == [r["id_number"] for r in rows]
     with session_scope(engine) as session:
         run_record = session.get(IntakeRun, summary.intake_run_id)
         assert run_record is not None
-        assert (run_record.status, run_record.accepted, run_record.reject_report) == ("completed", 5, summary.reject_report)
+        assert (run_record.status, run_record.accepted, run_record.reject_report) == (
+            "completed",
+            5,
+            summary.reject_report,
+        )
 
 
-def test_json_lines_with_bom_nulls_and_missing_optional_keys(sqlite_engine: Engine, folder: Path, clock: StepClock) -> None:
+def test_json_lines_with_bom_nulls_and_missing_optional_keys(
+    sqlite_engine: Engine, folder: Path, clock: StepClock
+) -> None:
     rows: list[dict[str, Any]] = list(good_rows(3))
     rows[0]["old_id_number"] = None
     del rows[1]["due_date"], rows[1]["priority_group"]
     path = folder / "batch.jsonl"
-    path.write_bytes(b"\xef\xbb\xbf" + "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode() + b"\n\n")
+    path.write_bytes(
+        b"\xef\xbb\xbf"
+        + "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
+        + b"\n\n"
+    )
     summary = run(sqlite_engine, path, clock)
     assert (summary.format, summary.accepted, summary.rejected) == ("jsonl", 3, 0)
     assert applications(sqlite_engine)[0].full_name == rows[0]["full_name"]
@@ -100,13 +123,15 @@ def test_json_lines_with_bom_nulls_and_missing_optional_keys(sqlite_engine: Engi
 def test_csv_with_bom_and_crlf(sqlite_engine: Engine, folder: Path, clock: StepClock) -> None:
     path = folder / "excel.csv"
     write_csv(path, good_rows(2))
-    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    path.write_bytes(
+        b"\xef\xbb\xbf" + path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    )
     assert run(sqlite_engine, path, clock).accepted == 2
 
 
 BAD_ROWS: list[tuple[str, Any, str]] = [
     ("id_number", lambda r: r.update(id_number=r["id_number"][:3] + str(int(r["id_number"][3]) ^ 1) + r["id_number"][4:]), "id_number.century_sex"),
-    ("id_number", lambda r: r.update(id_number=r["id_number"][:4] + "%02d" % ((int(r["id_number"][4:6]) + 1) % 100) + r["id_number"][6:]), "id_number.birth_year"),
+    ("id_number", lambda r: r.update(id_number=r["id_number"][:4] + f"{(int(r['id_number'][4:6]) + 1) % 100:02d}" + r["id_number"][6:]), "id_number.birth_year"),
     ("id_number", lambda r: r.update(id_number="999" + r["id_number"][3:]), "id_number.province"),
     ("id_number", lambda r: r.update(id_number="07930112345"), "id_number.format"),
     ("id_number", lambda r: r.update(id_number=""), "id_number.missing"),
@@ -144,17 +169,25 @@ def test_each_kind_of_bad_row_is_reported_and_the_rest_goes_in(
     assert [a.source_row for a in applications(sqlite_engine)] == [2, 3, 5]
 
 
-def test_a_row_with_several_problems_lists_each_once(sqlite_engine: Engine, folder: Path, clock: StepClock) -> None:
+def test_a_row_with_several_problems_lists_each_once(
+    sqlite_engine: Engine, folder: Path, clock: StepClock
+) -> None:
     rows = good_rows(1)
     rows[0].update(sex="?", destination="x", photo="")
     path = folder / "batch.csv"
     write_csv(path, rows)
     summary = run(sqlite_engine, path, clock)
     assert summary.rejected == 1
-    assert report(summary) == [(2, "photo", "photo.missing"), (2, "sex", "sex.invalid"), (2, "destination", "destination.format")]
+    assert report(summary) == [
+        (2, "photo", "photo.missing"),
+        (2, "sex", "sex.invalid"),
+        (2, "destination", "destination.format"),
+    ]
 
 
-def test_the_reject_report_masks_the_id_number(sqlite_engine: Engine, folder: Path, clock: StepClock) -> None:
+def test_the_reject_report_masks_the_id_number(
+    sqlite_engine: Engine, folder: Path, clock: StepClock
+) -> None:
     rows = good_rows(1)
     rows[0]["sex"] = "F" if rows[0]["sex"] == "M" else "M"
     path = folder / "batch.csv"
@@ -166,7 +199,9 @@ def test_the_reject_report_masks_the_id_number(sqlite_engine: Engine, folder: Pa
     assert rows[0]["full_name"] not in text
 
 
-def test_malformed_rows_in_the_middle_of_a_file(sqlite_engine: Engine, folder: Path, clock: StepClock) -> None:
+def test_malformed_rows_in_the_middle_of_a_file(
+    sqlite_engine: Engine, folder: Path, clock: StepClock
+) -> None:
     rows = good_rows(3)
     path = folder / "batch.csv"
     write_csv(path, rows)
@@ -183,17 +218,32 @@ def test_malformed_rows_in_the_middle_of_a_file(sqlite_engine: Engine, folder: P
     assert report(summary) == [(3, "(row)", "row.width"), (4, "full_name", "full_name.encoding")]
 
 
-def test_json_lines_bad_records_are_rows_not_the_end(sqlite_engine: Engine, folder: Path, clock: StepClock) -> None:
+def test_json_lines_bad_records_are_rows_not_the_end(
+    sqlite_engine: Engine, folder: Path, clock: StepClock
+) -> None:
     rows = good_rows(2)
     path = folder / "batch.jsonl"
-    lines = [json.dumps(rows[0]), "{not json", json.dumps([1, 2]), json.dumps({**rows[1], "extra": 1}), json.dumps({**rows[1], "id_number": 79301123456})]
+    lines = [
+        json.dumps(rows[0]),
+        "{not json",
+        json.dumps([1, 2]),
+        json.dumps({**rows[1], "extra": 1}),
+        json.dumps({**rows[1], "id_number": 79301123456}),
+    ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     summary = run(sqlite_engine, path, clock)
     assert (summary.accepted, summary.rejected) == (1, 4)
-    assert report(summary) == [(2, "(row)", "row.json"), (3, "(row)", "row.json"), (4, "(row)", "row.unknown_field"), (5, "id_number", "id_number.type")]
+    assert report(summary) == [
+        (2, "(row)", "row.json"),
+        (3, "(row)", "row.json"),
+        (4, "(row)", "row.unknown_field"),
+        (5, "id_number", "id_number.type"),
+    ]
 
 
-def test_importing_the_same_file_twice_adds_nothing(engine: Engine, folder: Path, clock: StepClock) -> None:
+def test_importing_the_same_file_twice_adds_nothing(
+    engine: Engine, folder: Path, clock: StepClock
+) -> None:
     rows = good_rows(30)
     rows.append(dict(rows[4]))  # the same person twice in one file
     path = folder / "batch.csv"
@@ -208,12 +258,20 @@ def test_importing_the_same_file_twice_adds_nothing(engine: Engine, folder: Path
         assert session.exec(select(sa.func.count()).select_from(IntakeRun)).one() == 2
 
 
-def test_a_closed_application_lets_the_person_apply_again(sqlite_engine: Engine, folder: Path, clock: StepClock) -> None:
+def test_a_closed_application_lets_the_person_apply_again(
+    sqlite_engine: Engine, folder: Path, clock: StepClock
+) -> None:
     path = folder / "batch.csv"
     write_csv(path, good_rows(2))
     run(sqlite_engine, path, clock)
     with session_scope(sqlite_engine) as session:
-        cancel_application(session=session, application_id=1, actor="manager", reason_code="manager.cancel", at=clock())
+        cancel_application(
+            session=session,
+            application_id=1,
+            actor="manager",
+            reason_code="manager.cancel",
+            at=clock(),
+        )
     again = run(sqlite_engine, path, clock)
     assert (again.accepted, again.duplicates) == (1, 1)
 
@@ -227,11 +285,24 @@ def test_a_closed_application_lets_the_person_apply_again(sqlite_engine: Engine,
         (b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(range(256)), "binary file"),
         ("id_number;full_name\n".encode("utf-16"), "binary file"),
         ("id_number,full_name,Ngày\n".encode("cp1258"), "not UTF-8 text"),
-        (b"id_number,full_name,date_of_birth\n1,2,3\n", "lacks required column(s): sex, nationality"),
+        (
+            b"id_number,full_name,date_of_birth\n1,2,3\n",
+            "lacks required column(s): sex, nationality",
+        ),
         ((",".join(FIELDS) + ",notes\n").encode(), "unknown column(s): notes"),
         ((",".join(FIELDS) + ",sex\n").encode(), "repeats column(s): sex"),
     ],
-    ids=["missing", "empty", "bom-only", "zip", "utf16", "cp1258", "missing-columns", "unknown-column", "repeated-column"],
+    ids=[
+        "missing",
+        "empty",
+        "bom-only",
+        "zip",
+        "utf16",
+        "cp1258",
+        "missing-columns",
+        "unknown-column",
+        "repeated-column",
+    ],
 )
 def test_an_unreadable_csv_is_refused_and_nothing_is_written(
     engine: Engine, folder: Path, clock: StepClock, content: bytes | None, message: str
@@ -239,7 +310,9 @@ def test_an_unreadable_csv_is_refused_and_nothing_is_written(
     path = folder / "bad.csv"
     if content is not None:
         path.write_bytes(content)
-    with pytest.raises(IntakeFileError, match=message.replace("(", r"\(").replace(")", r"\)")) as caught:
+    with pytest.raises(
+        IntakeFileError, match=message.replace("(", r"\(").replace(")", r"\)")
+    ) as caught:
         run(engine, path, clock)
     assert str(caught.value).startswith(str(path))
     assert "\n" not in str(caught.value)
@@ -257,7 +330,9 @@ def test_an_unreadable_csv_is_refused_and_nothing_is_written(
         ('{"id_number": "x"}\n', "line 1 lacks required column(s)"),
     ],
 )
-def test_an_unreadable_json_lines_file_is_refused(sqlite_engine: Engine, folder: Path, clock: StepClock, text: str, message: str) -> None:
+def test_an_unreadable_json_lines_file_is_refused(
+    sqlite_engine: Engine, folder: Path, clock: StepClock, text: str, message: str
+) -> None:
     path = folder / "bad.jsonl"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(IntakeFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -265,7 +340,9 @@ def test_an_unreadable_json_lines_file_is_refused(sqlite_engine: Engine, folder:
     assert not (folder / "rejects").exists()
 
 
-def test_a_file_with_an_unknown_extension_needs_a_format(sqlite_engine: Engine, folder: Path, clock: StepClock) -> None:
+def test_a_file_with_an_unknown_extension_needs_a_format(
+    sqlite_engine: Engine, folder: Path, clock: StepClock
+) -> None:
     path = folder / "batch.txt"
     write_csv(path, good_rows(2))
     with pytest.raises(IntakeFileError, match="cannot tell the format"):
@@ -288,7 +365,9 @@ def _peak_python_memory(engine: Engine, folder: Path, clock: StepClock, count: i
 
 
 @pytest.mark.slow
-def test_intake_streams_memory_stays_flat_as_the_file_grows(sqlite_engine: Engine, folder: Path, clock: StepClock) -> None:
+def test_intake_streams_memory_stays_flat_as_the_file_grows(
+    sqlite_engine: Engine, folder: Path, clock: StepClock
+) -> None:
     small = _peak_python_memory(sqlite_engine, folder, clock, 2_000)
     large = _peak_python_memory(sqlite_engine, folder, clock, 20_000)
     # Ten times the rows: a reader that loaded the file (or kept every row) would need about

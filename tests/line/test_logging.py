@@ -59,12 +59,14 @@ def test_the_log_file_holds_json_lines_with_nothing_personal(tmp_path: Path) -> 
     assert records[0]["full_name"] == REDACTED
 
 
-def test_intake_logs_its_start_and_end_without_personal_data(sqlite_engine, tmp_path: Path, clock) -> None:  # type: ignore[no-untyped-def]
+def test_intake_logs_its_start_and_end_without_personal_data(
+    sqlite_engine, tmp_path: Path, clock
+) -> None:  # type: ignore[no-untyped-def]
     from line.intake import import_file
     from line.synthetic import write_csv
-    from tests.line.test_intake import good_rows
-    from tests.factories import photo_file
     from tests.conftest import TODAY
+    from tests.factories import photo_file
+    from tests.line.test_intake import good_rows
 
     photo_file(tmp_path / "photos", "a.jpg")
     photo_file(tmp_path / "photos", "b.png")
@@ -73,7 +75,10 @@ def test_intake_logs_its_start_and_end_without_personal_data(sqlite_engine, tmp_
     write_csv(path, rows)
     with capture_logs() as logs:
         import_file(engine=sqlite_engine, path=path, today=TODAY, clock=clock, rejects_dir=tmp_path)
-    assert [(e["event"], e.get("accepted")) for e in logs] == [("intake.started", None), ("intake.completed", 3)]
+    assert [(e["event"], e.get("accepted")) for e in logs] == [
+        ("intake.started", None),
+        ("intake.completed", 3),
+    ]
     flat = json.dumps(logs, ensure_ascii=False, default=str)
     for row in rows:
         assert row["id_number"] not in flat and row["full_name"] not in flat

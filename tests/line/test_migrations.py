@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
@@ -10,8 +11,6 @@ from sqlmodel import SQLModel
 import line.models  # noqa: F401
 from line.db import current_revision, downgrade, head_revision, require_current_schema, upgrade
 from line.errors import SchemaError
-
-import pytest
 
 
 def test_upgrade_from_empty_reaches_head_and_matches_the_models(empty_engine: Engine) -> None:

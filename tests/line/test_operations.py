@@ -35,7 +35,14 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def run_stage(session: Session, card: Card, stage: Stage, outcome: Outcome, t: float, reason: str | None = None) -> Action:
+def run_stage(
+    session: Session,
+    card: Card,
+    stage: Stage,
+    outcome: Outcome,
+    t: float,
+    reason: str | None = None,
+) -> Action:
     assert card.id is not None
     route = finish_stage(
         session=session,
@@ -54,14 +61,19 @@ def run_stage(session: Session, card: Card, stage: Stage, outcome: Outcome, t: f
 
 def timeline(session: Session, application_id: int) -> list[tuple[str, str, str | None, str]]:
     shown = history(session=session, application_id=application_id)
-    return [(e.stage.value, e.outcome.value, e.reason_code, e.application_state.value) for e in shown.events]
+    return [
+        (e.stage.value, e.outcome.value, e.reason_code, e.application_state.value)
+        for e in shown.events
+    ]
 
 
 def test_a_card_goes_from_approved_to_delivered(engine: Engine) -> None:
     with session_scope(engine) as session:
         app = add_application(session, seed=1, today=TODAY)
         assert app.id is not None
-        card = start_print(session=session, application_id=app.id, actor="worker-1", machine="print-01", at=at(0))
+        card = start_print(
+            session=session, application_id=app.id, actor="worker-1", machine="print-01", at=at(0)
+        )
         for t, stage in enumerate(Stage):
             assert run_stage(session, card, stage, Outcome.OK, 10 * t) is Action.ADVANCE
         assert card.id is not None
@@ -84,12 +96,23 @@ def test_failures_rework_on_new_cards_then_hold_for_a_manager(engine: Engine) ->
     with session_scope(engine) as session:
         app = add_application(session, seed=2, today=TODAY)
         assert app.id is not None
-        first = start_print(session=session, application_id=app.id, actor="w", machine="print-01", at=at(0))
-        assert run_stage(session, first, Stage.PRINT, Outcome.FAIL, 1, "print.defect") is Action.REWORK
-        second = start_print(session=session, application_id=app.id, actor="w", machine="print-02", at=at(10))
+        first = start_print(
+            session=session, application_id=app.id, actor="w", machine="print-01", at=at(0)
+        )
+        assert (
+            run_stage(session, first, Stage.PRINT, Outcome.FAIL, 1, "print.defect") is Action.REWORK
+        )
+        second = start_print(
+            session=session, application_id=app.id, actor="w", machine="print-02", at=at(10)
+        )
         run_stage(session, second, Stage.PRINT, Outcome.OK, 11)
-        assert run_stage(session, second, Stage.ENCODE, Outcome.FAIL, 20, "encode.chip_defect") is Action.REWORK
-        third = start_print(session=session, application_id=app.id, actor="w", machine="print-01", at=at(30))
+        assert (
+            run_stage(session, second, Stage.ENCODE, Outcome.FAIL, 20, "encode.chip_defect")
+            is Action.REWORK
+        )
+        third = start_print(
+            session=session, application_id=app.id, actor="w", machine="print-01", at=at(30)
+        )
         run_stage(session, third, Stage.PRINT, Outcome.OK, 31)
         run_stage(session, third, Stage.ENCODE, Outcome.OK, 40)
         assert run_stage(session, third, Stage.QC, Outcome.FAIL, 50, "qc.reject") is Action.HOLD
@@ -97,7 +120,9 @@ def test_failures_rework_on_new_cards_then_hold_for_a_manager(engine: Engine) ->
         shown = history(session=session, application_id=app.id)
         assert shown.application.state is A.HELD
         assert shown.application.spoiled_cards == 3
-        assert [(c.serial, c.attempt, c.state, c.spoiled_at_stage, c.spoil_reason) for c in shown.cards] == [
+        assert [
+            (c.serial, c.attempt, c.state, c.spoiled_at_stage, c.spoil_reason) for c in shown.cards
+        ] == [
             (f"C{app.id:010d}-1", 1, C.SPOILED, "print", "print.defect"),
             (f"C{app.id:010d}-2", 2, C.SPOILED, "chip-encode", "encode.chip_defect"),
             (f"C{app.id:010d}-3", 3, C.SPOILED, "qc", "qc.reject"),
@@ -105,21 +130,41 @@ def test_failures_rework_on_new_cards_then_hold_for_a_manager(engine: Engine) ->
         assert live_card(session=session, application_id=app.id) is None
         # A held application cannot be printed until a manager releases it.
         with pytest.raises(IllegalTransition, match="held -> printing"):
-            start_print(session=session, application_id=app.id, actor="w", machine="print-01", at=at(60))
+            start_print(
+                session=session, application_id=app.id, actor="w", machine="print-01", at=at(60)
+            )
     with session_scope(engine) as session:
-        release_held(session=session, application_id=app.id, actor="manager-lan", reason_code="manager.retry", at=at(70))
-        fourth = start_print(session=session, application_id=app.id, actor="w", machine="print-01", at=at(80))
+        release_held(
+            session=session,
+            application_id=app.id,
+            actor="manager-lan",
+            reason_code="manager.retry",
+            at=at(70),
+        )
+        fourth = start_print(
+            session=session, application_id=app.id, actor="w", machine="print-01", at=at(80)
+        )
         assert fourth.attempt == 4
         # Past the limit every further failure goes straight back to the manager.
-        assert run_stage(session, fourth, Stage.PRINT, Outcome.FAIL, 81, "print.defect") is Action.HOLD
-        cancel_application(session=session, application_id=app.id, actor="manager-lan", reason_code="manager.cancel", at=at(90))
+        assert (
+            run_stage(session, fourth, Stage.PRINT, Outcome.FAIL, 81, "print.defect") is Action.HOLD
+        )
+        cancel_application(
+            session=session,
+            application_id=app.id,
+            actor="manager-lan",
+            reason_code="manager.cancel",
+            at=at(90),
+        )
     with session_scope(engine) as session:
         assert timeline(session, app.id)[-3:] == [
             ("print", "ok", "print.started", "printing"),
             ("print", "fail", "print.defect", "held"),
             ("manager", "ok", "manager.cancel", "cancelled"),
         ]
-        assert session.exec(select(sa.func.count()).select_from(Card)).one() == 4, "every card stays"
+        assert session.exec(select(sa.func.count()).select_from(Card)).one() == 4, (
+            "every card stays"
+        )
 
 
 def test_one_live_card_per_application(engine: Engine) -> None:
@@ -127,13 +172,21 @@ def test_one_live_card_per_application(engine: Engine) -> None:
         app = add_application(session, seed=3, today=TODAY)
         assert app.id is not None
         start_print(session=session, application_id=app.id, actor="w", machine="print-01", at=at(0))
-    with session_scope(engine) as session:
-        # The state machine refuses a second print of a printing application...
-        with pytest.raises(IllegalTransition):
-            start_print(session=session, application_id=app.id, actor="w", machine="print-02", at=at(1))
+    # The state machine refuses a second print of a printing application...
+    with pytest.raises(IllegalTransition), session_scope(engine) as session:
+        start_print(session=session, application_id=app.id, actor="w", machine="print-02", at=at(1))
     # ...and the database refuses a second live card even if code went around it.
     with pytest.raises(sa.exc.IntegrityError), session_scope(engine) as session:
-        session.add(Card(serial="C-bypass", application_id=app.id, attempt=2, state=C.PRINTING, created_at=at(2), updated_at=at(2)))
+        session.add(
+            Card(
+                serial="C-bypass",
+                application_id=app.id,
+                attempt=2,
+                state=C.PRINTING,
+                created_at=at(2),
+                updated_at=at(2),
+            )
+        )
         session.flush()
 
 
@@ -146,15 +199,22 @@ def test_live_card_guard_in_code(engine: Engine) -> None:
         session.add(app)
         session.flush()
         with pytest.raises(LiveCardExists):
-            start_print(session=session, application_id=app.id, actor="w", machine="print-01", at=at(1))
+            start_print(
+                session=session, application_id=app.id, actor="w", machine="print-01", at=at(1)
+            )
 
 
 def test_a_stage_out_of_order_is_illegal_and_changes_nothing(engine: Engine) -> None:
     with session_scope(engine) as session:
         app = add_application(session, seed=5, today=TODAY)
         assert app.id is not None
-        card = start_print(session=session, application_id=app.id, actor="w", machine="print-01", at=at(0))
-    with pytest.raises(IllegalTransition, match="printing -> qc_passed"), session_scope(engine) as session:
+        card = start_print(
+            session=session, application_id=app.id, actor="w", machine="print-01", at=at(0)
+        )
+    with (
+        pytest.raises(IllegalTransition, match="printing -> qc_passed"),
+        session_scope(engine) as session,
+    ):
         run_stage(session, card, Stage.QC, Outcome.OK, 5)
     with session_scope(engine) as session:
         assert timeline(session, app.id) == [("print", "ok", "print.started", "printing")]
@@ -165,7 +225,9 @@ def test_delivery_needs_a_dispatched_card(engine: Engine) -> None:
     with session_scope(engine) as session:
         app = add_application(session, seed=6, today=TODAY)
         assert app.id is not None
-        card = start_print(session=session, application_id=app.id, actor="w", machine="print-01", at=at(0))
+        card = start_print(
+            session=session, application_id=app.id, actor="w", machine="print-01", at=at(0)
+        )
         assert card.id is not None
         with pytest.raises(IllegalTransition, match="printing -> delivered"):
             confirm_delivery(session=session, card_id=card.id, actor="station", at=at(1))
@@ -175,7 +237,9 @@ def test_a_failure_needs_a_reason_and_unknown_ids_are_not_found(engine: Engine) 
     with session_scope(engine) as session:
         app = add_application(session, seed=7, today=TODAY)
         assert app.id is not None
-        card = start_print(session=session, application_id=app.id, actor="w", machine="print-01", at=at(0))
+        card = start_print(
+            session=session, application_id=app.id, actor="w", machine="print-01", at=at(0)
+        )
         with pytest.raises(ValueError, match="reason code"):
             run_stage(session, card, Stage.PRINT, Outcome.FAIL, 1)
         with pytest.raises(NotFound):

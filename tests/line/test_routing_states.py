@@ -64,11 +64,15 @@ def test_rework_until_the_limit_then_hold() -> None:
     assert [next_stage(Stage.QC, Outcome.FAIL, attempt=n, rework_limit=2).action for n in (1, 2, 3, 4)] == [
         Action.REWORK, Action.REWORK, Action.HOLD, Action.HOLD,
     ]  # fmt: skip
-    assert next_stage(Stage.PRINT, Outcome.FAIL, attempt=1, rework_limit=0) == Route(Action.HOLD, None)
+    assert next_stage(Stage.PRINT, Outcome.FAIL, attempt=1, rework_limit=0) == Route(
+        Action.HOLD, None
+    )
 
 
 @given(st.sampled_from(list(Stage)), st.integers(1, 50), st.integers(0, 50))
-def test_a_failure_reworks_exactly_while_attempts_remain(stage: Stage, attempt: int, limit: int) -> None:
+def test_a_failure_reworks_exactly_while_attempts_remain(
+    stage: Stage, attempt: int, limit: int
+) -> None:
     route = next_stage(stage, Outcome.FAIL, attempt=attempt, rework_limit=limit)
     assert route.action is (Action.REWORK if attempt <= limit else Action.HOLD)
     assert route.stage is (Stage.PRINT if attempt <= limit else None)

@@ -78,9 +78,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("application", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_application_destination"), ["destination"], unique=False
-        )
         batch_op.create_index("ix_application_id_number", ["id_number"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_application_intake_run_id"), ["intake_run_id"], unique=False
@@ -257,7 +254,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_application_state"))
         batch_op.drop_index(batch_op.f("ix_application_intake_run_id"))
         batch_op.drop_index("ix_application_id_number")
-        batch_op.drop_index(batch_op.f("ix_application_destination"))
 
     op.drop_table("application")
     op.drop_table("intake_run")
