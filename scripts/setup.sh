@@ -9,6 +9,13 @@ STAMP="$VENV/.cardline-setup"
 # swig, gcc and libpcsclite-dev build pyscard from source; pcscd is the PC/SC daemon.
 DEBIAN_PACKAGES=(swig libpcsclite-dev pcscd gcc make)
 
+LOG="$(mktemp -t cardline-setup.XXXXXX)"
+trap 'rm -f "$LOG"' EXIT
+# Run a command with its output in a log that is shown only if it fails.
+quietly() {
+    "$@" >"$LOG" 2>&1 || { cat "$LOG" >&2; echo "setup: failed: $*" >&2; exit 1; }
+}
+
 need_python() {
     command -v python3 >/dev/null 2>&1 || return 0
     python3 - <<'PY' >/dev/null 2>&1 && return 1 || return 0
@@ -31,8 +38,8 @@ if ((${#missing[@]})); then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    quietly $SUDO apt-get update -qq
+    quietly $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
 # The environment is rebuilt when pyproject.toml or the constraints change.
@@ -42,7 +49,7 @@ if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$wante
 fi
 echo "setup: creating the virtual environment in $VENV (a few minutes the first time)"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip setuptools wheel
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+quietly "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip setuptools wheel
+quietly "$VENV/bin/python" -m pip install --disable-pip-version-check -c constraints.txt -e '.[test]'
 echo "$wanted" > "$STAMP"
 echo "setup: done"
