@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from line.errors import IllegalTransition, LiveCardExists, NotFound
+from line.logsetup import get_logger
 from line.models import Application, Card, StageEvent, card_serial
 from line.routing import Action, Route, next_stage
 from line.states import (
@@ -29,6 +30,8 @@ from line.types import (
     Outcome,
     Stage,
 )
+
+log = get_logger(__name__)
 
 
 def _application(session: Session, application_id: int, *, lock: bool = True) -> Application:
@@ -66,8 +69,10 @@ def _event(
     machine: str | None,
     reason_code: str | None,
     started_at: datetime,
-    ended_at: datetime,
+    ended_at: datetime | None = None,
 ) -> StageEvent:
+    """Append one stage event; an instant event (a decision, a start) has no ``ended_at``."""
+    ended_at = started_at if ended_at is None else ended_at
     if ended_at < started_at:
         raise ValueError(f"event ends ({ended_at}) before it starts ({started_at})")
     assert application.id is not None
@@ -135,7 +140,14 @@ def start_print(
         machine=machine,
         reason_code="print.started",
         started_at=at,
-        ended_at=at,
+    )
+    log.debug(
+        "card.started",
+        application_id=application_id,
+        card_serial=card.serial,
+        station=Stage.PRINT.value,
+        machine=machine,
+        attempt=attempt,
     )
     return card
 
@@ -205,6 +217,18 @@ def finish_stage(
         ended_at=ended_at,
     )
     session.flush()
+    # Good cards are routine (the stage event record has them); spoils and holds are news.
+    (log.debug if route.action is Action.ADVANCE else log.info)(
+        "stage.finished",
+        application_id=application.id,
+        card_serial=card.serial,
+        station=stage.value,
+        machine=machine,
+        outcome=outcome.value,
+        reason_code=reason_code,
+        route=route.action.value,
+        application_state=application_target.value,
+    )
     return route
 
 
@@ -231,7 +255,6 @@ def confirm_delivery(*, session: Session, card_id: int, actor: str, at: datetime
         machine=None,
         reason_code=None,
         started_at=at,
-        ended_at=at,
     )
     session.flush()
 
@@ -290,6 +313,13 @@ def _manager_decision(
         machine=None,
         reason_code=reason_code,
         started_at=at,
-        ended_at=at,
     )
     session.flush()
+    log.info(
+        "application.decided",
+        application_id=application_id,
+        station=EventStage.MANAGER.value,
+        actor=actor,
+        reason_code=reason_code,
+        application_state=target.value,
+    )

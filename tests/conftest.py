@@ -36,6 +36,22 @@ class StepClock:
         return self.now
 
 
+@pytest.fixture(autouse=True)
+def _fresh_logging() -> Iterator[None]:
+    """Each test starts from structlog's defaults, whatever an earlier CLI test configured."""
+    import logging
+
+    import structlog
+
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+
+
 @pytest.fixture
 def today() -> date:
     return TODAY

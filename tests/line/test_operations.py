@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from structlog.testing import capture_logs
 
 from line.db import session_scope
 from line.errors import IllegalTransition, LiveCardExists, NotFound
@@ -257,3 +258,23 @@ def test_the_stage_event_record_is_append_only(engine: Engine) -> None:
     with session_scope(engine) as session:
         events = session.exec(select(StageEvent)).all()
         assert [(e.actor, e.machine) for e in events] == [("w", "print-01")]
+
+
+def test_spoils_holds_and_decisions_are_logged_with_their_context(sqlite_engine: Engine) -> None:
+    with capture_logs() as logs, session_scope(sqlite_engine) as session:
+        app = add_application(session, seed=9, today=TODAY)
+        assert app.id is not None
+        for attempt in range(3):
+            card = start_print(session=session, application_id=app.id, actor="w", machine="print-01", at=at(10 * attempt))
+            run_stage(session, card, Stage.PRINT, Outcome.OK, 10 * attempt + 1)
+            run_stage(session, card, Stage.ENCODE, Outcome.FAIL, 10 * attempt + 2, "encode.chip_defect")
+        release_held(session=session, application_id=app.id, actor="manager-lan", reason_code="manager.retry", at=at(50))
+    serial = f"C{app.id:010d}-"
+    assert [(e["event"], e.get("card_serial"), e.get("station"), e.get("route"), e.get("application_state")) for e in logs if e["log_level"] != "debug"] == [
+        ("stage.finished", serial + "1", "chip-encode", "rework", "approved"),
+        ("stage.finished", serial + "2", "chip-encode", "rework", "approved"),
+        ("stage.finished", serial + "3", "chip-encode", "hold", "held"),
+        ("application.decided", None, "manager", None, "approved"),
+    ]
+    assert all(e["application_id"] == app.id for e in logs)
+    assert not any("id_number" in e or "full_name" in e for e in logs)

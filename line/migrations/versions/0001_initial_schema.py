@@ -10,6 +10,25 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+# The schema as it was at this revision: later changes to the models do not alter it.
+APPLICATION_STATES = (
+    "approved",
+    "printing",
+    "printed",
+    "encoded",
+    "qc_passed",
+    "dispatched",
+    "delivered",
+    "held",
+    "cancelled",
+)
+CARD_STATES = ("printing", "printed", "encoded", "qc_passed", "dispatched", "delivered", "spoiled")
+
+
+def _enum(values: tuple[str, ...], name: str, length: int = 16) -> sa.Enum:
+    return sa.Enum(*values, name=name, native_enum=False, length=length)
+
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -50,20 +69,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
             "state",
-            sa.Enum(
-                "approved",
-                "printing",
-                "printed",
-                "encoded",
-                "qc_passed",
-                "dispatched",
-                "delivered",
-                "held",
-                "cancelled",
-                name="applicationstate",
-                native_enum=False,
-                length=16,
-            ),
+            _enum(APPLICATION_STATES, "applicationstate"),
             nullable=False,
         ),
         sa.Column("spoiled_cards", sa.Integer(), nullable=False),
@@ -99,18 +105,7 @@ def upgrade() -> None:
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column(
             "state",
-            sa.Enum(
-                "printing",
-                "printed",
-                "encoded",
-                "qc_passed",
-                "dispatched",
-                "delivered",
-                "spoiled",
-                name="cardstate",
-                native_enum=False,
-                length=16,
-            ),
+            _enum(CARD_STATES, "cardstate"),
             nullable=False,
         ),
         sa.Column("spoiled_at_stage", sa.String(length=16), nullable=True),
@@ -169,36 +164,12 @@ def upgrade() -> None:
         sa.Column("reason_code", sa.String(length=64), nullable=True),
         sa.Column(
             "application_state",
-            sa.Enum(
-                "approved",
-                "printing",
-                "printed",
-                "encoded",
-                "qc_passed",
-                "dispatched",
-                "delivered",
-                "held",
-                "cancelled",
-                name="applicationstate",
-                native_enum=False,
-                length=16,
-            ),
+            _enum(APPLICATION_STATES, "applicationstate"),
             nullable=False,
         ),
         sa.Column(
             "card_state",
-            sa.Enum(
-                "printing",
-                "printed",
-                "encoded",
-                "qc_passed",
-                "dispatched",
-                "delivered",
-                "spoiled",
-                name="cardstate",
-                native_enum=False,
-                length=16,
-            ),
+            _enum(CARD_STATES, "cardstate"),
             nullable=True,
         ),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
