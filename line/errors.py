@@ -62,3 +62,24 @@ class IntakeFileError(CardlineError):
 
 class SchemaError(CardlineError):
     """The database schema is missing or not at the revision this code expects."""
+
+
+class DeviceError(CardlineError):
+    """A device could not do its work. ``reason_code`` is what the stage event records;
+    ``card_serial`` is set when one card is the one affected (and spoiled)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        device: str,
+        reason_code: str,
+        card_serial: str | None = None,
+        **fields: object,
+    ) -> None:
+        super().__init__(
+            message, device=device, reason_code=reason_code, card_serial=card_serial, **fields
+        )
+        self.device = device
+        self.reason_code = reason_code
+        self.card_serial = card_serial

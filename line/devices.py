@@ -1,0 +1,79 @@
+"""The ports of the line's devices: what the controller asks of a printer, an encoder, a QC station.
+
+``printers`` implements them (real and virtual devices alike); the controller and the flows
+only know these protocols, so they never know whether a device is real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from line.card import CardData
+
+
+@dataclass(frozen=True, slots=True)
+class PrintedFace:
+    """Where one card's printed faces are: pages of a batch's print-ready PDF (0-based)."""
+
+    card_serial: str
+    pdf: Path
+    front_page: int
+    back_page: int
+
+
+@dataclass(frozen=True, slots=True)
+class PrintJob:
+    """The result of printing a batch: the PDF, the cards printed, the cards spoiled (with why)."""
+
+    pdf: Path | None
+    printed: tuple[PrintedFace, ...]
+    spoiled: tuple[tuple[str, str], ...] = ()  # (card serial, reason code)
+
+
+@dataclass(frozen=True, slots=True)
+class ChipRecord:
+    """A personalised, locked chip."""
+
+    card_serial: str
+    chip_uid: str  # hex
+
+
+@dataclass(frozen=True, slots=True)
+class QcVerdict:
+    """QC of one card: passed, or the reason codes of every failed check; the chip as read back."""
+
+    card_serial: str
+    passed: bool
+    reasons: tuple[str, ...] = ()
+    chip_uid: str | None = None
+    readback: Mapping[str, bytes] = field(default_factory=dict)  # EF.COM, DG1, DG2, DG13, SOD
+
+
+class CardPrinter(Protocol):
+    """Prints card faces. A card that the printer damages is listed as spoiled in the job;
+    a fault that stops the printer (ribbon out, offline) raises ``line.errors.DeviceError``
+    and the cards not yet printed stay at the print stage."""
+
+    name: str
+
+    def print_cards(self, cards: Sequence[CardData]) -> PrintJob: ...
+
+
+class ChipEncoder(Protocol):
+    """Writes the citizen's data to the card's chip, signs it and locks it.
+    A defective chip raises ``line.errors.DeviceError`` with the reason code."""
+
+    name: str
+
+    def encode(self, card: CardData) -> ChipRecord: ...
+
+
+class QcStation(Protocol):
+    """Reads the card back and inspects chip and face; never raises for a bad card."""
+
+    name: str
+
+    def inspect(self, card: CardData, face: PrintedFace, chip: ChipRecord) -> QcVerdict: ...
