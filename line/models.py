@@ -149,6 +149,7 @@ class Card(SQLModel, table=True):
             postgresql_where=sa.text(LIVE_CARD_SQL),
         ),
         sa.UniqueConstraint("application_id", "attempt", name="uq_card_application_attempt"),
+        sa.UniqueConstraint("chip_uid", name="uq_card_chip_uid"),  # a chip is used once, ever
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -158,6 +159,11 @@ class Card(SQLModel, table=True):
     state: CardState = Field(sa_column=sa.Column(_enum(CardState), nullable=False, index=True))
     spoiled_at_stage: str | None = Field(default=None, max_length=16)
     spoil_reason: str | None = Field(default=None, max_length=64)
+    chip_uid: str | None = Field(default=None, max_length=32)
+    print_pdf: str | None = Field(default=None, max_length=1024)
+    front_page: int | None = None
+    back_page: int | None = None
+    qc_result: str | None = Field(default=None, max_length=512)  # "passed" or reason codes
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 

@@ -6,8 +6,11 @@ cd "$(dirname "$0")/.."
 
 VENV=.venv
 STAMP="$VENV/.cardline-setup"
-# swig, gcc and libpcsclite-dev build pyscard from source; pcscd is the PC/SC daemon.
-DEBIAN_PACKAGES=(swig libpcsclite-dev pcscd gcc make)
+# swig, gcc and libpcsclite-dev build pyscard from source; pcscd is the PC/SC daemon and
+# vsmartcard-vpcd its virtual reader; cups and cups-pdf a real print queue for the tests;
+# DejaVu has the Vietnamese glyphs, OCR-B is the MRZ font; openssl checks signatures.
+DEBIAN_PACKAGES=(swig libpcsclite-dev pcscd vsmartcard-vpcd gcc make cups printer-driver-cups-pdf
+    fonts-dejavu-core fonts-ocr-b openssl)
 
 LOG="$(mktemp -t cardline-setup.XXXXXX)"
 trap 'rm -f "$LOG"' EXIT

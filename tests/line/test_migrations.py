@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
@@ -29,6 +30,29 @@ def test_upgrade_is_idempotent_and_downgrade_removes_everything(empty_engine: En
     assert upgrade(empty_engine) == (head_revision(), head_revision())
     downgrade(empty_engine, "base")
     assert current_revision(empty_engine) is None
-    import sqlalchemy as sa
-
     assert set(sa.inspect(empty_engine).get_table_names()) <= {"alembic_version"}
+
+
+def test_upgrading_from_the_first_revision_keeps_every_card(empty_engine: Engine) -> None:
+    upgrade(empty_engine, "0001")
+    with empty_engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO application (id, id_number, full_name, date_of_birth, sex, nationality,"
+                " place_of_origin, place_of_residence, photo_path, photo_sha256, destination, state,"
+                " spoiled_cards, received_at, updated_at) VALUES (1, '079301123456', 'Lê Thu',"
+                " '2001-05-17', 'F', 'Việt Nam', 'x', 'y', '/p.jpg', 'h', '079-0112', 'printing', 0,"
+                " '2026-11-01 08:00:00', '2026-11-01 08:00:00')"
+            )
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO card (id, serial, application_id, attempt, state, created_at, updated_at)"
+                " VALUES (1, 'C0000000001-1', 1, 1, 'printing', '2026-11-01 08:00:00',"
+                " '2026-11-01 08:00:00')"
+            )
+        )
+    upgrade(empty_engine)
+    with empty_engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT serial, state, chip_uid FROM card")).all()
+    assert [tuple(r) for r in rows] == [("C0000000001-1", "printing", None)]

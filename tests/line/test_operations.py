@@ -265,12 +265,36 @@ def test_spoils_holds_and_decisions_are_logged_with_their_context(sqlite_engine:
         app = add_application(session, seed=9, today=TODAY)
         assert app.id is not None
         for attempt in range(3):
-            card = start_print(session=session, application_id=app.id, actor="w", machine="print-01", at=at(10 * attempt))
+            card = start_print(
+                session=session,
+                application_id=app.id,
+                actor="w",
+                machine="print-01",
+                at=at(10 * attempt),
+            )
             run_stage(session, card, Stage.PRINT, Outcome.OK, 10 * attempt + 1)
-            run_stage(session, card, Stage.ENCODE, Outcome.FAIL, 10 * attempt + 2, "encode.chip_defect")
-        release_held(session=session, application_id=app.id, actor="manager-lan", reason_code="manager.retry", at=at(50))
+            run_stage(
+                session, card, Stage.ENCODE, Outcome.FAIL, 10 * attempt + 2, "encode.chip_defect"
+            )
+        release_held(
+            session=session,
+            application_id=app.id,
+            actor="manager-lan",
+            reason_code="manager.retry",
+            at=at(50),
+        )
     serial = f"C{app.id:010d}-"
-    assert [(e["event"], e.get("card_serial"), e.get("station"), e.get("route"), e.get("application_state")) for e in logs if e["log_level"] != "debug"] == [
+    assert [
+        (
+            e["event"],
+            e.get("card_serial"),
+            e.get("station"),
+            e.get("route"),
+            e.get("application_state"),
+        )
+        for e in logs
+        if e["log_level"] != "debug"
+    ] == [
         ("stage.finished", serial + "1", "chip-encode", "rework", "approved"),
         ("stage.finished", serial + "2", "chip-encode", "rework", "approved"),
         ("stage.finished", serial + "3", "chip-encode", "hold", "held"),

@@ -1,0 +1,167 @@
+"""The controller's bookkeeping with scripted devices (unit test of one piece).
+
+The same controller with the real virtual devices is tested in tests/printers/test_line.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from line.card import CardData
+from line.controller import Devices, LineController
+from line.db import session_scope
+from line.devices import ChipRecord, PrintedFace, PrintJob, QcVerdict
+from line.errors import DeviceError
+from line.kpi import status_counts
+from line.models import Application, Card, StageEvent
+from line.spec import default_spec
+from tests.conftest import TODAY, StepClock
+from tests.factories import add_application
+
+
+@dataclass
+class ScriptedPrinter:
+    """Spoils the cards named in ``jam``; goes offline ``offline`` times first."""
+
+    jam: set[str] = field(default_factory=set)
+    offline: int = 0
+    name: str = "print-01"
+
+    def print_cards(self, cards: Sequence[CardData]) -> PrintJob:
+        if self.offline:
+            self.offline -= 1
+            raise DeviceError("offline", device=self.name, reason_code="print.offline")
+        printed = tuple(
+            PrintedFace(c.card_serial, Path("/spool/batch.pdf"), 2 * i, 2 * i + 1)
+            for i, c in enumerate(cards)
+            if c.card_serial not in self.jam
+        )
+        spoiled = tuple((c.card_serial, "print.jam") for c in cards if c.card_serial in self.jam)
+        return PrintJob(Path("/spool/batch.pdf"), printed, spoiled)
+
+
+@dataclass
+class ScriptedEncoder:
+    defective: set[str] = field(default_factory=set)
+    name: str = "encode-01"
+    issued: int = 0
+
+    def encode(self, card: CardData) -> ChipRecord:
+        self.issued += 1
+        uid = f"04{self.issued:012X}"
+        if card.card_serial in self.defective:
+            raise DeviceError(
+                "memory failure",
+                device=self.name,
+                reason_code="encode.memory_failure",
+                card_serial=card.card_serial,
+                chip_uid=uid,
+            )
+        return ChipRecord(card.card_serial, uid)
+
+
+@dataclass
+class ScriptedQc:
+    reject: set[str] = field(default_factory=set)
+    name: str = "qc-01"
+    seen: list[str] = field(default_factory=list)
+
+    def inspect(self, card: CardData, face: PrintedFace, chip: ChipRecord) -> QcVerdict:
+        self.seen.append(card.card_serial)
+        if card.card_serial in self.reject:
+            return QcVerdict(card.card_serial, False, ("qc.sod.signature",), chip.chip_uid)
+        return QcVerdict(card.card_serial, True, (), chip.chip_uid)
+
+
+def serial(application_id: int, attempt: int = 1) -> str:
+    return f"C{application_id:010d}-{attempt}"
+
+
+def controller(engine: Engine, clock: StepClock, devices: Devices) -> LineController:
+    return LineController(
+        engine=engine, spec=default_spec(), devices=devices, clock=clock, actor="test-run"
+    )
+
+
+def add(engine: Engine, count: int) -> None:
+    with session_scope(engine) as session:
+        for seed in range(count):
+            add_application(session, seed=100 + seed, today=TODAY)
+
+
+def test_good_cards_go_through_and_failures_are_reworked(
+    sqlite_engine: Engine, clock: StepClock
+) -> None:
+    add(sqlite_engine, 5)
+    devices = Devices(
+        printer=ScriptedPrinter(jam={serial(2)}),
+        encoder=ScriptedEncoder(defective={serial(3)}),
+        qc=ScriptedQc(reject={serial(4)}),
+    )
+    summary = controller(sqlite_engine, clock, devices).run(batch_size=10)
+    # First pass: 1 and 5 pass; 2 jammed, 3 defective, 4 rejected -> reworked on new cards.
+    assert summary.started == 8 and summary.passed == 5 and summary.held == 0
+    assert summary.spoiled == {"print.jam": 1, "encode.memory_failure": 1, "qc.sod.signature": 1}
+    with session_scope(sqlite_engine) as session:
+        counts = status_counts(session=session)
+        assert counts.applications["qc_passed"] == 5
+        assert counts.cards["qc_passed"] == 5 and counts.cards["spoiled"] == 3
+        cards = {c.serial: c for c in session.exec(select(Card))}
+        assert cards[serial(3)].chip_uid is not None, "a defective chip is recorded as used"
+        assert cards[serial(3)].spoil_reason == "encode.memory_failure"
+        assert cards[serial(4)].qc_result == "qc.sod.signature"
+        assert cards[serial(4, 2)].qc_result == "passed"
+        assert cards[serial(1)].print_pdf == "/spool/batch.pdf" and cards[serial(1)].front_page == 0
+        events = session.exec(
+            select(StageEvent).where(StageEvent.application_id == 3).order_by(StageEvent.id)
+        ).all()
+        assert [(e.stage.value, e.outcome.value, e.reason_code) for e in events] == [
+            ("print", "ok", "print.started"),
+            ("print", "ok", None),
+            ("chip-encode", "fail", "encode.memory_failure"),
+            ("print", "ok", "print.started"),
+            ("print", "ok", None),
+            ("chip-encode", "ok", None),
+            ("qc", "ok", None),
+        ]
+        assert all(e.actor == "test-run" for e in events)
+
+
+def test_a_card_that_always_fails_is_held_after_the_rework_limit(
+    sqlite_engine: Engine, clock: StepClock
+) -> None:
+    add(sqlite_engine, 1)
+    always = {serial(1, attempt) for attempt in range(1, 10)}
+    devices = Devices(ScriptedPrinter(), ScriptedEncoder(), ScriptedQc(reject=always))
+    summary = controller(sqlite_engine, clock, devices).run()
+    assert (summary.started, summary.passed, summary.held) == (3, 0, 1)  # rework limit 2
+    with session_scope(sqlite_engine) as session:
+        application = session.get(Application, 1)
+        assert application is not None and application.state.value == "held"
+
+
+def test_an_offline_printer_is_retried_then_left_for_the_next_run(
+    sqlite_engine: Engine, clock: StepClock
+) -> None:
+    add(sqlite_engine, 2)
+    printer = ScriptedPrinter(offline=10)
+    devices = Devices(printer, ScriptedEncoder(), ScriptedQc())
+    first = controller(sqlite_engine, clock, devices).run()
+    assert first.device_faults == {"print.offline": 4} and first.printed == 0
+    with session_scope(sqlite_engine) as session:
+        assert status_counts(session=session).cards["printing"] == 2
+    printer.offline = 0
+    second = controller(sqlite_engine, clock, devices).run()
+    assert (second.started, second.printed, second.passed) == (0, 2, 2)  # resumed, no new cards
+
+
+def test_a_limit_stops_after_that_many_cards(sqlite_engine: Engine, clock: StepClock) -> None:
+    add(sqlite_engine, 7)
+    devices = Devices(ScriptedPrinter(), ScriptedEncoder(), ScriptedQc())
+    summary = controller(sqlite_engine, clock, devices).run(batch_size=3, limit=5)
+    assert (summary.batches, summary.started, summary.passed) == (2, 5, 5)
