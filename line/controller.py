@@ -19,7 +19,15 @@ from sqlmodel import Session, col, select
 
 from line.card import CardData, expiry_date
 from line.db import session_scope
-from line.devices import CardPrinter, ChipEncoder, ChipRecord, PrintedFace, QcStation, QcVerdict
+from line.devices import (
+    CardPrinter,
+    ChipEncoder,
+    ChipRecord,
+    PrintedFace,
+    PrintJob,
+    QcStation,
+    QcVerdict,
+)
 from line.errors import DeviceError
 from line.logsetup import get_logger
 from line.models import Application, Card
@@ -206,11 +214,14 @@ class LineController:
         attempts = 0
         while pending:
             started = self.clock()
+            job: PrintJob | None
             try:
                 job = self.devices.printer.print_cards(pending)
             except DeviceError as fault:
                 summary.fault(fault.reason_code)
-                job = getattr(fault, "job", None)
+                # A printer that stops mid-batch reports the cards it did print.
+                partial = getattr(fault, "job", None)
+                job = partial if isinstance(partial, PrintJob) else None
                 attempts += 1
                 log.warning(
                     "device.fault",
