@@ -1,0 +1,430 @@
+"""Chip transports: how APDUs reach a chip.
+
+``ChipTransport`` is the port personalisation and read-back talk to. ``BaseTransport`` is its
+template method (after pyscard's ``CardConnection.transmit``): notify observers of the
+command, call the subclass's ``_do_transmit``, fetch ``61xx`` remainders and retry ``6Cxx``,
+notify observers of the response, then run the status-word checking chain, which raises a
+typed ``ChipError`` for anything but ``9000``. Subclasses only move bytes and translate their
+own failures:
+
+- ``InProcessTransport`` hands the bytes to a ``VirtualChip`` in this process;
+- ``PcscTransport`` goes through pyscard to ``pcscd`` and a reader (a real one, or vsmartcard's
+  "Virtual PCD" forwarding to ``printers.vpcd``), turning PC/SC failures into
+  ``ReaderUnavailable`` / ``ReaderNotFound`` / ``NoCard`` / ``CardRemoved`` /
+  ``TransportFailure``.
+
+Observers get an ``ApduEvent``: header, lengths, status word and time, never the data bytes,
+which are personal data. ``TraceObserver`` logs them with structlog; ``MetricsObserver``
+counts them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, Self
+
+import structlog
+
+from printers.apdu import (
+    DEFAULT_CHAIN,
+    Apdu,
+    ChipError,
+    ErrorCheckingChain,
+    get_response,
+    get_uid,
+)
+from printers.vchip import VirtualChip
+
+_MAX_GET_RESPONSE = 64  # 61xx rounds before giving up (64 x 256 bytes is far beyond any EF)
+
+
+class ChipTransport(Protocol):
+    """Sends APDUs to one chip. ``transmit`` returns (data, SW1, SW2) and raises a typed
+    ``ChipError`` for any status word but ``9000`` and for any failure of the link."""
+
+    def transmit(self, apdu: Apdu) -> tuple[bytes, int, int]: ...
+
+    def uid(self) -> bytes: ...
+
+
+# --- observers ----------------------------------------------------------------------------
+
+
+EventKind = Literal["command", "response", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class ApduEvent:
+    """What observers see of one exchange: no data bytes, by construction.
+
+    ``kind`` is ``command`` (before sending), ``response`` (status word known) or ``error``
+    (the link failed: ``reason_code`` set, no status word)."""
+
+    kind: EventKind
+    device: str
+    cla: int
+    ins: int
+    p1: int
+    p2: int
+    lc: int
+    le: int | None
+    sw: str | None = None
+    response_length: int | None = None
+    elapsed_s: float | None = None
+    reason_code: str | None = None
+
+    @classmethod
+    def of(cls, kind: EventKind, device: str, apdu: Apdu, **rest: Any) -> ApduEvent:
+        """The event of ``apdu``: its header and lengths, plus ``rest``."""
+        header = (apdu.cla, apdu.ins, apdu.p1, apdu.p2)
+        return cls(kind, device, *header, lc=len(apdu.data), le=apdu.le, **rest)
+
+
+TransportObserver = Callable[[ApduEvent], None]
+"""Anything called with each ``ApduEvent`` (a function, a bound method, an object)."""
+
+
+class TraceObserver:
+    """Logs every response or failure: CLA INS P1 P2, Lc, Le, SW, response length, time."""
+
+    def __init__(self, logger: Any = None, *, level: str = "debug") -> None:
+        self._log = logger if logger is not None else structlog.get_logger("printers.apdu")
+        self._level = level
+
+    def __call__(self, event: ApduEvent) -> None:
+        if event.kind == "command":
+            return
+        getattr(self._log, self._level)(
+            "apdu",
+            device=event.device,
+            cla=f"{event.cla:02X}",
+            ins=f"{event.ins:02X}",
+            p1p2=f"{event.p1:02X}{event.p2:02X}",
+            lc=event.lc,
+            le=event.le,
+            sw=event.sw,
+            response_length=event.response_length,
+            elapsed_ms=round(event.elapsed_s * 1000, 3) if event.elapsed_s is not None else None,
+            reason_code=event.reason_code,
+        )
+
+
+class MetricsObserver:
+    """Counts exchanges by INS and by status word, and their total time."""
+
+    def __init__(self) -> None:
+        self.commands: Counter[str] = Counter()
+        self.status_words: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+        self.bytes_sent = 0
+        self.seconds = 0.0
+
+    def __call__(self, event: ApduEvent) -> None:
+        if event.kind == "command":
+            self.commands[f"{event.ins:02X}"] += 1
+            self.bytes_sent += event.lc
+            return
+        if event.elapsed_s is not None:
+            self.seconds += event.elapsed_s
+        if event.kind == "response" and event.sw is not None:
+            self.status_words[event.sw] += 1
+        elif event.reason_code is not None:
+            self.errors[event.reason_code] += 1
+
+
+# --- the template -------------------------------------------------------------------------
+
+
+class BaseTransport(ABC):
+    """Template method for ``ChipTransport``; subclasses implement ``_do_transmit`` only."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        observers: Iterable[TransportObserver] = (),
+        chain: ErrorCheckingChain = DEFAULT_CHAIN,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.name = name
+        self.chain = chain
+        self._observers: list[TransportObserver] = list(observers)
+        self._clock = clock
+
+    def add_observer(self, observer: TransportObserver) -> None:
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: TransportObserver) -> None:
+        self._observers.remove(observer)
+
+    def _notify(self, event: ApduEvent) -> None:
+        for observer in self._observers:
+            observer(event)
+
+    def transmit(self, apdu: Apdu) -> tuple[bytes, int, int]:
+        """Send ``apdu``; return (data, SW1, SW2) with SW ``9000``, or raise a ``ChipError``."""
+        self._notify(ApduEvent.of("command", self.name, apdu))
+        started = self._clock()
+        try:
+            data, sw1, sw2 = self._exchange(apdu)
+        except ChipError as error:
+            elapsed = self._clock() - started
+            self._notify(
+                ApduEvent.of(
+                    "error", self.name, apdu, elapsed_s=elapsed, reason_code=error.reason_code
+                )
+            )
+            raise
+        elapsed = self._clock() - started
+        sw = f"{sw1:02X}{sw2:02X}"
+        self._notify(
+            ApduEvent.of(
+                "response", self.name, apdu, sw=sw, response_length=len(data), elapsed_s=elapsed
+            )
+        )
+        self.chain.check(sw1, sw2, command=apdu, device=self.name)
+        return data, sw1, sw2
+
+    def _exchange(self, apdu: Apdu) -> tuple[bytes, int, int]:
+        """One command, with the T=0 conventions handled: ``6Cxx`` resends with Le=xx once;
+        ``61xx`` fetches the rest with GET RESPONSE."""
+        data, sw1, sw2 = self._do_transmit(apdu)
+        if sw1 == 0x6C and apdu.le is not None:
+            retry = Apdu(apdu.cla, apdu.ins, apdu.p1, apdu.p2, apdu.data, le=sw2 or 256)
+            data, sw1, sw2 = self._do_transmit(retry)
+        rounds = 0
+        while sw1 == 0x61 and rounds < _MAX_GET_RESPONSE:
+            more, sw1, sw2 = self._do_transmit(get_response(sw2))
+            data += more
+            rounds += 1
+        return data, sw1, sw2
+
+    def uid(self) -> bytes:
+        """The chip's UID, from the PC/SC GET DATA pseudo-APDU ``FF CA 00 00 00``."""
+        data, _, _ = self.transmit(get_uid())
+        return data
+
+    @abstractmethod
+    def _do_transmit(self, apdu: Apdu) -> tuple[bytes, int, int]:
+        """Move the bytes: return (data, SW1, SW2) as the chip answered; raise a
+        ``ChipError`` (not a status word one) if the link failed."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the link; the card is powered down."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class TransportFailure(ChipError):
+    """The link to the chip failed: no usable response."""
+
+    reason = "encode.transport_failure"
+
+
+class ReaderUnavailable(TransportFailure):
+    """The PC/SC service or the reader is not available."""
+
+    reason = "encode.reader_unavailable"
+
+
+class ReaderNotFound(TransportFailure):
+    """No reader's name matches."""
+
+    reason = "encode.reader_not_found"
+
+
+class NoCard(TransportFailure):
+    """The reader is there but holds no card."""
+
+    reason = "encode.no_card"
+
+
+class CardRemoved(TransportFailure):
+    """The card left the reader (or was reset by someone else) during the session."""
+
+    reason = "encode.card_removed"
+
+
+def _split(response: bytes | list[int], device: str) -> tuple[bytes, int, int]:
+    if len(response) < 2:
+        raise TransportFailure(f"{device}: chip is mute (no status word)", device=device)
+    raw = bytes(response)
+    return raw[:-2], raw[-2], raw[-1]
+
+
+class InProcessTransport(BaseTransport):
+    """Talks to a ``VirtualChip`` in this process, as if it sat in a reader (powers it on)."""
+
+    def __init__(
+        self,
+        chip: VirtualChip,
+        *,
+        observers: Iterable[TransportObserver] = (),
+        chain: ErrorCheckingChain = DEFAULT_CHAIN,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        super().__init__(
+            name=f"vchip:{chip.uid.hex().upper()}", observers=observers, chain=chain, clock=clock
+        )
+        self.chip = chip
+        if not chip.powered:
+            chip.power_on()
+
+    def _do_transmit(self, apdu: Apdu) -> tuple[bytes, int, int]:
+        return _split(self.chip.transmit(apdu.to_bytes()), self.name)
+
+    def close(self) -> None:
+        """Take the chip out of the (virtual) reader: it is powered down."""
+        self.chip.power_off()
+
+
+class PcscTransport(BaseTransport):
+    """Talks PC/SC through pyscard to the first reader whose name contains
+    ``reader_name_substring`` and holds a card.
+
+    It connects on first use (or ``connect()``), waiting up to ``timeout`` seconds for such a
+    reader and card; ``exclusive`` keeps other PC/SC clients off the card while it is used.
+    One transport serves one card: after the card is swapped, open a new one."""
+
+    def __init__(
+        self,
+        reader_name_substring: str = "Virtual PCD",
+        *,
+        timeout: float = 5.0,
+        poll_interval: float = 0.05,
+        exclusive: bool = True,
+        observers: Iterable[TransportObserver] = (),
+        chain: ErrorCheckingChain = DEFAULT_CHAIN,
+        clock: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(
+            name=f"pcsc:{reader_name_substring}", observers=observers, chain=chain, clock=clock
+        )
+        self.reader_name_substring = reader_name_substring
+        self.timeout = timeout
+        self.poll_interval = poll_interval
+        self.exclusive = exclusive
+        self.reader: str | None = None
+        self._sleep = sleep
+        self._connection: Any = None
+
+    def connect(self) -> None:
+        """Connect to the card, waiting up to ``timeout`` seconds for a reader and a card."""
+        if self._connection is not None:
+            return
+        deadline = self._clock() + self.timeout
+        while True:
+            try:
+                self._connect_once()
+                return
+            except (ReaderUnavailable, ReaderNotFound, NoCard):
+                if self._clock() >= deadline:
+                    raise
+            self._sleep(self.poll_interval)
+
+    def _connect_once(self) -> None:
+        from smartcard.Exceptions import NoCardException, SmartcardException
+        from smartcard.pcsc.PCSCExceptions import BaseSCardException
+        from smartcard.scard import SCARD_SHARE_EXCLUSIVE, SCARD_SHARE_SHARED
+        from smartcard.System import readers
+
+        wanted = self.reader_name_substring
+        try:
+            found = [reader for reader in readers() if wanted in str(reader)]
+        except BaseSCardException as exc:
+            raise ReaderUnavailable(
+                f"PC/SC service not available for reader '{wanted}' (is pcscd running?): {exc}",
+                device=self.name,
+                reader=wanted,
+            ) from exc
+        if not found:
+            raise ReaderNotFound(
+                f"no PC/SC reader matching '{wanted}'", device=self.name, reader=wanted
+            )
+        mode = SCARD_SHARE_EXCLUSIVE if self.exclusive else SCARD_SHARE_SHARED
+        empty: list[str] = []
+        for reader in found:
+            connection = None
+            try:
+                connection = reader.createConnection()
+                connection.connect(mode=mode)
+            except NoCardException:
+                empty.append(str(reader))
+                _release(connection)
+                continue
+            except SmartcardException as exc:
+                _release(connection)
+                raise ReaderUnavailable(
+                    f"reader '{reader}' unavailable: {exc}",
+                    device=f"pcsc:{reader}",
+                    reader=str(reader),
+                ) from exc
+            self._connection = connection
+            self.reader = str(reader)
+            self.name = f"pcsc:{reader}"
+            return
+        names = ", ".join(f"'{name}'" for name in empty)
+        raise NoCard(f"no card in reader {names}", device=self.name, readers=empty)
+
+    def _do_transmit(self, apdu: Apdu) -> tuple[bytes, int, int]:
+        from smartcard.Exceptions import CardConnectionException
+        from smartcard.scard import (
+            SCARD_E_NO_SMARTCARD,
+            SCARD_E_READER_UNAVAILABLE,
+            SCARD_W_REMOVED_CARD,
+            SCARD_W_RESET_CARD,
+        )
+
+        self.connect()
+        try:
+            data, sw1, sw2 = self._connection.transmit(list(apdu.to_bytes()))
+        except CardConnectionException as exc:
+            code = getattr(exc, "hresult", None)
+            self.close()
+            if code in (SCARD_W_REMOVED_CARD, SCARD_W_RESET_CARD, SCARD_E_NO_SMARTCARD):
+                raise CardRemoved(
+                    f"card left reader '{self.reader}' during {apdu.name}", device=self.name
+                ) from exc
+            if code == SCARD_E_READER_UNAVAILABLE:
+                raise ReaderUnavailable(
+                    f"reader '{self.reader}' became unavailable", device=self.name
+                ) from exc
+            raise TransportFailure(
+                f"reader '{self.reader}': {apdu.name} failed: {exc}", device=self.name
+            ) from exc
+        return bytes(data), sw1, sw2
+
+    def atr(self) -> bytes:
+        """The ATR of the card in the reader."""
+        self.connect()
+        return bytes(self._connection.getATR())
+
+    def close(self) -> None:
+        """Disconnect (the card is powered down) and release the PC/SC context."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            _release(connection)
+
+
+def _release(connection: Any) -> None:
+    from smartcard.Exceptions import SmartcardException
+
+    if connection is None:
+        return
+    with contextlib.suppress(SmartcardException):
+        connection.disconnect()
+    release = getattr(connection, "release", None)
+    if release is not None:
+        with contextlib.suppress(SmartcardException):
+            release()

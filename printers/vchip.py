@@ -1,0 +1,375 @@
+"""A virtual chip: an ISO/IEC 7816-4 card emulator, and lots of them.
+
+``VirtualChip.transmit`` takes command APDU bytes and returns response bytes (data, SW1, SW2),
+as a card does. What it holds:
+
+- the MF (``3F00``) and one DF, the LDS application, selectable by AID ``A0000002471001``;
+- transparent EFs created in that application by CREATE FILE with a declared size, from a
+  total EEPROM ``capacity`` (80 KiB by default; creation beyond it answers ``6A84``);
+- a UID (answered to the PC/SC ``FF CA 00 00`` GET DATA) and an ATR (T=1);
+- a life cycle: after LOCK (``80 01 00 00``) every write, create or lock answers ``6982``;
+  reads still work. The EEPROM (files, lock) survives power cycles; the selection does not.
+
+A chip flagged ``defective`` answers ``6581`` (memory failure) to every UPDATE BINARY.
+A chip that is not powered is mute: ``transmit`` returns no bytes.
+
+``VirtualChipLot`` issues chips of one lot with consecutive UIDs and marks a seeded fraction
+of them defective.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+
+from printers.apdu import (
+    CLA_ISO,
+    CLA_PCSC,
+    CLA_VENDOR,
+    INS_CREATE_FILE,
+    INS_GET_DATA,
+    INS_LOCK,
+    INS_READ_BINARY,
+    INS_SELECT,
+    INS_UPDATE_BINARY,
+    LDS_AID,
+    Apdu,
+    ChipError,
+)
+
+MF_FID = 0x3F00
+DEFAULT_CAPACITY = 80 * 1024
+"""Bytes of EEPROM available for EF contents."""
+
+_HISTORICAL = b"\x80\x56CDLINE"  # category 80, compact TLV: issuer data "CDLINE"
+
+
+def _atr() -> bytes:
+    # TS 3B; T0 88: TD1 follows, 8 historical bytes; TD1 81: TD2 follows, T=1;
+    # TD2 31: TA3 and TB3 follow, T=1; TA3 FE: IFSC 254; TB3 45: BWI 4, CWI 5; then TCK.
+    body = bytes([0x88, 0x81, 0x31, 0xFE, 0x45]) + _HISTORICAL
+    tck = 0
+    for byte in body:
+        tck ^= byte
+    return b"\x3b" + body + bytes([tck])
+
+
+DEFAULT_ATR = _atr()
+
+SW_OK = b"\x90\x00"
+SW_EOF = b"\x62\x82"
+SW_MEMORY_FAILURE = b"\x65\x81"
+SW_WRONG_LENGTH = b"\x67\x00"
+SW_LOCKED = b"\x69\x82"
+SW_NO_CURRENT_EF = b"\x69\x86"
+SW_WRONG_DATA = b"\x6a\x80"
+SW_FUNCTION_NOT_SUPPORTED = b"\x6a\x81"
+SW_NOT_FOUND = b"\x6a\x82"
+SW_NO_MEMORY = b"\x6a\x84"
+SW_WRONG_P1P2 = b"\x6a\x86"
+SW_FILE_EXISTS = b"\x6a\x89"
+SW_WRONG_OFFSET = b"\x6b\x00"
+SW_INS_NOT_SUPPORTED = b"\x6d\x00"
+SW_CLA_NOT_SUPPORTED = b"\x6e\x00"
+
+
+class VirtualChip:
+    """One emulated chip. Thread-safe: an emulator thread may drive it while a test reads it.
+
+    It starts unpowered, as a card body does; a reader (``InProcessTransport``, or vpcd's
+    power-on control message) powers it."""
+
+    def __init__(
+        self,
+        uid: bytes,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        defective: bool = False,
+        atr: bytes = DEFAULT_ATR,
+    ) -> None:
+        if not uid:
+            raise ValueError("a chip needs a UID")
+        if capacity <= 0:
+            raise ValueError(f"capacity {capacity} must be positive")
+        self.uid = bytes(uid)
+        self.capacity = capacity
+        self.defective = defective
+        self.atr = bytes(atr)
+        self._lock = threading.RLock()
+        self._files: dict[int, bytearray] = {}  # the LDS application's EFs (EEPROM)
+        self._locked = False  # EEPROM too
+        self._powered = False
+        self._in_app = False  # current DF: the application, else the MF
+        self._current_ef: int | None = None
+
+    def __repr__(self) -> str:
+        state = "locked" if self._locked else "open"
+        flaw = ", defective" if self.defective else ""
+        return f"VirtualChip(uid={self.uid.hex().upper()}, {state}{flaw})"
+
+    # --- state seen from outside ------------------------------------------------------------
+
+    @property
+    def locked(self) -> bool:
+        return self._locked
+
+    @property
+    def powered(self) -> bool:
+        return self._powered
+
+    @property
+    def used(self) -> int:
+        """EEPROM bytes taken by created files."""
+        with self._lock:
+            return sum(len(content) for content in self._files.values())
+
+    @property
+    def free(self) -> int:
+        return self.capacity - self.used
+
+    def files(self) -> dict[int, bytes]:
+        """A copy of the application's EFs (FID -> content), as a probe on the EEPROM would."""
+        with self._lock:
+            return {fid: bytes(content) for fid, content in self._files.items()}
+
+    # --- power --------------------------------------------------------------------------------
+
+    def power_on(self) -> bytes:
+        """Cold reset: powered, MF selected; returns the ATR."""
+        with self._lock:
+            self._powered = True
+            self._clear_selection()
+            return self.atr
+
+    def reset(self) -> bytes:
+        """Warm reset: the selection is cleared; returns the ATR."""
+        return self.power_on()
+
+    def power_off(self) -> None:
+        with self._lock:
+            self._powered = False
+            self._clear_selection()
+
+    def _clear_selection(self) -> None:
+        self._in_app = False
+        self._current_ef = None
+
+    # --- commands -----------------------------------------------------------------------------
+
+    def transmit(self, command: bytes) -> bytes:
+        """Answer one command APDU: response data followed by SW1 SW2 (nothing if unpowered)."""
+        with self._lock:
+            if not self._powered:
+                return b""
+            try:
+                apdu = Apdu.from_bytes(command)
+            except ValueError:
+                return SW_WRONG_LENGTH
+            return self._dispatch(apdu)
+
+    def _dispatch(self, apdu: Apdu) -> bytes:
+        handlers = {
+            (CLA_ISO, INS_SELECT): self._select,
+            (CLA_ISO, INS_READ_BINARY): self._read_binary,
+            (CLA_ISO, INS_UPDATE_BINARY): self._update_binary,
+            (CLA_ISO, INS_CREATE_FILE): self._create_file,
+            (CLA_VENDOR, INS_LOCK): self._lock_chip,
+            (CLA_PCSC, INS_GET_DATA): self._get_uid,
+        }
+        if apdu.cla not in {cla for cla, _ in handlers}:
+            return SW_CLA_NOT_SUPPORTED
+        handler = handlers.get((apdu.cla, apdu.ins))
+        if handler is None:
+            return SW_INS_NOT_SUPPORTED
+        return handler(apdu)
+
+    def _select(self, apdu: Apdu) -> bytes:
+        if apdu.p2 not in (0x0C, 0x00):
+            return SW_WRONG_P1P2
+        if apdu.p1 == 0x04:  # by DF name (AID)
+            if apdu.data != LDS_AID:
+                return SW_NOT_FOUND
+            self._in_app, self._current_ef = True, None
+            return SW_OK
+        if apdu.p1 == 0x00:  # MF, or a FID of the current DF
+            if apdu.data in (b"", MF_FID.to_bytes(2, "big")):
+                self._clear_selection()
+                return SW_OK
+            return self._select_ef(apdu)
+        if apdu.p1 == 0x02:  # EF under the current DF
+            return self._select_ef(apdu)
+        return SW_WRONG_P1P2
+
+    def _select_ef(self, apdu: Apdu) -> bytes:
+        if len(apdu.data) != 2:
+            return SW_WRONG_LENGTH
+        fid = int.from_bytes(apdu.data, "big")
+        if not self._in_app or fid not in self._files:
+            return SW_NOT_FOUND
+        self._current_ef = fid
+        return SW_OK
+
+    def _offset(self, apdu: Apdu) -> int | None:
+        if apdu.p1 & 0x80:  # short EF identifier: not supported
+            return None
+        return (apdu.p1 << 8) | apdu.p2
+
+    def _read_binary(self, apdu: Apdu) -> bytes:
+        offset = self._offset(apdu)
+        if offset is None:
+            return SW_WRONG_P1P2
+        if apdu.data or apdu.le is None:
+            return SW_WRONG_LENGTH
+        if self._current_ef is None:
+            return SW_NO_CURRENT_EF
+        content = self._files[self._current_ef]
+        if offset >= len(content):
+            return SW_WRONG_OFFSET
+        wanted = apdu.le
+        chunk = bytes(content[offset : offset + wanted])
+        return chunk + (SW_OK if len(chunk) == wanted else SW_EOF)
+
+    def _update_binary(self, apdu: Apdu) -> bytes:
+        if self._locked:
+            return SW_LOCKED
+        offset = self._offset(apdu)
+        if offset is None:
+            return SW_WRONG_P1P2
+        if not apdu.data or apdu.le is not None:
+            return SW_WRONG_LENGTH
+        if self._current_ef is None:
+            return SW_NO_CURRENT_EF
+        content = self._files[self._current_ef]
+        if offset + len(apdu.data) > len(content):
+            return SW_WRONG_OFFSET
+        if self.defective:
+            return SW_MEMORY_FAILURE
+        content[offset : offset + len(apdu.data)] = apdu.data
+        return SW_OK
+
+    def _create_file(self, apdu: Apdu) -> bytes:
+        if self._locked:
+            return SW_LOCKED
+        if (apdu.p1, apdu.p2) != (0, 0):
+            return SW_WRONG_P1P2
+        if not self._in_app:
+            return SW_NO_CURRENT_EF  # EFs are created in the application only
+        parsed = _parse_fcp(apdu.data)
+        if parsed is None:
+            return SW_WRONG_DATA
+        fid, size = parsed
+        if fid in self._files:
+            return SW_FILE_EXISTS
+        if self.used + size > self.capacity:
+            return SW_NO_MEMORY
+        self._files[fid] = bytearray(size)
+        self._current_ef = fid  # a created file becomes the current EF (ISO 7816-9)
+        return SW_OK
+
+    def _lock_chip(self, apdu: Apdu) -> bytes:
+        if self._locked:
+            return SW_LOCKED
+        if (apdu.p1, apdu.p2) != (0, 0) or apdu.data:
+            return SW_WRONG_P1P2
+        self._locked = True
+        return SW_OK
+
+    def _get_uid(self, apdu: Apdu) -> bytes:
+        if (apdu.p1, apdu.p2) != (0, 0):
+            return SW_FUNCTION_NOT_SUPPORTED
+        le = apdu.le or 256
+        if le != 256 and le < len(self.uid):
+            return bytes([0x6C, len(self.uid)])
+        return self.uid + SW_OK
+
+
+def _parse_fcp(data: bytes) -> tuple[int, int] | None:
+    """FID and size from an FCP template ``62`` (tags ``80`` size, ``82`` descriptor
+    ``01`` if present, ``83`` FID); None if it is not one this chip accepts."""
+    if len(data) < 2 or data[0] != 0x62 or data[1] != len(data) - 2:
+        return None
+    fields: dict[int, bytes] = {}
+    position = 2
+    while position < len(data):
+        if position + 2 > len(data):
+            return None
+        tag, length = data[position], data[position + 1]
+        value = data[position + 2 : position + 2 + length]
+        if len(value) != length or tag in fields:
+            return None
+        fields[tag] = value
+        position += 2 + length
+    size_bytes, fid_bytes = fields.get(0x80), fields.get(0x83)
+    if not size_bytes or fid_bytes is None or len(fid_bytes) != 2 or len(size_bytes) > 2:
+        return None
+    if fields.get(0x82, b"\x01") != b"\x01":
+        return None
+    fid, size = int.from_bytes(fid_bytes, "big"), int.from_bytes(size_bytes, "big")
+    if fid in (MF_FID, 0x3FFF, 0xFFFF) or size == 0:
+        return None
+    return fid, size
+
+
+# --- lots ---------------------------------------------------------------------------------
+
+
+class LotExhausted(ChipError):
+    """Every chip of the lot has been issued."""
+
+    reason = "encode.lot_exhausted"
+
+
+class VirtualChipLot:
+    """The chips of one delivered lot: consecutive UIDs from ``first_uid``, each one defective
+    with probability ``defect_rate``, drawn from ``rng`` as the chip is issued (the same seed
+    and the same issue order give the same defective chips)."""
+
+    def __init__(
+        self,
+        lot_number: str,
+        first_uid: int,
+        count: int,
+        defect_rate: float,
+        rng: random.Random,
+        uid_bytes: int = 7,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+    ) -> None:
+        if count <= 0:
+            raise ValueError(f"lot {lot_number}: count {count} must be positive")
+        if not 0.0 <= defect_rate <= 1.0:
+            raise ValueError(f"lot {lot_number}: defect rate {defect_rate} is outside 0..1")
+        if uid_bytes <= 0 or first_uid < 0 or first_uid + count > 1 << (8 * uid_bytes):
+            raise ValueError(f"lot {lot_number}: UIDs do not fit in {uid_bytes} bytes")
+        self.lot_number = lot_number
+        self.first_uid = first_uid
+        self.count = count
+        self.defect_rate = defect_rate
+        self.uid_bytes = uid_bytes
+        self.capacity = capacity
+        self._rng = rng
+        self._issued = 0
+
+    @property
+    def issued(self) -> int:
+        return self._issued
+
+    @property
+    def remaining(self) -> int:
+        return self.count - self._issued
+
+    def issue(self) -> VirtualChip:
+        """The next chip of the lot; raises ``LotExhausted`` when none is left."""
+        if self._issued >= self.count:
+            raise LotExhausted(
+                f"lot {self.lot_number}: all {self.count} chips issued",
+                device=f"lot {self.lot_number}",
+                lot_number=self.lot_number,
+            )
+        uid = (self.first_uid + self._issued).to_bytes(self.uid_bytes, "big")
+        self._issued += 1
+        defective = self._rng.random() < self.defect_rate
+        return VirtualChip(uid, capacity=self.capacity, defective=defective)
+
+    def __repr__(self) -> str:
+        return f"VirtualChipLot({self.lot_number}, issued {self._issued}/{self.count})"
