@@ -32,9 +32,15 @@ card_app = typer.Typer(help="One application and its cards.", no_args_is_help=Tr
 spec_app = typer.Typer(
     help="The line spec (stations, times, yields, calendar).", no_args_is_help=True
 )
+keys_app = typer.Typer(
+    help="The CSCA and Document Signer that sign the chips.", no_args_is_help=True
+)
+chip_app = typer.Typer(help="Virtual chips.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(card_app, name="card")
 app.add_typer(spec_app, name="spec")
+app.add_typer(keys_app, name="keys")
+app.add_typer(chip_app, name="chip")
 
 
 @dataclass
@@ -221,6 +227,176 @@ def card_show(
         _echo_json(history_json(shown, other_applications=[a.id for a in found[1:]]))
     else:
         typer.echo(history_text(shown, other_applications=[a.id for a in found[1:]]))
+
+
+@card_app.command("export")
+def card_export(
+    ctx: typer.Context,
+    key: Annotated[
+        str, typer.Argument(metavar="ID", help="12-digit personal ID or application number.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the files to.")],
+) -> None:
+    """Write what was made for the application's latest card: faces, MRZ, chip files."""
+    from flows.archive import CardArchive
+    from line.db import session_scope
+    from line.devices import PrintedFace
+    from line.kpi import find_applications, history
+    from line.logsetup import get_logger
+
+    c = _ctx(ctx)
+    engine = c.ready_engine()
+    with session_scope(engine) as session:
+        found = find_applications(session=session, key=key)
+        if not found:
+            raise NotFound(f"no application for {key!r}")
+        assert found[0].id is not None
+        shown = history(session=session, application_id=found[0].id)
+    if not shown.cards:
+        raise NotFound(f"application {shown.application.id} has no card yet")
+    latest = shown.cards[-1]
+    face = None
+    if (
+        latest.print_pdf is not None
+        and latest.front_page is not None
+        and latest.back_page is not None
+    ):
+        face = PrintedFace(
+            latest.serial, Path(latest.print_pdf), latest.front_page, latest.back_page
+        )
+    written = CardArchive(c.settings.cards_dir).export(latest.serial, face, out)
+    get_logger("cardline.card").info(
+        "card.export", application_id=shown.application.id, card_serial=latest.serial
+    )
+    typer.echo(f"card {latest.serial} ({latest.state.value}): {len(written)} files in {out}")
+    for path in written:
+        typer.echo(f"  {path.name}")
+
+
+# --- run ------------------------------------------------------------------------------------
+
+
+@app.command("run")
+def run_line(
+    ctx: typer.Context,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Cards per print batch.")
+    ] = 100,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Stop after starting this many cards.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Take approved applications through print, chip-encode and QC (rework included)."""
+    from flows.wiring import build_line
+    from line.controller import LineController
+
+    c = _ctx(ctx)
+    engine = c.ready_engine()
+    spec = _load_spec(c.settings)
+    line = build_line(settings=c.settings, spec=spec, engine=engine, clock=utc_now)
+    try:
+        controller = LineController(
+            engine=engine,
+            spec=spec,
+            devices=line.devices,
+            clock=utc_now,
+            actor=f"cardline-run@{c.settings.centre}",
+            archive=line.archive,
+        )
+        summary = controller.run(batch_size=batch_size, limit=limit)
+    finally:
+        line.close()
+    if as_json:
+        _echo_json(summary.as_dict())
+        return
+    spoiled = ", ".join(f"{k} {v}" for k, v in sorted(summary.spoiled.items())) or "none"
+    faults = ", ".join(f"{k} {v}" for k, v in sorted(summary.device_faults.items())) or "none"
+    typer.echo(
+        f"run: {summary.started} cards started in {summary.batches} batches; "
+        f"{summary.printed} printed, {summary.encoded} encoded, {summary.passed} passed QC, "
+        f"{summary.held} held for a manager"
+    )
+    typer.echo(f"     spoiled: {spoiled}; device faults: {faults}")
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+@keys_app.command("init")
+def keys_init(
+    ctx: typer.Context,
+    force: Annotated[bool, typer.Option("--force", help="Replace existing test keys.")] = False,
+) -> None:
+    """Create a TEST country signing CA and Document Signer under the home directory."""
+    from printers.keys import init_test_keys
+
+    c = _ctx(ctx)
+    paths = init_test_keys(c.settings.keys_path, now=utc_now(), overwrite=force)
+    typer.echo(f"TEST keys (not for production) in {paths.csca_cert.parent}:")
+    for path in paths.all():
+        typer.echo(f"  {path.name}")
+
+
+@keys_app.command("show")
+def keys_show(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Where the CSCA and Document Signer certificates are, and whose they are."""
+    from printers.keys import KeyPaths, load_certificate
+
+    c = _ctx(ctx)
+    paths = KeyPaths.in_directory(c.settings.keys_path)
+    info: dict[str, Any] = {"csca_cert": str(paths.csca_cert), "ds_cert": str(paths.ds_cert)}
+    for label, path in (("csca", paths.csca_cert), ("ds", paths.ds_cert)):
+        if not path.exists():
+            raise NotFound(f"no certificate at {path}: run `cardline keys init`")
+        cert = load_certificate(path)
+        info[f"{label}_subject"] = cert.subject.rfc4514_string()
+        info[f"{label}_not_after"] = cert.not_valid_after_utc.isoformat()
+    if as_json:
+        _echo_json(info)
+        return
+    for label in ("csca", "ds"):
+        typer.echo(f"{label.upper():<5}{info[f'{label}_cert']}")
+        typer.echo(f"     {info[f'{label}_subject']}, valid until {info[f'{label}_not_after']}")
+
+
+# --- chip -----------------------------------------------------------------------------------
+
+
+@chip_app.command("serve")
+def chip_serve(
+    port: Annotated[
+        int, typer.Option(help="vpcd port (35963: reader 'Virtual PCD 00 00').")
+    ] = 35963,
+    host: Annotated[str, typer.Option(help="Where pcscd's vpcd listens.")] = "127.0.0.1",
+    lot: Annotated[str, typer.Option(help="Lot number of the chips served.")] = "VCHIP-0001",
+    first_uid: Annotated[
+        str, typer.Option(help="UID of the lot's first chip (hex).")
+    ] = "04000000000001",
+    count: Annotated[int, typer.Option(min=1, help="Chips in the lot.")] = 1_000_000,
+    defect_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of defective chips.")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the defects.")] = 0,
+) -> None:
+    """Serve blank virtual chips to pcscd's virtual reader (vsmartcard vpcd) until stopped.
+
+    Each chip is a card body in the reader: once personalised, locked and powered down, the
+    next chip of the lot goes in. Needs pcscd running with the vsmartcard-vpcd driver.
+    """
+    from printers import vpcd
+
+    code = vpcd.main(
+        [
+            "--host", host, "--port", str(port), "--lot", lot, "--first-uid", first_uid,
+            "--count", str(count), "--defect-rate", str(defect_rate), "--seed", str(seed),
+        ]
+    )  # fmt: skip
+    if code:
+        raise typer.Exit(code)
 
 
 # --- spec -----------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ def history_text(shown: History, *, other_applications: list[int | None]) -> str
         lines.append(
             f"  {card.serial:<16}{card.state.value:<12}made {_when(card.created_at)}{spoiled}"
         )
+        if card.chip_uid or card.qc_result:
+            lines.append(f"  {'':<16}chip UID {card.chip_uid or '-'}   QC {card.qc_result or '-'}")
     lines.append("Events" + ("" if shown.events else ": none yet"))
     for e in shown.events:
         lines.append(

@@ -122,6 +122,7 @@ class LineController:
         self.archive = archive
         self.device_retries = device_retries
         self._zone = ZoneInfo(spec.calendar.timezone)
+        self._card_ids: dict[str, int] = {}  # card serial -> card id, for cards on the line
 
     def today(self) -> date:
         return self.clock().astimezone(self._zone).date()
@@ -161,6 +162,8 @@ class LineController:
                     machine=self.devices.printer.name,
                     at=self.clock(),
                 )
+                assert card.id is not None
+                self._card_ids[card.serial] = card.id
                 started.append(card_data(application, card, issue_date=issue_date))
         summary.started += len(started)
         return started
@@ -181,6 +184,8 @@ class LineController:
             return
         by_state: dict[CardState, list[tuple[Card, CardData]]] = {}
         for card, application in rows:
+            assert card.id is not None
+            self._card_ids[card.serial] = card.id
             by_state.setdefault(card.state, []).append(
                 (card, card_data(application, card, issue_date=issue_date))
             )
@@ -241,7 +246,7 @@ class LineController:
                 for face in job.printed:
                     card = by_serial.pop(face.card_serial)
                     self._finish(session, card, Stage.PRINT, Outcome.OK, None, started, ended)
-                    _store_face(session, card, face)
+                    _store_face(self._card_row(session, card), face)
                     done.append((card, face))
                     summary.printed += 1
                 for serial, reason in job.spoiled:
@@ -265,7 +270,7 @@ class LineController:
                         raise
                     uid = fault.fields.get("chip_uid")
                     if isinstance(uid, str):  # the defective chip is used up all the same
-                        stored = _card_row(session, card)
+                        stored = self._card_row(session, card)
                         stored.chip_uid = uid
                         session.add(stored)
                     self._fail(
@@ -273,7 +278,7 @@ class LineController:
                     )
                     continue
                 ended = self.clock()
-                stored = _card_row(session, card)
+                stored = self._card_row(session, card)
                 stored.chip_uid = chip.chip_uid
                 session.add(stored)
                 self._finish(session, card, Stage.ENCODE, Outcome.OK, None, started, ended)
@@ -289,7 +294,7 @@ class LineController:
                 started = self.clock()
                 verdict = self.devices.qc.inspect(card, face, chip)
                 ended = self.clock()
-                stored = _card_row(session, card)
+                stored = self._card_row(session, card)
                 stored.qc_result = "passed" if verdict.passed else ",".join(verdict.reasons)[:512]
                 session.add(stored)
                 if self.archive is not None:
@@ -302,6 +307,11 @@ class LineController:
                     self._fail(session, card, Stage.QC, reason, started, ended, summary)
 
     # --- recording ------------------------------------------------------------------------
+
+    def _card_row(self, session: Session, card: CardData) -> Card:
+        row = session.get(Card, self._card_ids[card.card_serial])
+        assert row is not None
+        return row
 
     def _finish(
         self,
@@ -320,7 +330,7 @@ class LineController:
         }.get(stage)
         route = finish_stage(
             session=session,
-            card_id=_card_row(session, card).id or 0,
+            card_id=self._card_ids[card.card_serial],
             stage=stage,
             outcome=outcome,
             actor=self.actor,
@@ -348,17 +358,10 @@ class LineController:
             summary.held += 1
 
 
-def _card_row(session: Session, card: CardData) -> Card:
-    row = session.exec(select(Card).where(Card.serial == card.card_serial)).one()
-    return row
-
-
-def _store_face(session: Session, card: CardData, face: PrintedFace) -> None:
-    row = _card_row(session, card)
+def _store_face(row: Card, face: PrintedFace) -> None:
     row.print_pdf = str(face.pdf)
     row.front_page = face.front_page
     row.back_page = face.back_page
-    session.add(row)
 
 
 def _face(card: Card) -> PrintedFace | None:

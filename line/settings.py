@@ -24,6 +24,22 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="console log level")
     centre: str = Field(default="HN1", description="code of this production centre")
+    keys_dir: Path | None = Field(
+        default=None,
+        description="CSCA and Document Signer certificates and keys; default: <home>/keys",
+    )
+    printer: str = Field(
+        default="virtual",
+        description="'virtual' (spool PDFs, faults at the spec's rates), 'spool', or 'cups:QUEUE'",
+    )
+    chip_transport: str = Field(
+        default="inprocess",
+        description="'inprocess' (virtual chips in this process) or 'pcsc' (pcscd + vpcd)",
+    )
+    qr_sample_rate: float = Field(
+        default=0.05, ge=0, le=1, description="share of cards whose QR code QC decodes"
+    )
+    seed: int = Field(default=2021, description="seed of the virtual devices' faults and defects")
 
     @property
     def home_dir(self) -> Path:
@@ -42,6 +58,18 @@ class Settings(BaseSettings):
     @property
     def rejects_dir(self) -> Path:
         return self.home_dir / "rejects"
+
+    @property
+    def keys_path(self) -> Path:
+        return (self.keys_dir or self.home_dir / "keys").expanduser().resolve()
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.home_dir / "spool"
+
+    @property
+    def cards_dir(self) -> Path:
+        return self.home_dir / "cards"
 
     def ensure_home(self) -> Path:
         home = self.home_dir

@@ -9,8 +9,8 @@ STAMP="$VENV/.cardline-setup"
 # swig, gcc and libpcsclite-dev build pyscard from source; pcscd is the PC/SC daemon and
 # vsmartcard-vpcd its virtual reader; cups and cups-pdf a real print queue for the tests;
 # DejaVu has the Vietnamese glyphs, OCR-B is the MRZ font; openssl checks signatures.
-DEBIAN_PACKAGES=(swig libpcsclite-dev pcscd vsmartcard-vpcd gcc make cups printer-driver-cups-pdf
-    fonts-dejavu-core fonts-ocr-b openssl)
+DEBIAN_PACKAGES=(swig libpcsclite-dev pcscd vsmartcard-vpcd gcc make cups cups-client cups-filters
+    printer-driver-cups-pdf ghostscript poppler-utils fonts-dejavu-core fonts-ocr-b openssl)
 
 LOG="$(mktemp -t cardline-setup.XXXXXX)"
 trap 'rm -f "$LOG"' EXIT

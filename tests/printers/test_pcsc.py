@@ -19,10 +19,8 @@ vpcd, to check the protocol and reconnection without a daemon.
 from __future__ import annotations
 
 import random
-import shutil
 import socket
 import struct
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -48,6 +46,7 @@ from printers.transport import (
     NoCard,
     PcscTransport,
     ReaderNotFound,
+    ReaderUnavailable,
     TransportFailure,
 )
 from printers.vchip import DEFAULT_ATR, VirtualChip, VirtualChipLot
@@ -218,59 +217,6 @@ def _reader_names() -> list[str] | None:
         return None
 
 
-@pytest.fixture(scope="session")
-def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A pcscd with the vpcd readers: the running one, or one started here."""
-    names = _reader_names()
-    process: subprocess.Popen[bytes] | None = None
-    log_path = tmp_path_factory.mktemp("pcscd") / "pcscd.log"
-    if names is None:
-        binary = shutil.which("pcscd") or "/usr/sbin/pcscd"
-        if not Path(binary).exists() or not VPCD_CONFIG.exists():
-            pytest.fail(
-                "needs pcscd and vsmartcard's vpcd driver (apt-get install pcscd "
-                f"vsmartcard-vpcd); missing {binary if not Path(binary).exists() else VPCD_CONFIG}",
-                pytrace=False,
-            )
-        log = log_path.open("wb")
-        process = subprocess.Popen([binary, "--foreground"], stdout=log, stderr=subprocess.STDOUT)
-
-        def listed() -> list[str] | None:
-            if process is not None and process.poll() is not None:
-                pytest.fail(
-                    f"pcscd exited with {process.returncode}: {log_path.read_text()[-2000:]}",
-                    pytrace=False,
-                )
-            found = _reader_names()
-            return found if found and READER in found else None
-
-        names = eventually(listed, timeout=READY_TIMEOUT, what=f"pcscd to list '{READER}'")
-    if READER not in names:
-        pytest.fail(f"the running pcscd has no '{READER}' (readers: {names})", pytrace=False)
-    yield "started" if process is not None else "reused"
-    if process is not None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
-@pytest.fixture(scope="session")
-def slot(pcscd: str) -> Iterator[ChipSlot]:
-    """The emulator, connected to vpcd's first reader; tests put chips in this slot."""
-    slot = ChipSlot()
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=serve, args=(slot, "127.0.0.1", VPCD_PORT), kwargs={"stop": stop}, daemon=True
-    )
-    thread.start()
-    yield slot
-    stop.set()
-    thread.join(5)
-
-
 def uid_in(reader: str) -> bytes | None:
     """The UID of the card in ``reader`` now, or None if there is none (yet)."""
     try:
@@ -309,6 +255,8 @@ def test_an_empty_reader_says_no_card(slot: ChipSlot) -> None:
                 transport.uid()
         except NoCard as exc:
             return exc
+        except ReaderUnavailable:  # the card on its way out: present but unpowered
+            return None
         return None
 
     error = eventually(no_card, timeout=READY_TIMEOUT, what=f"'{READER}' to look empty")

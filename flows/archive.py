@@ -1,0 +1,105 @@
+"""What QC saw of each card, kept for auditors under ``$CARDLINE_HOME/cards/``.
+
+At QC the chip's files as read back are kept, one file per card (``<serial>.chip``: EF.COM,
+DG1, DG2, DG13 and SOD one after the other; each is one BER-TLV object, so the file splits
+back exactly). The printed faces stay in the print batch's PDF in the spool, whose pages
+the card records. ``export`` writes the auditor's set: ``front.pdf`` and ``back.pdf`` (the
+card's pages cut from the batch PDF), ``mrz.txt`` (the three lines of DG1 as read back) and
+the raw ``EF.COM``, ``DG1``, ``DG2``, ``DG13``, ``SOD``. Everything here is personal data:
+files are owner-only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pypdfium2 as pdfium
+
+from line.card import CardData
+from line.devices import PrintedFace, QcVerdict
+from line.errors import CardlineError
+from printers import lds, tlv
+
+CHIP_FILES = ("EF.COM", "DG1", "DG2", "DG13", "SOD")
+EXPORT_FILES = ("front.pdf", "back.pdf", "mrz.txt", *CHIP_FILES)
+
+
+class ArchiveError(CardlineError):
+    """A card's archive is missing or incomplete."""
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+    tmp.replace(path)
+
+
+def split_chip_file(content: bytes) -> dict[str, bytes]:
+    """The chip files of an archive, by name, from their concatenation."""
+    files: dict[str, bytes] = {}
+    offset = 0
+    for name in CHIP_FILES:
+        if offset >= len(content):
+            break
+        _, end = tlv.decode_one(content, offset)
+        files[name] = content[offset:end]
+        offset = end
+    if offset != len(content):
+        raise ArchiveError(f"chip archive has {len(content) - offset} bytes after its last file")
+    return files
+
+
+def _page(pdf: Path, index: int, out: Path) -> None:
+    source = pdfium.PdfDocument(str(pdf))
+    try:
+        single = pdfium.PdfDocument.new()
+        single.import_pages(source, [index])
+        single.save(str(out))
+        single.close()
+    finally:
+        source.close()
+
+
+class CardArchive:
+    """Keeps each card's chip read-back at QC; exports an auditor's set of files."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def chip_file(self, card_serial: str) -> Path:
+        return self.root / f"{card_serial}.chip"
+
+    def __call__(self, card: CardData, face: PrintedFace, verdict: QcVerdict) -> None:
+        if not verdict.readback:
+            return  # nothing could be read from the chip: the card is spoiled with its reason
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        content = b"".join(
+            verdict.readback[name] for name in CHIP_FILES if name in verdict.readback
+        )
+        _write_private(self.chip_file(card.card_serial), content)
+
+    def export(self, card_serial: str, face: PrintedFace | None, out: Path) -> list[Path]:
+        """Write the auditor's set of files of one card to ``out``."""
+        chip_file = self.chip_file(card_serial)
+        if not chip_file.is_file() or face is None:
+            raise ArchiveError(f"card {card_serial} has no archive yet: it has not been through QC")
+        if not face.pdf.is_file():
+            raise ArchiveError(
+                f"card {card_serial}: its print batch {face.pdf} is gone from the spool"
+            )
+        files = split_chip_file(chip_file.read_bytes())
+        missing = [name for name in CHIP_FILES if name not in files]
+        if missing:
+            raise ArchiveError(f"card {card_serial}: archive lacks {', '.join(missing)}")
+        out.mkdir(parents=True, exist_ok=True)
+        _page(face.pdf, face.front_page, out / "front.pdf")
+        _page(face.pdf, face.back_page, out / "back.pdf")
+        (out / "mrz.txt").write_text(
+            "\n".join(lds.parse_dg1(files["DG1"])) + "\n", encoding="ascii"
+        )
+        for name in CHIP_FILES:
+            (out / name).write_bytes(files[name])
+        return [out / name for name in EXPORT_FILES]

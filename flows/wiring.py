@@ -1,0 +1,121 @@
+"""Builds the line's devices from the settings: the one place that knows which are virtual.
+
+- printer: ``virtual`` (spooled PDFs, jams and offline batches at the spec's rates, seeded),
+  ``spool`` (spooled PDFs only) or ``cups:QUEUE`` (spooled and submitted to a CUPS queue);
+- chips: the chip of each card body comes from a virtual lot whose UIDs continue after the
+  highest UID the database has recorded; a seeded share of them (the spec's chip-encode
+  failure rate) is defective. They are reached in process, or through pcscd and the vpcd
+  virtual reader (``CARDLINE_CHIP_TRANSPORT=pcsc``; pcscd must be running);
+- keys: the CSCA and Document Signer under ``CARDLINE_KEYS_DIR`` (``cardline keys init``).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from flows.archive import CardArchive
+from line.controller import Devices
+from line.devices import CardPrinter
+from line.errors import CardlineError
+from line.models import Card
+from line.settings import Settings
+from line.spec import LineSpec
+from line.types import Clock, Stage
+
+FIRST_VIRTUAL_UID = 0x04_C1_00_00_00_00_01  # 7-byte UIDs; 0x04 is NXP's manufacturer byte
+VIRTUAL_LOT_SIZE = 10_000_000
+UID_BYTES = 7
+
+
+class WiringError(CardlineError):
+    """The devices cannot be set up as the settings ask."""
+
+
+@dataclass
+class Line:
+    devices: Devices
+    archive: CardArchive
+    close: Callable[[], None]
+
+
+def next_chip_uid(engine: Engine) -> int:
+    """The first UID after every chip the database has recorded (a chip is used once, ever)."""
+    table = Card.__table__  # type: ignore[attr-defined]
+    uid = table.c.chip_uid
+    with engine.connect() as connection:
+        # Same-length upper-case hex strings sort as their numbers: the index answers this.
+        top = connection.execute(
+            sa.select(sa.func.max(uid)).where(sa.func.length(uid) == 2 * UID_BYTES)
+        ).scalar_one_or_none()
+    highest = int(top, 16) if top else FIRST_VIRTUAL_UID - 1
+    return max(highest + 1, FIRST_VIRTUAL_UID)
+
+
+def _printer(settings: Settings, spec: LineSpec, rng: random.Random, clock: Clock) -> CardPrinter:
+    from printers.printing import CupsPrinter, SpoolPrinter, VirtualPrinter
+
+    kind = settings.printer
+    if kind == "virtual":
+        spool = SpoolPrinter(settings.spool_dir, name="print-01", clock=clock)
+        return VirtualPrinter.from_spec(spec.stage(Stage.PRINT), spool, rng, name="print-01")
+    if kind == "spool":
+        return SpoolPrinter(settings.spool_dir, name="print-01", clock=clock)
+    if kind.startswith("cups:") and len(kind) > len("cups:"):
+        return CupsPrinter(kind.removeprefix("cups:"), settings.spool_dir, clock=clock)
+    raise WiringError(f"CARDLINE_PRINTER={kind!r}: expected virtual, spool or cups:QUEUE")
+
+
+def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clock) -> Line:
+    from printers.bodies import CardBodies, Connect, PcscReader
+    from printers.encoder import LdsEncoder
+    from printers.keys import KeyPaths, load_csca, load_signer
+    from printers.qc import Inspector
+    from printers.vchip import VirtualChipLot
+
+    keys = KeyPaths.in_directory(settings.keys_path)
+    if not keys.ds_key.exists():
+        raise WiringError(
+            f"no Document Signer key in {settings.keys_path}: run `cardline keys init` "
+            "(test keys) or set CARDLINE_KEYS_DIR to the centre's keys"
+        )
+    signer = load_signer(keys)
+    csca = load_csca(keys.csca_cert)
+    first_uid = next_chip_uid(engine)
+    seed = f"{settings.seed}:{first_uid:X}"  # reproducible, yet new faults for every run
+    lot = VirtualChipLot(
+        f"VLOT-{first_uid:014X}",
+        first_uid,
+        VIRTUAL_LOT_SIZE,
+        spec.stage(Stage.ENCODE).failure_rate,
+        random.Random(f"{seed}:chips"),
+    )
+    bodies = CardBodies(lot)
+    connect: Connect
+    close: Callable[[], None] = lambda: None  # noqa: E731
+    if settings.chip_transport == "inprocess":
+        connect = bodies.in_process
+    elif settings.chip_transport == "pcsc":
+        reader = PcscReader(bodies)
+        connect = reader.connect
+        close = reader.close
+    else:
+        raise WiringError(
+            f"CARDLINE_CHIP_TRANSPORT={settings.chip_transport!r}: expected inprocess or pcsc"
+        )
+    devices = Devices(
+        printer=_printer(settings, spec, random.Random(f"{seed}:printer"), clock),
+        encoder=LdsEncoder(name="encode-01", signer=signer, connect=connect, clock=clock),
+        qc=Inspector(
+            name="qc-01",
+            connect=connect,
+            csca=csca,
+            rng=random.Random(f"{seed}:qc"),
+            qr_sample_rate=settings.qr_sample_rate,
+        ),
+    )
+    return Line(devices=devices, archive=CardArchive(settings.cards_dir), close=close)

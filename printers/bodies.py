@@ -1,0 +1,122 @@
+"""Card bodies of the virtual line: each card serial gets the chip embedded in its card body.
+
+A real line carries the card body from printer to encoder to QC; the virtual line keeps
+the card's ``VirtualChip`` here so that encoder and QC talk to the same chip, either in
+process or through pcscd and vpcd (the chip is inserted in the emulator's reader).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+
+from printers.transport import ChipTransport, InProcessTransport, NoCard, PcscTransport
+from printers.vchip import VirtualChip, VirtualChipLot
+from printers.vpcd import ChipSlot, serve
+
+Connect = Callable[[str], AbstractContextManager[ChipTransport]]
+"""Opens a connection to the chip of one card serial."""
+
+
+class CardBodies:
+    """The chips of the cards on the line, taken from a lot as cards enter it.
+
+    Only the most recent ``keep`` chips are held: a card leaves the line after QC.
+    """
+
+    def __init__(self, lot: VirtualChipLot, *, keep: int = 10_000) -> None:
+        self.lot = lot
+        self.keep = keep
+        self._chips: OrderedDict[str, VirtualChip] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def chip(self, card_serial: str) -> VirtualChip:
+        with self._lock:
+            chip = self._chips.get(card_serial)
+            if chip is None:
+                chip = self.lot.issue()
+                self._chips[card_serial] = chip
+                while len(self._chips) > self.keep:
+                    self._chips.popitem(last=False)
+            else:
+                self._chips.move_to_end(card_serial)
+            return chip
+
+    @contextmanager
+    def in_process(self, card_serial: str) -> Iterator[ChipTransport]:
+        """A transport straight to the card's chip, in this process."""
+        chip = self.chip(card_serial)
+        chip.power_on()
+        yield InProcessTransport(chip)
+
+
+class PcscReader:
+    """The card's chip in the vpcd emulator's reader, reached through pcscd with pyscard.
+
+    Starts the emulator (a thread of this process, connected to vpcd on ``port``) unless
+    given the ``slot`` of an emulator already running; pcscd must be running with the
+    vsmartcard-vpcd driver.
+    """
+
+    def __init__(
+        self,
+        bodies: CardBodies,
+        *,
+        reader: str = "Virtual PCD 00 00",
+        host: str = "127.0.0.1",
+        port: int = 35963,
+        timeout: float = 10.0,
+        slot: ChipSlot | None = None,
+    ) -> None:
+        self.bodies = bodies
+        self.reader = reader
+        self.timeout = timeout
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if slot is None:
+            slot = ChipSlot()
+            self._thread = threading.Thread(
+                target=serve,
+                args=(slot, host, port),
+                kwargs={"stop": self._stop},
+                name="vpcd-emulator",
+                daemon=True,
+            )
+            self._thread.start()
+        self.slot = slot
+
+    @contextmanager
+    def connect(self, card_serial: str) -> Iterator[ChipTransport]:
+        chip = self.bodies.chip(card_serial)
+        if self.slot() is not chip:
+            self.slot.insert(chip)
+        transport = self._connect_to(chip)
+        try:
+            yield transport
+        finally:
+            transport.close()
+
+    def _connect_to(self, chip: VirtualChip) -> PcscTransport:
+        """A connection to ``chip``: pcscd notices a swapped card only after a moment, so a
+        connection that still reaches the previous card is dropped and tried again."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            transport = PcscTransport(self.reader, timeout=self.timeout)
+            transport.connect()
+            if transport.uid() == chip.uid:
+                return transport
+            transport.close()
+            if time.monotonic() > deadline:
+                raise NoCard(
+                    f"{self.reader}: the reader still shows another card after {self.timeout:g} s",
+                    device=self.reader,
+                )
+            time.sleep(0.02)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,129 @@
+"""QC of a printed face: does what is on the card say what the database says?
+
+A chain of small checks, each turning one failed condition into a reason code:
+
+- ``qc.face.unreadable``: the PDF or one of the card's pages cannot be read;
+- ``qc.face.name``: the full name (in capitals, diacritics kept, as printed) is not a line
+  of the front;
+- ``qc.face.id_number``: the 12-digit ID number is not a word of the front;
+- ``qc.face.dates``: date of birth or date of expiry (or "Không thời hạn") is not on the
+  front, or the issue date is not on the back (``dd/mm/yyyy``);
+- ``qc.face.mrz``: one of the three MRZ lines is not a line of the back's text;
+- ``qc.face.qr``: (when asked) the QR code on the front cannot be decoded, or its text
+  differs from :func:`printers.face.qr_payload`.
+
+Text comes from the PDF's text layer (pdfium), compared in Unicode NFC; the QR code is
+read from the front page rasterised at :data:`QR_DPI` with zxing-cpp.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pypdfium2 as pdfium  # type: ignore[import-untyped, unused-ignore]
+import zxingcpp
+
+from line.card import CardData
+from printers.face import NO_EXPIRY_TEXT, FaceRenderError, face_date, qr_payload
+from printers.mrz import MrzError, mrz_lines
+
+QR_DPI = 300
+_QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+
+
+@dataclass(frozen=True, slots=True)
+class FaceText:
+    """What the pages of one card show: text of front and back, and the QR texts found."""
+
+    front: str
+    back: str
+    qr_texts: tuple[str, ...] | None  # None when the QR was not decoded
+
+
+def _normal(text: str) -> str:
+    return unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_face(pdf_path: Path, front_page: int, back_page: int, *, decode_qr: bool) -> FaceText:
+    """Extract the text of both pages (and decode the front's QR codes if asked)."""
+    document = pdfium.PdfDocument(str(pdf_path))
+    try:
+        texts = []
+        for index in (front_page, back_page):
+            if not 0 <= index < len(document):
+                raise IndexError(f"page {index} of {len(document)}")
+            page = document[index]
+            texts.append(_normal(str(page.get_textpage().get_text_bounded())))
+        qr_texts: tuple[str, ...] | None = None
+        if decode_qr:
+            image = document[front_page].render(scale=QR_DPI / 72).to_pil()
+            found = zxingcpp.read_barcodes(image, formats=_QR_ONLY)
+            qr_texts = tuple(_normal(result.text) for result in found)
+        return FaceText(front=texts[0], back=texts[1], qr_texts=qr_texts)
+    finally:
+        document.close()
+
+
+Check = Callable[[CardData, FaceText], str | None]
+
+
+def _lines(text: str) -> set[str]:
+    return {" ".join(line.split()) for line in text.split("\n")}
+
+
+def check_name(card: CardData, face: FaceText) -> str | None:
+    """The name, in capitals with its diacritics, is a line of its own on the front."""
+    name = " ".join(_normal(card.full_name.upper()).split())
+    return None if name in _lines(face.front) else "qc.face.name"
+
+
+def check_id_number(card: CardData, face: FaceText) -> str | None:
+    return None if card.id_number in face.front.split() else "qc.face.id_number"
+
+
+def check_dates(card: CardData, face: FaceText) -> str | None:
+    front, back = face.front.split(), face.back.split()
+    expiry = card.expiry_date
+    expiry_ok = face_date(expiry) in front if expiry else NO_EXPIRY_TEXT in " ".join(front)
+    if face_date(card.date_of_birth) in front and expiry_ok and face_date(card.issue_date) in back:
+        return None
+    return "qc.face.dates"
+
+
+def check_mrz(card: CardData, face: FaceText) -> str | None:
+    try:
+        expected = mrz_lines(card)
+    except MrzError:  # the database holds a name no MRZ can carry: nothing printed is right
+        return "qc.face.mrz"
+    lines = _lines(face.back)
+    return None if all(line in lines for line in expected) else "qc.face.mrz"
+
+
+def check_qr(card: CardData, face: FaceText) -> str | None:
+    if face.qr_texts is None:
+        return None
+    try:
+        expected = _normal(qr_payload(card))
+    except FaceRenderError:
+        return "qc.face.qr"
+    return None if face.qr_texts == (expected,) else "qc.face.qr"
+
+
+CHECKS: tuple[Check, ...] = (check_name, check_id_number, check_dates, check_mrz, check_qr)
+
+
+def check_face(
+    card: CardData, pdf_path: Path, front_page: int, back_page: int, *, decode_qr: bool
+) -> list[str]:
+    """Reason codes of every failed check of ``card``'s printed faces; ``[]`` if it passes.
+
+    Never raises for a bad card or a bad file: what cannot be read is ``qc.face.unreadable``.
+    """
+    try:
+        face = read_face(pdf_path, front_page, back_page, decode_qr=decode_qr)
+    except (pdfium.PdfiumError, OSError, IndexError):
+        return ["qc.face.unreadable"]
+    return [reason for check in CHECKS if (reason := check(card, face)) is not None]

@@ -1,0 +1,191 @@
+"""The line controller with the real virtual devices: ReportLab faces, signed LDS, virtual
+chips in process and through pcscd + vpcd, QC read-back; rework of what QC rejects."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from flows.archive import CHIP_FILES
+from flows.wiring import Line, build_line
+from line.card import CardData
+from line.controller import Devices, LineController, card_data
+from line.db import session_scope
+from line.devices import ChipRecord, PrintedFace
+from line.intake import import_file
+from line.kpi import status_counts
+from line.models import Application, Card
+from line.settings import Settings
+from line.spec import default_spec
+from line.synthetic import write_csv
+from printers import lds, tlv
+from printers.bodies import CardBodies, PcscReader
+from printers.keys import init_test_keys
+from printers.mrz import mrz_lines
+from printers.vpcd import ChipSlot
+from tests.conftest import TODAY, StepClock
+from tests.factories import photo_file
+from tests.line.test_intake import good_rows
+
+
+def settings_for(home: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "home": home,
+        "db_url": "sqlite://",
+        "printer": "spool",
+        "qr_sample_rate": 1.0,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def intake(engine: Engine, folder: Path, count: int, clock: StepClock) -> None:
+    photo_file(folder / "photos", "a.jpg", seed=1)
+    photo_file(folder / "photos", "b.png", seed=2)
+    path = folder / "batch.csv"
+    write_csv(path, good_rows(count, seed=41))
+    summary = import_file(engine=engine, path=path, today=TODAY, clock=clock, rejects_dir=folder)
+    assert summary.accepted == count
+
+
+def line_for(settings: Settings, engine: Engine, clock: StepClock) -> Line:
+    init_test_keys(settings.keys_path, now=datetime(2026, 1, 1, tzinfo=UTC))
+    return build_line(settings=settings, spec=default_spec(), engine=engine, clock=clock)
+
+
+def controller(engine: Engine, devices: Devices, clock: StepClock, line: Line) -> LineController:
+    return LineController(
+        engine=engine,
+        spec=default_spec(),
+        devices=devices,
+        clock=clock,
+        actor="test",
+        archive=line.archive,
+    )
+
+
+def test_cards_go_through_print_encode_and_qc(
+    sqlite_engine: Engine, tmp_path: Path, clock: StepClock
+) -> None:
+    intake(sqlite_engine, tmp_path / "in", 12, clock)
+    settings = settings_for(tmp_path / "home")
+    line = line_for(settings, sqlite_engine, clock)
+    summary = controller(sqlite_engine, line.devices, clock, line).run(batch_size=5)
+    assert (summary.started, summary.printed, summary.encoded, summary.passed) == (12, 12, 12, 12)
+    with session_scope(sqlite_engine) as session:
+        assert status_counts(session=session).cards["qc_passed"] == 12
+        cards = session.exec(select(Card)).all()
+        uids = [card.chip_uid for card in cards]
+        assert len(set(uids)) == 12 and all(uid and len(uid) == 14 for uid in uids)
+        assert {card.qc_result for card in cards} == {"passed"}
+        first = cards[0]
+    face = PrintedFace(
+        first.serial, Path(first.print_pdf or ""), first.front_page or 0, first.back_page or 0
+    )
+    exported = line.archive.export(first.serial, face, tmp_path / "export")
+    assert sorted(p.name for p in exported) == sorted(
+        ["front.pdf", "back.pdf", "mrz.txt", *CHIP_FILES]
+    )
+    archive = tmp_path / "export"
+    # What the chip holds is what the database says: DG1 is the MRZ of the application.
+    with session_scope(sqlite_engine) as session:
+        application = session.get(Application, first.application_id)
+        assert application is not None
+        data = card_data(application, first, issue_date=TODAY)
+    assert lds.parse_dg1((archive / "DG1").read_bytes()) == mrz_lines(data)
+    assert (archive / "mrz.txt").read_text().split() == list(mrz_lines(data))
+    assert oct((settings.cards_dir / f"{first.serial}.chip").stat().st_mode & 0o777) == "0o600"
+    # Independent evidence: openssl accepts the SOD read back from the chip.
+    sod = (archive / "SOD").read_bytes()
+    content_info = tlv.decode_single(sod, lds.TAG_SOD)  # EF.SOD is the ContentInfo in tag 77
+    (tmp_path / "sod.der").write_bytes(content_info)
+    done = subprocess.run(
+        ["openssl", "cms", "-verify", "-inform", "DER", "-in", str(tmp_path / "sod.der"), "-CAfile", str(settings.keys_path / "csca.pem"), "-purpose", "any", "-binary", "-out", str(tmp_path / "econtent")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Verification successful" in done.stderr
+
+
+class TamperingEncoder:
+    """Encodes like the real station, then alters one data group in the chip's EEPROM."""
+
+    def __init__(self, inner: object, bodies: CardBodies, fid: int, victims: set[str]) -> None:
+        self.inner = inner
+        self.bodies = bodies
+        self.fid = fid
+        self.victims = victims
+        self.name = "encode-tampering"
+
+    def encode(self, card: CardData) -> ChipRecord:
+        record: ChipRecord = self.inner.encode(card)  # type: ignore[attr-defined]
+        if card.card_serial in self.victims:
+            chip = self.bodies.chip(card.card_serial)
+            content = chip._files[self.fid]  # noqa: SLF001  (an attacker with an EEPROM probe)
+            content[-1] ^= 0x01
+        return record
+
+
+@pytest.mark.parametrize(
+    ("fid", "reason"), [(lds.DG_FIDS[1], "qc.dg.hash.DG1"), (lds.DG_FIDS[2], "qc.dg.hash.DG2")]
+)
+def test_a_chip_altered_after_signing_is_rejected_and_reworked(
+    sqlite_engine: Engine, tmp_path: Path, clock: StepClock, fid: int, reason: str
+) -> None:
+    intake(sqlite_engine, tmp_path / "in", 3, clock)
+    settings = settings_for(tmp_path / "home", qr_sample_rate=0.0)
+    line = line_for(settings, sqlite_engine, clock)
+    bodies = line.devices.encoder.connect.__self__  # type: ignore[attr-defined]
+    assert isinstance(bodies, CardBodies)
+    victims = {f"C{i:010d}-1" for i in (1, 2, 3)}
+    devices = Devices(
+        line.devices.printer,
+        TamperingEncoder(line.devices.encoder, bodies, fid, victims),
+        line.devices.qc,
+    )
+    summary = controller(sqlite_engine, devices, clock, line).run()
+    assert summary.spoiled == {reason: 3}, "every altered chip is rejected"
+    assert (summary.started, summary.passed) == (6, 3), "and its application gets a new card"
+    with session_scope(sqlite_engine) as session:
+        rejected = session.exec(select(Card).where(Card.attempt == 1)).all()
+        assert {c.state.value for c in rejected} == {"spoiled"}
+        assert all(c.spoil_reason == reason and reason in (c.qc_result or "") for c in rejected)
+
+
+@pytest.mark.usefixtures("pcscd")
+def test_the_line_through_pcscd_and_vpcd(
+    sqlite_engine: Engine, tmp_path: Path, clock: StepClock, slot: ChipSlot
+) -> None:
+    intake(sqlite_engine, tmp_path / "in", 3, clock)
+    settings = settings_for(tmp_path / "home", qr_sample_rate=0.0)
+    line = line_for(settings, sqlite_engine, clock)
+    in_process = line.devices.encoder
+    bodies = in_process.connect.__self__  # type: ignore[attr-defined]
+    reader = PcscReader(bodies, slot=slot)
+    from printers.encoder import LdsEncoder
+    from printers.qc import Inspector
+
+    devices = Devices(
+        line.devices.printer,
+        LdsEncoder(
+            name="encode-pcsc", signer=in_process.signer, connect=reader.connect, clock=clock
+        ),  # type: ignore[attr-defined]
+        Inspector(
+            name="qc-pcsc",
+            connect=reader.connect,
+            csca=line.devices.qc.csca,
+            rng=__import__("random").Random(1),
+            qr_sample_rate=0.0,
+        ),  # type: ignore[attr-defined]
+    )
+    summary = controller(sqlite_engine, devices, clock, line).run()
+    assert (summary.started, summary.passed) == (3, 3)
+    with session_scope(sqlite_engine) as session:
+        cards = session.exec(select(Card)).all()
+        assert all(bodies.chip(c.serial).uid.hex().upper() == c.chip_uid for c in cards)
+        assert all(bodies.chip(c.serial).locked for c in cards)
