@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -56,15 +58,21 @@ def next_chip_uid(engine: Engine) -> int:
     return max(highest + 1, FIRST_VIRTUAL_UID)
 
 
-def _printer(settings: Settings, spec: LineSpec, rng: random.Random, clock: Clock) -> CardPrinter:
+def _printer(
+    settings: Settings,
+    spec: LineSpec,
+    rng: random.Random,
+    clock: Clock,
+    render_in: Executor | None,
+) -> CardPrinter:
     from printers.printing import CupsPrinter, SpoolPrinter, VirtualPrinter
 
     kind = settings.printer
-    if kind == "virtual":
-        spool = SpoolPrinter(settings.spool_dir, name="print-01", clock=clock)
+    if kind in ("virtual", "spool"):
+        spool = SpoolPrinter(settings.spool_dir, name="print-01", clock=clock, render_in=render_in)
+        if kind == "spool":
+            return spool
         return VirtualPrinter.from_spec(spec.stage(Stage.PRINT), spool, rng, name="print-01")
-    if kind == "spool":
-        return SpoolPrinter(settings.spool_dir, name="print-01", clock=clock)
     if kind.startswith("cups:") and len(kind) > len("cups:"):
         return CupsPrinter(kind.removeprefix("cups:"), settings.spool_dir, clock=clock)
     raise WiringError(f"CARDLINE_PRINTER={kind!r}: expected virtual, spool or cups:QUEUE")
@@ -96,20 +104,39 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
     )
     bodies = CardBodies(lot)
     connect: Connect
-    close: Callable[[], None] = lambda: None  # noqa: E731
+    reader_close: Callable[[], None] = lambda: None  # noqa: E731
     if settings.chip_transport == "inprocess":
         connect = bodies.in_process
     elif settings.chip_transport == "pcsc":
         reader = PcscReader(bodies)
         connect = reader.connect
-        close = reader.close
+        reader_close = reader.close
     else:
         raise WiringError(
             f"CARDLINE_CHIP_TRANSPORT={settings.chip_transport!r}: expected inprocess or pcsc"
         )
+    render_in: ProcessPoolExecutor | None = None
+    if settings.render_processes:
+        # spawn, not fork: this process may run threads (the vpcd emulator).
+        render_in = ProcessPoolExecutor(
+            max_workers=settings.render_processes, mp_context=multiprocessing.get_context("spawn")
+        )
+
+    def close_all() -> None:
+        reader_close()
+        if render_in is not None:
+            render_in.shutdown(wait=True, cancel_futures=True)
+
     devices = Devices(
-        printer=_printer(settings, spec, random.Random(f"{seed}:printer"), clock),
-        encoder=LdsEncoder(name="encode-01", signer=signer, connect=connect, clock=clock),
+        printer=_printer(settings, spec, random.Random(f"{seed}:printer"), clock, render_in),
+        encoder=LdsEncoder(
+            name="encode-01",
+            signer=signer,
+            connect=connect,
+            clock=clock,
+            prepare_in=render_in,
+            keys=keys if render_in is not None else None,
+        ),
         qc=Inspector(
             name="qc-01",
             connect=connect,
@@ -118,4 +145,4 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
             qr_sample_rate=settings.qr_sample_rate,
         ),
     )
-    return Line(devices=devices, archive=CardArchive(settings.cards_dir), close=close)
+    return Line(devices=devices, archive=CardArchive(settings.cards_dir), close=close_all)

@@ -9,6 +9,7 @@ stage is picked up again by the next run.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -31,7 +32,8 @@ from line.devices import (
 from line.errors import DeviceError
 from line.logsetup import get_logger
 from line.models import Application, Card
-from line.operations import finish_stage, start_print
+from line.operations import StageResult, finish_stages, start_prints
+from line.routing import Action
 from line.spec import LineSpec
 from line.types import ApplicationState, CardState, Clock, Outcome, Stage
 
@@ -123,21 +125,43 @@ class LineController:
         self.device_retries = device_retries
         self._zone = ZoneInfo(spec.calendar.timezone)
         self._card_ids: dict[str, int] = {}  # card serial -> card id, for cards on the line
+        self._cards: dict[str, CardData] = {}  # card serial -> what the devices need
 
     def today(self) -> date:
         return self.clock().astimezone(self._zone).date()
 
     def run(self, *, batch_size: int = 100, limit: int | None = None) -> RunSummary:
-        """Process approved applications (oldest first) and the cards left mid-line."""
+        """Process approved applications (oldest first) and the cards left mid-line.
+
+        Like a physical line, the stations work at once: while the printer prints one
+        batch (in a thread of its own, so a printer that renders in another process uses
+        the other core), encoder and QC work on the batch printed before it.
+        """
         summary = RunSummary()
         self._resume(summary)
-        while limit is None or summary.started < limit:
-            size = batch_size if limit is None else min(batch_size, limit - summary.started)
-            cards = self._start_batch(size, summary)
-            if not cards:
-                break
-            summary.batches += 1
-            self._through_the_line(cards, summary)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="printer") as printer:
+
+            def start_next() -> Future[PrintRound] | None:
+                if limit is not None and summary.started >= limit:
+                    return None
+                size = batch_size if limit is None else min(batch_size, limit - summary.started)
+                cards = self._start_batch(size, summary)
+                if not cards:
+                    return None
+                summary.batches += 1
+                # An encoder that prepares its data ahead (signing on another core) starts now.
+                prepare = getattr(self.devices.encoder, "prepare", None)
+                if callable(prepare):
+                    prepare(cards)
+                return printer.submit(self._print_round, cards)
+
+            in_print = start_next()
+            while in_print is not None:
+                faces = self._record_print(in_print.result(), summary)
+                in_print = start_next()
+                self._encode_and_check(faces, summary)
+                if in_print is None:  # rework sent back by encode and QC goes round again
+                    in_print = start_next()
         log.info("line.run", **summary.as_dict())
         return summary
 
@@ -152,19 +176,21 @@ class LineController:
                 .order_by(col(Application.id))
                 .limit(size)
             ).all()
+            ids = [application.id for application in waiting if application.id is not None]
+            cards = start_prints(
+                session=session,
+                application_ids=ids,
+                actor=self.actor,
+                machine=self.devices.printer.name,
+                at=self.clock(),
+            )
             started = []
-            for application in waiting:
-                assert application.id is not None
-                card = start_print(
-                    session=session,
-                    application_id=application.id,
-                    actor=self.actor,
-                    machine=self.devices.printer.name,
-                    at=self.clock(),
-                )
+            for application, card in zip(waiting, cards, strict=True):
                 assert card.id is not None
                 self._card_ids[card.serial] = card.id
-                started.append(card_data(application, card, issue_date=issue_date))
+                data = card_data(application, card, issue_date=issue_date)
+                self._cards[card.serial] = data
+                started.append(data)
         summary.started += len(started)
         return started
 
@@ -186,9 +212,9 @@ class LineController:
         for card, application in rows:
             assert card.id is not None
             self._card_ids[card.serial] = card.id
-            by_state.setdefault(card.state, []).append(
-                (card, card_data(application, card, issue_date=issue_date))
-            )
+            data = card_data(application, card, issue_date=issue_date)
+            self._cards[card.serial] = data
+            by_state.setdefault(card.state, []).append((card, data))
         log.info("line.resume", cards=len(rows))
         self._through_the_line([data for _, data in by_state.get(CardState.PRINTING, [])], summary)
         printed = [
@@ -214,8 +240,13 @@ class LineController:
     def _print(
         self, cards: Sequence[CardData], summary: RunSummary
     ) -> list[tuple[CardData, PrintedFace]]:
+        return self._record_print(self._print_round(cards), summary)
+
+    def _print_round(self, cards: Sequence[CardData]) -> PrintRound:
+        """Drive the printer until every card is printed or spoiled, or it keeps failing.
+        Talks to the printer only (it runs beside the other stations): no database here."""
+        done = PrintRound()
         pending = list(cards)
-        done: list[tuple[CardData, PrintedFace]] = []
         attempts = 0
         while pending:
             started = self.clock()
@@ -223,139 +254,169 @@ class LineController:
             try:
                 job = self.devices.printer.print_cards(pending)
             except DeviceError as fault:
-                summary.fault(fault.reason_code)
+                done.faults.append(fault)
                 # A printer that stops mid-batch reports the cards it did print.
                 partial = getattr(fault, "job", None)
                 job = partial if isinstance(partial, PrintJob) else None
                 attempts += 1
-                log.warning(
-                    "device.fault",
-                    device=fault.device,
-                    reason_code=fault.reason_code,
-                    station=Stage.PRINT.value,
-                    attempt=attempts,
-                )
                 if job is None and attempts > self.device_retries:
-                    log.error("print.gave_up", cards=len(pending), station=Stage.PRINT.value)
-                    return done  # the cards stay at print; the next run picks them up
+                    done.unprinted = pending  # they stay at print; the next run picks them up
+                    return done
                 if job is None:
                     continue
-            ended = self.clock()
-            by_serial = {card.card_serial: card for card in pending}
-            with session_scope(self.engine) as session:
-                for face in job.printed:
-                    card = by_serial.pop(face.card_serial)
-                    self._finish(session, card, Stage.PRINT, Outcome.OK, None, started, ended)
-                    _store_face(self._card_row(session, card), face)
-                    done.append((card, face))
-                    summary.printed += 1
-                for serial, reason in job.spoiled:
-                    card = by_serial.pop(serial)
-                    self._fail(session, card, Stage.PRINT, reason, started, ended, summary)
-            pending = list(by_serial.values())
+            done.jobs.append((job, started, self.clock()))
+            handled = {face.card_serial for face in job.printed}
+            handled.update(serial for serial, _ in job.spoiled)
+            pending = [card for card in pending if card.card_serial not in handled]
         return done
+
+    def _record_print(
+        self, done: PrintRound, summary: RunSummary
+    ) -> list[tuple[CardData, PrintedFace]]:
+        for attempt, fault in enumerate(done.faults, start=1):
+            summary.fault(fault.reason_code)
+            log.warning(
+                "device.fault",
+                device=fault.device,
+                reason_code=fault.reason_code,
+                station=Stage.PRINT.value,
+                attempt=attempt,
+            )
+        if done.unprinted:
+            log.error("print.gave_up", cards=len(done.unprinted), station=Stage.PRINT.value)
+        printed: list[tuple[CardData, PrintedFace]] = []
+        with session_scope(self.engine) as session:
+            for job, started, ended in done.jobs:
+                cards = {serial: self._cards[serial] for serial in _serials(job)}
+                outcomes: list[Outcome_] = []
+                for face in job.printed:
+                    outcomes.append((cards[face.card_serial], Outcome.OK, None, started, ended))
+                    printed.append((cards[face.card_serial], face))
+                for serial, reason in job.spoiled:
+                    outcomes.append((cards[serial], Outcome.FAIL, reason, started, ended))
+                self._record(session, Stage.PRINT, outcomes, summary)
+            for card, face in printed:
+                _store_face(self._card_row(session, card), face)
+        self._forget(serial for job, _, _ in done.jobs for serial, _ in job.spoiled)
+        summary.printed += len(printed)
+        return printed
 
     def _encode(
         self, faces: Sequence[tuple[CardData, PrintedFace]], summary: RunSummary
     ) -> list[tuple[CardData, PrintedFace, ChipRecord]]:
-        chips = []
+        chips: list[tuple[CardData, PrintedFace, ChipRecord]] = []
+        outcomes: list[Outcome_] = []
+        uids: dict[str, str] = {}
+        for card, face in faces:
+            started = self.clock()
+            try:
+                chip = self.devices.encoder.encode(card)
+            except DeviceError as fault:
+                if fault.card_serial not in (None, card.card_serial):
+                    raise
+                uid = fault.fields.get("chip_uid")
+                if isinstance(uid, str):  # the defective chip is used up all the same
+                    uids[card.card_serial] = uid
+                outcomes.append((card, Outcome.FAIL, fault.reason_code, started, self.clock()))
+                continue
+            outcomes.append((card, Outcome.OK, None, started, self.clock()))
+            uids[card.card_serial] = chip.chip_uid
+            chips.append((card, face, chip))
         with session_scope(self.engine) as session:
-            for card, face in faces:
-                started = self.clock()
-                try:
-                    chip = self.devices.encoder.encode(card)
-                except DeviceError as fault:
-                    ended = self.clock()
-                    if fault.card_serial not in (None, card.card_serial):
-                        raise
-                    uid = fault.fields.get("chip_uid")
-                    if isinstance(uid, str):  # the defective chip is used up all the same
-                        stored = self._card_row(session, card)
-                        stored.chip_uid = uid
-                        session.add(stored)
-                    self._fail(
-                        session, card, Stage.ENCODE, fault.reason_code, started, ended, summary
-                    )
-                    continue
-                ended = self.clock()
-                stored = self._card_row(session, card)
-                stored.chip_uid = chip.chip_uid
-                session.add(stored)
-                self._finish(session, card, Stage.ENCODE, Outcome.OK, None, started, ended)
-                chips.append((card, face, chip))
-                summary.encoded += 1
+            self._record(session, Stage.ENCODE, outcomes, summary)
+            for card, _ in faces:
+                if card.card_serial in uids:
+                    self._card_row(session, card).chip_uid = uids[card.card_serial]
+        self._forget(card.card_serial for card, outcome, *_ in outcomes if outcome is Outcome.FAIL)
+        summary.encoded += len(chips)
         return chips
 
     def _check(
         self, chips: Iterable[tuple[CardData, PrintedFace, ChipRecord]], summary: RunSummary
     ) -> None:
+        outcomes: list[Outcome_] = []
+        results: dict[str, str] = {}
+        for card, face, chip in chips:
+            started = self.clock()
+            verdict = self.devices.qc.inspect(card, face, chip)
+            ended = self.clock()
+            if self.archive is not None:
+                self.archive(card, face, verdict)
+            results[card.card_serial] = (
+                "passed" if verdict.passed else ",".join(verdict.reasons)[:512]
+            )
+            if verdict.passed:
+                outcomes.append((card, Outcome.OK, None, started, ended))
+                summary.passed += 1
+            else:
+                reason = verdict.reasons[0] if verdict.reasons else "qc.reject"
+                outcomes.append((card, Outcome.FAIL, reason, started, ended))
         with session_scope(self.engine) as session:
-            for card, face, chip in chips:
-                started = self.clock()
-                verdict = self.devices.qc.inspect(card, face, chip)
-                ended = self.clock()
-                stored = self._card_row(session, card)
-                stored.qc_result = "passed" if verdict.passed else ",".join(verdict.reasons)[:512]
-                session.add(stored)
-                if self.archive is not None:
-                    self.archive(card, face, verdict)
-                if verdict.passed:
-                    self._finish(session, card, Stage.QC, Outcome.OK, None, started, ended)
-                    summary.passed += 1
-                else:
-                    reason = verdict.reasons[0] if verdict.reasons else "qc.reject"
-                    self._fail(session, card, Stage.QC, reason, started, ended, summary)
+            self._record(session, Stage.QC, outcomes, summary)
+            for card, _, _ in chips:
+                self._card_row(session, card).qc_result = results[card.card_serial]
+        self._forget(card.card_serial for card, *_ in outcomes)  # QC is their last stage here
 
     # --- recording ------------------------------------------------------------------------
+
+    def _forget(self, serials: Iterable[str]) -> None:
+        """Cards that left the line (spoiled, or through QC) are no longer held in memory."""
+        for serial in list(serials):
+            self._card_ids.pop(serial, None)
+            self._cards.pop(serial, None)
 
     def _card_row(self, session: Session, card: CardData) -> Card:
         row = session.get(Card, self._card_ids[card.card_serial])
         assert row is not None
         return row
 
-    def _finish(
-        self,
-        session: Session,
-        card: CardData,
-        stage: Stage,
-        outcome: Outcome,
-        reason: str | None,
-        started: datetime,
-        ended: datetime,
-    ) -> str:
+    def _record(
+        self, session: Session, stage: Stage, outcomes: Sequence[Outcome_], summary: RunSummary
+    ) -> None:
+        """One stage's outcomes for a batch of cards: one call, one flush."""
         machine = {
             Stage.PRINT: self.devices.printer.name,
             Stage.ENCODE: self.devices.encoder.name,
             Stage.QC: self.devices.qc.name,
-        }.get(stage)
-        route = finish_stage(
-            session=session,
-            card_id=self._card_ids[card.card_serial],
-            stage=stage,
-            outcome=outcome,
-            actor=self.actor,
-            machine=machine,
-            started_at=started,
-            ended_at=ended,
-            rework_limit=self.spec.rework_limit,
-            reason_code=reason,
+        }[stage]
+        results = [
+            StageResult(
+                card_id=self._card_ids[card.card_serial],
+                stage=stage,
+                outcome=outcome,
+                actor=self.actor,
+                machine=machine,
+                started_at=started,
+                ended_at=ended,
+                reason_code=reason,
+            )
+            for card, outcome, reason, started, ended in outcomes
+        ]
+        routes = finish_stages(
+            session=session, results=results, rework_limit=self.spec.rework_limit
         )
-        return route.action.value
+        for result, route in zip(results, routes, strict=True):
+            if result.outcome is Outcome.FAIL:
+                summary.spoil(result.reason_code or "unknown")
+                if route.action is Action.HOLD:
+                    summary.held += 1
 
-    def _fail(
-        self,
-        session: Session,
-        card: CardData,
-        stage: Stage,
-        reason: str,
-        started: datetime,
-        ended: datetime,
-        summary: RunSummary,
-    ) -> None:
-        action = self._finish(session, card, stage, Outcome.FAIL, reason, started, ended)
-        summary.spoil(reason)
-        if action == "hold":
-            summary.held += 1
+
+@dataclass(slots=True)
+class PrintRound:
+    """What the printer did with one batch: its jobs (with when), its faults, what is left."""
+
+    jobs: list[tuple[PrintJob, datetime, datetime]] = field(default_factory=list)
+    faults: list[DeviceError] = field(default_factory=list)
+    unprinted: list[CardData] = field(default_factory=list)
+
+
+def _serials(job: PrintJob) -> list[str]:
+    return [face.card_serial for face in job.printed] + [serial for serial, _ in job.spoiled]
+
+
+Outcome_ = tuple[CardData, Outcome, str | None, datetime, datetime]
+"""A card, how a stage ended for it (and why, if it failed), when it started and ended."""
 
 
 def _store_face(row: Card, face: PrintedFace) -> None:

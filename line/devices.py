@@ -64,7 +64,10 @@ class CardPrinter(Protocol):
 
 class ChipEncoder(Protocol):
     """Writes the citizen's data to the card's chip, signs it and locks it.
-    A defective chip raises ``line.errors.DeviceError`` with the reason code."""
+    A defective chip raises ``line.errors.DeviceError`` with the reason code.
+
+    An encoder may also offer ``prepare(cards)``: the controller calls it when a batch
+    enters the line, so that data preparation runs while the batch is printed."""
 
     name: str
 

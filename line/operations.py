@@ -7,10 +7,11 @@ keyword-only ``session`` and commit nothing: the caller owns the transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from line.errors import IllegalTransition, LiveCardExists, NotFound
 from line.logsetup import get_logger
@@ -102,54 +103,104 @@ def start_print(
     at: datetime,
 ) -> Card:
     """Take a new card body for an approved application: application and card go to printing."""
-    application = _application(session, application_id)
-    check_application_transition(
-        application.state, ApplicationState.PRINTING, entity_id=application_id
-    )
-    if live_card(session=session, application_id=application_id) is not None:
-        raise LiveCardExists(
-            f"application {application_id} already has a live card", application_id=application_id
+    return start_prints(
+        session=session, application_ids=[application_id], actor=actor, machine=machine, at=at
+    )[0]
+
+
+def start_prints(
+    *,
+    session: Session,
+    application_ids: Sequence[int],
+    actor: str,
+    machine: str | None,
+    at: datetime,
+) -> list[Card]:
+    """``start_print`` for a batch of applications, with one read of each kind and one flush.
+    All or nothing: if any application may not start, nothing is changed."""
+    if len(set(application_ids)) != len(application_ids):
+        raise ValueError("an application can start only one card at a time")
+    applications = {
+        application.id: application
+        for application in session.exec(
+            select(Application).where(col(Application.id).in_(application_ids)).with_for_update()
         )
-    attempt = (
-        session.exec(
-            select(sa.func.count()).select_from(Card).where(Card.application_id == application_id)
-        ).one()
-        + 1
-    )
+    }
+    cards_made: dict[int, int] = dict.fromkeys(application_ids, 0)
+    live: set[int] = set()
+    for application_id, state in session.exec(
+        select(Card.application_id, Card.state).where(col(Card.application_id).in_(application_ids))
+    ):
+        cards_made[application_id] += 1
+        if state is not CardState.SPOILED:
+            live.add(application_id)
+    for application_id in application_ids:
+        application = applications.get(application_id)
+        if application is None:
+            raise NotFound(f"application {application_id} not found", application_id=application_id)
+        check_application_transition(
+            application.state, ApplicationState.PRINTING, entity_id=application_id
+        )
+        if application_id in live:
+            raise LiveCardExists(
+                f"application {application_id} already has a live card",
+                application_id=application_id,
+            )
     check_card_transition(None, CardState.PRINTING)
-    card = Card(
-        serial=card_serial(application_id, attempt),
-        application_id=application_id,
-        attempt=attempt,
-        state=CardState.PRINTING,
-        created_at=at,
-        updated_at=at,
-    )
-    session.add(card)
-    application.state = ApplicationState.PRINTING
-    application.updated_at = at
-    session.add(application)
+    cards = []
+    for application_id in application_ids:
+        attempt = cards_made[application_id] + 1
+        card = Card(
+            serial=card_serial(application_id, attempt),
+            application_id=application_id,
+            attempt=attempt,
+            state=CardState.PRINTING,
+            created_at=at,
+            updated_at=at,
+        )
+        application = applications[application_id]
+        application.state = ApplicationState.PRINTING
+        application.updated_at = at
+        session.add(card)
+        session.add(application)
+        cards.append(card)
+    session.flush()  # the cards get their ids
+    for card in cards:
+        _event(
+            session,
+            applications[card.application_id],
+            card,
+            stage=EventStage.PRINT,
+            outcome=Outcome.OK,
+            actor=actor,
+            machine=machine,
+            reason_code="print.started",
+            started_at=at,
+        )
+        log.debug(
+            "card.started",
+            application_id=card.application_id,
+            card_serial=card.serial,
+            station=Stage.PRINT.value,
+            machine=machine,
+            attempt=card.attempt,
+        )
     session.flush()
-    _event(
-        session,
-        application,
-        card,
-        stage=EventStage.PRINT,
-        outcome=Outcome.OK,
-        actor=actor,
-        machine=machine,
-        reason_code="print.started",
-        started_at=at,
-    )
-    log.debug(
-        "card.started",
-        application_id=application_id,
-        card_serial=card.serial,
-        station=Stage.PRINT.value,
-        machine=machine,
-        attempt=attempt,
-    )
-    return card
+    return cards
+
+
+@dataclass(frozen=True, slots=True)
+class StageResult:
+    """How ``stage`` ended for one card, as a device or an operator reports it."""
+
+    card_id: int
+    stage: Stage
+    outcome: Outcome
+    actor: str
+    machine: str | None
+    started_at: datetime
+    ended_at: datetime
+    reason_code: str | None = None
 
 
 def finish_stage(
@@ -171,21 +222,102 @@ def finish_stage(
     print (``approved``) or, once it has had ``rework_limit`` replacement cards, is held
     for a manager.
     """
-    card = _card(session, card_id)
-    application = _application(session, card.application_id)
-    expected = STAGE_INPUT[stage]
+    result = StageResult(card_id, stage, outcome, actor, machine, started_at, ended_at, reason_code)
+    return finish_stages(session=session, results=[result], rework_limit=rework_limit)[0]
+
+
+def finish_stages(
+    *, session: Session, results: Sequence[StageResult], rework_limit: int
+) -> list[Route]:
+    """``finish_stage`` for a batch of cards, with one read of the cards and applications
+    (locked) and one flush: the line records a batch at a time. All or nothing: an illegal
+    transition of any card raises before anything is changed."""
+    if not results:
+        return []
+    card_ids = [result.card_id for result in results]
+    if len(set(card_ids)) != len(card_ids):
+        raise ValueError("a card can finish a stage only once per batch")
+    cards = {
+        card.id: card
+        for card in session.exec(select(Card).where(col(Card.id).in_(card_ids)).with_for_update())
+    }
+    missing = [card_id for card_id in card_ids if card_id not in cards]
+    if missing:
+        raise NotFound(f"card {missing[0]} not found", card_id=missing[0])
+    application_ids = {card.application_id for card in cards.values()}
+    applications = {
+        application.id: application
+        for application in session.exec(
+            select(Application).where(col(Application.id).in_(application_ids)).with_for_update()
+        )
+    }
+    plans = []
+    for result in results:
+        card = cards[result.card_id]
+        application = applications[card.application_id]
+        plans.append((result, card, application, *_plan(result, card, application, rework_limit)))
+    routes = []
+    for result, card, application, route, card_target, application_target in plans:
+        card.state = card_target
+        card.updated_at = result.ended_at
+        if card_target is CardState.SPOILED:
+            card.spoiled_at_stage = result.stage.value
+            card.spoil_reason = result.reason_code
+            application.spoiled_cards += 1
+        application.state = application_target
+        application.updated_at = result.ended_at
+        session.add(card)
+        session.add(application)
+        _event(
+            session,
+            application,
+            card,
+            stage=EventStage(result.stage.value),
+            outcome=result.outcome,
+            actor=result.actor,
+            machine=result.machine,
+            reason_code=result.reason_code,
+            started_at=result.started_at,
+            ended_at=result.ended_at,
+        )
+        # Good cards are routine (the stage event record has them); spoils and holds are news.
+        (log.debug if route.action is Action.ADVANCE else log.info)(
+            "stage.finished",
+            application_id=application.id,
+            card_serial=card.serial,
+            station=result.stage.value,
+            machine=result.machine,
+            outcome=result.outcome.value,
+            reason_code=result.reason_code,
+            route=route.action.value,
+            application_state=application_target.value,
+        )
+        routes.append(route)
+    session.flush()
+    return routes
+
+
+def _plan(
+    result: StageResult, card: Card, application: Application, rework_limit: int
+) -> tuple[Route, CardState, ApplicationState]:
+    """Where ``result`` takes the card and its application; raises if it may not."""
+    expected = STAGE_INPUT[result.stage]
     if card.state is not expected:
         raise IllegalTransition(
             "card",
             card.state,
-            STAGE_OUTPUT[stage] if outcome is Outcome.OK else CardState.SPOILED,
+            STAGE_OUTPUT[result.stage] if result.outcome is Outcome.OK else CardState.SPOILED,
             entity_id=card.serial,
         )
-    if outcome is Outcome.FAIL and not reason_code:
+    if result.outcome is Outcome.FAIL and not result.reason_code:
         raise ValueError("a failed stage needs a reason code")
-    route = next_stage(stage, outcome, attempt=card.attempt, rework_limit=rework_limit)
+    if result.ended_at < result.started_at:
+        raise ValueError(f"event ends ({result.ended_at}) before it starts ({result.started_at})")
+    route = next_stage(
+        result.stage, result.outcome, attempt=card.attempt, rework_limit=rework_limit
+    )
     if route.action is Action.ADVANCE:
-        card_target = STAGE_OUTPUT[stage]
+        card_target = STAGE_OUTPUT[result.stage]
         application_target = application_state_for(card_target)
     else:
         card_target = CardState.SPOILED
@@ -194,42 +326,7 @@ def finish_stage(
         )
     check_card_transition(card.state, card_target, entity_id=card.serial)
     check_application_transition(application.state, application_target, entity_id=application.id)
-    card.state = card_target
-    card.updated_at = ended_at
-    if card_target is CardState.SPOILED:
-        card.spoiled_at_stage = stage.value
-        card.spoil_reason = reason_code
-        application.spoiled_cards += 1
-    application.state = application_target
-    application.updated_at = ended_at
-    session.add(card)
-    session.add(application)
-    _event(
-        session,
-        application,
-        card,
-        stage=EventStage(stage.value),
-        outcome=outcome,
-        actor=actor,
-        machine=machine,
-        reason_code=reason_code,
-        started_at=started_at,
-        ended_at=ended_at,
-    )
-    session.flush()
-    # Good cards are routine (the stage event record has them); spoils and holds are news.
-    (log.debug if route.action is Action.ADVANCE else log.info)(
-        "stage.finished",
-        application_id=application.id,
-        card_serial=card.serial,
-        station=stage.value,
-        machine=machine,
-        outcome=outcome.value,
-        reason_code=reason_code,
-        route=route.action.value,
-        application_state=application_target.value,
-    )
-    return route
+    return route, card_target, application_target
 
 
 def confirm_delivery(*, session: Session, card_id: int, actor: str, at: datetime) -> None:

@@ -40,6 +40,15 @@ class Settings(BaseSettings):
         default=0.05, ge=0, le=1, description="share of cards whose QR code QC decodes"
     )
     seed: int = Field(default=2021, description="seed of the virtual devices' faults and defects")
+    render_processes: int = Field(
+        default=1,
+        ge=0,
+        le=16,
+        description=(
+            "worker processes that render card faces and prepare chip data beside the line "
+            "(0: all in the line's process)"
+        ),
+    )
 
     @property
     def home_dir(self) -> Path:

@@ -5,6 +5,9 @@ Implements ``line.devices.ChipEncoder`` over any chip transport (in process, or 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+from concurrent.futures import Executor, Future
 from datetime import datetime
 
 from line.card import CardData
@@ -14,7 +17,7 @@ from line.types import Clock
 from printers import lds
 from printers.apdu import ChipError
 from printers.bodies import Connect
-from printers.keys import DocumentSigner
+from printers.keys import DocumentSigner, KeyPaths, load_signer
 from printers.mrz import mrz_lines
 from printers.personalise import personalise
 from printers.sod import build_sod
@@ -39,19 +42,68 @@ def lds_files(
     return {fid: files[fid] for fid in FILE_ORDER}
 
 
+@functools.cache
+def _signer(keys: KeyPaths) -> DocumentSigner:
+    return load_signer(keys)
+
+
+def prepare_batch(
+    cards: Sequence[CardData], keys: KeyPaths, signing_time: datetime
+) -> dict[str, dict[int, bytes]]:
+    """Data preparation of a batch: each card's files, signed. Runs in a worker process, which
+    loads the Document Signer from ``keys`` once (a private key does not travel between
+    processes)."""
+    signer = _signer(keys)
+    return {card.card_serial: lds_files(card, signer, signing_time=signing_time) for card in cards}
+
+
 class LdsEncoder:
-    """Personalises the chip of each card: a ``ChipEncoder``."""
+    """Personalises the chip of each card: a ``ChipEncoder``.
+
+    With ``prepare_in`` (a process pool) and ``keys``, ``prepare`` builds and signs a batch's
+    files ahead of time on another core, as a personalisation bureau's data preparation
+    does; ``encode`` then only writes them. Without, ``encode`` prepares each card itself.
+    """
 
     def __init__(
-        self, *, name: str, signer: DocumentSigner, connect: Connect, clock: Clock
+        self,
+        *,
+        name: str,
+        signer: DocumentSigner,
+        connect: Connect,
+        clock: Clock,
+        prepare_in: Executor | None = None,
+        keys: KeyPaths | None = None,
     ) -> None:
+        if (prepare_in is None) != (keys is None):
+            raise ValueError("prepare_in and keys go together")
         self.name = name
         self.signer = signer
         self.connect = connect
         self.clock = clock
+        self.prepare_in = prepare_in
+        self.keys = keys
+        self._prepared: dict[str, Future[dict[str, dict[int, bytes]]]] = {}
+
+    def prepare(self, cards: Sequence[CardData]) -> None:
+        """Start preparing the files of ``cards`` (no-op without a pool)."""
+        if self.prepare_in is None or self.keys is None or not cards:
+            return
+        future = self.prepare_in.submit(prepare_batch, list(cards), self.keys, self.clock())
+        for card in cards:
+            self._prepared[card.card_serial] = future
+
+    def _files(self, card: CardData) -> dict[int, bytes]:
+        future = self._prepared.pop(card.card_serial, None)
+        if future is not None:
+            try:
+                return future.result()[card.card_serial]
+            except Exception:  # noqa: BLE001  (a worker's failure: prepare here, and see why)
+                pass
+        return lds_files(card, self.signer, signing_time=self.clock())
 
     def encode(self, card: CardData) -> ChipRecord:
-        files = lds_files(card, self.signer, signing_time=self.clock())
+        files = self._files(card)
         with self.connect(card.card_serial) as transport:
             uid = transport.uid()
             try:

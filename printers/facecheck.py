@@ -19,6 +19,7 @@ read from the front page rasterised at :data:`QR_DPI` with zxing-cpp.
 from __future__ import annotations
 
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,9 +48,44 @@ def _normal(text: str) -> str:
     return unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_face(pdf_path: Path, front_page: int, back_page: int, *, decode_qr: bool) -> FaceText:
+class PdfDocuments:
+    """Keeps the last few print batches open: QC reads the cards of a batch one after the
+    other, and reopening a batch's PDF for each card costs a page-tree walk every time.
+    A file replaced on disk (other size or modification time) is opened afresh."""
+
+    def __init__(self, keep: int = 2) -> None:
+        self.keep = keep
+        self._open: OrderedDict[tuple[str, int, int], pdfium.PdfDocument] = OrderedDict()
+
+    def get(self, path: Path) -> pdfium.PdfDocument:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        document = self._open.get(key)
+        if document is None:
+            document = pdfium.PdfDocument(str(path))
+            self._open[key] = document
+            while len(self._open) > self.keep:
+                _, oldest = self._open.popitem(last=False)
+                oldest.close()
+        else:
+            self._open.move_to_end(key)
+        return document
+
+    def close(self) -> None:
+        while self._open:
+            self._open.popitem()[1].close()
+
+
+def read_face(
+    pdf_path: Path,
+    front_page: int,
+    back_page: int,
+    *,
+    decode_qr: bool,
+    documents: PdfDocuments | None = None,
+) -> FaceText:
     """Extract the text of both pages (and decode the front's QR codes if asked)."""
-    document = pdfium.PdfDocument(str(pdf_path))
+    document = documents.get(pdf_path) if documents else pdfium.PdfDocument(str(pdf_path))
     try:
         texts = []
         for index in (front_page, back_page):
@@ -64,7 +100,8 @@ def read_face(pdf_path: Path, front_page: int, back_page: int, *, decode_qr: boo
             qr_texts = tuple(_normal(result.text) for result in found)
         return FaceText(front=texts[0], back=texts[1], qr_texts=qr_texts)
     finally:
-        document.close()
+        if documents is None:
+            document.close()
 
 
 Check = Callable[[CardData, FaceText], str | None]
@@ -116,14 +153,17 @@ CHECKS: tuple[Check, ...] = (check_name, check_id_number, check_dates, check_mrz
 
 
 def check_face(
-    card: CardData, pdf_path: Path, front_page: int, back_page: int, *, decode_qr: bool
+    card: CardData,
+    pdf_path: Path,
+    front_page: int,
+    back_page: int,
+    *,
+    decode_qr: bool,
+    documents: PdfDocuments | None = None,
 ) -> list[str]:
-    """Reason codes of every failed check of ``card``'s printed faces; ``[]`` if it passes.
-
-    Never raises for a bad card or a bad file: what cannot be read is ``qc.face.unreadable``.
-    """
+    """Reason codes of every failed check of ``card``'s printed faces; ``[]`` if it passes."""
     try:
-        face = read_face(pdf_path, front_page, back_page, decode_qr=decode_qr)
+        face = read_face(pdf_path, front_page, back_page, decode_qr=decode_qr, documents=documents)
     except (pdfium.PdfiumError, OSError, IndexError):
         return ["qc.face.unreadable"]
     return [reason for check in CHECKS if (reason := check(card, face)) is not None]

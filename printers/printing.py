@@ -19,6 +19,7 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from datetime import UTC
 from pathlib import Path
 
@@ -81,6 +82,15 @@ class PrinterOffline(PrinterFault):
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
+def render_to_file(cards: list[CardData], path: str) -> list[tuple[int, int]]:
+    """Render ``cards`` into the PDF at ``path`` and flush it to disk (a process pool's job)."""
+    with open(path, "wb") as out:
+        pages = render_cards(cards, out)
+        out.flush()
+        os.fsync(out.fileno())
+    return pages
+
+
 def _safe(name: str) -> str:
     return _SAFE_NAME.sub("-", name).strip("-.") or "printer"
 
@@ -95,9 +105,19 @@ class SpoolPrinter:
     already there.
     """
 
-    def __init__(self, directory: Path, name: str = "spool", *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        name: str = "spool",
+        *,
+        clock: Clock | None = None,
+        render_in: Executor | None = None,
+    ) -> None:
         self.directory = Path(directory)
         self.name = name
+        # Rendering is CPU work: a process pool lets it run on another core than the
+        # encoder and QC (``line.controller`` drives the printer beside them).
+        self.render_in = render_in
         self._clock: Clock = clock or utc_now
         self.directory.mkdir(parents=True, exist_ok=True)
         self._prefix = _safe(name)
@@ -117,11 +137,12 @@ class SpoolPrinter:
         if not cards:
             return PrintJob(pdf=None, printed=())
         handle, temporary = tempfile.mkstemp(prefix=".batch-", suffix=".part", dir=self.directory)
+        os.close(handle)
         try:
-            with os.fdopen(handle, "wb") as out:
-                pages = render_cards(cards, out)
-                out.flush()
-                os.fsync(out.fileno())
+            if self.render_in is None:
+                pages = render_to_file(list(cards), temporary)
+            else:
+                pages = self.render_in.submit(render_to_file, list(cards), temporary).result()
             path = self._publish(Path(temporary))
         finally:
             Path(temporary).unlink(missing_ok=True)

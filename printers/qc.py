@@ -16,7 +16,7 @@ from printers import lds
 from printers.apdu import ChipError
 from printers.bodies import Connect
 from printers.chipqc import check_chip
-from printers.facecheck import check_face
+from printers.facecheck import PdfDocuments, check_face
 from printers.mrz import mrz_lines, validate_td1
 from printers.personalise import read_back
 
@@ -49,6 +49,7 @@ class Inspector:
         self.csca = csca
         self.rng = rng
         self.qr_sample_rate = qr_sample_rate
+        self.documents = PdfDocuments()
 
     def inspect(self, card: CardData, face: PrintedFace, chip: ChipRecord) -> QcVerdict:
         reasons: list[str] = []
@@ -76,7 +77,14 @@ class Inspector:
             )
         decode_qr = self.rng.random() < self.qr_sample_rate
         reasons.extend(
-            check_face(card, face.pdf, face.front_page, face.back_page, decode_qr=decode_qr)
+            check_face(
+                card,
+                face.pdf,
+                face.front_page,
+                face.back_page,
+                decode_qr=decode_qr,
+                documents=self.documents,
+            )
         )
         return QcVerdict(
             card_serial=card.card_serial,

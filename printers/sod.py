@@ -36,7 +36,7 @@ from typing import Any, cast
 from asn1crypto import algos, cms, core  # type: ignore[import-untyped]
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -384,8 +384,8 @@ def _verify_signature(sod: SodContents, certificate: x509.Certificate) -> bool:
             key.verify(sod.signature, sod.signed_attrs, padding.PKCS1v15(), algorithm)
         else:
             return False
-    except (InvalidSignature, ValueError, TypeError):
-        return False
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        return False  # a damaged certificate may carry an unknown key type
     return True
 
 
@@ -406,7 +406,7 @@ def _certificate_problem(sod: SodContents, csca: x509.Certificate) -> str | None
         return "no certificate matches the SignerInfo"
     try:
         ds.verify_directly_issued_by(csca)
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return "the Document Signer certificate is not issued by the CSCA"
     try:
         usage = ds.extensions.get_extension_for_class(x509.KeyUsage).value
