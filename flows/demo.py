@@ -1,6 +1,9 @@
 """``cardline demo``: the main job for a new user, end to end on synthetic data.
 
-Later issues extend it through print, encode, QC, dispatch, stock and simulation.
+Synthetic applications (with some bad rows) are imported, then every approved application
+goes through print (PDFs in the spool), chip-encode (signed LDS on a virtual chip) and QC
+(read back and verified), with rework of what fails. Later issues extend it through
+dispatch, stock and simulation.
 """
 
 from __future__ import annotations
@@ -10,13 +13,21 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from sqlmodel import col, select
+
+from flows.wiring import build_line
+from line.controller import LineController
 from line.db import make_engine, session_scope, upgrade
+from line.devices import PrintedFace
 from line.intake import import_file
 from line.kpi import status_counts
 from line.logsetup import get_logger
+from line.models import Application, Card
 from line.settings import Settings
+from line.spec import default_spec, load_spec
 from line.synthetic import BAD_KINDS, people, spoil, write_csv, write_photos
 from line.types import Clock
+from printers.keys import KeyPaths, init_test_keys
 
 log = get_logger("cardline.demo")
 
@@ -62,8 +73,55 @@ def run_demo(
         f"{summary.duplicates} duplicates"
         + ("  (already imported: intake is idempotent)" if summary.accepted == 0 else "")
     )
+    keys = KeyPaths.in_directory(settings.keys_path)
+    if not keys.ds_key.exists():
+        init_test_keys(settings.keys_path, now=clock())
+        echo(f"keys      TEST CSCA and Document Signer made in {settings.keys_path}")
+    spec = default_spec() if settings.line_spec is None else load_spec(settings.line_spec)
+    line = build_line(settings=settings, spec=spec, engine=engine, clock=clock)
+    try:
+        controller = LineController(
+            engine=engine,
+            spec=spec,
+            devices=line.devices,
+            clock=clock,
+            actor=f"cardline-demo@{settings.centre}",
+            archive=line.archive,
+        )
+        run = controller.run(batch_size=50)
+    finally:
+        line.close()
+    spoiled = ", ".join(f"{reason} {n}" for reason, n in sorted(run.spoiled.items())) or "none"
+    echo(
+        f"line      {run.started} card bodies through print, chip-encode and QC: "
+        f"{run.passed} passed, spoiled {spoiled} (reworked on new cards)"
+    )
     with session_scope(engine) as session:
         counts = status_counts(session=session)
+        example = session.exec(
+            select(Card, Application)
+            .join(Application, col(Application.id) == Card.application_id)
+            .where(Card.qc_result == "passed")
+            .order_by(col(Card.id).desc())
+        ).first()
+    pdfs = sorted(settings.spool_dir.glob("*.pdf"))
+    if pdfs:
+        echo(
+            f"printed   {len(pdfs)} print-ready PDFs in {settings.spool_dir}, e.g. {pdfs[-1].name}"
+        )
+    if example is not None:
+        card, application = example
+        face = PrintedFace(
+            card.serial, Path(card.print_pdf or ""), card.front_page or 0, card.back_page or 0
+        )
+        out = home / "demo" / f"export-{card.serial}"
+        files = line.archive.export(card.serial, face, out)
+        echo(
+            f"card      {card.serial}: chip {card.chip_uid}, QC {card.qc_result}; "
+            f"exported {len(files)} files to {out}"
+        )
+        echo("          (front.pdf, back.pdf, mrz.txt, EF.COM, DG1, DG2, DG13, SOD)")
+        echo(f"          cardline card show {application.id}")
     echo(
         "status    applications: "
         + ", ".join(f"{k} {v}" for k, v in counts.applications.items() if v)

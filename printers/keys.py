@@ -228,7 +228,7 @@ def init_test_keys(
     if existing and not overwrite:
         raise KeysExist(
             "key files exist already (" + ", ".join(p.name for p in existing) + "); "
-            "refusing to replace them: pass overwrite=True to make new keys",
+            "refusing to replace them: replace them on purpose (cardline keys init --force) to make new ones",
             path=directory,
         )
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)

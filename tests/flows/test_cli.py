@@ -140,3 +140,47 @@ def test_the_installed_command_exits_non_zero_with_one_line(tmp_path: Path) -> N
     assert done.stderr == f"cardline: error: {missing}: no such file\n"
     assert done.stdout == ""
     assert not (tmp_path / "home" / "cardline.db").exists(), "a refused file touches no database"
+
+
+def test_keys_run_show_and_export(
+    home: Path, batch: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli(capsys, "-q", "db", "upgrade")
+    cli(capsys, "-q", "intake", str(batch))
+    code, _, err = cli(capsys, "-q", "run")
+    assert code == 1 and "run `cardline keys init`" in err, "no keys: one clear line"
+    assert cli(capsys, "-q", "keys", "init")[0] == 0
+    code, _, err = cli(capsys, "-q", "keys", "init")
+    assert code == 1 and "key files exist already" in err and "--force" in err, "never silently"
+    code, out, _ = cli(capsys, "-q", "keys", "show", "--json")
+    paths = json.loads(out)
+    assert Path(paths["csca_cert"]).is_file() and Path(paths["ds_cert"]).is_file()
+    assert "TEST" in paths["csca_subject"]
+    assert oct((home / "keys" / "ds.key").stat().st_mode & 0o777) == "0o600"
+
+    code, out, _ = cli(capsys, "-q", "run", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["passed"] == 5 and summary["started"] >= 5
+    code, out, _ = cli(capsys, "-q", "status", "--json")
+    assert json.loads(out)["applications"]["qc_passed"] == 5
+
+    who = good_rows(6)[0]
+    code, out, _ = cli(capsys, "-q", "card", "show", who["id_number"])
+    assert "chip UID 04" in out and "QC passed" in out
+    code, out, _ = cli(
+        capsys, "-q", "card", "export", who["id_number"], "--out", str(tmp_path / "audit")
+    )
+    assert code == 0
+    names = sorted(p.name for p in (tmp_path / "audit").iterdir())
+    assert names == sorted(
+        ["front.pdf", "back.pdf", "mrz.txt", "EF.COM", "DG1", "DG2", "DG13", "SOD"]
+    )
+    from printers import lds
+
+    mrz = (tmp_path / "audit" / "mrz.txt").read_text().split()
+    assert lds.parse_dg1((tmp_path / "audit" / "DG1").read_bytes()) == tuple(mrz)
+    assert mrz[0][5:14] == who["id_number"][-9:], "document number: last 9 digits of the ID"
+    assert (tmp_path / "audit" / "front.pdf").read_bytes().startswith(b"%PDF")
+
+    code, _, err = cli(capsys, "-q", "card", "export", "999", "--out", str(tmp_path / "x"))
+    assert code == 1 and "no application for '999'" in err

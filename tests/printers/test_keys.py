@@ -132,7 +132,7 @@ def test_existing_keys_are_never_replaced_unasked(tmp_path: Path) -> None:
 
     assert isinstance(caught.value, keys.KeyStoreError)
     assert isinstance(caught.value, CardlineError)
-    assert "overwrite=True" in str(caught.value) and str(directory) in str(caught.value)
+    assert "--force" in str(caught.value) and str(directory) in str(caught.value)
     assert caught.value.reason_code == "keys.exist"
     assert {p: p.read_bytes() for p in paths.all()} == before
 

@@ -189,3 +189,51 @@ def test_the_line_through_pcscd_and_vpcd(
         cards = session.exec(select(Card)).all()
         assert all(bodies.chip(c.serial).uid.hex().upper() == c.chip_uid for c in cards)
         assert all(bodies.chip(c.serial).locked for c in cards)
+
+
+@pytest.mark.usefixtures("pcscd")
+def test_cardline_chip_serve_feeds_blank_chips_to_the_virtual_reader(tmp_path: Path) -> None:
+    """``cardline chip serve`` as a real process on vpcd's second reader, driven by pyscard."""
+    import os
+    import signal
+    import sys
+    import time
+
+    from printers.apdu import SecurityStatusNotSatisfied, update_binary
+    from printers.personalise import personalise, read_back
+    from printers.transport import PcscTransport
+
+    env = {**os.environ, "CARDLINE_HOME": str(tmp_path / "home")}
+    command = [
+        str(Path(sys.executable).parent / "cardline"),
+        "-q",
+        "chip",
+        "serve",
+        "--port",
+        "35964",
+    ]
+    command += ["--lot", "T-SERVE", "--first-uid", "04DD000000000A", "--count", "2"]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        uids = []
+        for n in range(2):
+            deadline = time.monotonic() + 20
+            while True:  # the next chip goes in once the last one is locked and let go of
+                try:
+                    transport = PcscTransport("Virtual PCD 00 01", timeout=1.0)
+                    transport.connect()
+                    break
+                except Exception:
+                    assert time.monotonic() < deadline, "no chip in the reader"
+                    time.sleep(0.1)
+            with transport:
+                files = {0x011E: tlv.encode(0x60, bytes([n]) * 40)}
+                uids.append(personalise(transport, files).hex().upper())
+                assert read_back(transport, [0x011E]) == files
+                with pytest.raises(SecurityStatusNotSatisfied):
+                    transport.transmit(update_binary(0, b"\x00"))
+        assert uids == ["04DD000000000A", "04DD000000000B"]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=10)
+    assert code == 0, server.stderr.read() if server.stderr else ""
