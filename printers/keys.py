@@ -228,7 +228,7 @@ def init_test_keys(
     if existing and not overwrite:
         raise KeysExist(
             "key files exist already (" + ", ".join(p.name for p in existing) + "); "
-            "refusing to replace them: replace them on purpose (cardline keys init --force) to make new ones",
+            "refusing to replace them (to make new ones on purpose: cardline keys init --force)",
             path=directory,
         )
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
