@@ -12,6 +12,8 @@ demo: setup
 
 test: setup
 	@scripts/ensure-postgres.sh
+	$(BIN)/ruff check line inventory printers sim flows tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: setup
@@ -21,6 +23,8 @@ lint: setup
 bench: setup
 	@scripts/ensure-postgres.sh
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/render.py
+	$(BIN)/python bench/line.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info

@@ -143,7 +143,7 @@ def over_pcsc(count: int) -> dict[str, float]:
     shutil.rmtree(keys_dir, ignore_errors=True)
     signer = load_signer(init_test_keys(keys_dir, now=datetime.now(UTC)))
     bodies = CardBodies(
-        VirtualChipLot("BENCH", 0x04B00000000001, count + 10, 0.0, random.Random(1))
+        VirtualChipLot("BENCH", 0x04B00000000001, 2 * count + 10, 0.0, random.Random(1))
     )
     reader = PcscReader(bodies, timeout=20)
     rng = random.Random(3)
@@ -204,10 +204,11 @@ def main() -> None:
         f"Python {platform.python_version()}, {date.today()}"
     )
     results = in_process(args.cards, args.batch_size)
-    if args.pcsc_cards:
-        results.update(over_pcsc(args.pcsc_cards))
     for key, value in results.items():
         print(f"{key:<26}{value:12.2f}")
+    if args.pcsc_cards:
+        for key, value in over_pcsc(args.pcsc_cards).items():
+            print(f"{key:<26}{value:12.2f}")
 
 
 if __name__ == "__main__":
