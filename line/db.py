@@ -26,6 +26,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _: Any) -> None:
+            # SQLAlchemy's documented recipe: let SQLAlchemy, not the driver, begin
+            # transactions, and begin them IMMEDIATE, so that two writers never both read
+            # and then fail to upgrade to a write lock (stock reservations rely on it).
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -34,6 +38,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # stay in memory instead of re-reading pages.
             cursor.execute("PRAGMA cache_size=-65536")
             cursor.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

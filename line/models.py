@@ -160,6 +160,7 @@ class Card(SQLModel, table=True):
     spoiled_at_stage: str | None = Field(default=None, max_length=16)
     spoil_reason: str | None = Field(default=None, max_length=64)
     chip_uid: str | None = Field(default=None, max_length=32)
+    chip_lot: str | None = Field(default=None, max_length=64)  # lot number of its card body
     print_pdf: str | None = Field(default=None, max_length=1024)
     front_page: int | None = None
     back_page: int | None = None

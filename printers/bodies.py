@@ -103,12 +103,20 @@ class PcscReader:
         """A connection to ``chip``: pcscd notices a swapped card only after a moment, so a
         connection that still reaches the previous card is dropped and tried again."""
         deadline = time.monotonic() + self.timeout
+        reinsert_at = time.monotonic() + self.timeout / 3
         while True:
             transport = PcscTransport(self.reader, timeout=self.timeout)
             transport.connect()
             if transport.uid() == chip.uid:
                 return transport
             transport.close()
+            if time.monotonic() > reinsert_at:
+                # pcscd polls for presence and can miss a quick swap: take the card out
+                # long enough to be seen gone, then put it back.
+                self.slot.remove()
+                time.sleep(0.5)
+                self.slot.insert(chip)
+                reinsert_at = time.monotonic() + self.timeout / 3
             if time.monotonic() > deadline:
                 raise NoCard(
                     f"{self.reader}: the reader still shows another card after {self.timeout:g} s",

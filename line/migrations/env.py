@@ -6,6 +6,13 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import line.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+# One migration history holds the schema of every package; the tables of ``inventory``
+# are registered when it is installed beside ``line`` (as it is in cardline).
+try:
+    import inventory.models  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass
 from line.db import make_engine
 
 config = context.config

@@ -9,6 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
+import inventory.models  # noqa: F401
 import line.models  # noqa: F401
 from line.db import current_revision, downgrade, head_revision, require_current_schema, upgrade
 from line.errors import SchemaError

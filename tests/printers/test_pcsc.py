@@ -11,9 +11,10 @@ What the fixtures start, once per test session:
 - ``printers.vpcd.serve`` in a thread, connected to port 35963, serving whatever chip the
   tests put in a ``ChipSlot``; stopped through its ``stop`` event at the end.
 
-Readiness is polled with bounded timeouts; nothing waits on a fixed sleep. Timings are printed,
-never asserted. The first tests drive ``printers.vpcd`` against a stand-in listener instead of
-vpcd, to check the protocol and reconnection without a daemon.
+Readiness is polled with bounded timeouts; nothing waits on a fixed sleep. Nothing is timed
+here: the per-card time over PC/SC is measured by ``bench/line.py``. The first tests drive
+``printers.vpcd`` against a stand-in listener instead of vpcd, to check the protocol and
+reconnection without a daemon.
 """
 
 from __future__ import annotations
@@ -227,13 +228,23 @@ def uid_in(reader: str) -> bytes | None:
 
 
 def insert(slot: ChipSlot, chip: VirtualChip) -> None:
-    """Put ``chip`` in the reader and wait until PC/SC sees that very chip."""
-    slot.insert(chip)
-    eventually(
-        lambda: True if uid_in(READER) == chip.uid else None,
-        timeout=READY_TIMEOUT,
-        what=f"chip {chip.uid.hex()} in '{READER}'",
-    )
+    """Put ``chip`` in the reader and wait until PC/SC sees that very chip.
+
+    pcscd polls the vpcd reader for presence: a swap faster than its poll can go unseen
+    for a while. If the chip has not shown after a third of the timeout, it is taken out
+    until the reader looks empty and put in again (a person would do the same)."""
+    for _ in range(3):
+        slot.insert(chip)
+        deadline = time.monotonic() + READY_TIMEOUT / 3
+        while time.monotonic() < deadline:
+            if uid_in(READER) == chip.uid:
+                return
+            time.sleep(0.05)
+        slot.remove()
+        empty_by = time.monotonic() + READY_TIMEOUT / 3
+        while uid_in(READER) is not None and time.monotonic() < empty_by:
+            time.sleep(0.05)
+    pytest.fail(f"chip {chip.uid.hex()} never showed in '{READER}'", pytrace=False)
 
 
 def test_pyscard_lists_the_virtual_reader(pcscd: str) -> None:
@@ -358,32 +369,3 @@ def test_a_lot_feeds_the_next_chip_once_the_encoder_lets_go_of_a_locked_one(pcsc
     finally:
         stop.set()
         thread.join(5)
-
-
-def test_measure_per_card_personalisation_time(
-    slot: ChipSlot, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Prints, does not assert: per-card time over PC/SC for ~25 KB of EFs."""
-    rng = random.Random(7)
-    cards, times, apdus = 10, [], 0
-    size = 0
-    for n in range(cards):
-        chip = VirtualChip(bytes([0x04, 0x5B, 0, 0, 0, 0, n]))
-        files = lds_files(rng, dg2_size=22_000)
-        size = sum(len(content) for content in files.values())
-        insert(slot, chip)
-        metrics = MetricsObserver()
-        started = time.perf_counter()
-        with PcscTransport(READER, observers=[metrics]) as transport:
-            personalise(transport, files)
-        times.append(time.perf_counter() - started)
-        apdus = sum(metrics.commands.values())
-        assert chip.files() == files
-    times.sort()
-    with capsys.disabled():
-        print(
-            f"\n[pcsc] personalise {size} bytes in {apdus} APDUs per card over PC/SC: "
-            f"median {times[len(times) // 2] * 1000:.1f} ms, min {times[0] * 1000:.1f} ms, "
-            f"max {times[-1] * 1000:.1f} ms over {cards} cards (connect + personalise + "
-            "disconnect)"
-        )

@@ -1,0 +1,391 @@
+"""The stock ledger: receipts, reservations, consumption, spoilage, releases, adjustments.
+
+Every function takes a keyword-only ``session`` and commits nothing; the caller owns the
+transaction. Lots are used first in, first out. Reservation locks the lots it draws from
+(``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite transactions are serialised by
+``BEGIN IMMEDIATE``), so workers racing for the same lot never reserve more than it holds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from inventory.models import ChipReservation, MovementKind, StockItem, StockLot, StockMovement
+from line.errors import CardlineError
+from line.logsetup import get_logger
+
+log = get_logger(__name__)
+
+CHIP = "chip"
+_HEX = re.compile(r"[0-9A-F]{2,32}")
+
+
+class StockError(CardlineError):
+    """Stock input or state that cannot be accepted; ``field`` names the culprit."""
+
+    def __init__(self, message: str, *, field: str, reason_code: str) -> None:
+        super().__init__(f"{field}: {message}", field=field, reason_code=reason_code)
+        self.field = field
+        self.reason_code = reason_code
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """A lot's stock after its last movement."""
+
+    on_hand: int = 0  # physically in the store: available + reserved
+    reserved: int = 0
+    consumed: int = 0  # taken by cards still good
+    spoiled: int = 0  # taken by cards that were spoiled
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+    def after(self, kind: MovementKind, quantity: int) -> Balance:
+        on_hand, reserved, consumed, spoiled = (
+            self.on_hand,
+            self.reserved,
+            self.consumed,
+            self.spoiled,
+        )
+        if kind is MovementKind.RECEIPT:
+            on_hand += quantity
+        elif kind is MovementKind.RESERVATION:
+            reserved += quantity
+        elif kind is MovementKind.RELEASE:
+            reserved -= quantity
+        elif kind is MovementKind.CONSUMPTION:
+            reserved -= quantity
+            on_hand -= quantity
+            consumed += quantity
+        elif kind is MovementKind.SPOILAGE:
+            consumed -= quantity
+            spoiled += quantity
+        elif kind is MovementKind.ADJUSTMENT:
+            on_hand += quantity
+        result = Balance(on_hand, reserved, consumed, spoiled)
+        if min(on_hand, reserved, consumed, spoiled, result.available) < 0:
+            raise ValueError(f"{kind} of {quantity} would leave {result}")
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class LotStock:
+    lot: StockLot
+    balance: Balance
+
+
+def balance_of(*, session: Session, lot_id: int) -> Balance:
+    last = session.exec(
+        select(StockMovement)
+        .where(StockMovement.lot_id == lot_id)
+        .order_by(col(StockMovement.id).desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return Balance()
+    return Balance(last.on_hand_after, last.reserved_after, last.consumed_after, last.spoiled_after)
+
+
+def _move(
+    session: Session,
+    lot: StockLot,
+    before: Balance,
+    kind: MovementKind,
+    quantity: int,
+    *,
+    actor: str,
+    at: datetime,
+    application_id: int | None = None,
+    card_serial: str | None = None,
+    reason: str | None = None,
+) -> Balance:
+    assert lot.id is not None
+    after = before.after(kind, quantity)
+    session.add(
+        StockMovement(
+            lot_id=lot.id,
+            item_code=lot.item_code,
+            kind=kind,
+            quantity=quantity,
+            application_id=application_id,
+            card_serial=card_serial,
+            reason=reason,
+            actor=actor,
+            at=at,
+            on_hand_after=after.on_hand,
+            reserved_after=after.reserved,
+            consumed_after=after.consumed,
+            spoiled_after=after.spoiled,
+        )
+    )
+    return after
+
+
+def uid_range(first_uid: str, quantity: int) -> tuple[int, int]:
+    return int(first_uid, 16), int(first_uid, 16) + quantity - 1
+
+
+def receive(
+    *,
+    session: Session,
+    item_code: str,
+    lot_number: str,
+    supplier: str,
+    quantity: int,
+    at: datetime,
+    actor: str,
+    first_uid: str | None = None,
+    defect_rate: float | None = None,
+) -> StockLot:
+    """Record a delivery; refuse it (naming the field, writing nothing) if anything is off."""
+    item = session.get(StockItem, item_code)
+    if item is None:
+        known = ", ".join(session.exec(select(StockItem.code)).all())
+        raise StockError(
+            f"unknown item {item_code!r} (known: {known})", field="item", reason_code="stock.item"
+        )
+    if not isinstance(quantity, int) or quantity <= 0:
+        raise StockError(
+            f"must be a positive whole number, got {quantity}",
+            field="quantity",
+            reason_code="stock.quantity",
+        )
+    lot_number = lot_number.strip()
+    if not lot_number:
+        raise StockError("is required", field="lot", reason_code="stock.lot")
+    if not supplier.strip():
+        raise StockError("is required", field="supplier", reason_code="stock.supplier")
+    existing = session.exec(
+        select(StockLot).where(StockLot.item_code == item_code, StockLot.lot_number == lot_number)
+    ).first()
+    if existing is not None:
+        raise StockError(
+            f"{lot_number} was received already on {existing.received_at:%Y-%m-%d}",
+            field="lot",
+            reason_code="stock.lot_exists",
+        )
+    last_uid = None
+    if item_code == CHIP:
+        if first_uid is None:
+            raise StockError(
+                "is required for chips (hex UID of the lot's first chip)",
+                field="first-uid",
+                reason_code="stock.uid",
+            )
+        first_uid = first_uid.strip().upper()
+        if not _HEX.fullmatch(first_uid) or len(first_uid) % 2:
+            raise StockError(
+                f"{first_uid!r} is not a hex UID of whole bytes",
+                field="first-uid",
+                reason_code="stock.uid",
+            )
+        low, high = uid_range(first_uid, quantity)
+        if high >= 16 ** len(first_uid):
+            raise StockError(
+                f"{quantity} chips from {first_uid} overflow {len(first_uid) // 2}-byte UIDs",
+                field="first-uid",
+                reason_code="stock.uid",
+            )
+        for other in session.exec(select(StockLot).where(StockLot.item_code == CHIP)):
+            assert other.first_uid is not None and other.last_uid is not None
+            if low <= int(other.last_uid, 16) and int(other.first_uid, 16) <= high:
+                raise StockError(
+                    f"{first_uid}-{high:0{len(first_uid)}X} overlaps lot {other.lot_number} "
+                    f"({other.first_uid}-{other.last_uid})",
+                    field="first-uid",
+                    reason_code="stock.uid_overlap",
+                )
+        last_uid = f"{high:0{len(first_uid)}X}"
+        if defect_rate is not None and not 0 <= defect_rate <= 1:
+            raise StockError(
+                f"must be within [0, 1], got {defect_rate}",
+                field="defect-rate",
+                reason_code="stock.defect_rate",
+            )
+    elif first_uid is not None:
+        raise StockError(
+            f"only chips have UIDs, not {item_code}", field="first-uid", reason_code="stock.uid"
+        )
+    lot = StockLot(
+        item_code=item_code,
+        lot_number=lot_number,
+        supplier=supplier.strip(),
+        quantity=quantity,
+        received_at=at,
+        first_uid=first_uid,
+        last_uid=last_uid,
+        defect_rate=defect_rate,
+    )
+    session.add(lot)
+    session.flush()
+    _move(session, lot, Balance(), MovementKind.RECEIPT, quantity, actor=actor, at=at)
+    session.flush()
+    log.info("stock.received", item=item_code, lot=lot_number, quantity=quantity, actor=actor)
+    return lot
+
+
+def _chip_lots(session: Session) -> list[StockLot]:
+    """Chip lots, oldest first, locked for the rest of the transaction (PostgreSQL)."""
+    return list(
+        session.exec(
+            select(StockLot)
+            .where(StockLot.item_code == CHIP)
+            .order_by(col(StockLot.received_at), col(StockLot.id))
+            .with_for_update()
+        )
+    )
+
+
+def reserve_chips(
+    *, session: Session, application_ids: Sequence[int], at: datetime, actor: str
+) -> dict[int, StockLot]:
+    """Reserve one chip for each application, in the order given (the allocation policy's),
+    from the oldest lot that has one. Applications that already hold a reservation keep it;
+    those left when stock runs out get none. Returns application id -> lot."""
+    lots = _chip_lots(session)
+    held = {
+        r.application_id: r.lot_id
+        for r in session.exec(
+            select(ChipReservation).where(
+                col(ChipReservation.application_id).in_(application_ids),
+                ChipReservation.state == "reserved",
+            )
+        )
+    }
+    by_id = {lot.id: lot for lot in lots}
+    result: dict[int, StockLot] = {app: by_id[lot_id] for app, lot_id in held.items()}
+    balances = {lot.id: balance_of(session=session, lot_id=lot.id or 0) for lot in lots}
+    open_lots = [lot for lot in lots if balances[lot.id].available > 0]
+    for application_id in application_ids:
+        if application_id in result:
+            continue
+        while open_lots and balances[open_lots[0].id].available == 0:
+            open_lots.pop(0)
+        if not open_lots:
+            break
+        lot = open_lots[0]
+        balances[lot.id] = _move(
+            session, lot, balances[lot.id], MovementKind.RESERVATION, 1,
+            actor=actor, at=at, application_id=application_id,
+        )  # fmt: skip
+        session.add(
+            ChipReservation(
+                application_id=application_id, lot_id=lot.id or 0, state="reserved", reserved_at=at
+            )
+        )
+        result[application_id] = lot
+    session.flush()
+    return result
+
+
+def _open_reservation(session: Session, application_id: int) -> ChipReservation:
+    reservation = session.exec(
+        select(ChipReservation).where(
+            ChipReservation.application_id == application_id, ChipReservation.state == "reserved"
+        )
+    ).first()
+    if reservation is None:
+        raise StockError(
+            f"application {application_id} holds no chip reservation",
+            field="application",
+            reason_code="stock.not_reserved",
+        )
+    return reservation
+
+
+def _locked_lot(session: Session, lot_id: int) -> StockLot:
+    lot = session.exec(select(StockLot).where(StockLot.id == lot_id).with_for_update()).one()
+    return lot
+
+
+def consume_chip(
+    *, session: Session, application_id: int, card_serial: str, at: datetime, actor: str
+) -> StockLot:
+    """The reserved chip's card body is taken for ``card_serial`` (printing starts)."""
+    reservation = _open_reservation(session, application_id)
+    lot = _locked_lot(session, reservation.lot_id)
+    _move(
+        session, lot, balance_of(session=session, lot_id=reservation.lot_id),
+        MovementKind.CONSUMPTION, 1, actor=actor, at=at,
+        application_id=application_id, card_serial=card_serial,
+    )  # fmt: skip
+    reservation.state = "consumed"
+    reservation.card_serial = card_serial
+    session.add(reservation)
+    session.flush()
+    return lot
+
+
+def spoil_chip(
+    *, session: Session, lot_id: int, card_serial: str, reason: str, at: datetime, actor: str
+) -> None:
+    """A card taken from ``lot_id`` was spoiled: its chip is lost."""
+    lot = _locked_lot(session, lot_id)
+    _move(
+        session, lot, balance_of(session=session, lot_id=lot_id), MovementKind.SPOILAGE, 1,
+        actor=actor, at=at, card_serial=card_serial, reason=reason,
+    )  # fmt: skip
+    session.flush()
+
+
+def release_chip(
+    *, session: Session, application_id: int, reason: str, at: datetime, actor: str
+) -> None:
+    """Give an application's reserved chip back to the lot (cancelled, held...)."""
+    reservation = _open_reservation(session, application_id)
+    lot = _locked_lot(session, reservation.lot_id)
+    _move(
+        session, lot, balance_of(session=session, lot_id=lot.id or 0), MovementKind.RELEASE, 1,
+        actor=actor, at=at, application_id=application_id, reason=reason,
+    )  # fmt: skip
+    reservation.state = "released"
+    session.add(reservation)
+    session.flush()
+
+
+def adjust(
+    *, session: Session, lot_id: int, quantity: int, reason: str, at: datetime, actor: str
+) -> Balance:
+    """Correct a lot's count after a stock take (a reason is required)."""
+    if not reason.strip():
+        raise StockError("an adjustment needs a reason", field="reason", reason_code="stock.reason")
+    if quantity == 0:
+        raise StockError("must not be zero", field="quantity", reason_code="stock.quantity")
+    lot = _locked_lot(session, lot_id)
+    before = balance_of(session=session, lot_id=lot_id)
+    try:
+        after = _move(
+            session,
+            lot,
+            before,
+            MovementKind.ADJUSTMENT,
+            quantity,
+            actor=actor,
+            at=at,
+            reason=reason,
+        )
+    except ValueError as exc:
+        raise StockError(
+            f"{quantity:+d} would leave {before.available + quantity} available",
+            field="quantity",
+            reason_code="stock.quantity",
+        ) from exc
+    session.flush()
+    return after
+
+
+def stock(*, session: Session, item_code: str | None = None) -> list[LotStock]:
+    lots = session.exec(
+        select(StockLot)
+        .where(sa.true() if item_code is None else StockLot.item_code == item_code)
+        .order_by(col(StockLot.received_at), col(StockLot.id))
+    ).all()
+    return [LotStock(lot, balance_of(session=session, lot_id=lot.id or 0)) for lot in lots]
