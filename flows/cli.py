@@ -36,6 +36,8 @@ keys_app = typer.Typer(
     help="The CSCA and Document Signer that sign the chips.", no_args_is_help=True
 )
 chip_app = typer.Typer(help="Virtual chips.", no_args_is_help=True)
+stock_app = typer.Typer(help="Chip stock and consumables.", no_args_is_help=True)
+app.add_typer(stock_app, name="stock")
 app.add_typer(db_app, name="db")
 app.add_typer(card_app, name="card")
 app.add_typer(spec_app, name="spec")
@@ -397,6 +399,123 @@ def chip_serve(
     )  # fmt: skip
     if code:
         raise typer.Exit(code)
+
+
+# --- stock ----------------------------------------------------------------------------------
+
+
+@stock_app.command("receive")
+def stock_receive(
+    ctx: typer.Context,
+    lot: Annotated[str, typer.Option(help="Lot number on the delivery.")],
+    supplier: Annotated[str, typer.Option(help="Who delivered it.")],
+    quantity: Annotated[int, typer.Option(help="How many units (chips: card bodies).")],
+    first_uid: Annotated[
+        str | None, typer.Option("--first-uid", help="Chips: hex UID of the lot's first chip.")
+    ] = None,
+    item: Annotated[str, typer.Option(help="Stock item (chip, ...).")] = "chip",
+    defect_rate: Annotated[
+        float | None, typer.Option("--defect-rate", help="Chips: the lot's measured defect rate.")
+    ] = None,
+) -> None:
+    """Record a delivery into stock; refused with the field named if anything is off."""
+    from inventory.ledger import receive
+    from line.db import session_scope
+
+    c = _ctx(ctx)
+    engine = c.ready_engine()
+    with session_scope(engine) as session:
+        received = receive(
+            session=session,
+            item_code=item,
+            lot_number=lot,
+            supplier=supplier,
+            quantity=quantity,
+            first_uid=first_uid,
+            defect_rate=defect_rate,
+            at=utc_now(),
+            actor=f"cli@{c.settings.centre}",
+        )
+        uids = f", UIDs {received.first_uid}-{received.last_uid}" if received.first_uid else ""
+    typer.echo(f"received {quantity} {item} in lot {lot} from {supplier}{uids}")
+
+
+@stock_app.command("status")
+def stock_status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Stock per item: on hand, reserved, available, days of cover, shortage state."""
+    from sqlmodel import select
+
+    from inventory.cover import cover
+    from line.db import session_scope
+    from line.models import Application
+    from line.types import ApplicationState
+
+    engine = _ctx(ctx).ready_engine()
+    with session_scope(engine) as session:
+        backlog = session.exec(
+            select(sa.func.count())
+            .select_from(Application)
+            .where(Application.state == ApplicationState.APPROVED)
+        ).one()
+        items = cover(session=session, now=utc_now(), backlog=int(backlog))
+    if as_json:
+        _echo_json([entry.as_dict() for entry in items])
+        return
+    typer.echo(f"{'item':<10}{'on hand':>10}{'reserved':>10}{'available':>11}{'days':>8}  state")
+    for e in items:
+        days = "-" if e.days_of_cover is None else f"{e.days_of_cover:.1f}"
+        typer.echo(
+            f"{e.item:<10}{e.on_hand:>10}{e.reserved:>10}{e.available:>11}{days:>8}  "
+            f"{e.state}: {e.reason}"
+        )
+
+
+@stock_app.command("ledger")
+def stock_ledger(
+    ctx: typer.Context,
+    lot: Annotated[str | None, typer.Option(help="Only this lot.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Newest movements to show.")] = 50,
+) -> None:
+    """The newest movements of the stock ledger."""
+    from sqlmodel import col, select
+
+    from inventory.models import StockLot, StockMovement
+    from line.db import session_scope
+
+    engine = _ctx(ctx).ready_engine()
+    with session_scope(engine) as session:
+        query = select(StockMovement, StockLot).join(
+            StockLot, col(StockLot.id) == StockMovement.lot_id
+        )
+        if lot is not None:
+            query = query.where(StockLot.lot_number == lot)
+        rows = session.exec(query.order_by(col(StockMovement.id).desc()).limit(limit)).all()
+    for movement, stock_lot in reversed(rows):
+        typer.echo(
+            f"{movement.at:%Y-%m-%d %H:%M:%S}  {stock_lot.lot_number:<14}{movement.kind.value:<12}"
+            f"{movement.quantity:>+6}  on hand {movement.on_hand_after:>7} reserved "
+            f"{movement.reserved_after:>6}  {movement.card_serial or ''} {movement.reason or ''}"
+            f"  by {movement.actor}"
+        )
+
+
+@app.command("check")
+def check(ctx: typer.Context) -> None:
+    """Reconcile stock and cards; exit non-zero naming every mismatch."""
+    from inventory.check import reconcile
+    from line.db import session_scope
+
+    engine = _ctx(ctx).ready_engine()
+    with session_scope(engine) as session:
+        problems = reconcile(session=session)
+    if problems:
+        for problem in problems:
+            typer.echo(f"mismatch: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo("check: stock ledger and cards reconcile")
 
 
 # --- spec -----------------------------------------------------------------------------------
