@@ -8,8 +8,8 @@ Each run: a fresh database (SQLite file, or a new PostgreSQL schema), one chip l
 as the work, and that many approved applications (inserted before the clock starts). The
 workers reserve chips for their share of the applications in batches of 100 (the line
 reserves a batch at a time), each batch one transaction. The time runs from the moment the
-started, connected workers are let go to the last one done; every run checks that exactly one chip per application
-was reserved.
+started, connected workers are let go to the last one done; every run checks that exactly
+one chip per application was reserved.
 """
 
 from __future__ import annotations
