@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from alembic import context
 from sqlmodel import SQLModel
 
@@ -9,10 +11,8 @@ import line.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 # One migration history holds the schema of every package; the tables of ``inventory``
 # are registered when it is installed beside ``line`` (as it is in cardline).
-try:
+with contextlib.suppress(ImportError):
     import inventory.models  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
 from line.db import make_engine
 
 config = context.config

@@ -186,14 +186,38 @@ def test_keys_run_show_and_export(
     assert code == 1 and "no application for '999'" in err
 
 
-def test_stock_receive_status_ledger_and_check(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stock_receive_status_ledger_and_check(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cli(capsys, "-q", "db", "upgrade")
-    code, out, _ = cli(capsys, "-q", "stock", "receive", "--lot", "VN-2021-07", "--supplier", "Chip Co", "--quantity", "1000", "--first-uid", "04A0000000000001")
+    code, out, _ = cli(
+        capsys,
+        "-q",
+        "stock",
+        "receive",
+        "--lot",
+        "VN-2021-07",
+        "--supplier",
+        "Chip Co",
+        "--quantity",
+        "1000",
+        "--first-uid",
+        "04A0000000000001",
+    )
     assert code == 0 and "UIDs 04A0000000000001-04A00000000003E8" in out
     for args, words in [
-        (["--lot", "VN-2021-07", "--quantity", "5", "--first-uid", "04B0000000000001"], "lot: VN-2021-07 was received already"),
-        (["--lot", "N2", "--quantity", "5", "--first-uid", "04A0000000000010"], "first-uid: 04A0000000000010-04A0000000000014 overlaps lot VN-2021-07"),
-        (["--lot", "N3", "--quantity", "-1", "--first-uid", "04C0000000000001"], "quantity: must be a positive whole number"),
+        (
+            ["--lot", "VN-2021-07", "--quantity", "5", "--first-uid", "04B0000000000001"],
+            "lot: VN-2021-07 was received already",
+        ),
+        (
+            ["--lot", "N2", "--quantity", "5", "--first-uid", "04A0000000000010"],
+            "first-uid: 04A0000000000010-04A0000000000014 overlaps lot VN-2021-07",
+        ),
+        (
+            ["--lot", "N3", "--quantity", "-1", "--first-uid", "04C0000000000001"],
+            "quantity: must be a positive whole number",
+        ),
     ]:
         code, _, err = cli(capsys, "-q", "stock", "receive", "--supplier", "Chip Co", *args)
         assert code == 1 and words in err and err.count("\n") == 1

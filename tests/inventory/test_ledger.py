@@ -38,21 +38,38 @@ def at(minutes: int) -> datetime:
 
 def applications(engine: Engine, count: int, first_seed: int = 1) -> list[int]:
     with session_scope(engine) as session:
-        return [add_application(session, seed=first_seed + n, today=TODAY).id or 0 for n in range(count)]
+        return [
+            add_application(session, seed=first_seed + n, today=TODAY).id or 0 for n in range(count)
+        ]
 
 
 def receive_chips(engine: Engine, lot: str, quantity: int, first_uid: str, minute: int = 0) -> None:
     with session_scope(engine) as session:
-        receive(session=session, item_code=CHIP, lot_number=lot, supplier="Chip Co", quantity=quantity, first_uid=first_uid, at=at(minute), actor="storekeeper")
+        receive(
+            session=session,
+            item_code=CHIP,
+            lot_number=lot,
+            supplier="Chip Co",
+            quantity=quantity,
+            first_uid=first_uid,
+            at=at(minute),
+            actor="storekeeper",
+        )
 
 
-def test_reservations_come_from_the_oldest_lot_first_and_stop_when_stock_runs_out(engine: Engine) -> None:
+def test_reservations_come_from_the_oldest_lot_first_and_stop_when_stock_runs_out(
+    engine: Engine,
+) -> None:
     receive_chips(engine, "LOT-A", 2, "04A0000000000001", minute=0)
     receive_chips(engine, "LOT-B", 1, "04B0000000000001", minute=5)
     apps = applications(engine, 4)
     with session_scope(engine) as session:
         got = reserve_chips(session=session, application_ids=apps, at=at(10), actor="line")
-        assert [(app, lot.lot_number) for app, lot in got.items()] == [(apps[0], "LOT-A"), (apps[1], "LOT-A"), (apps[2], "LOT-B")]
+        assert [(app, lot.lot_number) for app, lot in got.items()] == [
+            (apps[0], "LOT-A"),
+            (apps[1], "LOT-A"),
+            (apps[2], "LOT-B"),
+        ]
     with session_scope(engine) as session:
         assert [(s.lot.lot_number, s.balance) for s in stock(session=session)] == [
             ("LOT-A", Balance(on_hand=2, reserved=2)),
@@ -68,13 +85,40 @@ def test_a_chip_is_reserved_then_consumed_then_spoiled_or_released(engine: Engin
     apps = applications(engine, 3)
     with session_scope(engine) as session:
         reserve_chips(session=session, application_ids=apps, at=at(1), actor="line")
-        lot = consume_chip(session=session, application_id=apps[0], card_serial="C1-1", at=at(2), actor="line")
-        consume_chip(session=session, application_id=apps[1], card_serial="C2-1", at=at(2), actor="line")
-        spoil_chip(session=session, lot_id=lot.id or 0, card_serial="C2-1", reason="qc.reject", at=at(3), actor="line")
-        release_chip(session=session, application_id=apps[2], reason="manager.cancel", at=at(4), actor="manager")
+        lot = consume_chip(
+            session=session, application_id=apps[0], card_serial="C1-1", at=at(2), actor="line"
+        )
+        consume_chip(
+            session=session, application_id=apps[1], card_serial="C2-1", at=at(2), actor="line"
+        )
+        spoil_chip(
+            session=session,
+            lot_id=lot.id or 0,
+            card_serial="C2-1",
+            reason="qc.reject",
+            at=at(3),
+            actor="line",
+        )
+        release_chip(
+            session=session,
+            application_id=apps[2],
+            reason="manager.cancel",
+            at=at(4),
+            actor="manager",
+        )
     with session_scope(engine) as session:
         movements = session.exec(select(StockMovement).order_by(StockMovement.id)).all()
-        assert [(m.kind.value, m.card_serial, m.on_hand_after, m.reserved_after, m.consumed_after, m.spoiled_after) for m in movements] == [
+        assert [
+            (
+                m.kind.value,
+                m.card_serial,
+                m.on_hand_after,
+                m.reserved_after,
+                m.consumed_after,
+                m.spoiled_after,
+            )
+            for m in movements
+        ] == [
             ("receipt", None, 3, 0, 0, 0),
             ("reservation", None, 3, 1, 0, 0),
             ("reservation", None, 3, 2, 0, 0),
@@ -86,9 +130,11 @@ def test_a_chip_is_reserved_then_consumed_then_spoiled_or_released(engine: Engin
         ]
         final = balance_of(session=session, lot_id=lot.id or 0)
         # received = available + reserved + consumed good + spoiled
-        assert 3 == final.available + final.reserved + final.consumed + final.spoiled
+        assert final.available + final.reserved + final.consumed + final.spoiled == 3
         with pytest.raises(StockError, match="holds no chip reservation"):
-            consume_chip(session=session, application_id=apps[2], card_serial="C3-1", at=at(5), actor="line")
+            consume_chip(
+                session=session, application_id=apps[2], card_serial="C3-1", at=at(5), actor="line"
+            )
 
 
 @pytest.mark.parametrize(
@@ -105,9 +151,17 @@ def test_a_chip_is_reserved_then_consumed_then_spoiled_or_released(engine: Engin
         ({"first_uid": "FFFFFFFFFFFFFFFF", "quantity": 2}, "first-uid", "overflow"),
     ],
 )
-def test_bad_receipts_are_refused_and_nothing_is_written(engine: Engine, changes: dict[str, object], field: str, words: str) -> None:
+def test_bad_receipts_are_refused_and_nothing_is_written(
+    engine: Engine, changes: dict[str, object], field: str, words: str
+) -> None:
     receive_chips(engine, "LOT-A", 10, "04A0000000000001")
-    values: dict[str, object] = {"item_code": CHIP, "lot_number": "LOT-NEW", "supplier": "Chip Co", "quantity": 5, "first_uid": "04C0000000000001"}
+    values: dict[str, object] = {
+        "item_code": CHIP,
+        "lot_number": "LOT-NEW",
+        "supplier": "Chip Co",
+        "quantity": 5,
+        "first_uid": "04C0000000000001",
+    }
     values.update(changes)
     with pytest.raises(StockError) as caught, session_scope(engine) as session:
         receive(session=session, at=at(1), actor="storekeeper", **values)  # type: ignore[arg-type]
@@ -123,10 +177,31 @@ def test_adjustments_need_a_reason_and_cannot_go_below_zero(engine: Engine) -> N
     with session_scope(engine) as session:
         lot_id = session.exec(select(StockLot.id)).one() or 0
         with pytest.raises(StockError, match="needs a reason"):
-            adjust(session=session, lot_id=lot_id, quantity=-1, reason=" ", at=at(1), actor="storekeeper")
+            adjust(
+                session=session,
+                lot_id=lot_id,
+                quantity=-1,
+                reason=" ",
+                at=at(1),
+                actor="storekeeper",
+            )
         with pytest.raises(StockError, match="would leave -1 available"):
-            adjust(session=session, lot_id=lot_id, quantity=-11, reason="count", at=at(1), actor="storekeeper")
-        after = adjust(session=session, lot_id=lot_id, quantity=-2, reason="2 bodies cracked in the box", at=at(1), actor="storekeeper")
+            adjust(
+                session=session,
+                lot_id=lot_id,
+                quantity=-11,
+                reason="count",
+                at=at(1),
+                actor="storekeeper",
+            )
+        after = adjust(
+            session=session,
+            lot_id=lot_id,
+            quantity=-2,
+            reason="2 bodies cracked in the box",
+            at=at(1),
+            actor="storekeeper",
+        )
         assert after == Balance(on_hand=8)
 
 
@@ -137,12 +212,19 @@ def test_the_ledger_is_append_only(engine: Engine) -> None:
             connection.execute(sa.text(statement))
 
 
-def _race(schema: str, application_ids: list[int], results: "multiprocessing.Queue[int]") -> None:
+def _race(schema: str, application_ids: list[int], results: multiprocessing.Queue[int]) -> None:
     engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
     got = 0
     for start in range(0, len(application_ids), 25):
         with session_scope(engine) as session:
-            got += len(reserve_chips(session=session, application_ids=application_ids[start : start + 25], at=at(1), actor="worker"))
+            got += len(
+                reserve_chips(
+                    session=session,
+                    application_ids=application_ids[start : start + 25],
+                    at=at(1),
+                    actor="worker",
+                )
+            )
     results.put(got)
     engine.dispose()
 
@@ -160,7 +242,9 @@ def test_four_workers_racing_for_a_lot_of_1000_reserve_exactly_1000(pg_admin: En
         apps = applications(engine, 1600)
         context = multiprocessing.get_context("spawn")
         results: multiprocessing.Queue[int] = context.Queue()
-        workers = [context.Process(target=_race, args=(schema, apps[n::4], results)) for n in range(4)]
+        workers = [
+            context.Process(target=_race, args=(schema, apps[n::4], results)) for n in range(4)
+        ]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -169,12 +253,23 @@ def test_four_workers_racing_for_a_lot_of_1000_reserve_exactly_1000(pg_admin: En
         reserved = sum(results.get(timeout=5) for _ in workers)
         assert reserved == 1000
         with engine.connect() as connection:
-            rows = connection.execute(sa.text("SELECT count(*), count(DISTINCT application_id) FROM chip_reservation")).one()
+            rows = connection.execute(
+                sa.text("SELECT count(*), count(DISTINCT application_id) FROM chip_reservation")
+            ).one()
             assert tuple(rows) == (1000, 1000)
-            last = connection.execute(sa.text("SELECT on_hand_after, reserved_after FROM stock_movement ORDER BY id DESC LIMIT 1")).one()
+            last = connection.execute(
+                sa.text(
+                    "SELECT on_hand_after, reserved_after FROM stock_movement ORDER BY id DESC LIMIT 1"
+                )
+            ).one()
             assert tuple(last) == (1000, 1000)
-            kinds = connection.execute(sa.text("SELECT kind, count(*) FROM stock_movement GROUP BY kind ORDER BY kind")).all()
-            assert [tuple(k) for k in kinds] == [(MovementKind.RECEIPT.value, 1), (MovementKind.RESERVATION.value, 1000)]
+            kinds = connection.execute(
+                sa.text("SELECT kind, count(*) FROM stock_movement GROUP BY kind ORDER BY kind")
+            ).all()
+            assert [tuple(k) for k in kinds] == [
+                (MovementKind.RECEIPT.value, 1),
+                (MovementKind.RESERVATION.value, 1000),
+            ]
     finally:
         engine.dispose()
         with pg_admin.begin() as connection:
