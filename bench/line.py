@@ -60,6 +60,14 @@ def prepare(cards: int) -> tuple[object, object, object]:
         engine=engine, path=path, today=TODAY, clock=lambda: datetime.now(UTC), rejects_dir=OUT
     )
     init_test_keys(settings.keys_path, now=datetime.now(UTC))
+    from inventory.ledger import receive
+    from line.db import session_scope
+
+    with session_scope(engine) as session:  # enough chips for every card and its rework
+        receive(
+            session=session, item_code="chip", lot_number="BENCH-LOT", supplier="bench",
+            quantity=2 * cards, first_uid="04C30000000001", at=datetime.now(UTC), actor="bench",
+        )  # fmt: skip
     return settings, engine, path
 
 
@@ -83,6 +91,7 @@ def in_process(cards: int, batch_size: int) -> dict[str, float]:
         clock=clock,
         actor="bench",
         archive=line.archive,  # type: ignore[arg-type]
+        stock=line.stock,  # type: ignore[arg-type]
     )
     start = time.perf_counter()
     summary = controller.run(batch_size=batch_size)

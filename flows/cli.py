@@ -18,7 +18,7 @@ import typer
 
 from line.errors import CardlineError, NotFound
 from line.settings import Settings
-from line.types import utc_now
+from line.types import ApplicationState, utc_now
 
 app = typer.Typer(
     name="cardline",
@@ -177,14 +177,18 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Applications and cards per state."""
+    from inventory.cover import cover
     from line.db import session_scope
     from line.kpi import status_counts
 
     engine = _ctx(ctx).ready_engine()
     with session_scope(engine) as session:
         counts = status_counts(session=session)
+        stock = cover(
+            session=session, now=utc_now(), backlog=counts.applications[ApplicationState.APPROVED]
+        )
     if as_json:
-        _echo_json(counts.as_dict())
+        _echo_json({**counts.as_dict(), "stock": [entry.as_dict() for entry in stock]})
         return
     apps = list(counts.applications.items())
     cards = list(counts.cards.items())
@@ -196,6 +200,12 @@ def status(
     typer.echo(
         f"  {'total':<13}{counts.total_applications:>8}    {'total':<13}{counts.total_cards:>8}"
     )
+    for entry in stock:
+        days = "-" if entry.days_of_cover is None else f"{entry.days_of_cover:.1f}"
+        typer.echo(
+            f"stock {entry.item}: {entry.available} available, {entry.reserved} reserved, "
+            f"days of cover {days}: {entry.state} ({entry.reason})"
+        )
 
 
 # --- card -----------------------------------------------------------------------------------
@@ -305,6 +315,7 @@ def run_line(
             clock=utc_now,
             actor=f"cardline-run@{c.settings.centre}",
             archive=line.archive,
+            stock=line.stock,
         )
         summary = controller.run(batch_size=batch_size, limit=limit)
     finally:
@@ -320,6 +331,11 @@ def run_line(
         f"{summary.held} held for a manager"
     )
     typer.echo(f"     spoiled: {spoiled}; device faults: {faults}")
+    if summary.waiting_for_chips:
+        typer.echo(
+            f"     stopped short of chips: {summary.waiting_for_chips} approved applications "
+            f"wait for one (policy {spec.allocation.policy}; see cardline stock status)"
+        )
 
 
 # --- keys -----------------------------------------------------------------------------------

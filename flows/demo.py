@@ -13,10 +13,15 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from sqlmodel import col, select
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
 from flows.wiring import build_line
-from line.controller import LineController
+from inventory.cover import ItemCover, cover
+from inventory.ledger import receive
+from inventory.models import StockLot
+from line.controller import LineController, RunSummary
 from line.db import make_engine, session_scope, upgrade
 from line.devices import PrintedFace
 from line.intake import import_file
@@ -26,10 +31,12 @@ from line.models import Application, Card
 from line.settings import Settings
 from line.spec import default_spec, load_spec
 from line.synthetic import BAD_KINDS, people, spoil, write_csv, write_photos
-from line.types import Clock
+from line.types import ApplicationState, Clock
 from printers.keys import KeyPaths, init_test_keys
 
 log = get_logger("cardline.demo")
+
+Echo = Callable[[str], None]
 
 
 def make_demo_file(directory: Path, *, count: int, seed: int, today: date) -> tuple[Path, int]:
@@ -78,6 +85,10 @@ def run_demo(
         init_test_keys(settings.keys_path, now=clock())
         echo(f"keys      TEST CSCA and Document Signer made in {settings.keys_path}")
     spec = default_spec() if settings.line_spec is None else load_spec(settings.line_spec)
+    first_delivery = not _has_chip_stock(engine) and settings.chip_stock == "ledger"
+    if first_delivery:
+        # Chips ran short in 2021: the first delivery covers three quarters of the backlog.
+        _deliver(engine, clock, "VN-DEMO-A", 3 * count // 4, "04C10000000001", echo)
     line = build_line(settings=settings, spec=spec, engine=engine, clock=clock)
     try:
         controller = LineController(
@@ -87,15 +98,28 @@ def run_demo(
             clock=clock,
             actor=f"cardline-demo@{settings.centre}",
             archive=line.archive,
+            stock=line.stock,
         )
         run = controller.run(batch_size=50)
+        _echo_run(run, echo)
+        if run.waiting_for_chips:
+            groups = ", ".join(spec.allocation.priority_groups) or "-"
+            echo(
+                f"shortage  {run.waiting_for_chips} approved applications wait for a chip; "
+                f"allocation policy '{spec.allocation.policy}' (first: {groups})"
+            )
+            with session_scope(engine) as session:
+                served = _served_by_group(session)
+            echo("          got a card so far: " + "; ".join(served))
+            with session_scope(engine) as session:
+                chip = next(c for c in _cover(session, clock) if c.item == "chip")
+            echo(f"stock     chip: {chip.state}: {chip.reason}")
+        if first_delivery:
+            _deliver(engine, clock, "VN-DEMO-B", count // 2, "04C10000100001", echo)
+            run = controller.run(batch_size=50)
+            _echo_run(run, echo, resumed=True)
     finally:
         line.close()
-    spoiled = ", ".join(f"{reason} {n}" for reason, n in sorted(run.spoiled.items())) or "none"
-    echo(
-        f"line      {run.started} card bodies through print, chip-encode and QC: "
-        f"{run.passed} passed, spoiled {spoiled} (reworked on new cards)"
-    )
     with session_scope(engine) as session:
         counts = status_counts(session=session)
         example = session.exec(
@@ -133,3 +157,53 @@ def run_demo(
     echo(f"rejects   {summary.reject_report}")
     echo(f"logs      {settings.log_file}")
     echo("next      cardline status | cardline card show <12-digit ID> | cardline spec show")
+
+
+def _has_chip_stock(engine: Engine) -> bool:
+    with session_scope(engine) as session:
+        return (
+            session.exec(select(StockLot).where(StockLot.item_code == "chip")).first() is not None
+        )
+
+
+def _deliver(
+    engine: Engine, clock: Clock, lot: str, quantity: int, first_uid: str, echo: Echo
+) -> None:
+    with session_scope(engine) as session:
+        receive(
+            session=session, item_code="chip", lot_number=lot, supplier="Imported chips (demo)",
+            quantity=quantity, first_uid=first_uid, at=clock(), actor="demo-storekeeper",
+        )  # fmt: skip
+    echo(f"stock     {quantity} chips delivered (lot {lot}, UIDs from {first_uid})")
+
+
+def _echo_run(run: RunSummary, echo: Echo, *, resumed: bool = False) -> None:
+    spoiled = ", ".join(f"{reason} {n}" for reason, n in sorted(run.spoiled.items())) or "none"
+    echo(
+        f"line      {'resumed: ' if resumed else ''}{run.started} card bodies through print, "
+        f"chip-encode and QC: {run.passed} passed, spoiled {spoiled} (reworked on new cards)"
+    )
+
+
+def _served_by_group(session: Session) -> list[str]:
+    rows = session.exec(
+        select(Application.priority_group, Application.state, sa.func.count()).group_by(
+            Application.priority_group, Application.state
+        )
+    ).all()
+    served: dict[str, list[int]] = {}
+    for group, state, number in rows:
+        entry = served.setdefault(group or "others", [0, 0])
+        entry[1] += number
+        if state is not ApplicationState.APPROVED:
+            entry[0] += number
+    return [f"{group} {done}/{total}" for group, (done, total) in sorted(served.items())]
+
+
+def _cover(session: Session, clock: Clock) -> list[ItemCover]:
+    backlog = session.exec(
+        select(sa.func.count())
+        .select_from(Application)
+        .where(Application.state == ApplicationState.APPROVED)
+    ).one()
+    return cover(session=session, now=clock(), backlog=int(backlog))

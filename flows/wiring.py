@@ -16,13 +16,18 @@ import random
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flows.archive import CardArchive
+
+if TYPE_CHECKING:
+    from printers.vchip import VirtualChip
+from inventory.ledger import LedgerChipStock
 from line.controller import Devices
-from line.devices import CardPrinter
+from line.devices import CardPrinter, ChipStock
 from line.errors import CardlineError
 from line.models import Card
 from line.settings import Settings
@@ -43,6 +48,33 @@ class Line:
     devices: Devices
     archive: CardArchive
     close: Callable[[], None]
+    stock: ChipStock | None = None  # None: chips are not tracked (a virtual lot feeds the line)
+
+
+class StockedChips:
+    """Virtual chips as the stock ledger issued them: the card's recorded UID, defective with
+    the lot's measured defect rate (or the spec's chip-encode failure rate), seeded."""
+
+    def __init__(self, engine: Engine, spec: LineSpec, rng: random.Random) -> None:
+        self.engine = engine
+        self.default_rate = spec.stage(Stage.ENCODE).failure_rate
+        self.rng = rng
+
+    def __call__(self, card_serial: str) -> VirtualChip:
+        from inventory.models import StockLot
+        from printers.vchip import VirtualChip
+
+        cards, lots = Card.__table__, StockLot.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(cards.c.chip_uid, lots.c.defect_rate)
+                .select_from(cards.outerjoin(lots, lots.c.lot_number == cards.c.chip_lot))
+                .where(cards.c.serial == card_serial)
+            ).first()
+        if row is None or row[0] is None:
+            raise WiringError(f"card {card_serial} took no chip from stock")
+        rate = row[1] if row[1] is not None else self.default_rate
+        return VirtualChip(bytes.fromhex(row[0]), defective=self.rng.random() < rate)
 
 
 def next_chip_uid(engine: Engine) -> int:
@@ -95,14 +127,22 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
     csca = load_csca(keys.csca_cert)
     first_uid = next_chip_uid(engine)
     seed = f"{settings.seed}:{first_uid:X}"  # reproducible, yet new faults for every run
-    lot = VirtualChipLot(
-        f"VLOT-{first_uid:014X}",
-        first_uid,
-        VIRTUAL_LOT_SIZE,
-        spec.stage(Stage.ENCODE).failure_rate,
-        random.Random(f"{seed}:chips"),
-    )
-    bodies = CardBodies(lot)
+    stock: ChipStock | None = None
+    if settings.chip_stock == "ledger":
+        # The chip of each card body is the one the stock ledger gave it at print start.
+        stock = LedgerChipStock(actor=f"line@{settings.centre}")
+        bodies = CardBodies(supply=StockedChips(engine, spec, random.Random(f"{seed}:chips")))
+    elif settings.chip_stock == "none":
+        lot = VirtualChipLot(
+            f"VLOT-{first_uid:014X}",
+            first_uid,
+            VIRTUAL_LOT_SIZE,
+            spec.stage(Stage.ENCODE).failure_rate,
+            random.Random(f"{seed}:chips"),
+        )
+        bodies = CardBodies(lot)
+    else:
+        raise WiringError(f"CARDLINE_CHIP_STOCK={settings.chip_stock!r}: expected ledger or none")
     connect: Connect
     reader_close: Callable[[], None] = lambda: None  # noqa: E731
     if settings.chip_transport == "inprocess":
@@ -145,4 +185,6 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
             qr_sample_rate=settings.qr_sample_rate,
         ),
     )
-    return Line(devices=devices, archive=CardArchive(settings.cards_dir), close=close_all)
+    return Line(
+        devices=devices, archive=CardArchive(settings.cards_dir), close=close_all, stock=stock
+    )

@@ -43,18 +43,19 @@ def reconcile(*, session: Session) -> list[str]:
         running[movement.lot_id] = after
         if movement.kind.value == "adjustment":
             adjustments[movement.lot_id] = adjustments.get(movement.lot_id, 0) + movement.quantity
-    for lot_id, lot in lots.items():
+    for lot_id, stock_lot in lots.items():
         assert lot_id is not None
         balance = running.get(lot_id, Balance())
         total = balance.available + balance.reserved + balance.consumed + balance.spoiled
-        expected = lot.quantity + adjustments.get(lot_id, 0)
+        expected = stock_lot.quantity + adjustments.get(lot_id, 0)
         if total != expected:
             problems.append(
-                f"lot {lot.lot_number}: received {lot.quantity}{adjustments.get(lot_id, 0):+d} "
+                f"lot {stock_lot.lot_number}: received {stock_lot.quantity}"
+                f"{adjustments.get(lot_id, 0):+d} "
                 f"but available {balance.available} + reserved {balance.reserved} "
                 f"+ consumed {balance.consumed} + spoiled {balance.spoiled} = {total}"
             )
-    chip_lots = {lot.lot_number: lot for lot in lots.values() if lot.item_code == "chip"}
+    chip_lots = {each.lot_number: each for each in lots.values() if each.item_code == "chip"}
     seen: dict[str, str] = {}
     unknown = 0
     for card in session.exec(
@@ -72,10 +73,12 @@ def reconcile(*, session: Session) -> list[str]:
                     f"card {card.serial}: its chip {card.chip_uid} comes from no known lot"
                 )
             continue
-        assert lot.first_uid is not None and lot.last_uid is not None
-        if not int(lot.first_uid, 16) <= int(card.chip_uid, 16) <= int(lot.last_uid, 16):
+        assert chip_lot.first_uid is not None and chip_lot.last_uid is not None
+        low, high = int(chip_lot.first_uid, 16), int(chip_lot.last_uid, 16)
+        if not low <= int(card.chip_uid, 16) <= high:
             problems.append(
-                f"card {card.serial}: chip {card.chip_uid} is outside lot {lot.lot_number}'s UIDs"
+                f"card {card.serial}: chip {card.chip_uid} is outside lot "
+                f"{chip_lot.lot_number}'s UIDs"
             )
     if unknown > 10:
         problems.append(f"... and {unknown - 10} more cards whose chip comes from no known lot")

@@ -389,3 +389,72 @@ def stock(*, session: Session, item_code: str | None = None) -> list[LotStock]:
         .order_by(col(StockLot.received_at), col(StockLot.id))
     ).all()
     return [LotStock(lot, balance_of(session=session, lot_id=lot.id or 0)) for lot in lots]
+
+
+def chip_uid_of(lot: StockLot, taken: int) -> str:
+    """The UID of the ``taken``-th card body taken from a chip lot (1 for the first)."""
+    assert lot.first_uid is not None
+    uid = int(lot.first_uid, 16) + taken - 1
+    if lot.last_uid is not None and uid > int(lot.last_uid, 16):
+        raise StockError(
+            f"lot {lot.lot_number} has given out more card bodies than its UID range holds",
+            field="lot",
+            reason_code="stock.uid_range",
+        )
+    return f"{uid:0{len(lot.first_uid)}X}"
+
+
+def spoil_card(
+    *, session: Session, card_serial: str, reason: str, at: datetime, actor: str
+) -> None:
+    """The card body taken for ``card_serial`` was spoiled (found by its consumption)."""
+    taken = session.exec(
+        select(StockMovement).where(
+            StockMovement.card_serial == card_serial,
+            StockMovement.kind == MovementKind.CONSUMPTION,
+        )
+    ).first()
+    if taken is None:
+        raise StockError(
+            f"card {card_serial} took no card body from stock",
+            field="card",
+            reason_code="stock.not_consumed",
+        )
+    spoil_chip(
+        session=session,
+        lot_id=taken.lot_id,
+        card_serial=card_serial,
+        reason=reason,
+        at=at,
+        actor=actor,
+    )
+
+
+class LedgerChipStock:
+    """``line.devices.ChipStock`` over the ledger: what the controller uses."""
+
+    def __init__(self, *, actor: str) -> None:
+        self.actor = actor
+
+    def reserve(
+        self, *, session: Session, application_ids: Sequence[int], at: datetime
+    ) -> set[int]:
+        return set(
+            reserve_chips(session=session, application_ids=application_ids, at=at, actor=self.actor)
+        )
+
+    def consume(
+        self, *, session: Session, application_id: int, card_serial: str, at: datetime
+    ) -> tuple[str, str]:
+        lot = consume_chip(
+            session=session,
+            application_id=application_id,
+            card_serial=card_serial,
+            at=at,
+            actor=self.actor,
+        )
+        after = balance_of(session=session, lot_id=lot.id or 0)
+        return lot.lot_number, chip_uid_of(lot, after.consumed + after.spoiled)
+
+    def spoil(self, *, session: Session, card_serial: str, reason: str, at: datetime) -> None:
+        spoil_card(session=session, card_serial=card_serial, reason=reason, at=at, actor=self.actor)

@@ -18,12 +18,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from line.allocation import next_in_line
 from line.card import CardData, expiry_date
 from line.db import session_scope
 from line.devices import (
     CardPrinter,
     ChipEncoder,
     ChipRecord,
+    ChipStock,
     PrintedFace,
     PrintJob,
     QcStation,
@@ -35,7 +37,7 @@ from line.models import Application, Card
 from line.operations import StageResult, finish_stages, start_prints
 from line.routing import Action
 from line.spec import LineSpec
-from line.types import ApplicationState, CardState, Clock, Outcome, Stage
+from line.types import CardState, Clock, Outcome, Stage
 
 log = get_logger(__name__)
 
@@ -62,6 +64,7 @@ class RunSummary:
     spoiled: dict[str, int] = field(default_factory=dict)  # reason code -> cards
     held: int = 0
     device_faults: dict[str, int] = field(default_factory=dict)  # reason code -> faults
+    waiting_for_chips: int = 0  # approved applications left without a chip when it stopped
 
     def spoil(self, reason: str) -> None:
         self.spoiled[reason] = self.spoiled.get(reason, 0) + 1
@@ -79,6 +82,7 @@ class RunSummary:
             "spoiled": dict(self.spoiled),
             "held": self.held,
             "device_faults": dict(self.device_faults),
+            "waiting_for_chips": self.waiting_for_chips,
         }
 
 
@@ -115,6 +119,7 @@ class LineController:
         actor: str,
         archive: Archive | None = None,
         device_retries: int = 3,
+        stock: ChipStock | None = None,
     ) -> None:
         self.engine = engine
         self.spec = spec
@@ -123,6 +128,7 @@ class LineController:
         self.actor = actor
         self.archive = archive
         self.device_retries = device_retries
+        self.stock = stock
         self._zone = ZoneInfo(spec.calendar.timezone)
         self._card_ids: dict[str, int] = {}  # card serial -> card id, for cards on the line
         self._cards: dict[str, CardData] = {}  # card serial -> what the devices need
@@ -168,25 +174,46 @@ class LineController:
     # --- stages ---------------------------------------------------------------------------
 
     def _start_batch(self, size: int, summary: RunSummary) -> list[CardData]:
+        """The next applications in the allocation policy's order; with chip stock, only
+        those that get a chip reserved start (the line stops when chips run out)."""
         issue_date = self.today()
         with session_scope(self.engine) as session:
-            waiting = session.exec(
-                select(Application)
-                .where(Application.state == ApplicationState.APPROVED)
-                .order_by(col(Application.id))
-                .limit(size)
-            ).all()
+            waiting = next_in_line(session=session, policy=self.spec.allocation, limit=size)
+            if self.stock is not None and waiting:
+                holding = self.stock.reserve(
+                    session=session,
+                    application_ids=[a.id for a in waiting if a.id is not None],
+                    at=self.clock(),
+                )
+                summary.waiting_for_chips = len(waiting) - len(holding)
+                if summary.waiting_for_chips:
+                    log.warning(
+                        "line.short_of_chips",
+                        waiting=summary.waiting_for_chips,
+                        policy=self.spec.allocation.policy,
+                    )
+                waiting = [a for a in waiting if a.id in holding]
             ids = [application.id for application in waiting if application.id is not None]
+            at = self.clock()
             cards = start_prints(
                 session=session,
                 application_ids=ids,
                 actor=self.actor,
                 machine=self.devices.printer.name,
-                at=self.clock(),
+                at=at,
             )
             started = []
             for application, card in zip(waiting, cards, strict=True):
-                assert card.id is not None
+                assert card.id is not None and application.id is not None
+                if self.stock is not None:
+                    # The card body (and its chip) is taken from stock as printing starts.
+                    card.chip_lot, card.chip_uid = self.stock.consume(
+                        session=session,
+                        application_id=application.id,
+                        card_serial=card.serial,
+                        at=at,
+                    )
+                    session.add(card)
                 self._card_ids[card.serial] = card.id
                 data = card_data(application, card, issue_date=issue_date)
                 self._cards[card.serial] = data
@@ -395,9 +422,16 @@ class LineController:
         routes = finish_stages(
             session=session, results=results, rework_limit=self.spec.rework_limit
         )
-        for result, route in zip(results, routes, strict=True):
+        for result, route, (card, *_) in zip(results, routes, outcomes, strict=True):
             if result.outcome is Outcome.FAIL:
                 summary.spoil(result.reason_code or "unknown")
+                if self.stock is not None:  # its card body, and chip, are lost
+                    self.stock.spoil(
+                        session=session,
+                        card_serial=card.card_serial,
+                        reason=result.reason_code or "unknown",
+                        at=result.ended_at,
+                    )
                 if route.action is Action.HOLD:
                     summary.held += 1
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
+
+from sqlmodel import Session
 
 from line.card import CardData
 
@@ -80,3 +83,27 @@ class QcStation(Protocol):
     name: str
 
     def inspect(self, card: CardData, face: PrintedFace, chip: ChipRecord) -> QcVerdict: ...
+
+
+class ChipStock(Protocol):
+    """The chip card bodies in stock, as the line uses them (``inventory`` implements it).
+
+    All three work inside the caller's transaction (``session``)."""
+
+    def reserve(
+        self, *, session: Session, application_ids: Sequence[int], at: datetime
+    ) -> set[int]:
+        """Reserve a chip for each application in the order given; returns those that hold
+        one (those already holding one included). Stock may run out part-way."""
+        ...
+
+    def consume(
+        self, *, session: Session, application_id: int, card_serial: str, at: datetime
+    ) -> tuple[str, str]:
+        """The application's reserved card body is taken for ``card_serial``: returns its
+        lot number and its chip's UID."""
+        ...
+
+    def spoil(self, *, session: Session, card_serial: str, reason: str, at: datetime) -> None:
+        """The card body taken for ``card_serial`` was spoiled."""
+        ...

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
         default="inprocess",
         description="'inprocess' (virtual chips in this process) or 'pcsc' (pcscd + vpcd)",
     )
+    chip_stock: str = Field(
+        default="ledger",
+        description=(
+            "'ledger': a card starts only with a chip reserved from stock (cardline stock "
+            "receive); 'none': chips are not tracked, a virtual lot feeds the line"
+        ),
+    )
     qr_sample_rate: float = Field(
         default=0.05, ge=0, le=1, description="share of cards whose QR code QC decodes"
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -113,6 +113,25 @@ class ShiftCalendar(_Frozen):
         return sum(shift.working_seconds for shift in self.shifts)
 
 
+class AllocationPolicy(_Frozen):
+    """Who gets the chips when approved work exceeds them (controller and simulator alike).
+
+    - ``fifo``: first come, first served (order of intake);
+    - ``earliest_due``: earliest due date first, then intake order (no due date: last);
+    - ``priority``: the ``priority_groups`` in their order, then everyone else, each by intake;
+    - ``fair_share``: provinces (of the destination station) take turns, each by intake.
+    """
+
+    policy: Literal["fifo", "earliest_due", "priority", "fair_share"] = "fifo"
+    priority_groups: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _groups(self) -> AllocationPolicy:
+        if self.policy == "priority" and not self.priority_groups:
+            raise ValueError("the priority policy needs priority_groups, highest first")
+        return self
+
+
 class LineSpec(_Frozen):
     """A production centre's line: the four stages, the rework limit and the calendar."""
 
@@ -121,6 +140,7 @@ class LineSpec(_Frozen):
     rework_limit: int = Field(ge=0, description="replacement cards an application may get")
     stages: dict[Stage, StageSpec]
     calendar: ShiftCalendar
+    allocation: AllocationPolicy = AllocationPolicy()
 
     @field_validator("stages", mode="before")
     @classmethod

@@ -21,14 +21,28 @@ Connect = Callable[[str], AbstractContextManager[ChipTransport]]
 """Opens a connection to the chip of one card serial."""
 
 
+ChipSupply = Callable[[str], VirtualChip]
+"""The chip embedded in a card serial's card body (for instance, as the stock ledger says)."""
+
+
 class CardBodies:
-    """The chips of the cards on the line, taken from a lot as cards enter it.
+    """The chips of the cards on the line: from ``supply`` (given the card serial), or else
+    issued in turn from a virtual ``lot`` as cards enter the line.
 
     Only the most recent ``keep`` chips are held: a card leaves the line after QC.
     """
 
-    def __init__(self, lot: VirtualChipLot, *, keep: int = 10_000) -> None:
+    def __init__(
+        self,
+        lot: VirtualChipLot | None = None,
+        *,
+        supply: ChipSupply | None = None,
+        keep: int = 10_000,
+    ) -> None:
+        if (lot is None) == (supply is None):
+            raise ValueError("give either a lot or a supply")
         self.lot = lot
+        self.supply = supply
         self.keep = keep
         self._chips: OrderedDict[str, VirtualChip] = OrderedDict()
         self._lock = threading.Lock()
@@ -37,7 +51,11 @@ class CardBodies:
         with self._lock:
             chip = self._chips.get(card_serial)
             if chip is None:
-                chip = self.lot.issue()
+                if self.supply is not None:
+                    chip = self.supply(card_serial)
+                else:
+                    assert self.lot is not None
+                    chip = self.lot.issue()
                 self._chips[card_serial] = chip
                 while len(self._chips) > self.keep:
                     self._chips.popitem(last=False)

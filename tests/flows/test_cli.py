@@ -160,9 +160,46 @@ def test_keys_run_show_and_export(
 
     code, out, _ = cli(capsys, "-q", "run", "--json")
     summary = json.loads(out)
-    assert code == 0 and summary["passed"] == 5 and summary["started"] >= 5
+    assert (code, summary["started"], summary["waiting_for_chips"]) == (0, 0, 5), (
+        "no chips, no cards"
+    )
+    cli(
+        capsys,
+        "-q",
+        "stock",
+        "receive",
+        "--lot",
+        "L1",
+        "--supplier",
+        "Chip Co",
+        "--quantity",
+        "3",
+        "--first-uid",
+        "04D00000000001",
+    )
+    code, out, _ = cli(capsys, "-q", "run")
+    assert "stopped short of chips: 2 approved applications wait" in out
+    cli(
+        capsys,
+        "-q",
+        "stock",
+        "receive",
+        "--lot",
+        "L2",
+        "--supplier",
+        "Chip Co",
+        "--quantity",
+        "20",
+        "--first-uid",
+        "04D00000001001",
+    )
+    code, out, _ = cli(capsys, "-q", "run", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["waiting_for_chips"] == 0
     code, out, _ = cli(capsys, "-q", "status", "--json")
     assert json.loads(out)["applications"]["qc_passed"] == 5
+    code, _, err = cli(capsys, "-q", "check")
+    assert code == 0, err
 
     who = good_rows(6)[0]
     code, out, _ = cli(capsys, "-q", "card", "show", who["id_number"])

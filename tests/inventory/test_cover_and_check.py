@@ -89,3 +89,20 @@ def test_check_names_a_card_whose_chip_is_outside_its_lot_or_from_no_lot(
             session=session
         )
         assert session.exec(select(StockLot)).one().lot_number == "LOT-A"
+
+
+def test_check_holds_each_card_to_its_own_lot_among_several(sqlite_engine: Engine) -> None:
+    receive_chips(sqlite_engine, "LOT-A", 2, "04A0000000000001")
+    receive_chips(sqlite_engine, "LOT-B", 2, "04B0000000000001", minute=1)
+    apps = applications(sqlite_engine, 2)
+    with sqlite_engine.begin() as connection:
+        for n, (uid, lot) in enumerate([("04A0000000000001", "LOT-A"), ("04B0000000000002", "LOT-B")]):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO card (serial, application_id, attempt, state, chip_uid, chip_lot, created_at, updated_at)"
+                    " VALUES (:s, :a, 1, 'encoded', :u, :l, '2026-11-02 06:00:00', '2026-11-02 06:00:00')"
+                ),
+                {"s": f"C{n}-1", "a": apps[n], "u": uid, "l": lot},
+            )
+    with session_scope(sqlite_engine) as session:
+        assert reconcile(session=session) == []

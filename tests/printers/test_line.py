@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from flows.archive import CHIP_FILES
 from flows.wiring import Line, build_line
+from inventory.ledger import receive
 from line.card import CardData
 from line.controller import Devices, LineController, card_data
 from line.db import session_scope
@@ -53,8 +54,14 @@ def intake(engine: Engine, folder: Path, count: int, clock: StepClock) -> None:
     assert summary.accepted == count
 
 
-def line_for(settings: Settings, engine: Engine, clock: StepClock) -> Line:
+def line_for(settings: Settings, engine: Engine, clock: StepClock, chips: int = 100) -> Line:
+    """Keys, a chip lot of ``chips`` in stock, and the devices ``cardline run`` would use."""
     init_test_keys(settings.keys_path, now=datetime(2026, 1, 1, tzinfo=UTC))
+    with session_scope(engine) as session:
+        receive(
+            session=session, item_code="chip", lot_number="LOT-T", supplier="Chip Co",
+            quantity=chips, first_uid="04C20000000001", at=clock(), actor="test",
+        )  # fmt: skip
     return build_line(settings=settings, spec=default_spec(), engine=engine, clock=clock)
 
 
@@ -66,6 +73,7 @@ def controller(engine: Engine, devices: Devices, clock: StepClock, line: Line) -
         clock=clock,
         actor="test",
         archive=line.archive,
+        stock=line.stock,
     )
 
 
