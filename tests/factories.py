@@ -29,23 +29,23 @@ def add_application(session: Session, *, seed: int, today: date, **overrides: An
     """Insert one approved application straight into the database."""
     who = applicant(seed, today=today)
     now = datetime(2026, 11, 1, 7, 0, tzinfo=UTC)
-    application = Application(
-        id_number=who.id_number,
-        full_name=who.full_name,
-        date_of_birth=who.date_of_birth,
-        sex=who.sex,
-        nationality=who.nationality,
-        place_of_origin=who.place_of_origin,
-        place_of_residence=who.place_of_residence,
-        old_id_number=who.old_id_number or None,
-        photo_path="/photos/x.jpg",
-        photo_sha256="0" * 64,
-        destination=who.destination,
-        state=ApplicationState.APPROVED,
-        received_at=now,
-        updated_at=now,
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "id_number": who.id_number,
+        "full_name": who.full_name,
+        "date_of_birth": who.date_of_birth,
+        "sex": who.sex,
+        "nationality": who.nationality,
+        "place_of_origin": who.place_of_origin,
+        "place_of_residence": who.place_of_residence,
+        "old_id_number": who.old_id_number or None,
+        "photo_path": "/photos/x.jpg",
+        "photo_sha256": "0" * 64,
+        "destination": who.destination,
+        "state": ApplicationState.APPROVED,
+        "received_at": now,
+        "updated_at": now,
+    }
+    application = Application(**{**values, **overrides})
     session.add(application)
     session.flush()
     return application
