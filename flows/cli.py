@@ -433,6 +433,9 @@ def stock_receive(
     defect_rate: Annotated[
         float | None, typer.Option("--defect-rate", help="Chips: the lot's measured defect rate.")
     ] = None,
+    order: Annotated[
+        str | None, typer.Option(help="The purchase order this delivery fulfils.")
+    ] = None,
 ) -> None:
     """Record a delivery into stock; refused with the field named if anything is off."""
     from inventory.ledger import receive
@@ -449,11 +452,77 @@ def stock_receive(
             quantity=quantity,
             first_uid=first_uid,
             defect_rate=defect_rate,
+            order=order,
             at=utc_now(),
             actor=f"cli@{c.settings.centre}",
         )
         uids = f", UIDs {received.first_uid}-{received.last_uid}" if received.first_uid else ""
     typer.echo(f"received {quantity} {item} in lot {lot} from {supplier}{uids}")
+
+
+@stock_app.command("expect")
+def stock_expect(
+    ctx: typer.Context,
+    order: Annotated[str, typer.Option(help="Purchase order number.")],
+    supplier: Annotated[str, typer.Option(help="Who will deliver.")],
+    quantity: Annotated[int, typer.Option(help="How many units are expected.")],
+    on: Annotated[str, typer.Option("--date", help="Expected delivery date (YYYY-MM-DD).")],
+    item: Annotated[str, typer.Option(help="Stock item (chip, ...).")] = "chip",
+) -> None:
+    """Record an expected delivery (a purchase order)."""
+    from inventory.orders import expect
+    from line.db import session_scope
+
+    with session_scope(_ctx(ctx).ready_engine()) as session:
+        expect(
+            session=session, number=order, item_code=item, supplier=supplier,
+            quantity=quantity, expected_on=_date(on, "--date"), at=utc_now(),
+        )  # fmt: skip
+    typer.echo(f"expecting {quantity} {item} from {supplier} on {on} (order {order})")
+
+
+@stock_app.command("delay")
+def stock_delay(
+    ctx: typer.Context,
+    order: Annotated[str, typer.Option(help="Purchase order number.")],
+    to: Annotated[str, typer.Option("--to", help="New expected date (YYYY-MM-DD).")],
+    reason: Annotated[str, typer.Option(help="Why it slips.")],
+) -> None:
+    """An expected delivery slips."""
+    from inventory.orders import delay
+    from line.db import session_scope
+
+    with session_scope(_ctx(ctx).ready_engine()) as session:
+        delayed = delay(session=session, number=order, to=_date(to, "--to"), reason=reason)
+        typer.echo(f"order {delayed.number}: now expected on {delayed.expected_on}")
+
+
+@stock_app.command("split")
+def stock_split(
+    ctx: typer.Context,
+    order: Annotated[str, typer.Option(help="Purchase order number.")],
+    quantity: Annotated[int, typer.Option(help="How many come separately.")],
+    on: Annotated[str, typer.Option("--date", help="When that part is expected.")],
+) -> None:
+    """Part of an expected delivery comes separately: a new order for that part."""
+    from inventory.orders import split
+    from line.db import session_scope
+
+    with session_scope(_ctx(ctx).ready_engine()) as session:
+        part = split(
+            session=session, number=order, quantity=quantity, expected_on=_date(on, "--date"),
+            at=utc_now(),
+        )  # fmt: skip
+        typer.echo(f"order {order} split: {part.quantity} now on order {part.number}, {on}")
+
+
+def _date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a date (YYYY-MM-DD)", param_hint=option
+        ) from None
 
 
 @stock_app.command("status")

@@ -6,20 +6,26 @@ cover = available / rate. The state says what a manager must know:
 
 - ``out``: nothing available;
 - ``short``: less available than the approved work waiting for it (the backlog);
-- ``low``: fewer days of cover than ``low_days`` (time to reorder);
+- ``low``: at or below the reorder point (``lead_days`` of consumption: what is used up
+  while a new order is on its way);
 - ``ok``.
+
+The projected stock-out date walks the days ahead: each day takes the trailing rate (no
+more than the backlog still needs) and adds the open purchase orders due that day; the
+first day that cannot be served is the stock-out. None: not within the horizon.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from inventory.ledger import stock
-from inventory.models import MovementKind, StockItem, StockMovement
+from inventory.models import MovementKind, PurchaseOrder, StockItem, StockMovement
+from inventory.orders import expected
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +38,9 @@ class ItemCover:
     days_of_cover: float | None  # None: nothing consumed lately, cover unbounded
     state: str
     reason: str
+    expected: int = 0  # on open purchase orders
+    reorder_point: int = 0
+    projected_stockout: date | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -43,6 +52,11 @@ class ItemCover:
             "days_of_cover": None if self.days_of_cover is None else round(self.days_of_cover, 1),
             "state": self.state,
             "reason": self.reason,
+            "expected": self.expected,
+            "reorder_point": self.reorder_point,
+            "projected_stockout": None
+            if self.projected_stockout is None
+            else self.projected_stockout.isoformat(),
         }
 
 
@@ -52,7 +66,8 @@ def cover(
     now: datetime,
     backlog: int,
     window_days: int = 7,
-    low_days: float = 14.0,
+    lead_days: float = 21.0,
+    horizon_days: int = 365,
 ) -> list[ItemCover]:
     """One entry per stock item. ``backlog``: approved applications waiting for a chip."""
     since = now - timedelta(days=window_days)
@@ -72,14 +87,65 @@ def cover(
         rate = float(used) / window_days
         days = available / rate if rate > 0 else None
         need = backlog if item.code == "chip" else 0
+        orders = expected(session=session, item_code=item.code)
+        reorder_point = round(rate * lead_days)
+        stockout = _stockout(now.date(), available, rate, need, orders, horizon_days)
         if available <= 0:
             state, reason = "out", f"nothing available ({reserved} reserved)"
         elif need > available:
             state, reason = "short", f"{available} available for {need} approved applications"
-        elif days is not None and days < low_days:
-            state, reason = "low", f"{days:.1f} days of cover at {rate:.0f} a day (< {low_days:g})"
+        elif rate > 0 and available <= reorder_point:
+            state = "low"
+            reason = (
+                f"{days:.1f} days of cover at {rate:.0f} a day, at or below the reorder point "
+                f"({reorder_point}: {lead_days:g} days)"
+            )
         else:
             state = "ok"
             reason = "no consumption lately" if days is None else f"{days:.1f} days of cover"
-        result.append(ItemCover(item.code, on_hand, reserved, available, rate, days, state, reason))
+        if orders:
+            reason += (
+                f"; {sum(o.quantity for o in orders)} expected, next on {orders[0].expected_on}"
+            )
+        result.append(
+            ItemCover(
+                item.code,
+                on_hand,
+                reserved,
+                available,
+                rate,
+                days,
+                state,
+                reason,
+                expected=sum(o.quantity for o in orders),
+                reorder_point=reorder_point,
+                projected_stockout=stockout,
+            )
+        )
     return result
+
+
+def _stockout(
+    today: date,
+    available: int,
+    rate: float,
+    need: int,
+    orders: list[PurchaseOrder],
+    horizon_days: int,
+) -> date | None:
+    if rate <= 0:
+        return None if available > 0 or need == 0 else today
+    stock, to_serve = float(available), float(need) if need else float("inf")
+    pending = sorted(orders, key=lambda o: o.expected_on)
+    for offset in range(horizon_days + 1):
+        day = today + timedelta(days=offset)
+        while pending and pending[0].expected_on <= day:
+            stock += pending.pop(0).quantity
+        todays = min(rate, to_serve)
+        if todays <= 0:
+            return None
+        if stock < todays:
+            return day
+        stock -= todays
+        to_serve -= todays
+    return None

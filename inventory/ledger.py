@@ -144,8 +144,10 @@ def receive(
     actor: str,
     first_uid: str | None = None,
     defect_rate: float | None = None,
+    order: str | None = None,
 ) -> StockLot:
-    """Record a delivery; refuse it (naming the field, writing nothing) if anything is off."""
+    """Record a delivery; refuse it (naming the field, writing nothing) if anything is off.
+    ``order``: the purchase order it fulfils (it must exist and be open)."""
     item = session.get(StockItem, item_code)
     if item is None:
         known = ", ".join(session.exec(select(StockItem.code)).all())
@@ -214,7 +216,13 @@ def receive(
         raise StockError(
             f"only chips have UIDs, not {item_code}", field="first-uid", reason_code="stock.uid"
         )
+    purchase_order_id = None
+    if order is not None:
+        from inventory.orders import fulfil
+
+        purchase_order_id = fulfil(session=session, number=order, item_code=item_code).id
     lot = StockLot(
+        purchase_order_id=purchase_order_id,
         item_code=item_code,
         lot_number=lot_number,
         supplier=supplier.strip(),

@@ -8,7 +8,7 @@ recomputes every balance from the movements themselves.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -63,6 +63,7 @@ class StockLot(SQLModel, table=True):
     first_uid: str | None = Field(default=None, max_length=32)
     last_uid: str | None = Field(default=None, max_length=32)
     defect_rate: float | None = Field(default=None, ge=0, le=1)
+    purchase_order_id: int | None = Field(default=None, foreign_key="purchase_order.id")
 
 
 class StockMovement(SQLModel, table=True):
@@ -106,3 +107,21 @@ class ChipReservation(SQLModel, table=True):
     state: str = Field(max_length=16)  # reserved / consumed / released
     card_serial: str | None = Field(default=None, max_length=32)
     reserved_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+
+
+class PurchaseOrder(SQLModel, table=True):
+    """A delivery expected from a supplier. Delayed orders keep their history in ``note``;
+    a split order is a new order pointing at the one it came from."""
+
+    __tablename__ = "purchase_order"
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=64, unique=True)
+    item_code: str = Field(foreign_key="stock_item.code", max_length=16)
+    supplier: str = Field(max_length=120)
+    quantity: int = Field(gt=0)
+    expected_on: date
+    status: str = Field(max_length=16)  # open / received / cancelled
+    split_from_id: int | None = Field(default=None, foreign_key="purchase_order.id")
+    note: str = Field(default="", max_length=2000)
+    created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))

@@ -267,3 +267,91 @@ def test_stock_receive_status_ledger_and_check(
     assert out.count("\n") == 1 and "receipt" in out and "+1000" in out
     code, out, _ = cli(capsys, "-q", "check")
     assert code == 0 and "reconcile" in out
+
+
+def test_expected_deliveries_from_the_command_line(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli(capsys, "-q", "db", "upgrade")
+    code, out, _ = cli(
+        capsys,
+        "-q",
+        "stock",
+        "expect",
+        "--order",
+        "PO-7",
+        "--supplier",
+        "Chip Co",
+        "--quantity",
+        "500",
+        "--date",
+        "2026-12-01",
+    )
+    assert code == 0 and "expecting 500 chip" in out
+    code, out, _ = cli(
+        capsys,
+        "-q",
+        "stock",
+        "delay",
+        "--order",
+        "PO-7",
+        "--to",
+        "2026-12-22",
+        "--reason",
+        "slips three weeks",
+    )
+    assert "now expected on 2026-12-22" in out
+    code, out, _ = cli(
+        capsys,
+        "-q",
+        "stock",
+        "split",
+        "--order",
+        "PO-7",
+        "--quantity",
+        "200",
+        "--date",
+        "2026-12-10",
+    )
+    assert "PO-7/2" in out
+    code, _, err = cli(
+        capsys,
+        "-q",
+        "stock",
+        "receive",
+        "--lot",
+        "L9",
+        "--supplier",
+        "Chip Co",
+        "--quantity",
+        "200",
+        "--first-uid",
+        "04E00000000001",
+        "--order",
+        "PO-404",
+    )
+    assert code == 1 and "order: no purchase order 'PO-404'" in err
+    code, _, _ = cli(
+        capsys,
+        "-q",
+        "stock",
+        "receive",
+        "--lot",
+        "L9",
+        "--supplier",
+        "Chip Co",
+        "--quantity",
+        "200",
+        "--first-uid",
+        "04E00000000001",
+        "--order",
+        "PO-7/2",
+    )
+    assert code == 0
+    code, out, _ = cli(capsys, "-q", "stock", "status", "--json")
+    (chip,) = json.loads(out)
+    assert (chip["available"], chip["expected"]) == (200, 300)
+    code, _, err = cli(
+        capsys, "-q", "stock", "delay", "--order", "PO-7", "--to", "someday", "--reason", "x"
+    )
+    assert code == 2 and "not a date" in err

@@ -96,7 +96,9 @@ def test_check_holds_each_card_to_its_own_lot_among_several(sqlite_engine: Engin
     receive_chips(sqlite_engine, "LOT-B", 2, "04B0000000000001", minute=1)
     apps = applications(sqlite_engine, 2)
     with sqlite_engine.begin() as connection:
-        for n, (uid, lot) in enumerate([("04A0000000000001", "LOT-A"), ("04B0000000000002", "LOT-B")]):
+        for n, (uid, lot) in enumerate(
+            [("04A0000000000001", "LOT-A"), ("04B0000000000002", "LOT-B")]
+        ):
             connection.execute(
                 sa.text(
                     "INSERT INTO card (serial, application_id, attempt, state, chip_uid, chip_lot, created_at, updated_at)"

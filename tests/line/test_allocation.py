@@ -28,7 +28,14 @@ PEOPLE = [
 def order(engine: Engine, policy: AllocationPolicy, limit: int = 6) -> list[int]:
     with session_scope(engine) as session:
         for seed, (group, due, destination) in enumerate(PEOPLE, start=1):
-            add_application(session, seed=seed, today=TODAY, priority_group=group, due_date=due, destination=destination)
+            add_application(
+                session,
+                seed=seed,
+                today=TODAY,
+                priority_group=group,
+                due_date=due,
+                destination=destination,
+            )
     return pick(engine, policy, limit)
 
 
