@@ -331,6 +331,10 @@ def run_line(
         f"{summary.held} held for a manager"
     )
     typer.echo(f"     spoiled: {spoiled}; device faults: {faults}")
+    for item, missing in sorted(summary.supplies_missing.items()):
+        typer.echo(
+            f"     {item}: {missing} unit(s) needed but not in stock (cardline stock status)"
+        )
     if summary.waiting_for_chips:
         typer.echo(
             f"     stopped short of chips: {summary.waiting_for_chips} approved applications "
@@ -444,6 +448,7 @@ def stock_receive(
     c = _ctx(ctx)
     engine = c.ready_engine()
     with session_scope(engine) as session:
+        _register_consumables(session, c.settings)
         received = receive(
             session=session,
             item_code=item,
@@ -474,6 +479,7 @@ def stock_expect(
     from line.db import session_scope
 
     with session_scope(_ctx(ctx).ready_engine()) as session:
+        _register_consumables(session, _ctx(ctx).settings)
         expect(
             session=session, number=order, item_code=item, supplier=supplier,
             quantity=quantity, expected_on=_date(on, "--date"), at=utc_now(),
@@ -514,6 +520,19 @@ def stock_split(
             at=utc_now(),
         )  # fmt: skip
         typer.echo(f"order {order} split: {part.quantity} now on order {part.number}, {on}")
+
+
+def _register_consumables(session: Any, settings: Settings) -> None:
+    """The line spec's consumables are stock items (ribbon, overlay film...)."""
+    from inventory.ledger import register_consumables
+
+    spec = _load_spec(settings)
+    register_consumables(
+        session=session,
+        consumables={
+            code: (c.name, c.unit, c.cards_per_unit) for code, c in spec.consumables.items()
+        },
+    )
 
 
 def _date(text: str, option: str) -> date:

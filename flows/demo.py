@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from flows.wiring import build_line
 from inventory.cover import ItemCover, cover
-from inventory.ledger import receive
+from inventory.ledger import receive, register_consumables
 from inventory.models import StockLot
 from line.controller import LineController, RunSummary
 from line.db import make_engine, session_scope, upgrade
@@ -89,6 +89,21 @@ def run_demo(
     if first_delivery:
         # Chips ran short in 2021: the first delivery covers three quarters of the backlog.
         _deliver(engine, clock, "VN-DEMO-A", 3 * count // 4, "04C10000000001", echo)
+        with session_scope(engine) as session:
+            register_consumables(
+                session=session,
+                consumables={
+                    code: (c.name, c.unit, c.cards_per_unit) for code, c in spec.consumables.items()
+                },
+            )
+            for code, supply in spec.consumables.items():
+                rolls = -(-2 * count // supply.cards_per_unit)  # enough for every card twice
+                receive(
+                    session=session, item_code=code, lot_number=f"{code.upper()}-DEMO",
+                    supplier="Printer supplies (demo)", quantity=rolls, at=clock(),
+                    actor="demo-storekeeper",
+                )  # fmt: skip
+                echo(f"stock     {rolls} {supply.unit}(s) of {supply.name} delivered")
     line = build_line(settings=settings, spec=spec, engine=engine, clock=clock)
     try:
         controller = LineController(

@@ -25,8 +25,9 @@ from flows.archive import CardArchive
 
 if TYPE_CHECKING:
     from printers.vchip import VirtualChip
-from inventory.ledger import LedgerChipStock
+from inventory.ledger import LedgerChipStock, register_consumables
 from line.controller import Devices
+from line.db import session_scope
 from line.devices import CardPrinter, ChipStock
 from line.errors import CardlineError
 from line.models import Card
@@ -131,6 +132,13 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
     if settings.chip_stock == "ledger":
         # The chip of each card body is the one the stock ledger gave it at print start.
         stock = LedgerChipStock(actor=f"line@{settings.centre}")
+        with session_scope(engine) as session:
+            register_consumables(
+                session=session,
+                consumables={
+                    code: (c.name, c.unit, c.cards_per_unit) for code, c in spec.consumables.items()
+                },
+            )
         bodies = CardBodies(supply=StockedChips(engine, spec, random.Random(f"{seed}:chips")))
     elif settings.chip_stock == "none":
         lot = VirtualChipLot(

@@ -439,10 +439,14 @@ def spoil_card(
 
 
 class LedgerChipStock:
-    """``line.devices.ChipStock`` over the ledger: what the controller uses."""
+    """``line.devices.ChipStock`` over the ledger: what the controller uses. After each batch
+    starts, ``use_supplies`` mounts the ribbon and film rolls its cards need."""
 
     def __init__(self, *, actor: str) -> None:
         self.actor = actor
+
+    def use_supplies(self, *, session: Session, at: datetime) -> dict[str, int]:
+        return use_consumables(session=session, at=at, actor=self.actor)
 
     def reserve(
         self, *, session: Session, application_ids: Sequence[int], at: datetime
@@ -466,3 +470,75 @@ class LedgerChipStock:
 
     def spoil(self, *, session: Session, card_serial: str, reason: str, at: datetime) -> None:
         spoil_card(session=session, card_serial=card_serial, reason=reason, at=at, actor=self.actor)
+
+
+def register_consumables(*, session: Session, consumables: dict[str, tuple[str, str, int]]) -> None:
+    """Make sure each consumable of the line spec is a stock item: code -> (name, unit,
+    cards per unit)."""
+    for code, (name, unit, cards_per_unit) in consumables.items():
+        if session.get(StockItem, code) is None:
+            session.add(StockItem(code=code, name=name, unit=unit, cards_per_unit=cards_per_unit))
+    session.flush()
+
+
+def use_consumables(*, session: Session, at: datetime, actor: str) -> dict[str, int]:
+    """Mount the rolls the cards started so far need: every item but chips is used one unit
+    per ``cards_per_unit`` card bodies taken. Units come from the oldest lots; returns, per
+    item, the units that were needed but not in stock (the printer cannot go on without)."""
+    taken = session.exec(
+        select(sa.func.count())
+        .select_from(StockMovement)
+        .where(StockMovement.item_code == CHIP, StockMovement.kind == MovementKind.CONSUMPTION)
+    ).one()
+    missing: dict[str, int] = {}
+    for item in session.exec(select(StockItem).where(StockItem.code != CHIP)):
+        needed = -(-int(taken) // item.cards_per_unit)  # ceiling
+        used = session.exec(
+            select(sa.func.coalesce(sa.func.sum(StockMovement.quantity), 0)).where(
+                StockMovement.item_code == item.code,
+                StockMovement.kind == MovementKind.CONSUMPTION,
+            )
+        ).one()
+        short = needed - int(used)
+        if short <= 0:
+            continue
+        lots = session.exec(
+            select(StockLot)
+            .where(StockLot.item_code == item.code)
+            .order_by(col(StockLot.received_at), col(StockLot.id))
+            .with_for_update()
+        ).all()
+        for lot in lots:
+            balance = balance_of(session=session, lot_id=lot.id or 0)
+            take = min(short, balance.available)
+            if take <= 0:
+                continue
+            reason = f"mounted for the cards up to {int(taken)}"
+            balance = _move(
+                session,
+                lot,
+                balance,
+                MovementKind.RESERVATION,
+                take,
+                actor=actor,
+                at=at,
+                reason=reason,
+            )
+            _move(
+                session,
+                lot,
+                balance,
+                MovementKind.CONSUMPTION,
+                take,
+                actor=actor,
+                at=at,
+                reason=reason,
+            )
+            short -= take
+            if short == 0:
+                break
+        if short:
+            missing[item.code] = short
+            log.warning("stock.consumable_out", item=item.code, missing=short)
+    session.flush()
+    return missing

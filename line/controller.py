@@ -65,6 +65,7 @@ class RunSummary:
     held: int = 0
     device_faults: dict[str, int] = field(default_factory=dict)  # reason code -> faults
     waiting_for_chips: int = 0  # approved applications left without a chip when it stopped
+    supplies_missing: dict[str, int] = field(default_factory=dict)  # item -> units not in stock
 
     def spoil(self, reason: str) -> None:
         self.spoiled[reason] = self.spoiled.get(reason, 0) + 1
@@ -83,6 +84,7 @@ class RunSummary:
             "held": self.held,
             "device_faults": dict(self.device_faults),
             "waiting_for_chips": self.waiting_for_chips,
+            "supplies_missing": dict(self.supplies_missing),
         }
 
 
@@ -218,6 +220,10 @@ class LineController:
                 data = card_data(application, card, issue_date=issue_date)
                 self._cards[card.serial] = data
                 started.append(data)
+            use_supplies = getattr(self.stock, "use_supplies", None)
+            if started and callable(use_supplies):
+                for item, missing in use_supplies(session=session, at=at).items():
+                    summary.supplies_missing[item] = summary.supplies_missing.get(item, 0) + missing
         summary.started += len(started)
         return started
 

@@ -132,6 +132,14 @@ class AllocationPolicy(_Frozen):
         return self
 
 
+class ConsumableSpec(_Frozen):
+    """Something the printer uses up besides card bodies (ribbon, overlay film)."""
+
+    name: str = Field(min_length=1)
+    unit: str = Field(min_length=1)
+    cards_per_unit: int = Field(ge=1, description="cards one unit prints")
+
+
 class LineSpec(_Frozen):
     """A production centre's line: the four stages, the rework limit and the calendar."""
 
@@ -141,6 +149,15 @@ class LineSpec(_Frozen):
     stages: dict[Stage, StageSpec]
     calendar: ShiftCalendar
     allocation: AllocationPolicy = AllocationPolicy()
+    consumables: dict[str, ConsumableSpec] = Field(default_factory=dict)
+
+    @field_validator("consumables")
+    @classmethod
+    def _codes(cls, value: dict[str, ConsumableSpec]) -> dict[str, ConsumableSpec]:
+        for code in value:
+            if code == "chip" or not code.isidentifier() or len(code) > 16:
+                raise ValueError(f"{code!r} cannot name a consumable (a short word, not 'chip')")
+        return value
 
     @field_validator("stages", mode="before")
     @classmethod

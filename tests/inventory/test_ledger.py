@@ -274,3 +274,34 @@ def test_four_workers_racing_for_a_lot_of_1000_reserve_exactly_1000(pg_admin: En
         engine.dispose()
         with pg_admin.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def test_ribbon_rolls_are_mounted_as_the_cards_they_print_start(sqlite_engine: Engine) -> None:
+    from inventory.ledger import register_consumables, use_consumables
+
+    receive_chips(sqlite_engine, "LOT-A", 10, "04A0000000000001")
+    apps = applications(sqlite_engine, 7)
+    with session_scope(sqlite_engine) as session:
+        register_consumables(session=session, consumables={"ribbon": ("ribbon", "roll", 2)})
+        receive(
+            session=session,
+            item_code="ribbon",
+            lot_number="R-1",
+            supplier="Supplies Co",
+            quantity=3,
+            at=at(0),
+            actor="s",
+        )
+        reserve_chips(session=session, application_ids=apps, at=at(1), actor="line")
+        mounted = []
+        for n, app in enumerate(apps, start=1):
+            consume_chip(
+                session=session, application_id=app, card_serial=f"C{n}-1", at=at(2), actor="line"
+            )
+            missing = use_consumables(session=session, at=at(2), actor="line")
+            ribbon = stock(session=session, item_code="ribbon")[0].balance
+            mounted.append((n, 3 - ribbon.on_hand, missing))
+    # A roll prints 2 cards: cards 1, 3, 5 each start a new roll; card 7 finds none left.
+    assert mounted == [
+        (1, 1, {}), (2, 1, {}), (3, 2, {}), (4, 2, {}), (5, 3, {}), (6, 3, {}), (7, 3, {"ribbon": 1}),
+    ]  # fmt: skip

@@ -73,6 +73,9 @@ def _refused(data: dict[str, Any]) -> SpecError:
         (lambda d: d["stages"]["print"].update(speed=3), "stages.print.speed", "unknown field"),
         (lambda d: d["calendar"].update(working_days=["mon", "funday"]), "calendar.working_days", "unknown weekday 'funday'"),
         (lambda d: d["calendar"].update(timezone="Mars/Olympus"), "calendar.timezone", "unknown time zone"),
+        (lambda d: d["consumables"]["ribbon"].update(cards_per_unit=0), "consumables.ribbon.cards_per_unit", "greater than or equal to 1"),
+        (lambda d: d["consumables"].update(chip={"name": "x", "unit": "u", "cards_per_unit": 1}), "consumables", "cannot name a consumable"),
+        (lambda d: d["allocation"].update(policy="lottery"), "allocation.policy", "lottery"),
     ],
 )  # fmt: skip
 def test_bad_specs_are_refused_naming_the_field(change: Any, field: str, words: str) -> None:
