@@ -259,7 +259,9 @@ def test_stock_receive_status_ledger_and_check(
         code, _, err = cli(capsys, "-q", "stock", "receive", "--supplier", "Chip Co", *args)
         assert code == 1 and words in err and err.count("\n") == 1
     code, out, _ = cli(capsys, "-q", "stock", "status", "--json")
-    (chip,) = json.loads(out)
+    items = {entry["item"]: entry for entry in json.loads(out)}
+    assert set(items) == {"chip", "ribbon", "overlay"}, "the line spec's consumables are stock items"
+    chip = items["chip"]
     assert {k: chip[k] for k in ("item", "on_hand", "reserved", "available", "days_of_cover", "state")} == {
         "item": "chip", "on_hand": 1000, "reserved": 0, "available": 1000, "days_of_cover": None, "state": "ok",
     }  # fmt: skip
@@ -349,7 +351,7 @@ def test_expected_deliveries_from_the_command_line(
     )
     assert code == 0
     code, out, _ = cli(capsys, "-q", "stock", "status", "--json")
-    (chip,) = json.loads(out)
+    chip = next(entry for entry in json.loads(out) if entry["item"] == "chip")
     assert (chip["available"], chip["expected"]) == (200, 300)
     code, _, err = cli(
         capsys, "-q", "stock", "delay", "--order", "PO-7", "--to", "someday", "--reason", "x"
