@@ -465,6 +465,37 @@ def stock_receive(
     typer.echo(f"received {quantity} {item} in lot {lot} from {supplier}{uids}")
 
 
+@stock_app.command("adjust")
+def stock_adjust(
+    ctx: typer.Context,
+    lot: Annotated[str, typer.Option(help="Lot number.")],
+    quantity: Annotated[int, typer.Option(help="Units to add (+) or remove (-) after a count.")],
+    reason: Annotated[str, typer.Option(help="Why the count differs.")],
+    item: Annotated[str, typer.Option(help="Stock item (chip, ...).")] = "chip",
+) -> None:
+    """Correct a lot's count after a stock take; the ledger keeps the reason."""
+    from sqlmodel import select
+
+    from inventory.ledger import StockError, adjust
+    from inventory.models import StockLot
+    from line.db import session_scope
+
+    c = _ctx(ctx)
+    with session_scope(c.ready_engine()) as session:
+        found = session.exec(
+            select(StockLot).where(StockLot.item_code == item, StockLot.lot_number == lot)
+        ).first()
+        if found is None or found.id is None:
+            raise StockError(f"no {item} lot {lot!r}", field="lot", reason_code="stock.lot")
+        after = adjust(
+            session=session, lot_id=found.id, quantity=quantity, reason=reason, at=utc_now(),
+            actor=f"cli@{c.settings.centre}",
+        )  # fmt: skip
+    typer.echo(
+        f"lot {lot}: {quantity:+d}, now {after.on_hand} on hand ({after.available} available)"
+    )
+
+
 @stock_app.command("expect")
 def stock_expect(
     ctx: typer.Context,
