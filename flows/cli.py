@@ -211,6 +211,20 @@ def status(
 # --- card -----------------------------------------------------------------------------------
 
 
+def _history_of(c: Context, key: str) -> tuple[list[Any], Any]:
+    """The applications a key (12-digit ID or application number) names, newest first, and
+    the history of the newest; NotFound if none."""
+    from line.db import session_scope
+    from line.kpi import find_applications, history
+
+    with session_scope(c.ready_engine()) as session:
+        found = find_applications(session=session, key=key)
+        if not found:
+            raise NotFound(f"no application for {key!r}")
+        assert found[0].id is not None
+        return found, history(session=session, application_id=found[0].id)
+
+
 @card_app.command("show")
 def card_show(
     ctx: typer.Context,
@@ -220,17 +234,9 @@ def card_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """One application's history: its data, its cards, every stage event."""
-    from line.db import session_scope
-    from line.kpi import find_applications, history
     from line.logsetup import get_logger
 
-    engine = _ctx(ctx).ready_engine()
-    with session_scope(engine) as session:
-        found = find_applications(session=session, key=key)
-        if not found:
-            raise NotFound(f"no application for {key!r}")
-        assert found[0].id is not None
-        shown = history(session=session, application_id=found[0].id)
+    found, shown = _history_of(_ctx(ctx), key)
     # The log keeps who looked at which application; the processor masks the number.
     get_logger("cardline.card").info("card.show", application_id=shown.application.id, key=key)
     from flows.render import history_json, history_text
@@ -251,19 +257,11 @@ def card_export(
 ) -> None:
     """Write what was made for the application's latest card: faces, MRZ, chip files."""
     from flows.archive import CardArchive
-    from line.db import session_scope
     from line.devices import PrintedFace
-    from line.kpi import find_applications, history
     from line.logsetup import get_logger
 
     c = _ctx(ctx)
-    engine = c.ready_engine()
-    with session_scope(engine) as session:
-        found = find_applications(session=session, key=key)
-        if not found:
-            raise NotFound(f"no application for {key!r}")
-        assert found[0].id is not None
-        shown = history(session=session, application_id=found[0].id)
+    _, shown = _history_of(c, key)
     if not shown.cards:
         raise NotFound(f"application {shown.application.id} has no card yet")
     latest = shown.cards[-1]

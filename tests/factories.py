@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from line.card import CardData, expiry_date
 from line.models import Application
 from line.synthetic import SyntheticApplication, person, portrait
 from line.types import ApplicationState
@@ -49,3 +51,27 @@ def add_application(session: Session, *, seed: int, today: date, **overrides: An
     session.add(application)
     session.flush()
     return application
+
+
+def card_for(seed: int, photo: Path | None = None, **changes: object) -> CardData:
+    """What the devices get for one synthetic applicant's first card, issued on TODAY."""
+    from tests.conftest import TODAY
+
+    who = applicant(seed, today=TODAY)
+    card = CardData(
+        application_id=seed,
+        card_serial=f"C{seed:010d}-1",
+        id_number=who.id_number,
+        full_name=who.full_name,
+        date_of_birth=who.date_of_birth,
+        sex=who.sex,
+        nationality=who.nationality,
+        place_of_origin=who.place_of_origin,
+        place_of_residence=who.place_of_residence,
+        old_id_number=who.old_id_number or None,
+        photo_path=photo if photo is not None else Path("unused.jpg"),
+        issue_date=TODAY,
+        expiry_date=expiry_date(who.date_of_birth, TODAY),
+        destination=who.destination,
+    )
+    return dataclasses.replace(card, **changes)  # type: ignore[arg-type]

@@ -260,7 +260,9 @@ def test_stock_receive_status_ledger_and_check(
         assert code == 1 and words in err and err.count("\n") == 1
     code, out, _ = cli(capsys, "-q", "stock", "status", "--json")
     items = {entry["item"]: entry for entry in json.loads(out)}
-    assert set(items) == {"chip", "ribbon", "overlay"}, "the line spec's consumables are stock items"
+    assert set(items) == {"chip", "ribbon", "overlay"}, (
+        "the line spec's consumables are stock items"
+    )
     chip = items["chip"]
     assert {k: chip[k] for k in ("item", "on_hand", "reserved", "available", "days_of_cover", "state")} == {
         "item": "chip", "on_hand": 1000, "reserved": 0, "available": 1000, "days_of_cover": None, "state": "ok",
@@ -359,14 +361,44 @@ def test_expected_deliveries_from_the_command_line(
     assert code == 2 and "not a date" in err
 
 
-def test_stock_adjust_keeps_the_reason_and_refuses_nonsense(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stock_adjust_keeps_the_reason_and_refuses_nonsense(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cli(capsys, "-q", "db", "upgrade")
-    cli(capsys, "-q", "stock", "receive", "--lot", "L1", "--supplier", "Chip Co", "--quantity", "10", "--first-uid", "04A00000000001")
-    code, out, _ = cli(capsys, "-q", "stock", "adjust", "--lot", "L1", "--quantity", "-2", "--reason", "2 bodies cracked")
+    cli(
+        capsys,
+        "-q",
+        "stock",
+        "receive",
+        "--lot",
+        "L1",
+        "--supplier",
+        "Chip Co",
+        "--quantity",
+        "10",
+        "--first-uid",
+        "04A00000000001",
+    )
+    code, out, _ = cli(
+        capsys,
+        "-q",
+        "stock",
+        "adjust",
+        "--lot",
+        "L1",
+        "--quantity",
+        "-2",
+        "--reason",
+        "2 bodies cracked",
+    )
     assert code == 0 and "now 8 on hand" in out
-    code, _, err = cli(capsys, "-q", "stock", "adjust", "--lot", "L1", "--quantity", "-20", "--reason", "count")
+    code, _, err = cli(
+        capsys, "-q", "stock", "adjust", "--lot", "L1", "--quantity", "-20", "--reason", "count"
+    )
     assert code == 1 and "quantity: -20 would leave -12 available" in err
-    code, _, err = cli(capsys, "-q", "stock", "adjust", "--lot", "NOPE", "--quantity", "1", "--reason", "x")
+    code, _, err = cli(
+        capsys, "-q", "stock", "adjust", "--lot", "NOPE", "--quantity", "1", "--reason", "x"
+    )
     assert code == 1 and "lot: no chip lot 'NOPE'" in err
     code, out, _ = cli(capsys, "-q", "stock", "ledger", "--lot", "L1")
     assert "adjustment" in out and "2 bodies cracked" in out

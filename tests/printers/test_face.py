@@ -17,7 +17,7 @@ import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 
-from line.card import ISSUER, CardData, expiry_date
+from line.card import ISSUER, CardData
 from printers.face import (
     FaceRenderError,
     mrz_font_size,
@@ -28,31 +28,9 @@ from printers.face import (
 )
 from printers.fonts import FontMissing, font_files, register_fonts
 from printers.mrz import mrz_lines
-from tests.conftest import TODAY
-from tests.factories import applicant, photo_file
+from tests.factories import card_for, photo_file
 
 ID1_POINTS = (85.60 / 25.4 * 72, 53.98 / 25.4 * 72)  # 242.65 x 153.01 pt
-
-
-def card_for(seed: int, photo: Path, **changes: object) -> CardData:
-    who = applicant(seed, today=TODAY)
-    card = CardData(
-        application_id=seed,
-        card_serial=f"C{seed:010d}-1",
-        id_number=who.id_number,
-        full_name=who.full_name,
-        date_of_birth=who.date_of_birth,
-        sex=who.sex,
-        nationality=who.nationality,
-        place_of_origin=who.place_of_origin,
-        place_of_residence=who.place_of_residence,
-        old_id_number=who.old_id_number or None,
-        photo_path=photo,
-        issue_date=TODAY,
-        expiry_date=expiry_date(who.date_of_birth, TODAY),
-        destination=who.destination,
-    )
-    return dataclasses.replace(card, **changes)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -12,32 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from line.card import CardData, expiry_date
+from line.card import CardData
 from printers.face import render_cards
 from printers.facecheck import check_face
 from tests.conftest import TODAY
-from tests.factories import applicant, photo_file
-
-
-def card_for(seed: int, photo: Path, **changes: object) -> CardData:
-    who = applicant(seed, today=TODAY)
-    card = CardData(
-        application_id=seed,
-        card_serial=f"C{seed:010d}-1",
-        id_number=who.id_number,
-        full_name=who.full_name,
-        date_of_birth=who.date_of_birth,
-        sex=who.sex,
-        nationality=who.nationality,
-        place_of_origin=who.place_of_origin,
-        place_of_residence=who.place_of_residence,
-        old_id_number=who.old_id_number or None,
-        photo_path=photo,
-        issue_date=TODAY,
-        expiry_date=expiry_date(who.date_of_birth, TODAY),
-        destination=who.destination,
-    )
-    return dataclasses.replace(card, **changes)  # type: ignore[arg-type]
+from tests.factories import card_for, photo_file
 
 
 @pytest.fixture

@@ -6,16 +6,13 @@ package's TD1 checker, over seeded synthetic applicants and Hypothesis-made name
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mrz.checker.td1 import TD1CodeChecker
 
-from line.card import CardData, expiry_date
 from printers.mrz import (
     ALPHABET,
     MrzError,
@@ -25,8 +22,7 @@ from printers.mrz import (
     transliterate,
     validate_td1,
 )
-from tests.conftest import TODAY
-from tests.factories import applicant
+from tests.factories import card_for
 
 SPECIMEN = (
     "I<UTOD231458907<<<<<<<<<<<<<<<",
@@ -38,27 +34,6 @@ CHECKED = {
     0: range(5, 30),  # document number, its digit, optional data (composite)
     1: [*range(0, 7), *range(8, 15), *range(18, 30)],  # birth, expiry, optional data 2, composite
 }
-
-
-def card_for(seed: int, **changes: object) -> CardData:
-    who = applicant(seed, today=TODAY)
-    card = CardData(
-        application_id=seed,
-        card_serial=f"C{seed:010d}-1",
-        id_number=who.id_number,
-        full_name=who.full_name,
-        date_of_birth=who.date_of_birth,
-        sex=who.sex,
-        nationality=who.nationality,
-        place_of_origin=who.place_of_origin,
-        place_of_residence=who.place_of_residence,
-        old_id_number=who.old_id_number or None,
-        photo_path=Path("unused.jpg"),
-        issue_date=TODAY,
-        expiry_date=expiry_date(who.date_of_birth, TODAY),
-        destination=who.destination,
-    )
-    return dataclasses.replace(card, **changes)  # type: ignore[arg-type]
 
 
 def reasons(lines: tuple[str, ...] | list[str]) -> list[str]:

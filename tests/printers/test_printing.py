@@ -36,7 +36,7 @@ from pathlib import Path
 import pypdfium2 as pdfium
 import pytest
 
-from line.card import CardData, expiry_date
+from line.card import CardData
 from line.devices import PrintedFace, PrintJob
 from line.errors import DeviceError
 from line.spec import default_spec
@@ -51,31 +51,10 @@ from printers.printing import (
     SpoolPrinter,
     VirtualPrinter,
 )
-from tests.conftest import TODAY, StepClock
-from tests.factories import applicant, photo_file
+from tests.conftest import StepClock
+from tests.factories import card_for, photo_file
 
 CUPS_PDF_PPD = Path("/usr/share/ppd/cups-pdf/CUPS-PDF_opt.ppd")
-
-
-def card_for(seed: int, photo: Path, **changes: object) -> CardData:
-    who = applicant(seed, today=TODAY)
-    card = CardData(
-        application_id=seed,
-        card_serial=f"C{seed:010d}-1",
-        id_number=who.id_number,
-        full_name=who.full_name,
-        date_of_birth=who.date_of_birth,
-        sex=who.sex,
-        nationality=who.nationality,
-        place_of_origin=who.place_of_origin,
-        place_of_residence=who.place_of_residence,
-        old_id_number=who.old_id_number or None,
-        photo_path=photo,
-        issue_date=TODAY,
-        expiry_date=expiry_date(who.date_of_birth, TODAY),
-        destination=who.destination,
-    )
-    return dataclasses.replace(card, **changes)  # type: ignore[arg-type]
 
 
 @pytest.fixture
