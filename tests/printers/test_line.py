@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from flows.archive import CHIP_FILES
 from flows.wiring import Line, build_line
+from inventory.check import reconcile
 from inventory.ledger import receive
 from line.card import CardData
 from line.controller import Devices, LineController, card_data
@@ -78,13 +79,17 @@ def controller(engine: Engine, devices: Devices, clock: StepClock, line: Line) -
 
 
 def test_cards_go_through_print_encode_and_qc(
-    sqlite_engine: Engine, tmp_path: Path, clock: StepClock
+    engine: Engine, tmp_path: Path, clock: StepClock
 ) -> None:
+    """On SQLite and on PostgreSQL: the whole line, stock ledger included."""
+    sqlite_engine = engine  # the body reads the same on both
     intake(sqlite_engine, tmp_path / "in", 12, clock)
     settings = settings_for(tmp_path / "home")
     line = line_for(settings, sqlite_engine, clock)
     summary = controller(sqlite_engine, line.devices, clock, line).run(batch_size=5)
     assert (summary.started, summary.printed, summary.encoded, summary.passed) == (12, 12, 12, 12)
+    with session_scope(sqlite_engine) as session:
+        assert reconcile(session=session) == [], "every card's chip from its lot, ledger adds up"
     with session_scope(sqlite_engine) as session:
         assert status_counts(session=session).cards["qc_passed"] == 12
         cards = session.exec(select(Card)).all()
