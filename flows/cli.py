@@ -340,6 +340,118 @@ def run_line(
         )
 
 
+# --- dispatch and delivery -----------------------------------------------------------------
+
+
+@app.command("dispatch")
+def dispatch_cards(
+    ctx: typer.Context,
+    max_cards: Annotated[int, typer.Option(min=1, help="Cards per batch at most.")] = 500,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the batches as JSON.")] = False,
+) -> None:
+    """Group passed cards by police station into batches, each with a manifest PDF."""
+    from sqlmodel import select
+
+    from line.db import session_scope
+    from line.dispatch import batch_code, dispatch, ready_for_dispatch
+    from line.idnumber import mask_id
+    from line.models import Application
+    from printers.manifest import ManifestLine, render_manifest
+
+    c = _ctx(ctx)
+    engine = c.ready_engine()
+    spec = _load_spec(c.settings)
+    made: list[dict[str, object]] = []
+    with session_scope(engine) as session:
+        ready = ready_for_dispatch(session=session)
+    for destination, cards in sorted(ready.items()):
+        for start in range(0, len(cards), max_cards):
+            chunk = cards[start : start + max_cards]
+            with session_scope(engine) as session:
+                at = utc_now()
+                code = batch_code(session=session, destination=destination, at=at)
+                ids = dict(
+                    session.exec(
+                        select(Application.id, Application.id_number).where(
+                            Application.id.in_([card.application_id for card in chunk])  # type: ignore[union-attr]
+                        )
+                    ).all()
+                )
+                manifest = render_manifest(
+                    out=c.settings.home_dir / "manifests" / f"{code}.pdf",
+                    code=code,
+                    centre=c.settings.centre,
+                    destination=destination,
+                    dispatched_at=at,
+                    lines=[
+                        ManifestLine(card.serial, mask_id(ids[card.application_id]), card.chip_uid)
+                        for card in chunk
+                    ],
+                )
+                try:
+                    dispatch(
+                        session=session, destination=destination, cards=chunk, code=code,
+                        actor=f"cli@{c.settings.centre}", at=at,
+                        rework_limit=spec.rework_limit, manifest=str(manifest),
+                    )  # fmt: skip
+                except BaseException:
+                    manifest.unlink(missing_ok=True)
+                    raise
+            made.append(
+                {
+                    "code": code,
+                    "destination": destination,
+                    "cards": len(chunk),
+                    "manifest": str(manifest),
+                }
+            )
+    if as_json:
+        _echo_json(made)
+        return
+    if not made:
+        typer.echo("dispatch: no passed cards wait for dispatch")
+    for batch in made:
+        typer.echo(
+            f"{batch['code']}: {batch['cards']} cards for {batch['destination']}, "
+            f"manifest {batch['manifest']}"
+        )
+
+
+@app.command("deliver")
+def deliver_batch(
+    ctx: typer.Context,
+    code: Annotated[str, typer.Argument(help="Dispatch batch code (from its manifest's QR).")],
+) -> None:
+    """The police station confirms it received a batch: its cards are delivered."""
+    from line.db import session_scope
+    from line.dispatch import deliver
+
+    c = _ctx(ctx)
+    with session_scope(c.ready_engine()) as session:
+        batch = deliver(session=session, code=code, actor=f"station:{code[1:9]}", at=utc_now())
+        typer.echo(f"{batch.code}: delivered ({batch.cards} cards) to {batch.destination}")
+
+
+@card_app.command("return")
+def card_return(
+    ctx: typer.Context,
+    serial: Annotated[str, typer.Argument(help="Serial of the returned card.")],
+    reason: Annotated[str, typer.Option(help="Reason code, e.g. delivery.damaged.")],
+) -> None:
+    """A dispatched card came back: it is spoiled with its reason and remade."""
+    from line.db import session_scope
+    from line.dispatch import return_card
+
+    c = _ctx(ctx)
+    with session_scope(c.ready_engine()) as session:
+        action = return_card(
+            session=session, serial=serial, reason=reason, actor=f"cli@{c.settings.centre}",
+            at=utc_now(), rework_limit=_load_spec(c.settings).rework_limit,
+        )  # fmt: skip
+    then = "a new card will be made" if action.value == "rework" else "held for a manager"
+    typer.echo(f"card {serial} returned ({reason}): {then}")
+
+
 # --- keys -----------------------------------------------------------------------------------
 
 

@@ -79,21 +79,49 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def _migrate(engine: Engine, run: Any) -> None:
+    """Run a migration in one transaction. On SQLite, foreign keys are switched off around
+    it (a PRAGMA that only works outside a transaction): Alembic's batch mode rebuilds a
+    table by copy, drop and rename, which other tables' references would refuse. The keys
+    are checked before the migration commits."""
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        raw = connection.connection.driver_connection
+        if sqlite:
+            raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                run(connection)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise SchemaError(f"migration would break foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
     """Bring the schema to ``revision``; returns (before, after)."""
     before = current_revision(engine)
     config = alembic_config(engine)
-    with engine.begin() as connection:
+
+    def run(connection: Any) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+    _migrate(engine, run)
     return before, current_revision(engine)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     config = alembic_config(engine)
-    with engine.begin() as connection:
+
+    def run(connection: Any) -> None:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+    _migrate(engine, run)
 
 
 def require_current_schema(engine: Engine) -> None:

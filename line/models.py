@@ -165,6 +165,7 @@ class Card(SQLModel, table=True):
     front_page: int | None = None
     back_page: int | None = None
     qc_result: str | None = Field(default=None, max_length=512)  # "passed" or reason codes
+    dispatch_batch_id: int | None = Field(default=None, foreign_key="dispatch_batch.id", index=True)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 
@@ -240,6 +241,23 @@ class StageEventRecord:
     @property
     def duration_seconds(self) -> float:
         return (self.ended_at - self.started_at).total_seconds()
+
+
+# --- dispatch ---------------------------------------------------------------------------------
+
+
+class DispatchBatch(SQLModel, table=True):
+    """Cards handed over together to one police station, with their manifest."""
+
+    __tablename__ = "dispatch_batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=48, unique=True)
+    destination: str = Field(max_length=16, index=True)
+    cards: int = Field(ge=1)
+    manifest: str | None = Field(default=None, max_length=1024)
+    dispatched_at: datetime = _utc()
+    delivered_at: datetime | None = _utc(nullable=True)
 
 
 # --- intake runs ----------------------------------------------------------------------------

@@ -17,7 +17,8 @@ APPLICATION_TRANSITIONS: Mapping[A, frozenset[A]] = {
     A.PRINTED: frozenset({A.ENCODED, A.APPROVED, A.HELD}),
     A.ENCODED: frozenset({A.QC_PASSED, A.APPROVED, A.HELD}),
     A.QC_PASSED: frozenset({A.DISPATCHED, A.APPROVED, A.HELD}),
-    A.DISPATCHED: frozenset({A.DELIVERED}),
+    # A card that comes back from the station (damaged, refused) is spoiled and remade.
+    A.DISPATCHED: frozenset({A.DELIVERED, A.APPROVED, A.HELD}),
     A.DELIVERED: frozenset(),
     A.HELD: frozenset({A.APPROVED, A.CANCELLED}),
     A.CANCELLED: frozenset(),
@@ -29,7 +30,7 @@ CARD_TRANSITIONS: Mapping[C | None, frozenset[C]] = {
     C.PRINTED: frozenset({C.ENCODED, C.SPOILED}),
     C.ENCODED: frozenset({C.QC_PASSED, C.SPOILED}),
     C.QC_PASSED: frozenset({C.DISPATCHED, C.SPOILED}),
-    C.DISPATCHED: frozenset({C.DELIVERED}),
+    C.DISPATCHED: frozenset({C.DELIVERED, C.SPOILED}),
     C.DELIVERED: frozenset(),
     C.SPOILED: frozenset(),
 }

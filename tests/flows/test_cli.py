@@ -9,9 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from flows.cli import run
+from line.models import Card
 from line.synthetic import write_csv
+from line.types import CardState
 from tests.factories import photo_file
 from tests.line.test_intake import good_rows
 
@@ -33,6 +36,12 @@ def batch(tmp_path: Path) -> Path:
     path = tmp_path / "in" / "batch.csv"
     write_csv(path, rows)
     return path
+
+
+def session_scope_for(home: Path):  # type: ignore[no-untyped-def]
+    from line.db import make_engine, session_scope
+
+    return session_scope(make_engine(f"sqlite:///{home / 'cardline.db'}"))
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -403,3 +412,47 @@ def test_stock_adjust_keeps_the_reason_and_refuses_nonsense(
     code, out, _ = cli(capsys, "-q", "stock", "ledger", "--lot", "L1")
     assert "adjustment" in out and "2 bodies cracked" in out
     assert cli(capsys, "-q", "check")[0] == 0
+
+
+def test_dispatch_deliver_and_return_from_the_command_line(
+    home: Path, batch: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli(capsys, "-q", "db", "upgrade")
+    cli(capsys, "-q", "intake", str(batch))
+    cli(capsys, "-q", "keys", "init")
+    cli(
+        capsys,
+        "-q",
+        "stock",
+        "receive",
+        "--lot",
+        "L1",
+        "--supplier",
+        "Chip Co",
+        "--quantity",
+        "20",
+        "--first-uid",
+        "04D00000000001",
+    )
+    assert cli(capsys, "-q", "run")[0] == 0
+    code, out, _ = cli(capsys, "-q", "dispatch", "--json")
+    batches = json.loads(out)
+    assert code == 0 and sum(b["cards"] for b in batches) == 5
+    assert all(Path(b["manifest"]).is_file() for b in batches)
+    assert cli(capsys, "-q", "dispatch")[1] == "dispatch: no passed cards wait for dispatch\n"
+    first = batches[0]
+    code, out, _ = cli(capsys, "-q", "deliver", first["code"])
+    assert code == 0 and "delivered" in out
+    code, _, err = cli(capsys, "-q", "deliver", first["code"])
+    assert code == 1 and "illegal transition" in err
+    other = batches[1]
+    with session_scope_for(home) as session:
+        serial = session.exec(select(Card.serial).where(Card.state == CardState.DISPATCHED)).first()
+    code, out, _ = cli(capsys, "-q", "card", "return", serial, "--reason", "delivery.damaged")
+    assert code == 0 and "a new card will be made" in out
+    code, out, _ = cli(capsys, "-q", "status", "--json")
+    status = json.loads(out)
+    assert (
+        status["cards"]["delivered"] == first["cards"] and status["applications"]["approved"] == 1
+    )
+    assert other["code"] != first["code"]

@@ -53,7 +53,18 @@ def test_upgrading_from_the_first_revision_keeps_every_card(empty_engine: Engine
                 " '2026-11-01 08:00:00')"
             )
         )
+        connection.execute(
+            sa.text(
+                "INSERT INTO stage_event (application_id, card_id, stage, actor, outcome,"
+                " reason_code, application_state, card_state, started_at, ended_at) VALUES"
+                " (1, 1, 'print', 'w', 'ok', 'print.started', 'printing', 'printing',"
+                " '2026-11-01 08:00:00', '2026-11-01 08:00:00')"
+            )
+        )
+    # Later revisions rebuild the card table (SQLite batch mode) under its stage events.
     upgrade(empty_engine)
     with empty_engine.connect() as connection:
         rows = connection.execute(sa.text("SELECT serial, state, chip_uid FROM card")).all()
+        events = connection.execute(sa.text("SELECT card_id, reason_code FROM stage_event")).all()
     assert [tuple(r) for r in rows] == [("C0000000001-1", "printing", None)]
+    assert [tuple(e) for e in events] == [(1, "print.started")]
