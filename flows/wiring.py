@@ -2,10 +2,12 @@
 
 - printer: ``virtual`` (spooled PDFs, jams and offline batches at the spec's rates, seeded),
   ``spool`` (spooled PDFs only) or ``cups:QUEUE`` (spooled and submitted to a CUPS queue);
-- chips: the chip of each card body comes from a virtual lot whose UIDs continue after the
-  highest UID the database has recorded; a seeded share of them (the spec's chip-encode
-  failure rate) is defective. They are reached in process, or through pcscd and the vpcd
-  virtual reader (``CARDLINE_CHIP_TRANSPORT=pcsc``; pcscd must be running);
+- chips: with the stock ledger (``CARDLINE_CHIP_STOCK=ledger``, the default) each card body's
+  chip has the UID the ledger gave it from its lot, defective with the lot's measured
+  defect rate (else the spec's chip-encode failure rate), seeded; without (``none``) chips
+  come from a virtual lot whose UIDs continue after the highest one recorded. They are
+  reached in process, or through pcscd and the vpcd virtual reader
+  (``CARDLINE_CHIP_TRANSPORT=pcsc``; pcscd must be running);
 - keys: the CSCA and Document Signer under ``CARDLINE_KEYS_DIR`` (``cardline keys init``).
 """
 
@@ -22,9 +24,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flows.archive import CardArchive
-
-if TYPE_CHECKING:
-    from printers.vchip import VirtualChip
 from inventory.ledger import LedgerChipStock, register_consumables
 from line.controller import Devices
 from line.db import session_scope
@@ -34,6 +33,9 @@ from line.models import Card
 from line.settings import Settings
 from line.spec import LineSpec
 from line.types import Clock, Stage
+
+if TYPE_CHECKING:
+    from printers.vchip import VirtualChip
 
 FIRST_VIRTUAL_UID = 0x04_C1_00_00_00_00_01  # 7-byte UIDs; 0x04 is NXP's manufacturer byte
 VIRTUAL_LOT_SIZE = 10_000_000
@@ -69,7 +71,11 @@ class StockedChips:
         with self.engine.connect() as connection:
             row = connection.execute(
                 sa.select(cards.c.chip_uid, lots.c.defect_rate)
-                .select_from(cards.outerjoin(lots, lots.c.lot_number == cards.c.chip_lot))
+                .select_from(
+                    cards.outerjoin(
+                        lots, (lots.c.lot_number == cards.c.chip_lot) & (lots.c.item_code == "chip")
+                    )
+                )
                 .where(cards.c.serial == card_serial)
             ).first()
         if row is None or row[0] is None:
