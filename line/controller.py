@@ -173,6 +173,40 @@ class LineController:
         log.info("line.run", **summary.as_dict())
         return summary
 
+    # --- the stages, one batch at a time (what an orchestrator's tasks wrap) ---------------
+
+    def start_batch(self, size: int, summary: RunSummary) -> list[CardData]:
+        """Start up to ``size`` cards (chips reserved and taken first, with stock)."""
+        cards = self._start_batch(size, summary)
+        if cards:
+            summary.batches += 1
+        return cards
+
+    def print_batch(
+        self, cards: Sequence[CardData], summary: RunSummary
+    ) -> list[tuple[CardData, PrintedFace]]:
+        """Print a batch (with retries of printer faults) and record it."""
+        prepare = getattr(self.devices.encoder, "prepare", None)
+        if callable(prepare):
+            prepare(cards)
+        return self._print(cards, summary)
+
+    def encode_batch(
+        self, faces: Sequence[tuple[CardData, PrintedFace]], summary: RunSummary
+    ) -> list[tuple[CardData, PrintedFace, ChipRecord]]:
+        """Encode the printed cards of a batch and record it."""
+        return self._encode(faces, summary)
+
+    def check_batch(
+        self, chips: Sequence[tuple[CardData, PrintedFace, ChipRecord]], summary: RunSummary
+    ) -> None:
+        """QC the encoded cards of a batch and record it (failures go to rework)."""
+        self._check(chips, summary)
+
+    def resume(self, summary: RunSummary) -> None:
+        """Cards an earlier run left mid-line go on from their stage."""
+        self._resume(summary)
+
     # --- stages ---------------------------------------------------------------------------
 
     def _start_batch(self, size: int, summary: RunSummary) -> list[CardData]:

@@ -1,0 +1,77 @@
+"""The production flow under ``prefect_test_harness`` (a temporary Prefect server, started
+once for this module, ~10 s): the same line as ``cardline run``, as tasks over batches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flows.cli import run
+from tests.factories import photo_file
+from tests.line.test_intake import good_rows
+
+
+@pytest.fixture(scope="module")
+def prefect_server() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def test_the_production_flow_runs_the_line_and_leaves_artifacts(
+    prefect_server: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from prefect.client.orchestration import get_client
+
+    from flows.production import production
+    from line.synthetic import write_csv
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("CARDLINE_HOME", str(home))
+    monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
+    photo_file(tmp_path / "in" / "photos", "a.jpg")
+    photo_file(tmp_path / "in" / "photos", "b.png")
+    write_csv(tmp_path / "in" / "batch.csv", good_rows(7))
+    for args in (
+        ["db", "upgrade"],
+        ["intake", str(tmp_path / "in" / "batch.csv")],
+        ["keys", "init"],
+        [
+            "stock",
+            "receive",
+            "--lot",
+            "L1",
+            "--supplier",
+            "Chip Co",
+            "--quantity",
+            "5",
+            "--first-uid",
+            "04D00000000001",
+        ],
+    ):
+        assert run(["-q", *args]) == 0
+    capsys.readouterr()
+
+    summary = production(batch_size=3)
+    assert (summary["started"], summary["passed"], summary["waiting_for_chips"]) == (5, 5, 2)
+    assert summary["batches"] == 2
+
+    async def artifacts() -> dict[str, object]:
+        async with get_client() as client:
+            found = await client.read_artifacts()
+            return {a.key: a.data for a in found if a.key}
+
+    stored = asyncio.run(artifacts())
+    assert "5 cards started in 2 batches; 5 passed QC" in str(stored["production-run"])
+    table = stored["cards-per-state"]
+    rows = json.loads(table) if isinstance(table, str) else table
+    assert {row["state"]: row["cards"] for row in rows}["qc_passed"] == 5  # type: ignore[union-attr]
+    assert run(["-q", "check"]) == 0
