@@ -75,3 +75,59 @@ def test_the_production_flow_runs_the_line_and_leaves_artifacts(
     rows = json.loads(table) if isinstance(table, str) else table
     assert {row["state"]: row["cards"] for row in rows}["qc_passed"] == 5  # type: ignore[union-attr]
     assert run(["-q", "check"]) == 0
+
+
+def test_the_example_automation_is_a_valid_prefect_automation() -> None:
+    import yaml
+    from prefect.events.schemas.automations import AutomationCore
+
+    automation = AutomationCore.model_validate(
+        yaml.safe_load(Path("automations/stock-out.yaml").read_text(encoding="utf-8"))
+    )
+    assert automation.trigger.expect == {"cardline.stock.out"}  # type: ignore[union-attr]
+
+
+def test_the_shortage_monitor_emits_events_for_items_in_trouble(
+    prefect_server: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter
+    from prefect.events.worker import EventsWorker
+
+    from flows.stock_flows import shortage_monitor, stock_receipt
+
+    monkeypatch.setenv("CARDLINE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
+    assert run(["-q", "db", "upgrade"]) == 0
+    capsys.readouterr()
+    result = stock_receipt(lot="R1", supplier="Supplies Co", quantity=2, item="ribbon")
+    assert result == {"lot": "R1", "item": "ribbon", "quantity": 2}
+    items = {entry["item"]: entry["state"] for entry in shortage_monitor()}
+    assert items == {"chip": "out", "ribbon": "ok", "overlay": "out"}
+    EventsWorker.drain_all()
+    # The server stores events asynchronously: read them back for a bounded while.
+    deadline = time.monotonic() + 30
+    seen: set[tuple[str, str]] = set()
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            page = client.read_events(
+                filter=EventFilter(event=EventNameFilter(prefix=["cardline.stock."])), limit=50
+            )
+            seen = {
+                (event.event, event.resource.get("cardline.item", ""))
+                for event in page.events
+                if event.event.startswith("cardline.stock.")
+            }
+            if {("cardline.stock.out", "chip"), ("cardline.stock.out", "overlay")} <= seen:
+                break
+            time.sleep(0.5)
+    assert {("cardline.stock.out", "chip"), ("cardline.stock.out", "overlay")} <= seen
+    assert ("cardline.stock.low", "ribbon") not in seen and (
+        "cardline.stock.out",
+        "ribbon",
+    ) not in seen

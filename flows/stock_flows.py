@@ -1,0 +1,101 @@
+"""Stock flows: the shortage monitor (on a schedule) and the stock receipt.
+
+The monitor reads the shortage state of every item and emits a Prefect event per item
+that is ``low`` (``cardline.stock.low``) or ``out``/``short`` (``cardline.stock.out``), so
+that an automation can act (``automations/stock-out.yaml`` is an example: it runs the
+daily report when chips run out). It also leaves a table artifact of the stock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+from sqlmodel import select
+
+from inventory.cover import ItemCover, cover
+from inventory.ledger import receive, register_consumables
+from line.db import make_engine, require_current_schema, session_scope
+from line.models import Application
+from line.settings import Settings
+from line.spec import default_spec, load_spec
+from line.types import ApplicationState, utc_now
+
+EVENTS = {"low": "cardline.stock.low", "out": "cardline.stock.out", "short": "cardline.stock.out"}
+
+
+def _engine() -> tuple[Settings, Any]:
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    require_current_schema(engine)
+    return settings, engine
+
+
+@task(name="read-stock", cache_policy=NO_CACHE)
+def read_stock(engine: Any) -> list[ItemCover]:
+    with session_scope(engine) as session:
+        backlog = session.exec(
+            select(sa.func.count())
+            .select_from(Application)
+            .where(Application.state == ApplicationState.APPROVED)
+        ).one()
+        return cover(session=session, now=utc_now(), backlog=int(backlog))
+
+
+@flow(name="shortage-monitor")
+def shortage_monitor() -> list[dict[str, Any]]:
+    """Update the shortage state of every item; emit an event for each one in trouble."""
+    settings, engine = _engine()
+    items = read_stock(engine)
+    for item in items:
+        name = EVENTS.get(item.state)
+        if name is None:
+            continue
+        emit_event(
+            event=name,
+            resource={
+                "prefect.resource.id": f"cardline.stock.{settings.centre}.{item.item}",
+                "cardline.item": item.item,
+                "cardline.centre": settings.centre,
+            },
+            payload=item.as_dict(),
+        )
+    create_table_artifact(
+        key="stock",
+        table=[item.as_dict() for item in items],
+        description="Stock, days of cover and shortage state per item",
+    )
+    return [item.as_dict() for item in items]
+
+
+@flow(name="stock-receipt")
+def stock_receipt(
+    lot: str,
+    supplier: str,
+    quantity: int,
+    item: str = "chip",
+    first_uid: str | None = None,
+    order: str | None = None,
+) -> dict[str, Any]:
+    """Record a delivery (the same checks as ``cardline stock receive``), then re-check stock."""
+    settings, engine = _engine()
+    spec = load_spec(settings.line_spec) if settings.line_spec else default_spec()
+    with session_scope(engine) as session:
+        register_consumables(
+            session=session,
+            consumables={
+                code: (c.name, c.unit, c.cards_per_unit) for code, c in spec.consumables.items()
+            },
+        )
+        received = receive(
+            session=session, item_code=item, lot_number=lot, supplier=supplier,
+            quantity=quantity, first_uid=first_uid, order=order, at=utc_now(),
+            actor=f"prefect:stock-receipt@{settings.centre}",
+        )  # fmt: skip
+        result = {"lot": received.lot_number, "item": item, "quantity": received.quantity}
+    shortage_monitor()
+    return result
