@@ -350,61 +350,22 @@ def dispatch_cards(
     as_json: Annotated[bool, typer.Option("--json", help="Print the batches as JSON.")] = False,
 ) -> None:
     """Group passed cards by police station into batches, each with a manifest PDF."""
-    from sqlmodel import select
-
-    from line.db import session_scope
-    from line.dispatch import batch_code, dispatch, ready_for_dispatch
-    from line.idnumber import mask_id
-    from line.models import Application
-    from printers.manifest import ManifestLine, render_manifest
+    from flows.dispatching import dispatch_batch, ready_batches
 
     c = _ctx(ctx)
     engine = c.ready_engine()
     spec = _load_spec(c.settings)
-    made: list[dict[str, object]] = []
-    with session_scope(engine) as session:
-        ready = ready_for_dispatch(session=session)
-    for destination, cards in sorted(ready.items()):
-        for start in range(0, len(cards), max_cards):
-            chunk = cards[start : start + max_cards]
-            with session_scope(engine) as session:
-                at = utc_now()
-                code = batch_code(session=session, destination=destination, at=at)
-                ids = dict(
-                    session.exec(
-                        select(Application.id, Application.id_number).where(
-                            Application.id.in_([card.application_id for card in chunk])  # type: ignore[union-attr]
-                        )
-                    ).all()
-                )
-                manifest = render_manifest(
-                    out=c.settings.home_dir / "manifests" / f"{code}.pdf",
-                    code=code,
-                    centre=c.settings.centre,
-                    destination=destination,
-                    dispatched_at=at,
-                    lines=[
-                        ManifestLine(card.serial, mask_id(ids[card.application_id]), card.chip_uid)
-                        for card in chunk
-                    ],
-                )
-                try:
-                    dispatch(
-                        session=session, destination=destination, cards=chunk, code=code,
-                        actor=f"cli@{c.settings.centre}", at=at,
-                        rework_limit=spec.rework_limit, manifest=str(manifest),
-                    )  # fmt: skip
-                except BaseException:
-                    manifest.unlink(missing_ok=True)
-                    raise
-            made.append(
-                {
-                    "code": code,
-                    "destination": destination,
-                    "cards": len(chunk),
-                    "manifest": str(manifest),
-                }
-            )
+    made = [
+        dispatch_batch(
+            engine=engine,
+            settings=c.settings,
+            destination=destination,
+            serials=serials,
+            rework_limit=spec.rework_limit,
+            actor=f"cli@{c.settings.centre}",
+        )  # fmt: skip
+        for destination, serials in ready_batches(engine=engine, max_cards=max_cards)
+    ]
     if as_json:
         _echo_json(made)
         return

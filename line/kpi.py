@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -84,3 +85,54 @@ def history(*, session: Session, application_id: int) -> History:
         )
     ]
     return History(application=application, cards=cards, events=events)
+
+
+@dataclass(frozen=True, slots=True)
+class DailyFigures:
+    """What the daily report shows, from the stage event record."""
+
+    days: list[str]  # ISO dates, oldest first
+    done: dict[str, dict[str, int]]  # stage -> day -> cards that ended it well
+    failed: dict[str, int]  # stage -> cards spoiled there (in the window)
+    reworked: int  # replacement cards started (attempt > 1) in the window
+    made: int  # good cards so far: passed QC, dispatched or delivered
+
+    def yield_of(self, stage: str) -> float | None:
+        good = sum(self.done.get(stage, {}).values())
+        total = good + self.failed.get(stage, 0)
+        return good / total if total else None
+
+
+def daily_figures(*, session: Session, until: datetime, days: int = 7) -> DailyFigures:
+    """Cards per stage per day over the last ``days`` days up to ``until`` (UTC days)."""
+    since = until - timedelta(days=days)
+    day_list = [(since + timedelta(days=n + 1)).date().isoformat() for n in range(days)]
+    done: dict[str, dict[str, int]] = {}
+    failed: dict[str, int] = {}
+    for event in session.exec(
+        select(StageEvent).where(
+            col(StageEvent.ended_at) > since, col(StageEvent.ended_at) <= until
+        )
+    ):
+        if event.reason_code == "print.started":
+            continue
+        stage = event.stage.value
+        if event.outcome.value == "ok":
+            day = event.ended_at.date().isoformat()
+            done.setdefault(stage, {}).setdefault(day, 0)
+            done[stage][day] += 1
+        else:
+            failed[stage] = failed.get(stage, 0) + 1
+    reworked = session.exec(
+        select(sa.func.count())
+        .select_from(Card)
+        .where(Card.attempt > 1, col(Card.created_at) > since, col(Card.created_at) <= until)
+    ).one()
+    made = session.exec(
+        select(sa.func.count())
+        .select_from(Card)
+        .where(
+            col(Card.state).in_([CardState.QC_PASSED, CardState.DISPATCHED, CardState.DELIVERED])
+        )
+    ).one()
+    return DailyFigures(day_list, done, failed, int(reworked), int(made))

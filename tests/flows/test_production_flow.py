@@ -131,3 +131,63 @@ def test_the_shortage_monitor_emits_events_for_items_in_trouble(
         "cardline.stock.out",
         "ribbon",
     ) not in seen
+
+
+def test_dispatch_and_daily_report_flows(
+    prefect_server: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import pypdfium2 as pdfium
+    from prefect.client.orchestration import get_client
+
+    from flows.daily import daily_report, dispatch_flow
+    from flows.production import production
+    from line.synthetic import write_csv
+
+    monkeypatch.setenv("CARDLINE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
+    photo_file(tmp_path / "in" / "photos", "a.jpg")
+    photo_file(tmp_path / "in" / "photos", "b.png")
+    write_csv(tmp_path / "in" / "batch.csv", good_rows(6))
+    for args in (
+        ["db", "upgrade"],
+        ["intake", str(tmp_path / "in" / "batch.csv")],
+        ["keys", "init"],
+        [
+            "stock",
+            "receive",
+            "--lot",
+            "L1",
+            "--supplier",
+            "Chip Co",
+            "--quantity",
+            "20",
+            "--first-uid",
+            "04D00000000001",
+        ],
+    ):
+        assert run(["-q", *args]) == 0
+    capsys.readouterr()
+    assert production(batch_size=10)["passed"] == 6
+    batches = dispatch_flow(max_cards=2)
+    assert sum(b["cards"] for b in batches) == 6 and all(b["cards"] <= 2 for b in batches)
+    assert all(Path(b["manifest"]).is_file() for b in batches)
+    result = daily_report(target=10)
+    assert result["made"] == 6
+    text = pdfium.PdfDocument(result["report"])[0].get_textpage().get_text_bounded()
+    assert "Daily report" in text and "6 good cards of 10 (60.0 %)" in text
+    for id_number in (row["id_number"] for row in good_rows(6)):
+        assert id_number not in text
+
+    async def artifacts() -> dict[str, object]:
+        async with get_client() as client:
+            return {a.key: a.data for a in await client.read_artifacts() if a.key}
+
+    stored = asyncio.run(artifacts())
+    assert stored["campaign-progress"] == 60.0
+    assert "good cards so far: 6 of 10" in str(stored["daily-summary"])
+    wip = stored["wip-per-stage"]
+    rows = json.loads(wip) if isinstance(wip, str) else wip
+    assert {row["state"]: row["applications"] for row in rows}["dispatched"] == 6  # type: ignore[union-attr]
