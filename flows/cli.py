@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -296,6 +296,14 @@ def run_line(
         int | None, typer.Option(min=1, help="Stop after starting this many cards.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    resume_after: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Seconds a card must lie untouched mid-line before this run takes it over "
+            "(another worker may be busy with younger ones).",
+        ),
+    ] = 300,
 ) -> None:
     """Take approved applications through print, chip-encode and QC (rework included)."""
     from flows.wiring import build_line
@@ -314,6 +322,7 @@ def run_line(
             actor=f"cardline-run@{c.settings.centre}",
             archive=line.archive,
             stock=line.stock,
+            resume_after=timedelta(seconds=resume_after),
         )
         summary = controller.run(batch_size=batch_size, limit=limit)
     finally:

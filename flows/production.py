@@ -8,6 +8,7 @@ markdown summary of the run. Prefect is imported here only, never on the CLI's o
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from prefect import flow, task
@@ -54,7 +55,9 @@ def qc_batch(
 
 
 @flow(name="production")
-def production(batch_size: int = 100, limit: int | None = None) -> dict[str, Any]:
+def production(
+    batch_size: int = 100, limit: int | None = None, resume_after_seconds: int = 300
+) -> dict[str, Any]:
     """Run approved applications through the line until no work (or no chip) is left."""
     settings = Settings()
     settings.ensure_home()
@@ -72,6 +75,7 @@ def production(batch_size: int = 100, limit: int | None = None) -> dict[str, Any
             actor=f"prefect:production@{settings.centre}",
             archive=line.archive,
             stock=line.stock,
+            resume_after=timedelta(seconds=resume_after_seconds),
         )
         controller.resume(summary)
         while limit is None or summary.started < limit:

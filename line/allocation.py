@@ -20,8 +20,16 @@ FAIR_SHARE_WINDOW = 20
 
 
 def next_in_line(*, session: Session, policy: AllocationPolicy, limit: int) -> list[Application]:
-    """Up to ``limit`` approved applications, in the order the policy gives them chips."""
-    waiting = select(Application).where(Application.state == ApplicationState.APPROVED)
+    """Up to ``limit`` approved applications, in the order the policy gives them chips.
+
+    The rows are locked for the caller's transaction, skipping rows another worker has
+    locked (PostgreSQL ``FOR UPDATE SKIP LOCKED``; SQLite has one writer at a time): two
+    workers never take the same application."""
+    waiting = (
+        select(Application)
+        .where(Application.state == ApplicationState.APPROVED)
+        .with_for_update(skip_locked=True)
+    )
     oldest = col(Application.id)
     if policy.policy == "fifo":
         return list(session.exec(waiting.order_by(oldest).limit(limit)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -122,6 +122,7 @@ class LineController:
         archive: Archive | None = None,
         device_retries: int = 3,
         stock: ChipStock | None = None,
+        resume_after: timedelta = timedelta(minutes=5),
     ) -> None:
         self.engine = engine
         self.spec = spec
@@ -131,6 +132,9 @@ class LineController:
         self.archive = archive
         self.device_retries = device_retries
         self.stock = stock
+        # A card untouched this long is abandoned (its worker crashed or gave up); a younger
+        # one may be in another worker's hands right now.
+        self.resume_after = resume_after
         self._zone = ZoneInfo(spec.calendar.timezone)
         self._card_ids: dict[str, int] = {}  # card serial -> card id, for cards on the line
         self._cards: dict[str, CardData] = {}  # card serial -> what the devices need
@@ -262,17 +266,26 @@ class LineController:
         return started
 
     def _resume(self, summary: RunSummary) -> None:
-        """Cards a previous run left at a stage (a crash, a device fault) go on from there."""
+        """Cards an earlier run left at a stage (a crash, a device fault) go on from there,
+        once untouched for ``resume_after``; rows are locked, skipping those another worker
+        is resuming."""
         issue_date = self.today()
+        abandoned_before = self.clock() - self.resume_after
         with session_scope(self.engine) as session:
             rows = session.exec(
                 select(Card, Application)
                 .join(Application, col(Application.id) == Card.application_id)
                 .where(
-                    col(Card.state).in_([CardState.PRINTING, CardState.PRINTED, CardState.ENCODED])
+                    col(Card.state).in_([CardState.PRINTING, CardState.PRINTED, CardState.ENCODED]),
+                    col(Card.updated_at) <= abandoned_before,
                 )
                 .order_by(col(Card.id))
+                .with_for_update(skip_locked=True, of=Card)
             ).all()
+            taken_at = self.clock()
+            for card, _ in rows:  # taken: another worker now sees them as fresh, not abandoned
+                card.updated_at = taken_at
+                session.add(card)
         if not rows:
             return
         by_state: dict[CardState, list[tuple[Card, CardData]]] = {}
