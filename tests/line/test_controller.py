@@ -174,16 +174,30 @@ def test_a_limit_stops_after_that_many_cards(sqlite_engine: Engine, clock: StepC
     assert (summary.batches, summary.started, summary.passed) == (2, 5, 5)
 
 
-def test_cards_left_mid_line_are_taken_over_only_once_abandoned(sqlite_engine: Engine, clock: StepClock) -> None:
+def test_cards_left_mid_line_are_taken_over_only_once_abandoned(
+    sqlite_engine: Engine, clock: StepClock
+) -> None:
     add(sqlite_engine, 2)
     printer = ScriptedPrinter(offline=10)
     devices = Devices(printer, ScriptedEncoder(), ScriptedQc())
     controller(sqlite_engine, clock, devices).run()  # the printer stays offline: cards at print
     printer.offline = 0
-    patient = LineController(engine=sqlite_engine, spec=default_spec(), devices=devices, clock=clock, actor="other-worker")
+    patient = LineController(
+        engine=sqlite_engine,
+        spec=default_spec(),
+        devices=devices,
+        clock=clock,
+        actor="other-worker",
+    )
     # Another worker may be busy with them: a young card is left alone...
     assert (patient.run().printed, patient.run().passed) == (0, 0)
     # ...until it has lain untouched for the resume delay (5 minutes by default).
     clock.now += timedelta(minutes=6)
-    later = LineController(engine=sqlite_engine, spec=default_spec(), devices=devices, clock=clock, actor="other-worker").run()
+    later = LineController(
+        engine=sqlite_engine,
+        spec=default_spec(),
+        devices=devices,
+        clock=clock,
+        actor="other-worker",
+    ).run()
     assert (later.started, later.printed, later.passed) == (0, 2, 2)

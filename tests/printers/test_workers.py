@@ -4,6 +4,7 @@ every application gets exactly one good card, and stock and cards reconcile."""
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.synchronize
 import queue
 import time
 import uuid
@@ -18,7 +19,12 @@ from tests.conftest import PG_URL, TODAY
 
 
 def _worker(
-    url: str, home: str, keys: str, results: multiprocessing.Queue[dict[str, object]]
+    url: str,
+    home: str,
+    keys: str,
+    results: multiprocessing.Queue[dict[str, object]],
+    ready: multiprocessing.Queue[int],
+    go: multiprocessing.synchronize.Event,
 ) -> None:
     from flows.wiring import build_line
     from line.controller import LineController
@@ -37,6 +43,8 @@ def _worker(
             engine=engine, spec=default_spec(), devices=line.devices, clock=utc_now,
             actor=f"worker-{Path(home).name}", archive=line.archive, stock=line.stock,
         )  # fmt: skip
+        ready.put(1)
+        go.wait(60)  # both workers start together, so both take part
         results.put(controller.run(batch_size=4).as_dict())
     finally:
         line.close()
@@ -85,15 +93,20 @@ def test_two_workers_never_take_the_same_card(pg_admin: Engine, tmp_path: Path) 
             )
         context = multiprocessing.get_context("spawn")
         results: multiprocessing.Queue[dict[str, object]] = context.Queue()
+        ready: multiprocessing.Queue[int] = context.Queue()
+        go = context.Event()
         workers = [
             context.Process(
                 target=_worker,
-                args=(url, str(tmp_path / f"home{n}"), str(tmp_path / "keys"), results),
+                args=(url, str(tmp_path / f"home{n}"), str(tmp_path / "keys"), results, ready, go),
             )
             for n in range(2)
         ]
         for worker in workers:
             worker.start()
+        for _ in workers:  # imported, connected, devices built: now both go at once
+            ready.get(timeout=120)
+        go.set()
         outcomes = []
         deadline = time.monotonic() + 240
         while len(outcomes) < len(workers):
