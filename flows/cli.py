@@ -640,9 +640,7 @@ def _register_consumables(session: Any, settings: Settings) -> None:
     spec = _load_spec(settings)
     register_consumables(
         session=session,
-        consumables={
-            code: (c.name, c.unit, c.cards_per_unit) for code, c in spec.consumables.items()
-        },
+        consumables=spec.consumables,
     )
 
 
@@ -661,21 +659,13 @@ def stock_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Stock per item: on hand, reserved, available, days of cover, shortage state."""
-    from sqlmodel import select
 
     from inventory.cover import cover
     from line.db import session_scope
-    from line.models import Application
-    from line.types import ApplicationState
 
     engine = _ctx(ctx).ready_engine()
     with session_scope(engine) as session:
-        backlog = session.exec(
-            select(sa.func.count())
-            .select_from(Application)
-            .where(Application.state == ApplicationState.APPROVED)
-        ).one()
-        items = cover(session=session, now=utc_now(), backlog=int(backlog))
+        items = cover(session=session, now=utc_now())
     if as_json:
         _echo_json([entry.as_dict() for entry in items])
         return
@@ -761,9 +751,9 @@ def _today(settings: Settings) -> date:
 
 
 def _load_spec(settings: Settings) -> Any:
-    from line.spec import default_spec, load_spec
+    from line.spec import spec_in_use
 
-    return load_spec(settings.line_spec) if settings.line_spec else default_spec()
+    return spec_in_use(settings.line_spec)
 
 
 # --- demo -----------------------------------------------------------------------------------

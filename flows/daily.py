@@ -24,7 +24,7 @@ from inventory.cover import cover
 from line.db import make_engine, require_current_schema, session_scope
 from line.kpi import daily_figures, status_counts
 from line.settings import Settings
-from line.spec import default_spec, load_spec
+from line.spec import spec_in_use
 from line.types import ApplicationState, utc_now
 
 
@@ -85,7 +85,7 @@ def daily_report(target: int = 50_000_000, days: int = 7) -> dict[str, Any]:
 def dispatch_station(
     engine: Any, settings: Settings, destination: str, serials: list[str]
 ) -> dict[str, Any]:
-    spec = load_spec(settings.line_spec) if settings.line_spec else default_spec()
+    spec = spec_in_use(settings.line_spec)
     return dispatch_batch(
         engine=engine, settings=settings, destination=destination, serials=serials,
         rework_limit=spec.rework_limit, actor=f"prefect:dispatch@{settings.centre}",

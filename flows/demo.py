@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from flows.wiring import build_line
-from inventory.cover import ItemCover, cover
+from inventory.cover import cover
 from inventory.ledger import receive, register_consumables
 from inventory.models import StockLot
 from line.controller import LineController, RunSummary
@@ -29,7 +29,7 @@ from line.kpi import status_counts
 from line.logsetup import get_logger
 from line.models import Application, Card
 from line.settings import Settings
-from line.spec import default_spec, load_spec
+from line.spec import spec_in_use
 from line.synthetic import BAD_KINDS, people, spoil, write_csv, write_photos
 from line.types import ApplicationState, Clock
 from printers.keys import KeyPaths, init_test_keys
@@ -84,7 +84,7 @@ def run_demo(
     if not keys.ds_key.exists():
         init_test_keys(settings.keys_path, now=clock())
         echo(f"keys      TEST CSCA and Document Signer made in {settings.keys_path}")
-    spec = default_spec() if settings.line_spec is None else load_spec(settings.line_spec)
+    spec = spec_in_use(settings.line_spec)
     first_delivery = not _has_chip_stock(engine) and settings.chip_stock == "ledger"
     if first_delivery:
         # Chips ran short in 2021: the first delivery covers three quarters of the backlog.
@@ -92,9 +92,7 @@ def run_demo(
         with session_scope(engine) as session:
             register_consumables(
                 session=session,
-                consumables={
-                    code: (c.name, c.unit, c.cards_per_unit) for code, c in spec.consumables.items()
-                },
+                consumables=spec.consumables,
             )
             for code, supply in spec.consumables.items():
                 rolls = -(-2 * count // supply.cards_per_unit)  # enough for every card twice
@@ -127,7 +125,7 @@ def run_demo(
                 served = _served_by_group(session)
             echo("          got a card so far: " + "; ".join(served))
             with session_scope(engine) as session:
-                chip = next(c for c in _cover(session, clock) if c.item == "chip")
+                chip = next(c for c in cover(session=session, now=clock()) if c.item == "chip")
             echo(f"stock     chip: {chip.state}: {chip.reason}")
         if first_delivery:
             _deliver(engine, clock, "VN-DEMO-B", count // 2, "04C10000100001", echo)
@@ -213,12 +211,3 @@ def _served_by_group(session: Session) -> list[str]:
         if state is not ApplicationState.APPROVED:
             entry[0] += number
     return [f"{group} {done}/{total}" for group, (done, total) in sorted(served.items())]
-
-
-def _cover(session: Session, clock: Clock) -> list[ItemCover]:
-    backlog = session.exec(
-        select(sa.func.count())
-        .select_from(Application)
-        .where(Application.state == ApplicationState.APPROVED)
-    ).one()
-    return cover(session=session, now=clock(), backlog=int(backlog))

@@ -22,7 +22,7 @@ from line.db import make_engine, require_current_schema, session_scope
 from line.devices import ChipRecord, PrintedFace
 from line.kpi import status_counts
 from line.settings import Settings
-from line.spec import default_spec, load_spec
+from line.spec import spec_in_use
 from line.types import utc_now
 
 
@@ -63,7 +63,7 @@ def production(
     settings.ensure_home()
     engine = make_engine(settings.database_url)
     require_current_schema(engine)
-    spec = load_spec(settings.line_spec) if settings.line_spec else default_spec()
+    spec = spec_in_use(settings.line_spec)
     line = build_line(settings=settings, spec=spec, engine=engine, clock=utc_now)
     summary = RunSummary()
     try:

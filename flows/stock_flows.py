@@ -10,20 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
-from sqlmodel import select
 
 from inventory.cover import ItemCover, cover
 from inventory.ledger import receive, register_consumables
 from line.db import make_engine, require_current_schema, session_scope
-from line.models import Application
 from line.settings import Settings
-from line.spec import default_spec, load_spec
-from line.types import ApplicationState, utc_now
+from line.spec import spec_in_use
+from line.types import utc_now
 
 EVENTS = {"low": "cardline.stock.low", "out": "cardline.stock.out", "short": "cardline.stock.out"}
 
@@ -38,12 +35,7 @@ def _engine() -> tuple[Settings, Any]:
 @task(name="read-stock", cache_policy=NO_CACHE)
 def read_stock(engine: Any) -> list[ItemCover]:
     with session_scope(engine) as session:
-        backlog = session.exec(
-            select(sa.func.count())
-            .select_from(Application)
-            .where(Application.state == ApplicationState.APPROVED)
-        ).one()
-        return cover(session=session, now=utc_now(), backlog=int(backlog))
+        return cover(session=session, now=utc_now())
 
 
 @flow(name="shortage-monitor")
@@ -83,13 +75,11 @@ def stock_receipt(
 ) -> dict[str, Any]:
     """Record a delivery (the same checks as ``cardline stock receive``), then re-check stock."""
     settings, engine = _engine()
-    spec = load_spec(settings.line_spec) if settings.line_spec else default_spec()
+    spec = spec_in_use(settings.line_spec)
     with session_scope(engine) as session:
         register_consumables(
             session=session,
-            consumables={
-                code: (c.name, c.unit, c.cards_per_unit) for code, c in spec.consumables.items()
-            },
+            consumables=spec.consumables,
         )
         received = receive(
             session=session, item_code=item, lot_number=lot, supplier=supplier,

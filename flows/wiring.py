@@ -141,9 +141,7 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
         with session_scope(engine) as session:
             register_consumables(
                 session=session,
-                consumables={
-                    code: (c.name, c.unit, c.cards_per_unit) for code, c in spec.consumables.items()
-                },
+                consumables=spec.consumables,
             )
         bodies = CardBodies(supply=StockedChips(engine, spec, random.Random(f"{seed}:chips")))
     elif settings.chip_stock == "none":

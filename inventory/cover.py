@@ -26,6 +26,8 @@ from sqlmodel import Session, col, select
 from inventory.ledger import stock
 from inventory.models import MovementKind, PurchaseOrder, StockItem, StockMovement
 from inventory.orders import expected
+from line.models import Application
+from line.types import ApplicationState
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +66,19 @@ def cover(
     *,
     session: Session,
     now: datetime,
-    backlog: int,
+    backlog: int | None = None,
     window_days: int = 7,
     lead_days: float = 21.0,
     horizon_days: int = 365,
 ) -> list[ItemCover]:
-    """One entry per stock item. ``backlog``: approved applications waiting for a chip."""
+    """One entry per stock item. ``backlog``: approved applications waiting for a chip
+    (counted here when not given)."""
+    if backlog is None:
+        backlog = session.exec(
+            select(sa.func.count())
+            .select_from(Application)
+            .where(Application.state == ApplicationState.APPROVED)
+        ).one()
     since = now - timedelta(days=window_days)
     result = []
     for item in session.exec(select(StockItem).order_by(col(StockItem.code))):

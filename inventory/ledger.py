@@ -9,7 +9,7 @@ transaction. Lots are used first in, first out. Reservation locks the lots it dr
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from inventory.models import ChipReservation, MovementKind, StockItem, StockLot, StockMovement
 from line.errors import CardlineError
 from line.logsetup import get_logger
+from line.spec import ConsumableSpec
 
 log = get_logger(__name__)
 
@@ -472,12 +473,18 @@ class LedgerChipStock:
         spoil_card(session=session, card_serial=card_serial, reason=reason, at=at, actor=self.actor)
 
 
-def register_consumables(*, session: Session, consumables: dict[str, tuple[str, str, int]]) -> None:
-    """Make sure each consumable of the line spec is a stock item: code -> (name, unit,
-    cards per unit)."""
-    for code, (name, unit, cards_per_unit) in consumables.items():
+def register_consumables(*, session: Session, consumables: Mapping[str, ConsumableSpec]) -> None:
+    """Make sure each consumable of the line spec (``LineSpec.consumables``) is a stock item."""
+    for code, supply in consumables.items():
         if session.get(StockItem, code) is None:
-            session.add(StockItem(code=code, name=name, unit=unit, cards_per_unit=cards_per_unit))
+            session.add(
+                StockItem(
+                    code=code,
+                    name=supply.name,
+                    unit=supply.unit,
+                    cards_per_unit=supply.cards_per_unit,
+                )
+            )
     session.flush()
 
 

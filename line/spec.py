@@ -242,3 +242,8 @@ def default_spec() -> LineSpec:
     return parse_spec(
         yaml.safe_load(default_spec_text()), source=f"(built-in) {DEFAULT_SPEC_RESOURCE}"
     )
+
+
+def spec_in_use(path: Path | None) -> LineSpec:
+    """The spec of ``CARDLINE_LINE_SPEC`` (``Settings.line_spec``), else the built-in one."""
+    return load_spec(path) if path is not None else default_spec()

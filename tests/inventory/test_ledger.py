@@ -278,11 +278,15 @@ def test_four_workers_racing_for_a_lot_of_1000_reserve_exactly_1000(pg_admin: En
 
 def test_ribbon_rolls_are_mounted_as_the_cards_they_print_start(sqlite_engine: Engine) -> None:
     from inventory.ledger import register_consumables, use_consumables
+    from line.spec import ConsumableSpec
 
     receive_chips(sqlite_engine, "LOT-A", 10, "04A0000000000001")
     apps = applications(sqlite_engine, 7)
     with session_scope(sqlite_engine) as session:
-        register_consumables(session=session, consumables={"ribbon": ("ribbon", "roll", 2)})
+        register_consumables(
+            session=session,
+            consumables={"ribbon": ConsumableSpec(name="ribbon", unit="roll", cards_per_unit=2)},
+        )
         receive(
             session=session,
             item_code="ribbon",
