@@ -26,8 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flows.cli import run
-from tests.factories import photo_file
-from tests.line.test_intake import good_rows
+from tests.flows.homes import ready_home
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -140,31 +139,9 @@ def test_deploy_start_a_worker_and_run_production(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from line.synthetic import write_csv
-
     monkeypatch.setenv("CARDLINE_HOME", prefect_env["CARDLINE_HOME"])
     monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
-    photo_file(tmp_path / "in" / "photos", "a.jpg")
-    photo_file(tmp_path / "in" / "photos", "b.png")
-    write_csv(tmp_path / "in" / "batch.csv", good_rows(4))
-    for args in (
-        ["db", "upgrade"],
-        ["intake", str(tmp_path / "in" / "batch.csv")],
-        ["keys", "init"],
-        [
-            "stock",
-            "receive",
-            "--lot",
-            "L1",
-            "--supplier",
-            "Chip Co",
-            "--quantity",
-            "10",
-            "--first-uid",
-            "04D00000000001",
-        ],
-    ):
-        assert run(["-q", *args]) == 0
+    ready_home(tmp_path, applications=4, chips=10)
     capsys.readouterr()
 
     prefect(prefect_env, "work-pool", "create", "cardline-line", "--type", "process")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import run
-from tests.factories import photo_file
+from tests.flows.homes import ready_home
 from tests.line.test_intake import good_rows
 
 
@@ -32,32 +32,11 @@ def test_the_production_flow_runs_the_line_and_leaves_artifacts(
     from prefect.client.orchestration import get_client
 
     from flows.production import production
-    from line.synthetic import write_csv
 
     home = tmp_path / "home"
     monkeypatch.setenv("CARDLINE_HOME", str(home))
     monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
-    photo_file(tmp_path / "in" / "photos", "a.jpg")
-    photo_file(tmp_path / "in" / "photos", "b.png")
-    write_csv(tmp_path / "in" / "batch.csv", good_rows(7))
-    for args in (
-        ["db", "upgrade"],
-        ["intake", str(tmp_path / "in" / "batch.csv")],
-        ["keys", "init"],
-        [
-            "stock",
-            "receive",
-            "--lot",
-            "L1",
-            "--supplier",
-            "Chip Co",
-            "--quantity",
-            "5",
-            "--first-uid",
-            "04D00000000001",
-        ],
-    ):
-        assert run(["-q", *args]) == 0
+    ready_home(tmp_path, applications=7, chips=5)
     capsys.readouterr()
 
     summary = production(batch_size=3)
@@ -144,31 +123,10 @@ def test_dispatch_and_daily_report_flows(
 
     from flows.daily import daily_report, dispatch_flow
     from flows.production import production
-    from line.synthetic import write_csv
 
     monkeypatch.setenv("CARDLINE_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
-    photo_file(tmp_path / "in" / "photos", "a.jpg")
-    photo_file(tmp_path / "in" / "photos", "b.png")
-    write_csv(tmp_path / "in" / "batch.csv", good_rows(6))
-    for args in (
-        ["db", "upgrade"],
-        ["intake", str(tmp_path / "in" / "batch.csv")],
-        ["keys", "init"],
-        [
-            "stock",
-            "receive",
-            "--lot",
-            "L1",
-            "--supplier",
-            "Chip Co",
-            "--quantity",
-            "20",
-            "--first-uid",
-            "04D00000000001",
-        ],
-    ):
-        assert run(["-q", *args]) == 0
+    ready_home(tmp_path, applications=6, chips=20)
     capsys.readouterr()
     assert production(batch_size=10)["passed"] == 6
     batches = dispatch_flow(max_cards=2)

@@ -1,0 +1,26 @@
+"""A cardline home ready for the line, made the way a user makes one: through the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flows.cli import run
+from line.synthetic import write_csv
+from tests.factories import photo_file
+from tests.line.test_intake import good_rows
+
+
+def ready_home(folder: Path, *, applications: int, chips: int) -> None:
+    """In the ``CARDLINE_HOME`` the test has set: the schema, ``applications`` synthetic
+    applicants imported (files under ``folder/in``), TEST keys, and a lot of ``chips``."""
+    photo_file(folder / "in" / "photos", "a.jpg")
+    photo_file(folder / "in" / "photos", "b.png")
+    write_csv(folder / "in" / "batch.csv", good_rows(applications))
+    lot = ["--lot", "L1", "--supplier", "Chip Co", "--quantity", str(chips)]
+    for args in (
+        ["db", "upgrade"],
+        ["intake", str(folder / "in" / "batch.csv")],
+        ["keys", "init"],
+        ["stock", "receive", *lot, "--first-uid", "04D00000000001"],
+    ):
+        assert run(["-q", *args]) == 0, args
