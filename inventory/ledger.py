@@ -492,21 +492,20 @@ def use_consumables(*, session: Session, at: datetime, actor: str) -> dict[str, 
     """Mount the rolls the cards started so far need: every item but chips is used one unit
     per ``cards_per_unit`` card bodies taken. Units come from the oldest lots; returns, per
     item, the units that were needed but not in stock (the printer cannot go on without)."""
-    taken = session.exec(
-        select(sa.func.count())
-        .select_from(StockMovement)
-        .where(StockMovement.item_code == CHIP, StockMovement.kind == MovementKind.CONSUMPTION)
-    ).one()
+
+    # The balances each lot's last movement carries: no scan of the ledger's history.
+    def bodies_used(item_code: str) -> int:
+        return sum(
+            s.balance.consumed + s.balance.spoiled
+            for s in stock(session=session, item_code=item_code)
+        )
+
+    taken = bodies_used(CHIP)
     missing: dict[str, int] = {}
     for item in session.exec(select(StockItem).where(StockItem.code != CHIP)):
-        needed = -(-int(taken) // item.cards_per_unit)  # ceiling
-        used = session.exec(
-            select(sa.func.coalesce(sa.func.sum(StockMovement.quantity), 0)).where(
-                StockMovement.item_code == item.code,
-                StockMovement.kind == MovementKind.CONSUMPTION,
-            )
-        ).one()
-        short = needed - int(used)
+        needed = -(-taken // item.cards_per_unit)  # ceiling
+        used = bodies_used(item.code)
+        short = needed - used
         if short <= 0:
             continue
         lots = session.exec(
@@ -520,7 +519,7 @@ def use_consumables(*, session: Session, at: datetime, actor: str) -> dict[str, 
             take = min(short, balance.available)
             if take <= 0:
                 continue
-            reason = f"mounted for the cards up to {int(taken)}"
+            reason = f"mounted for the cards up to {taken}"
             balance = _move(
                 session,
                 lot,
