@@ -25,6 +25,30 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class BreakdownSpec(_Frozen):
+    """How one machine of a stage fails and is repaired, both counted in shift time.
+
+    A machine only runs (and so only wears) in shift time, and repairs are done by the shift
+    crew, so both clocks stop outside the shifts. The long-run fraction of shift time a
+    machine is up is ``mean time between failures / (that + mean time to repair)``; when a
+    stage gives breakdowns, that fraction is its ``availability``.
+    """
+
+    time_between_failures: Distribution = Field(
+        description="seconds of shift time a machine runs between two failures"
+    )
+    time_to_repair: Distribution = Field(description="seconds of shift time a repair takes")
+
+    @property
+    def availability(self) -> float:
+        up = self.time_between_failures.mean
+        return up / (up + self.time_to_repair.mean)
+
+
+AVAILABILITY_TOLERANCE = 0.005
+"""How far a stated ``availability`` may be from the one its breakdown figures imply."""
+
+
 class StageSpec(_Frozen):
     """One stage: its machines, how long a card takes, and how often a card is spoiled."""
 
@@ -39,7 +63,34 @@ class StageSpec(_Frozen):
     availability: float = Field(
         default=1.0, gt=0, le=1, description="fraction of shift time a machine is up"
     )
+    breakdowns: BreakdownSpec | None = Field(
+        default=None, description="failures and repairs of each machine (the simulator plays them)"
+    )
     source: str = Field(default="", description="where these numbers come from")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _availability_from_breakdowns(cls, data: Any) -> Any:
+        # One figure, one source: with breakdowns and no stated availability, the breakdowns
+        # give it, so a scenario that changes a repair time changes the capacity too.
+        if isinstance(data, dict) and data.get("breakdowns") and "availability" not in data:
+            try:
+                implied = BreakdownSpec.model_validate(data["breakdowns"]).availability
+            except ValidationError:
+                return data  # the field validator reports it, naming the field
+            return {**data, "availability": implied}
+        return data
+
+    @model_validator(mode="after")
+    def _availability_agrees(self) -> StageSpec:
+        if self.breakdowns is not None:
+            implied = self.breakdowns.availability
+            if abs(implied - self.availability) > AVAILABILITY_TOLERANCE:
+                raise ValueError(
+                    f"availability {self.availability:g} disagrees with the breakdowns, which "
+                    f"give {implied:.4f} (leave availability out to take it from them)"
+                )
+        return self
 
     @property
     def capacity_per_hour(self) -> float:
@@ -188,6 +239,12 @@ class LineSpec(_Frozen):
         return self.stages[self.bottleneck].capacity_per_hour
 
 
+DISTRIBUTION_FIELDS = frozenset(
+    {"service_time", "time_between_failures", "time_to_repair", "delay"}
+)
+"""Fields holding a ``Distribution``: pydantic names the union member under them."""
+
+
 def _field_path(loc: tuple[int | str, ...]) -> str:
     # pydantic puts the union member's tag in the path (service_time.lognormal.mean): drop it.
     tags = {"deterministic", "exponential", "uniform", "triangular", "lognormal"}
@@ -195,9 +252,23 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     cleaned = [
         p
         for i, p in enumerate(parts)
-        if not (p in tags and i > 0 and parts[i - 1] == "service_time")
+        if not (p in tags and i > 0 and parts[i - 1] in DISTRIBUTION_FIELDS)
     ]
     return ".".join(cleaned) or "(top level)"
+
+
+def spec_error(exc: ValidationError, *, source: str | None, prefix: str = "") -> SpecError:
+    """The first problem pydantic found, as a ``SpecError`` naming the field (``prefix`` is
+    put before the field's path, for a spec nested in a larger file such as a scenario)."""
+    first = exc.errors()[0]
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    if "input" in first and first["type"] not in ("missing", "extra_forbidden"):
+        message = f"{message} (got {first['input']!r})"
+    path = _field_path(tuple(first["loc"]))
+    field = f"{prefix}{path}" if prefix and path != "(top level)" else (prefix.rstrip(".") or path)
+    return SpecError(message, field=field, source=source)
 
 
 def parse_spec(data: Any, *, source: str | None = None) -> LineSpec:
@@ -207,13 +278,7 @@ def parse_spec(data: Any, *, source: str | None = None) -> LineSpec:
     try:
         return LineSpec.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown field"
-        if "input" in first and first["type"] not in ("missing", "extra_forbidden"):
-            message = f"{message} (got {first['input']!r})"
-        raise SpecError(message, field=_field_path(tuple(first["loc"])), source=source) from exc
+        raise spec_error(exc, source=source) from exc
 
 
 def load_spec(path: Path | str) -> LineSpec:

@@ -120,3 +120,36 @@ def test_distributions_sample_their_analytic_mean_and_variance(dist: Any) -> Non
     assert abs(mean - dist.mean) <= tolerance
     assert statistics.pvariance(samples) == pytest.approx(dist.variance, rel=0.03, abs=1e-12)
     assert min(samples) >= 0
+
+
+def test_breakdowns_give_the_availability_when_it_is_not_stated() -> None:
+    data = spec_data()
+    printing = data["stages"]["print"]
+    del printing["availability"]
+    printing["breakdowns"]["time_to_repair"] = {"kind": "deterministic", "value": 2300}
+    spec = parse_spec(data)
+    assert spec.stage(Stage.PRINT).availability == pytest.approx(6900 / (6900 + 2300))
+    assert spec.stage(Stage.PRINT).capacity_per_hour == pytest.approx(10 * 0.75 * 3600 / 3.0)
+
+
+def test_the_shipped_breakdowns_agree_with_the_shipped_availabilities() -> None:
+    for stage in LINE_ORDER:
+        s = default_spec().stage(stage)
+        if s.breakdowns is not None:
+            assert s.breakdowns.availability == pytest.approx(s.availability, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        (lambda d: d["stages"]["print"].update(availability=0.5), "stages.print", "availability 0.5 disagrees with the breakdowns"),
+        (lambda d: d["stages"]["qc"]["breakdowns"].update(time_to_repair={"kind": "exponential", "mean": 0}), "stages.qc.breakdowns.time_to_repair.mean", "greater than 0"),
+        (lambda d: d["stages"]["qc"]["breakdowns"].pop("time_between_failures"), "stages.qc.breakdowns.time_between_failures", "Field required"),
+    ],
+)  # fmt: skip
+def test_bad_breakdowns_are_refused_naming_the_field(change: Any, field: str, words: str) -> None:
+    data = spec_data()
+    change(data)
+    error = _refused(data)
+    assert error.field == field
+    assert words in str(error)
