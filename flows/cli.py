@@ -37,6 +37,8 @@ keys_app = typer.Typer(
 )
 chip_app = typer.Typer(help="Virtual chips.", no_args_is_help=True)
 stock_app = typer.Typer(help="Chip stock and consumables.", no_args_is_help=True)
+machine_app = typer.Typer(help="The line's machines: in and out of service.", no_args_is_help=True)
+app.add_typer(machine_app, name="machine")
 app.add_typer(stock_app, name="stock")
 app.add_typer(db_app, name="db")
 app.add_typer(card_app, name="card")
@@ -180,6 +182,7 @@ def status(
     from inventory.cover import cover
     from line.db import session_scope
     from line.kpi import status_counts
+    from line.machines import machines
 
     engine = _ctx(ctx).ready_engine()
     with session_scope(engine) as session:
@@ -187,8 +190,17 @@ def status(
         stock = cover(
             session=session, now=utc_now(), backlog=counts.applications[ApplicationState.APPROVED]
         )
+        out = [m for m in machines(session=session) if not m.in_service]
     if as_json:
-        _echo_json({**counts.as_dict(), "stock": [entry.as_dict() for entry in stock]})
+        _echo_json(
+            {
+                **counts.as_dict(),
+                "stock": [entry.as_dict() for entry in stock],
+                "machines_out_of_service": [
+                    {"name": m.name, "stage": m.stage, "reason": m.reason} for m in out
+                ],
+            }
+        )
         return
     apps = list(counts.applications.items())
     cards = list(counts.cards.items())
@@ -205,6 +217,11 @@ def status(
         typer.echo(
             f"stock {entry.item}: {entry.available} available, {entry.reserved} reserved, "
             f"days of cover {days}: {entry.state} ({entry.reason})"
+        )
+    for m in out:
+        typer.echo(
+            f"machine {m.name} ({m.stage}) OUT OF SERVICE since {m.changed_at:%Y-%m-%d %H:%M} "
+            f"UTC: {m.reason or '-'} (cardline machine in {m.name})"
         )
 
 
@@ -304,49 +321,173 @@ def run_line(
             "(another worker may be busy with younger ones).",
         ),
     ] = 300,
+    without_prefect: Annotated[
+        bool,
+        typer.Option(
+            "--without-prefect",
+            help="Drive the line directly, with no flow run (when Prefect itself is down).",
+        ),
+    ] = False,
 ) -> None:
-    """Take approved applications through print, chip-encode and QC (rework included)."""
+    """Take approved applications through print, chip-encode and QC (rework included).
+
+    Runs the Prefect production flow: against PREFECT_API_URL when it is set, else in
+    Prefect's ephemeral mode (no server to start).
+    """
+    c = _ctx(ctx)
+    c.ready_engine()  # a missing schema is one clear line, before Prefect starts
+    spec = _load_spec(c.settings)
+    if without_prefect:
+        summary = _run_directly(c, batch_size, limit, resume_after)
+        where = None
+    else:
+        from flows.prefect_env import prepare_prefect
+
+        where = prepare_prefect(c.settings, quiet=as_json or _quiet(ctx))
+        from flows.production import production
+
+        summary = production(batch_size=batch_size, limit=limit, resume_after_seconds=resume_after)
+    if as_json:
+        _echo_json(summary)
+        return
+    spoiled = ", ".join(f"{k} {v}" for k, v in sorted(summary["spoiled"].items())) or "none"
+    faults = ", ".join(f"{k} {v}" for k, v in sorted(summary["device_faults"].items())) or "none"
+    typer.echo(
+        f"run: {summary['started']} cards started in {summary['batches']} batches; "
+        f"{summary['printed']} printed, {summary['encoded']} encoded, "
+        f"{summary['passed']} passed QC, {summary['held']} held for a manager"
+    )
+    typer.echo(f"     spoiled: {spoiled}; device faults: {faults}")
+    for item, missing in sorted(summary["supplies_missing"].items()):
+        typer.echo(
+            f"     {item}: {missing} unit(s) needed but not in stock (cardline stock status)"
+        )
+    if summary["waiting_for_chips"]:
+        typer.echo(
+            f"     stopped short of chips: {summary['waiting_for_chips']} approved applications "
+            f"wait for one (policy {spec.allocation.policy}; see cardline stock status)"
+        )
+    if where:
+        typer.echo(f"     flow run 'production' recorded in {where}")
+
+
+def _quiet(ctx: typer.Context) -> bool:
+    return bool(ctx.find_root().params.get("quiet"))
+
+
+def _run_directly(c: Context, batch_size: int, limit: int | None, resume_after: int) -> Any:
     from flows.wiring import build_line
     from line.controller import LineController
+    from line.db import session_scope
+    from line.machines import require_in_service
+    from line.types import Stage
 
-    c = _ctx(ctx)
     engine = c.ready_engine()
     spec = _load_spec(c.settings)
     line = build_line(settings=c.settings, spec=spec, engine=engine, clock=utc_now)
+    actor = f"cardline-run@{c.settings.centre}"
     try:
+        devices = {
+            line.devices.printer.name: Stage.PRINT,
+            line.devices.encoder.name: Stage.ENCODE,
+            line.devices.qc.name: Stage.QC,
+        }
+        with session_scope(engine) as session:
+            require_in_service(session=session, machines=devices, actor=actor, at=utc_now())
         controller = LineController(
             engine=engine,
             spec=spec,
             devices=line.devices,
             clock=utc_now,
-            actor=f"cardline-run@{c.settings.centre}",
+            actor=actor,
             archive=line.archive,
             stock=line.stock,
             resume_after=timedelta(seconds=resume_after),
         )
-        summary = controller.run(batch_size=batch_size, limit=limit)
+        return controller.run(batch_size=batch_size, limit=limit).as_dict()
     finally:
         line.close()
+
+
+# --- machines -------------------------------------------------------------------------------
+
+
+@machine_app.command("list")
+def machine_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the machines as JSON.")] = False,
+) -> None:
+    """The machines runs have driven, and which are out of service (and why)."""
+    from dataclasses import asdict
+
+    from line.db import session_scope
+    from line.machines import machines
+
+    with session_scope(_ctx(ctx).ready_engine()) as session:
+        found = machines(session=session)
     if as_json:
-        _echo_json(summary.as_dict())
+        _echo_json([asdict(m) for m in found])
         return
-    spoiled = ", ".join(f"{k} {v}" for k, v in sorted(summary.spoiled.items())) or "none"
-    faults = ", ".join(f"{k} {v}" for k, v in sorted(summary.device_faults.items())) or "none"
-    typer.echo(
-        f"run: {summary.started} cards started in {summary.batches} batches; "
-        f"{summary.printed} printed, {summary.encoded} encoded, {summary.passed} passed QC, "
-        f"{summary.held} held for a manager"
-    )
-    typer.echo(f"     spoiled: {spoiled}; device faults: {faults}")
-    for item, missing in sorted(summary.supplies_missing.items()):
+    if not found:
+        typer.echo("no machines yet (a run registers the machines it drives)")
+    for m in found:
+        state = "in service" if m.in_service else "OUT OF SERVICE"
         typer.echo(
-            f"     {item}: {missing} unit(s) needed but not in stock (cardline stock status)"
+            f"{m.name:<14} {m.stage:<12} {state:<15} since {m.changed_at:%Y-%m-%d %H:%M} UTC "
+            f"by {m.changed_by}" + (f": {m.reason}" if m.reason else "")
         )
-    if summary.waiting_for_chips:
-        typer.echo(
-            f"     stopped short of chips: {summary.waiting_for_chips} approved applications "
-            f"wait for one (policy {spec.allocation.policy}; see cardline stock status)"
-        )
+
+
+@machine_app.command("out")
+def machine_out(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Machine name, e.g. print-01.")],
+    reason: Annotated[str, typer.Option(help="Why it is taken out.")],
+    stage: Annotated[str, typer.Option(help="Its stage, for a machine no run has named.")] = "",
+) -> None:
+    """Take a machine out of service: no run drives it until it is put back."""
+    from line.db import session_scope
+    from line.machines import take_out
+    from line.models import Machine
+    from line.types import Stage
+
+    c = _ctx(ctx)
+    with session_scope(c.ready_engine()) as session:
+        known = session.get(Machine, name)
+        try:
+            where = Stage(stage) if stage else Stage(known.stage) if known else None
+        except ValueError:
+            where = None
+        if where is None:
+            raise CardlineError(
+                f"machine {name!r}: --stage must be one of "
+                + ", ".join(s.value for s in Stage)
+                + (f" (got {stage!r})" if stage else " for a machine no run has named")
+            )
+        take_out(
+            session=session, name=name, stage=where, reason=reason,
+            actor=f"cli@{c.settings.centre}", at=utc_now(),
+        )  # fmt: skip
+    typer.echo(f"{name}: out of service ({reason})")
+
+
+@machine_app.command("in")
+def machine_in(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Machine name, e.g. print-01.")],
+    note: Annotated[str, typer.Option(help="What was done to it.")] = "",
+) -> None:
+    """Put a repaired machine back in service."""
+    from line.db import session_scope
+    from line.machines import put_back
+
+    c = _ctx(ctx)
+    with session_scope(c.ready_engine()) as session:
+        put_back(
+            session=session, name=name, actor=f"cli@{c.settings.centre}", at=utc_now(),
+            note=note,
+        )  # fmt: skip
+    typer.echo(f"{name}: back in service")
 
 
 # --- dispatch and delivery -----------------------------------------------------------------

@@ -1,64 +1,254 @@
 """The production flow: approved applications through print, chip-encode and QC, as Prefect
 tasks over batches (Prefect's per-task overhead is milliseconds: a task never takes one card).
 
-Tasks are thin wrappers over the line controller's batch stages; retries of device faults
-live in the decorators. The flow records a table artifact of the cards per state and a
-markdown summary of the run. Prefect is imported here only, never on the CLI's other paths.
+Tasks are thin wrappers over the line controller's batch stages. Like ``cardline run``, the
+stations work at once: the printer task of the next batch runs (in the task runner's
+thread) while encoder and QC work on the batch printed before it.
+
+Machines:
+
+- each physical machine is one slot of a Prefect global concurrency limit
+  (``machine-<centre>-<name>``, limit 1), held by the task that drives it, so two workers
+  never drive the same machine at once;
+- device faults are retried by the task's retry policy (``DEVICE_RETRIES``); a machine that
+  still fails is taken out of service (``cardline machine list``), reported (an event
+  ``cardline.machine.out`` and a ``machine-out`` artifact) and the run fails with the reason.
+  Its cards stay at their stage; a later run takes them over. A run never drives a machine
+  that is out of service.
+
+The flow records a table artifact of the cards per state and a markdown summary of the run.
+Prefect is imported here only, never on the CLI's other paths.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.sync import concurrency
+from prefect.events import emit_event
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect.futures import PrefectFuture
 
-from flows.wiring import build_line
+from flows.wiring import Line, build_line
 from line.card import CardData
 from line.controller import LineController, RunSummary
 from line.db import make_engine, require_current_schema, session_scope
 from line.devices import ChipRecord, PrintedFace
+from line.errors import CardlineError, DeviceError
 from line.kpi import status_counts
+from line.machines import require_in_service, take_out
 from line.settings import Settings
 from line.spec import spec_in_use
-from line.types import utc_now
+from line.types import Stage, utc_now
+
+DEVICE_RETRIES = 2
+RETRY_DELAYS: list[float] = [2.0, 5.0]
+
+Faces = list[tuple[CardData, PrintedFace]]
+Chips = list[tuple[CardData, PrintedFace, ChipRecord]]
+
+
+class MachineGaveUp(CardlineError):
+    """A machine kept failing through every retry of its task."""
+
+    def __init__(self, machine: str, stage: Stage, reason: str, cards_left: int) -> None:
+        super().__init__(
+            f"{machine} ({stage.value}) kept failing after {DEVICE_RETRIES} retries: {reason}; "
+            f"{cards_left} card(s) left at {stage.value} for a later run",
+            machine=machine,
+            stage=stage.value,
+        )
+        self.machine = machine
+        self.stage = stage
+        self.reason = reason
+
+
+def limit_name(centre: str, machine: str) -> str:
+    """The global concurrency limit of one physical machine."""
+    return f"machine-{centre}-{machine}".lower()
+
+
+def ensure_machine_limits(names: list[str]) -> None:
+    """Create the one-slot limit of each machine that has none yet (several workers may
+    race to create it: the loser finds it made)."""
+    with get_client(sync_client=True) as client:
+        for name in names:
+            try:
+                client.read_global_concurrency_limit_by_name(name)
+            except ObjectNotFound:
+                with suppress(ObjectAlreadyExists):
+                    client.create_global_concurrency_limit(
+                        GlobalConcurrencyLimitCreate(name=name, limit=1)
+                    )
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    """The controller a run drives, and the centre whose machines it drives."""
+
+    controller: LineController
+    centre: str
+
+
+@contextmanager
+def machine(station: Station, *names: str) -> Iterator[None]:
+    """Hold the machines' slots while driving them (``strict``: a missing limit is an
+    error, never a silent free-for-all)."""
+    with concurrency([limit_name(station.centre, name) for name in names], occupy=1, strict=True):
+        yield
+
+
+@dataclass(slots=True)
+class PrintWork:
+    """A batch at the printer: what is left to print survives the task's retries."""
+
+    pending: list[CardData]
+    faces: Faces = field(default_factory=list)
+
+
+@task(name="resume-abandoned", cache_policy=NO_CACHE)
+def resume_abandoned(station: Station, summary: RunSummary) -> None:
+    """Cards a crashed or stopped run left mid-line go on from their stage."""
+    devices = station.controller.devices
+    with machine(station, devices.printer.name, devices.encoder.name, devices.qc.name):
+        station.controller.resume(summary)
 
 
 @task(name="start-batch", cache_policy=NO_CACHE)
-def start_batch(controller: LineController, size: int, summary: RunSummary) -> list[CardData]:
-    return controller.start_batch(size, summary)
+def start_batch(station: Station, size: int, summary: RunSummary) -> list[CardData]:
+    return station.controller.start_batch(size, summary)
 
 
-@task(name="print-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 5])
-def print_batch(
-    controller: LineController, cards: list[CardData], summary: RunSummary
-) -> list[tuple[CardData, PrintedFace]]:
-    return controller.print_batch(cards, summary)
+@task(
+    name="print-batch",
+    cache_policy=NO_CACHE,
+    retries=DEVICE_RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+)
+def print_batch(station: Station, work: PrintWork, summary: RunSummary) -> Faces:
+    printer = station.controller.devices.printer.name
+    with machine(station, printer):
+        faces, done = station.controller.print_batch(work.pending, summary)
+    work.faces.extend(faces)
+    work.pending = list(done.unprinted)
+    if work.pending:
+        last = done.faults[-1] if done.faults else None
+        raise MachineGaveUp(
+            printer, Stage.PRINT, last.reason_code if last else "unknown", len(work.pending)
+        )
+    return work.faces
 
 
-@task(name="encode-batch", cache_policy=NO_CACHE)
-def encode_batch(
-    controller: LineController, faces: list[tuple[CardData, PrintedFace]], summary: RunSummary
-) -> list[tuple[CardData, PrintedFace, ChipRecord]]:
-    return controller.encode_batch(faces, summary)
+@task(
+    name="encode-batch",
+    cache_policy=NO_CACHE,
+    retries=DEVICE_RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+)
+def encode_batch(station: Station, faces: Faces, summary: RunSummary) -> Chips:
+    # A defective chip spoils its card and is recorded; only a fault of the encoder itself
+    # (no card in the reader, the reader gone) comes out of here to be retried.
+    with machine(station, station.controller.devices.encoder.name):
+        return station.controller.encode_batch(faces, summary)
 
 
-@task(name="qc-batch", cache_policy=NO_CACHE)
-def qc_batch(
-    controller: LineController,
-    chips: list[tuple[CardData, PrintedFace, ChipRecord]],
-    summary: RunSummary,
-) -> None:
-    controller.check_batch(chips, summary)
+@task(
+    name="qc-batch",
+    cache_policy=NO_CACHE,
+    retries=DEVICE_RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+)
+def qc_batch(station: Station, chips: Chips, summary: RunSummary) -> None:
+    with machine(station, station.controller.devices.qc.name):
+        station.controller.check_batch(chips, summary)
+
+
+def _batches(station: Station, summary: RunSummary, batch_size: int, limit: int | None) -> None:
+    """The pipelined loop: batch n+1 prints while batch n is encoded and checked."""
+
+    def start_next() -> PrefectFuture[Faces] | None:
+        if limit is not None and summary.started >= limit:
+            return None
+        size = batch_size if limit is None else min(batch_size, limit - summary.started)
+        cards = start_batch(station, size, summary)
+        if not cards:
+            return None
+        return print_batch.submit(station, PrintWork(cards), summary)
+
+    in_print = start_next()
+    try:
+        while in_print is not None:
+            faces = in_print.result()
+            in_print = start_next()
+            chips = encode_batch(station, faces, summary)
+            qc_batch(station, chips, summary)
+            if in_print is None:  # rework sent back by encode and QC goes round again
+                in_print = start_next()
+    finally:
+        if in_print is not None:  # a stage failed: let the batch at the printer be recorded
+            in_print.wait()
+
+
+def _machine_out(line: Line, settings: Settings, fault: CardlineError) -> MachineGaveUp:
+    """The machine behind ``fault``, taken out of service and reported."""
+    if isinstance(fault, MachineGaveUp):
+        gave_up = fault
+    else:
+        assert isinstance(fault, DeviceError)
+        stages = {
+            line.devices.printer.name: Stage.PRINT,
+            line.devices.encoder.name: Stage.ENCODE,
+            line.devices.qc.name: Stage.QC,
+        }
+        name = fault.device if fault.device in stages else line.devices.encoder.name
+        gave_up = MachineGaveUp(name, stages.get(name, Stage.ENCODE), fault.reason_code, 0)
+    actor = f"prefect:production@{settings.centre}"
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        take_out(
+            session=session, name=gave_up.machine, stage=gave_up.stage,
+            reason=f"{gave_up.reason} (still failing after {DEVICE_RETRIES} retries)",
+            actor=actor, at=utc_now(),
+        )  # fmt: skip
+    emit_event(
+        event="cardline.machine.out",
+        resource={
+            "prefect.resource.id": f"cardline.machine.{settings.centre}.{gave_up.machine}",
+            "cardline.machine": gave_up.machine,
+            "cardline.centre": settings.centre,
+        },
+        payload={"stage": gave_up.stage.value, "reason": gave_up.reason},
+    )
+    create_markdown_artifact(
+        key="machine-out",
+        markdown=(
+            f"# {gave_up.machine} taken out of service\n\n{gave_up.message}\n\n"
+            f"After repair: `cardline machine in {gave_up.machine}`"
+        ),
+        description="A machine that kept failing",
+    )
+    get_run_logger().error(gave_up.message)
+    return gave_up
 
 
 @flow(name="production")
 def production(
     batch_size: int = 100, limit: int | None = None, resume_after_seconds: int = 300
 ) -> dict[str, Any]:
-    """Run approved applications through the line until no work (or no chip) is left."""
+    """Run approved applications through the line until no work (or no chip) is left.
+
+    ``resume_after_seconds``: a card untouched this long mid-line was abandoned (its
+    worker crashed) and this run takes it over.
+    """
     settings = Settings()
     settings.ensure_home()
     engine = make_engine(settings.database_url)
@@ -66,26 +256,34 @@ def production(
     spec = spec_in_use(settings.line_spec)
     line = build_line(settings=settings, spec=spec, engine=engine, clock=utc_now)
     summary = RunSummary()
+    actor = f"prefect:production@{settings.centre}"
+    gave_up: MachineGaveUp | None = None
     try:
+        devices = {
+            line.devices.printer.name: Stage.PRINT,
+            line.devices.encoder.name: Stage.ENCODE,
+            line.devices.qc.name: Stage.QC,
+        }
+        with session_scope(engine) as session:
+            require_in_service(session=session, machines=devices, actor=actor, at=utc_now())
+        ensure_machine_limits([limit_name(settings.centre, name) for name in devices])
         controller = LineController(
             engine=engine,
             spec=spec,
             devices=line.devices,
             clock=utc_now,
-            actor=f"prefect:production@{settings.centre}",
+            actor=actor,
             archive=line.archive,
             stock=line.stock,
             resume_after=timedelta(seconds=resume_after_seconds),
+            device_retries=0,  # the tasks' retry policy retries device faults
         )
-        controller.resume(summary)
-        while limit is None or summary.started < limit:
-            size = batch_size if limit is None else min(batch_size, limit - summary.started)
-            cards = start_batch(controller, size, summary)
-            if not cards:
-                break
-            faces = print_batch(controller, cards, summary)
-            chips = encode_batch(controller, faces, summary)
-            qc_batch(controller, chips, summary)
+        try:
+            station = Station(controller, settings.centre)
+            resume_abandoned(station, summary)
+            _batches(station, summary, batch_size, limit)
+        except (MachineGaveUp, DeviceError) as fault:
+            gave_up = _machine_out(line, settings, fault)
     finally:
         line.close()
     with session_scope(engine) as session:
@@ -101,7 +299,10 @@ def production(
             f"# Production run\n\n{summary.started} cards started in {summary.batches} batches; "
             f"{summary.passed} passed QC; {summary.held} held; "
             f"spoiled {summary.spoiled or 'none'}; {summary.waiting_for_chips} waiting for chips."
+            + (f"\n\n**Stopped:** {gave_up.message}" if gave_up else "")
         ),
         description="What the production run did",
     )
+    if gave_up is not None:
+        raise gave_up
     return summary.as_dict()

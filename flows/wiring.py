@@ -108,10 +108,11 @@ def _printer(
 
     kind = settings.printer
     if kind in ("virtual", "spool"):
-        spool = SpoolPrinter(settings.spool_dir, name="print-01", clock=clock, render_in=render_in)
+        name = f"print-{settings.station}"
+        spool = SpoolPrinter(settings.spool_dir, name=name, clock=clock, render_in=render_in)
         if kind == "spool":
             return spool
-        return VirtualPrinter.from_spec(spec.stage(Stage.PRINT), spool, rng, name="print-01")
+        return VirtualPrinter.from_spec(spec.stage(Stage.PRINT), spool, rng, name=name)
     if kind.startswith("cups:") and len(kind) > len("cups:"):
         return CupsPrinter(kind.removeprefix("cups:"), settings.spool_dir, clock=clock)
     raise WiringError(f"CARDLINE_PRINTER={kind!r}: expected virtual, spool or cups:QUEUE")
@@ -182,7 +183,7 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
     devices = Devices(
         printer=_printer(settings, spec, random.Random(f"{seed}:printer"), clock, render_in),
         encoder=LdsEncoder(
-            name="encode-01",
+            name=f"encode-{settings.station}",
             signer=signer,
             connect=connect,
             clock=clock,
@@ -190,7 +191,7 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
             keys=keys if render_in is not None else None,
         ),
         qc=Inspector(
-            name="qc-01",
+            name=f"qc-{settings.station}",
             connect=connect,
             csca=csca,
             rng=random.Random(f"{seed}:qc"),

@@ -8,6 +8,7 @@ stage is picked up again by the next run.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -67,11 +68,21 @@ class RunSummary:
     waiting_for_chips: int = 0  # approved applications left without a chip when it stopped
     supplies_missing: dict[str, int] = field(default_factory=dict)  # item -> units not in stock
 
+    # Stages of two batches may record at once (an orchestrator's printer task in a thread).
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
     def spoil(self, reason: str) -> None:
-        self.spoiled[reason] = self.spoiled.get(reason, 0) + 1
+        with self._lock:
+            self.spoiled[reason] = self.spoiled.get(reason, 0) + 1
 
     def fault(self, reason: str) -> None:
-        self.device_faults[reason] = self.device_faults.get(reason, 0) + 1
+        with self._lock:
+            self.device_faults[reason] = self.device_faults.get(reason, 0) + 1
+
+    def count(self, name: str, number: int) -> None:
+        """Add ``number`` to the counter ``name`` (``printed``, ``passed``...), thread-safely."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + number)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -188,12 +199,18 @@ class LineController:
 
     def print_batch(
         self, cards: Sequence[CardData], summary: RunSummary
-    ) -> list[tuple[CardData, PrintedFace]]:
-        """Print a batch (with retries of printer faults) and record it."""
+    ) -> tuple[list[tuple[CardData, PrintedFace]], PrintRound]:
+        """Print a batch (``device_retries`` retries of printer faults) and record it.
+
+        Returns the printed cards and the round itself: its ``unprinted`` cards (the
+        printer gave up; they stay at print) and its ``faults``, for an orchestrator that
+        retries with a policy of its own.
+        """
         prepare = getattr(self.devices.encoder, "prepare", None)
         if callable(prepare):
             prepare(cards)
-        return self._print(cards, summary)
+        done = self._print_round(cards)
+        return self._record_print(done, summary), done
 
     def encode_batch(
         self, faces: Sequence[tuple[CardData, PrintedFace]], summary: RunSummary
@@ -262,7 +279,7 @@ class LineController:
             if started and callable(use_supplies):
                 for item, missing in use_supplies(session=session, at=at).items():
                     summary.supplies_missing[item] = summary.supplies_missing.get(item, 0) + missing
-        summary.started += len(started)
+        summary.count("started", len(started))
         return started
 
     def _resume(self, summary: RunSummary) -> None:
@@ -378,7 +395,7 @@ class LineController:
             for card, face in printed:
                 _store_face(self._card_row(session, card), face)
         self._forget(serial for job, _, _ in done.jobs for serial, _ in job.spoiled)
-        summary.printed += len(printed)
+        summary.count("printed", len(printed))
         return printed
 
     def _encode(
@@ -408,7 +425,7 @@ class LineController:
                 if card.card_serial in uids:
                     self._card_row(session, card).chip_uid = uids[card.card_serial]
         self._forget(card.card_serial for card, outcome, *_ in outcomes if outcome is Outcome.FAIL)
-        summary.encoded += len(chips)
+        summary.count("encoded", len(chips))
         return chips
 
     def _check(
@@ -427,7 +444,7 @@ class LineController:
             )
             if verdict.passed:
                 outcomes.append((card, Outcome.OK, None, started, ended))
-                summary.passed += 1
+                summary.count("passed", 1)
             else:
                 reason = verdict.reasons[0] if verdict.reasons else "qc.reject"
                 outcomes.append((card, Outcome.FAIL, reason, started, ended))
@@ -486,7 +503,7 @@ class LineController:
                         at=result.ended_at,
                     )
                 if route.action is Action.HOLD:
-                    summary.held += 1
+                    summary.count("held", 1)
 
 
 @dataclass(slots=True)

@@ -279,3 +279,23 @@ class IntakeRun(SQLModel, table=True):
     reject_report: str = Field(max_length=1024)
     started_at: datetime = _utc()
     finished_at: datetime | None = _utc(nullable=True)
+
+
+# --- machines -------------------------------------------------------------------------------
+
+
+class Machine(SQLModel, table=True):
+    """A physical machine of the line, and whether it may be driven (a manager's decision).
+
+    A machine that keeps failing is taken out by the run that gave up on it; it stays out
+    until a manager puts it back (``cardline machine in NAME``).
+    """
+
+    __tablename__ = "machine"
+
+    name: str = Field(primary_key=True, max_length=64)
+    stage: str = Field(max_length=16)
+    in_service: bool = True
+    reason: str | None = Field(default=None, max_length=512)
+    changed_by: str = Field(max_length=128)
+    changed_at: datetime = _utc()

@@ -24,6 +24,14 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="console log level")
     centre: str = Field(default="HN1", description="code of this production centre")
+    station: str = Field(
+        default="01",
+        pattern=r"^[A-Za-z0-9]{1,8}$",
+        description=(
+            "the machines this worker drives are print-<station>, encode-<station> and "
+            "qc-<station>; two workers never drive the same machine at once"
+        ),
+    )
     keys_dir: Path | None = Field(
         default=None,
         description="CSCA and Document Signer certificates and keys; default: <home>/keys",

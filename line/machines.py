@@ -1,0 +1,118 @@
+"""Machines in and out of service.
+
+A run that gives up on a machine (it kept failing through every retry) takes it out of
+service, so that no run drives it again until a manager has looked at it and put it back.
+Machines are known by name (``print-01``); a machine is registered the first time a run or
+a manager names it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from line.errors import CardlineError, NotFound
+from line.models import Machine
+from line.types import Stage
+
+
+class MachineOutOfService(CardlineError):
+    """A run was asked to drive a machine a manager (or an earlier run) took out."""
+
+    def __init__(self, machines: Iterable[Machine]) -> None:
+        self.machines = list(machines)
+        what = "; ".join(
+            f"{m.name} ({m.stage}) since {m.changed_at:%Y-%m-%d %H:%M} UTC: {m.reason or '-'}"
+            for m in self.machines
+        )
+        names = " ".join(m.name for m in self.machines)
+        super().__init__(
+            f"out of service: {what}. Put back after repair: cardline machine in {names}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MachineStatus:
+    name: str
+    stage: str
+    in_service: bool
+    reason: str | None
+    changed_by: str
+    changed_at: datetime
+
+    @classmethod
+    def of(cls, machine: Machine) -> MachineStatus:
+        return cls(
+            machine.name,
+            machine.stage,
+            machine.in_service,
+            machine.reason,
+            machine.changed_by,
+            machine.changed_at,
+        )
+
+
+def register(
+    *, session: Session, machines: dict[str, Stage], actor: str, at: datetime
+) -> list[Machine]:
+    """Make sure each named machine is known (in service when new); return their rows."""
+    rows = []
+    for name, stage in machines.items():
+        row = session.get(Machine, name)
+        if row is None:
+            row = Machine(name=name, stage=stage.value, changed_by=actor, changed_at=at)
+            session.add(row)
+        rows.append(row)
+    session.flush()
+    return rows
+
+
+def require_in_service(
+    *, session: Session, machines: dict[str, Stage], actor: str, at: datetime
+) -> None:
+    """Raise ``MachineOutOfService`` naming every one of ``machines`` that is out."""
+    out = [row for row in register(session=session, machines=machines, actor=actor, at=at)
+           if not row.in_service]  # fmt: skip
+    if out:
+        raise MachineOutOfService(out)
+
+
+def take_out(
+    *, session: Session, name: str, stage: Stage, reason: str, actor: str, at: datetime
+) -> Machine:
+    """Take ``name`` out of service with ``reason`` (registering it if it is new)."""
+    if not reason.strip():
+        raise ValueError("a machine is taken out with a reason")
+    row = session.get(Machine, name)
+    if row is None:
+        row = Machine(name=name, stage=stage.value, changed_by=actor, changed_at=at)
+    row.in_service = False
+    row.reason = reason[:512]
+    row.changed_by = actor
+    row.changed_at = at
+    session.add(row)
+    session.flush()
+    return row
+
+
+def put_back(*, session: Session, name: str, actor: str, at: datetime, note: str = "") -> Machine:
+    """Return a known machine to service (``note``: what was done to it)."""
+    row = session.get(Machine, name)
+    if row is None:
+        raise NotFound(f"no machine {name!r} (cardline machine list shows the known ones)")
+    row.in_service = True
+    row.reason = note[:512] or None
+    row.changed_by = actor
+    row.changed_at = at
+    session.add(row)
+    session.flush()
+    return row
+
+
+def machines(*, session: Session) -> list[MachineStatus]:
+    """Every known machine, by stage then name."""
+    rows = session.exec(select(Machine).order_by(col(Machine.stage), col(Machine.name))).all()
+    return [MachineStatus.of(row) for row in rows]
