@@ -1,0 +1,389 @@
+"""Scenarios: a base line spec plus overrides, demand, chip supply and a target.
+
+A scenario is a YAML file (``sim/scenarios/base-2021.yaml`` is the reference)::
+
+    name: slip-march-21d
+    extends: base-2021.yaml        # optional: another scenario file, merged under this one
+    base: default                  # the line spec: "default" (built-in) or a path
+    line:                          # overrides merged into the base line spec
+      stages: {chip-encode: {machines: 56}}
+    start: 2021-03-03
+    days: 120
+    target: {cards: 50000000, by: 2021-07-01}
+    demand:
+      backlog: 18000000            # approved applications waiting on the first morning
+      per_day: 300000              # mean applications approved per day
+      weekly_profile: {sun: 0.5}   # multipliers of per_day (default 1)
+      hourly_profile: [0, 0, ...]  # 24 relative weights of the hour of arrival (default flat)
+      groups: {elderly: {share: 0.08}, general: {share: 0.92}}
+      destinations: {"001": 0.5, "079": 0.5}
+    chips:
+      opening_stock: 8000000       # or unlimited: true
+      deliveries:
+        march: {on: 2021-03-20, quantity: 10000000, delay: {kind: uniform, low: 0, high: 6}}
+    changes:                       # the line from a date: only the calendar and machine counts
+      - {from: 2021-05-10, line: {calendar: {shifts: [...]}}}
+
+Mappings merge key by key (``extends`` and ``line`` overrides); any other value, lists included,
+replaces the one below it. A delivery's ``delay`` is a random extra delay in days (the
+distributions of ``line.distributions``); ``slip_days`` is a known slip, for what-ifs.
+A bad file raises ``ScenarioError`` (a ``line.errors.SpecError``) naming the field
+(``chips.deliveries.march.on``; ``line.stages.print.machines`` inside the line overrides).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from datetime import date, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from line.distributions import Distribution
+from line.errors import SpecError
+from line.spec import WEEKDAYS, LineSpec, ShiftCalendar, default_spec_text, parse_spec, spec_error
+from line.types import Stage
+
+
+class ScenarioError(SpecError):
+    """A scenario file that cannot be used; ``field`` is the dotted path of the culprit
+    (``line.stages.print.machines`` for a field of the line spec inside it)."""
+
+    def __init__(self, message: str, *, field: str, source: str | None = None) -> None:
+        super().__init__(message, field=field, source=source)
+        where = f"{source}: " if source else ""
+        self.message = f"scenario {where}{field}: {message}"
+        self.args = (self.message,)
+
+
+def _reason(exc: SpecError) -> str:
+    """The message of a ``SpecError`` without its "line spec <source>: <field>: " prefix."""
+    return str(exc).split(f"{exc.field}: ", 1)[-1]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Delivery(_Frozen):
+    """A chip delivery expected on a date; it comes ``slip_days`` plus a random delay later."""
+
+    on: date
+    quantity: int = Field(ge=0)
+    delay: Distribution | None = Field(default=None, description="random extra delay, in days")
+    slip_days: float = Field(default=0.0, ge=0, description="known slip, in days (what-ifs)")
+
+
+class Group(_Frozen):
+    """A priority group of applicants: its share of demand and, maybe, a due date."""
+
+    share: float = Field(gt=0)
+    due: date | None = None
+
+
+class Demand(_Frozen):
+    backlog: int = Field(default=0, ge=0, description="applications waiting on the first day")
+    per_day: float = Field(default=0.0, ge=0, description="mean applications a day")
+    weekly_profile: dict[str, float] = Field(default_factory=dict)
+    hourly_profile: tuple[float, ...] = ()
+    groups: dict[str, Group] = Field(default_factory=lambda: {"general": Group(share=1.0)})
+    destinations: dict[str, float] = Field(default_factory=lambda: {"000": 1.0})
+
+    @field_validator("weekly_profile")
+    @classmethod
+    def _weekdays(cls, value: dict[str, float]) -> dict[str, float]:
+        for day, factor in value.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"unknown weekday {day!r} (expected one of {WEEKDAYS})")
+            if factor < 0:
+                raise ValueError(f"{day}: a multiplier cannot be negative")
+        return value
+
+    @field_validator("hourly_profile")
+    @classmethod
+    def _hours(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if value and (len(value) != 24 or min(value) < 0 or sum(value) <= 0):
+            raise ValueError("needs 24 non-negative weights, not all zero")
+        return value
+
+    @field_validator("groups", "destinations")
+    @classmethod
+    def _not_empty(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if not value:
+            raise ValueError("needs at least one entry")
+        return value
+
+    @field_validator("destinations")
+    @classmethod
+    def _shares(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(share <= 0 for share in value.values()):
+            raise ValueError("every share must be greater than 0")
+        return value
+
+    def day_factor(self, day: date) -> float:
+        return self.weekly_profile.get(WEEKDAYS[day.weekday()], 1.0)
+
+    def hour_weights(self) -> tuple[float, ...]:
+        """Fractions of a day's arrivals in each hour (sum 1)."""
+        weights = self.hourly_profile or (1.0,) * 24
+        total = sum(weights)
+        return tuple(w / total for w in weights)
+
+
+class Chips(_Frozen):
+    unlimited: bool = Field(default=False, description="never short of chips")
+    opening_stock: int = Field(default=0, ge=0)
+    deliveries: dict[str, Delivery] = Field(default_factory=dict)
+
+
+class Target(_Frozen):
+    cards: int = Field(ge=1, description="good cards dispatched")
+    by: date | None = None
+
+
+class SpecChange(_Frozen):
+    """The line spec in force from ``on`` (only the calendar and machine counts differ)."""
+
+    on: date
+    spec: LineSpec
+
+
+class Scenario(_Frozen):
+    """A resolved scenario: everything a run needs, validated. Build with ``load_scenario``,
+    ``parse_scenario`` or ``Scenario.with_overrides``."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    spec: LineSpec
+    changes: tuple[SpecChange, ...] = ()
+    start: date
+    days: int = Field(ge=1, le=3660)
+    target: Target | None = None
+    demand: Demand = Demand()
+    chips: Chips = Chips()
+    definition: dict[str, Any] = Field(
+        default_factory=dict, description="the merged file data, for with_overrides"
+    )
+    base_dir: str | None = None
+
+    @property
+    def end(self) -> date:
+        """The day after the last simulated day."""
+        return self.start + timedelta(days=self.days)
+
+    def spec_on(self, day: date) -> LineSpec:
+        current = self.spec
+        for change in self.changes:
+            if change.on <= day:
+                current = change.spec
+        return current
+
+    def calendar_on(self, day: date) -> ShiftCalendar:
+        return self.spec_on(day).calendar
+
+    def machines_from(self, stage: Stage) -> list[tuple[float, int]]:
+        """``(from second, machines)`` steps of a stage over the run, first at 0."""
+        steps = [(0.0, self.spec.stage(stage).machines)]
+        for change in self.changes:
+            seconds = max(0.0, (change.on - self.start).days * 86_400.0)
+            steps.append((seconds, change.spec.stage(stage).machines))
+        return steps
+
+    def max_machines(self, stage: Stage) -> int:
+        return max(m for _, m in self.machines_from(stage))
+
+    @property
+    def expected_cards(self) -> float:
+        """Applications the run may see: the backlog plus the mean arrivals (sizes the run)."""
+        return self.demand.backlog + self.demand.per_day * self.days
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Scenario:
+        """This scenario with ``overrides`` merged into its definition (the file's mapping):
+        ``s.with_overrides({"chips": {"deliveries": {"march": {"slip_days": 21}}}})``."""
+        base_dir = Path(self.base_dir) if self.base_dir else None
+        return parse_scenario(
+            deep_merge(self.definition, overrides), base_dir=base_dir, source=self.name
+        )
+
+
+def deep_merge(below: Mapping[str, Any], above: Mapping[str, Any]) -> dict[str, Any]:
+    """``above`` over ``below``: mappings merge key by key, other values replace."""
+    merged = copy.deepcopy(dict(below))
+    for key, value in above.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ScenarioError(
+            f"cannot read: {exc.strerror}", field="(file)", source=str(path)
+        ) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"not valid YAML: {exc}", field="(file)", source=str(path)) from exc
+    if not isinstance(data, dict):
+        raise ScenarioError("must be a mapping of fields", field="(top level)", source=str(path))
+    return data
+
+
+def _with_parents(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The file's data merged over the scenario it ``extends`` (and so on up)."""
+    data = _read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError("must be a file name", field="extends", source=str(path))
+    parent_path = (path.parent / parent).resolve()
+    if parent_path in seen:
+        raise ScenarioError(
+            "scenarios extend each other in a loop", field="extends", source=str(path)
+        )
+    if not parent_path.exists():
+        raise ScenarioError(f"no scenario file {parent!r}", field="extends", source=str(path))
+    return deep_merge(_with_parents(parent_path, (*seen, path.resolve())), data)
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Load a scenario file (a built-in one by name, e.g. ``"base-2021"``, or a path)."""
+    path = Path(path)
+    if not path.exists() and path.suffix == "" and (_builtin_dir() / f"{path}.yaml").exists():
+        path = _builtin_dir() / f"{path}.yaml"
+    data = _with_parents(path)
+    return parse_scenario(data, base_dir=path.resolve().parent, source=str(path))
+
+
+def _builtin_dir() -> Path:
+    return Path(str(resources.files("sim").joinpath("scenarios")))
+
+
+def builtin_scenarios() -> list[str]:
+    """Names of the scenarios shipped in ``sim/scenarios``."""
+    return sorted(p.stem for p in _builtin_dir().glob("*.yaml"))
+
+
+def _base_spec_data(base: Any, base_dir: Path | None, source: str | None) -> dict[str, Any]:
+    if base in (None, "default"):
+        data: Any = yaml.safe_load(default_spec_text())
+    elif isinstance(base, str):
+        path = Path(base) if base_dir is None else base_dir / base
+        data = _read_yaml(path)
+    else:
+        raise ScenarioError(
+            'must be "default" or a path to a line spec', field="base", source=source
+        )
+    return dict(data)
+
+
+def _line(data: Any, source: str | None, prefix: str) -> LineSpec:
+    try:
+        return parse_spec(data, source=source)
+    except SpecError as exc:
+        field = prefix.rstrip(".") if exc.field == "(top level)" else prefix + exc.field
+        raise ScenarioError(_reason(exc), field=field, source=source) from exc
+
+
+_CHANGEABLE = ("calendar",)
+
+
+def _check_change(before: LineSpec, after: LineSpec, prefix: str, source: str | None) -> None:
+    """A change during a run may move the calendar and machine counts, nothing else: the
+    two simulation modes start and stop machines, they do not rebuild the line."""
+    old, new = before.model_dump(), after.model_dump()
+    for key in old:
+        if key in _CHANGEABLE or old[key] == new[key]:
+            continue
+        if key == "stages":
+            for stage, fields in old["stages"].items():
+                for name, value in fields.items():
+                    if name != "machines" and new["stages"][stage][name] != value:
+                        raise ScenarioError(
+                            "only machine counts and the calendar can change during a run",
+                            field=f"{prefix}stages.{stage}.{name}",
+                            source=source,
+                        )
+            continue
+        raise ScenarioError(
+            "only machine counts and the calendar can change during a run",
+            field=f"{prefix}{key}",
+            source=source,
+        )
+
+
+def _changes(
+    raw: Any, spec_data: dict[str, Any], spec: LineSpec, source: str | None
+) -> tuple[SpecChange, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ScenarioError("must be a list of {from, line}", field="changes", source=source)
+    result: list[SpecChange] = []
+    current_data, current = spec_data, spec
+    last: date | None = None
+    for i, entry in enumerate(raw):
+        where = f"changes.{i}"
+        if not isinstance(entry, dict) or set(entry) - {"from", "line"}:
+            unknown = sorted(set(entry) - {"from", "line"}) if isinstance(entry, dict) else []
+            field = f"{where}.{unknown[0]}" if unknown else where
+            raise ScenarioError(
+                "expected {from: date, line: overrides}", field=field, source=source
+            )
+        on = entry.get("from")
+        if not isinstance(on, date):
+            raise ScenarioError("needs a date (YYYY-MM-DD)", field=f"{where}.from", source=source)
+        if last is not None and on < last:
+            raise ScenarioError(
+                "changes must be in date order", field=f"{where}.from", source=source
+            )
+        overrides = entry.get("line") or {}
+        if not isinstance(overrides, dict):
+            raise ScenarioError("must be a mapping", field=f"{where}.line", source=source)
+        current_data = deep_merge(current_data, overrides)
+        changed = _line(current_data, source, f"{where}.line.")
+        _check_change(current, changed, f"{where}.line.", source)
+        result.append(SpecChange(on=on, spec=changed))
+        current, last = changed, on
+    return tuple(result)
+
+
+def parse_scenario(
+    data: Mapping[str, Any], *, base_dir: Path | None = None, source: str | None = None
+) -> Scenario:
+    """Validate merged scenario data (``extends`` already resolved) into a ``Scenario``."""
+    data = dict(data)
+    if "extends" in data:
+        raise ScenarioError(
+            "only a scenario file can extend another", field="extends", source=source
+        )
+    definition = copy.deepcopy(data)
+    base = data.pop("base", "default")
+    overrides = data.pop("line", None) or {}
+    if not isinstance(overrides, dict):
+        raise ScenarioError("must be a mapping of line spec fields", field="line", source=source)
+    spec_data = deep_merge(_base_spec_data(base, base_dir, source), overrides)
+    spec = _line(spec_data, source, "line.")
+    changes = _changes(data.pop("changes", None), spec_data, spec, source)
+    try:
+        return Scenario.model_validate(
+            {
+                **data,
+                "spec": spec,
+                "changes": changes,
+                "definition": definition,
+                "base_dir": None if base_dir is None else str(base_dir),
+            }
+        )
+    except ValidationError as exc:
+        error = spec_error(exc, source=source)
+        raise ScenarioError(_reason(error), field=error.field, source=source) from exc
