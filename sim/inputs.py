@@ -122,7 +122,7 @@ def chip_arrivals(scenario: Scenario, seed: int, replication: int) -> tuple[Chip
         if delivery.delay is not None:
             rng = py_stream(seed, replication, Purpose.DELIVERIES, name_key(name))
             delay = delivery.delay.sample(rng)
-        days = (delivery.on - scenario.start).days + delivery.slip_days + delay
+        days = (delivery.date - scenario.start).days + delivery.slip_days + delay
         result.append(ChipArrival(max(0.0, days * DAY), delivery.quantity, name))
     return tuple(sorted(result, key=lambda a: (a.time, a.name)))
 

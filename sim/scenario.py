@@ -20,15 +20,17 @@ A scenario is a YAML file (``sim/scenarios/base-2021.yaml`` is the reference)::
     chips:
       opening_stock: 8000000       # or unlimited: true
       deliveries:
-        march: {on: 2021-03-20, quantity: 10000000, delay: {kind: uniform, low: 0, high: 6}}
+        march: {date: 2021-03-20, quantity: 10000000, delay: {kind: uniform, low: 0, high: 6}}
     changes:                       # the line from a date: only the calendar and machine counts
       - {from: 2021-05-10, line: {calendar: {shifts: [...]}}}
 
 Mappings merge key by key (``extends`` and ``line`` overrides); any other value, lists included,
-replaces the one below it. A delivery's ``delay`` is a random extra delay in days (the
-distributions of ``line.distributions``); ``slip_days`` is a known slip, for what-ifs.
+replaces the one below it, and so does a distribution (a mapping with ``kind``); ``null``
+removes a key, so its default applies (``breakdowns: null``: no breakdowns). A delivery's
+``delay`` is a random extra delay in days (the distributions of ``line.distributions``);
+``slip_days`` is a known slip, for what-ifs.
 A bad file raises ``ScenarioError`` (a ``line.errors.SpecError``) naming the field
-(``chips.deliveries.march.on``; ``line.stages.print.machines`` inside the line overrides).
+(``chips.deliveries.march.date``; ``line.stages.print.machines`` inside the line overrides).
 """
 
 from __future__ import annotations
@@ -70,9 +72,10 @@ class _Frozen(BaseModel):
 
 
 class Delivery(_Frozen):
-    """A chip delivery expected on a date; it comes ``slip_days`` plus a random delay later."""
+    """A chip delivery expected on ``date``; it comes ``slip_days`` plus a random delay later.
+    (Not ``on``: YAML 1.1 reads a bare ``on`` key as the boolean true.)"""
 
-    on: date
+    date: date
     quantity: int = Field(ge=0)
     delay: Distribution | None = Field(default=None, description="random extra delay, in days")
     slip_days: float = Field(default=0.0, ge=0, description="known slip, in days (what-ifs)")
@@ -211,10 +214,17 @@ class Scenario(_Frozen):
 
 
 def deep_merge(below: Mapping[str, Any], above: Mapping[str, Any]) -> dict[str, Any]:
-    """``above`` over ``below``: mappings merge key by key, other values replace."""
+    """``above`` over ``below``: mappings merge key by key, other values replace, ``None``
+    removes the key (its default applies: ``deliveries: null`` means no deliveries). A
+    distribution (a mapping with ``kind``) replaces the one below whole: its fields depend on
+    its kind, so a lognormal's ``sd`` must not survive into an exponential."""
     merged = copy.deepcopy(dict(below))
     for key, value in above.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, Mapping) and "kind" in value:
+            merged[key] = copy.deepcopy(dict(value))
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
             merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
@@ -357,6 +367,18 @@ def _changes(
     return tuple(result)
 
 
+def _check_playable(spec: LineSpec, prefix: str, source: str | None) -> None:
+    """The simulator plays availability as breakdowns: a stage below 1 needs them."""
+    for stage, stage_spec in spec.stages.items():
+        if stage_spec.availability < 1.0 and stage_spec.breakdowns is None:
+            raise ScenarioError(
+                "the simulator plays availability through breakdowns: give the stage's "
+                "breakdowns, or availability 1",
+                field=f"{prefix}stages.{stage.value}.availability",
+                source=source,
+            )
+
+
 def parse_scenario(
     data: Mapping[str, Any], *, base_dir: Path | None = None, source: str | None = None
 ) -> Scenario:
@@ -373,6 +395,7 @@ def parse_scenario(
         raise ScenarioError("must be a mapping of line spec fields", field="line", source=source)
     spec_data = deep_merge(_base_spec_data(base, base_dir, source), overrides)
     spec = _line(spec_data, source, "line.")
+    _check_playable(spec, "line.", source)
     changes = _changes(data.pop("changes", None), spec_data, spec, source)
     try:
         return Scenario.model_validate(
