@@ -1,0 +1,175 @@
+"""Run the real production flow, and die by SIGKILL at a chosen point of its second batch.
+
+    python tests/flows/crashing_run.py POINT [LEASE_SECONDS]
+
+The environment says which Prefect server (``PREFECT_API_URL``), cardline home and database
+(``CARDLINE_HOME``, ``CARDLINE_DB_URL``) to use. POINT is one of ``POINTS``, or ``none`` to
+run the flow to its end (exit 0, its summary as JSON on the last line of stdout). A kill
+wraps the real function, so everything up to the chosen moment really happened: rows
+flushed, PDFs written, chips personalised. Batches are counted as they start
+(``start_prints``); a device call belongs to the batch of the card it handles.
+
+A process that never reaches its point runs to the end and exits 0: the test sees that.
+
+LEASE_SECONDS: the leases on the machines' Prefect concurrency slots this (doomed) run takes,
+instead of the flow's (Prefect's 300 s default). A killed run's slots stay taken until
+their lease expires, so a test that wants the next run to go on within seconds gives the
+run it kills a short lease; the test that the flow itself frees them gives none.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+KILL_IN_BATCH = 2
+
+POINTS: dict[str, str] = {
+    "start": "chips being taken: in the ledger's consume of the 3rd card (start transaction open)",
+    "printed": "the printer wrote the batch's PDF; the print is not recorded yet",
+    "encode": "the encoder wrote 2 chips of the batch; the encoding is not recorded yet",
+    "qc": "QC inspected 2 cards of the batch; the verdicts are not recorded yet",
+    "record-print": "inside the print record: finish_stages flushed, not committed",
+    "record-qc": "inside the QC record: finish_stages flushed, not committed",
+}
+
+
+def die() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Batches:
+    """Which batch each card started in: ``start_prints`` runs once per batch started (the
+    flow pipelines batches, so calls of the devices interleave across batches: a device
+    call counts for the batch of the card it handles)."""
+
+    number = 0
+    of_card_id: dict[int, int] = {}
+    of_serial: dict[str, int] = {}
+    calls: dict[str, int] = {}
+
+    @classmethod
+    def count(cls, name: str, batch: int | None) -> int:
+        """How many calls of ``name`` on cards of the kill batch so far (this one
+        included); 0 for a call on other cards."""
+        if batch != KILL_IN_BATCH:
+            return 0
+        cls.calls[name] = cls.calls.get(name, 0) + 1
+        return cls.calls[name]
+
+
+Kill = Callable[[tuple[Any, ...], dict[str, Any]], bool]
+
+
+def after(owner: Any, attribute: str, *, kill: Kill) -> None:
+    """Wrap ``owner.attribute``: call the real one, then die if ``kill(args, kwargs)``."""
+    real = getattr(owner, attribute)
+
+    @functools.wraps(real)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        if kill(args, kwargs):
+            die()
+        return result
+
+    setattr(owner, attribute, wrapper)
+
+
+def install(point: str) -> None:
+    import line.controller
+    import line.operations
+    from inventory.ledger import LedgerChipStock
+    from line.card import CardData
+    from line.types import Stage
+    from printers.encoder import LdsEncoder
+    from printers.printing import SpoolPrinter
+    from printers.qc import Inspector
+
+    real_start_prints = line.operations.start_prints  # the controller imported this one
+
+    def start_prints(**kwargs: Any) -> Any:
+        cards = real_start_prints(**kwargs)
+        if cards:
+            Batches.number += 1
+            for card in cards:
+                assert card.id is not None
+                Batches.of_card_id[card.id] = Batches.number
+                Batches.of_serial[card.serial] = Batches.number
+        return cards
+
+    vars(line.controller)["start_prints"] = start_prints
+
+    def nth_card(name: str, n: int) -> Kill:
+        """The ``n``th call of the kill batch, the card found in the call's arguments."""
+
+        def kill(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+            serial = kwargs.get("card_serial")
+            for arg in args:
+                if isinstance(arg, CardData):
+                    serial = arg.card_serial
+                elif isinstance(arg, list) and arg and isinstance(arg[0], CardData):
+                    serial = arg[0].card_serial
+            return Batches.count(name, Batches.of_serial.get(str(serial))) == n
+
+        return kill
+
+    if point == "start":
+        after(LedgerChipStock, "consume", kill=nth_card("consume", 3))
+    elif point == "printed":
+        after(SpoolPrinter, "print_cards", kill=nth_card("print", 1))
+    elif point == "encode":
+        after(LdsEncoder, "encode", kill=nth_card("encode", 2))
+    elif point == "qc":
+        after(Inspector, "inspect", kill=nth_card("inspect", 2))
+    elif point in ("record-print", "record-qc"):
+        stage = Stage.PRINT if point == "record-print" else Stage.QC
+
+        def of_stage(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+            results = kwargs.get("results") or []
+            if not results or results[0].stage is not stage:
+                return False
+            return Batches.count(point, Batches.of_card_id.get(results[0].card_id)) == 1
+
+        # The controller calls the name it imported; the module's own is wrapped alike.
+        after(line.controller, "finish_stages", kill=of_stage)
+        line.operations.finish_stages = vars(line.controller)["finish_stages"]
+    elif point != "none":
+        raise SystemExit(f"unknown point {point!r}: expected one of {sorted(POINTS)} or none")
+
+
+def short_leases(seconds: float) -> None:
+    import flows.production
+
+    real = vars(flows.production)["concurrency"]
+
+    def concurrency(*args: Any, **kwargs: Any) -> Any:
+        return real(*args, **{**kwargs, "lease_duration": seconds})
+
+    vars(flows.production)["concurrency"] = concurrency
+
+
+def main(point: str, lease: float | None = None) -> int:
+    install(point)
+    if lease is not None:
+        short_leases(lease)
+    from flows.production import production
+
+    summary = production(batch_size=5, resume_after_seconds=0)
+    print(json.dumps({"point": point, "batches_seen": Batches.number, "summary": summary}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else None))

@@ -1,0 +1,214 @@
+"""Crash safety: a production run killed by SIGKILL in the middle of a batch, then a new
+run. No application lost or duplicated, no chip used twice, stage events agree with the
+cards, and ``cardline check`` passes.
+
+Real parts throughout: a Prefect server (one for the module, ``prefect_api``), the real
+production flow in a subprocess (``crashing_run.py``, which kills itself at the chosen point
+of the SECOND batch, so a first batch is committed before), a PostgreSQL database of its own
+per test, spooled PDFs and the stock ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from flows.cli import run
+from tests.flows.crashing_run import POINTS
+from tests.flows.homes import ready_home
+from tests.flows.prefect_server import ROOT, free_all_slots, fresh_database, stop
+
+APPLICATIONS = 15  # three batches of 5
+CHIPS = 40  # room for every rework the crashes and the chips' defect rate cause
+HARNESS = Path(__file__).with_name("crashing_run.py")
+
+# The state each point leaves the second batch's 5 cards in (what was committed before the
+# kill); a card whose chip failed to encode is spoiled, and recorded, before QC.
+LEFT_AT: dict[str, tuple[str, ...]] = {
+    "start": (),  # the start transaction died with the process: no second batch at all
+    "printed": ("printing",),
+    "encode": ("printed",),
+    "qc": ("encoded", "spoiled"),
+    "record-print": ("printing",),
+    "record-qc": ("encoded", "spoiled"),
+}
+assert set(LEFT_AT) == set(POINTS)
+
+
+@pytest.fixture
+def cardline_db(pg_admin: Engine) -> Iterator[str]:
+    with fresh_database(pg_admin, "cardline_crash") as url:
+        yield url
+
+
+def flow_process(
+    env: dict[str, str],
+    point: str,
+    folder: Path,
+    *,
+    lease: float | None = None,
+    timeout: float = 240,
+) -> tuple[int | None, str, str]:
+    """Run the harness; its exit code (-9: killed by SIGKILL; None: still running after
+    ``timeout``, then killed), stdout and stderr. Output
+    goes to files, not pipes: children of a killed run (its render pool) keep pipes open.
+    The whole process group is killed afterwards, whatever the run left behind."""
+    out, err = folder / f"{point}.out", folder / f"{point}.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, str(HARNESS), point, *([] if lease is None else [str(lease)])],
+            env=env, cwd=ROOT, stdout=stdout, stderr=stderr, start_new_session=True,
+        )  # fmt: skip
+    returncode: int | None = None
+    try:
+        returncode = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    finally:
+        stop(process)
+    return returncode, out.read_text(), err.read_text()
+
+
+def rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(sa.text(sql)).all()]
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+@pytest.mark.parametrize("point", sorted(POINTS))
+def test_a_run_killed_mid_batch_then_a_new_run_loses_and_doubles_nothing(
+    point: str,
+    prefect_api: dict[str, str],
+    cardline_db: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("CARDLINE_HOME", str(home))
+    monkeypatch.setenv("CARDLINE_DB_URL", cardline_db)
+    ready_home(tmp_path, applications=APPLICATIONS, chips=CHIPS)
+    capsys.readouterr()
+    env = {
+        **prefect_api,
+        "CARDLINE_HOME": str(home),
+        "CARDLINE_DB_URL": cardline_db,
+        "CARDLINE_PRINTER": "spool",  # real PDFs; no simulated jams to blur the point
+    }
+    engine = sa.create_engine(cardline_db)
+    try:
+        code, out, err = flow_process(env, point, tmp_path)
+        assert code == -9, (
+            f"the run was not killed at {point!r} ({POINTS[point]}): exit {code}\n"
+            f"{out[-1500:]}\n{err[-3000:]}"
+        )
+        # The first batch was started before; the second is left where the point says
+        # (batches start one after the other: the second's cards are the 6th to 10th).
+        cards = rows(engine, "SELECT state FROM card ORDER BY id")
+        if not LEFT_AT[point]:
+            assert len(cards) == 5
+        else:
+            second = [state for (state,) in cards[5:10]]
+            assert len(second) == 5 and set(second) <= set(LEFT_AT[point]), second
+            assert second.count(LEFT_AT[point][0]) >= 2, second
+        if point == "printed":  # the batch's PDF was written, and nothing records it
+            recorded = {
+                r[0] for r in rows(engine, "SELECT print_pdf FROM card WHERE print_pdf IS NOT NULL")
+            }
+            spooled = {str(p) for p in (home / "spool").glob("*.pdf")}
+            assert len(spooled - recorded) == 1
+
+        # The killed run's machine slots (Prefect global concurrency limits) stay taken
+        # until their lease expires, 300 s later: freed by hand here, as an operator does
+        # today (the xfail test below is the flow doing it by itself).
+        free_all_slots(prefect_api)
+        code, out, err = flow_process(env, "none", tmp_path)
+        assert code == 0, out[-1500:] + err[-3000:]
+        summary = json.loads(out.strip().splitlines()[-1])["summary"]
+        assert summary["passed"] > 0, summary  # it took over what the killed run left
+
+        assert_line_consistent(engine)
+        assert run(["-q", "check"]) == 0, capsys.readouterr().err
+    finally:
+        engine.dispose()
+
+
+def assert_line_consistent(engine: Engine, *, applications: int = APPLICATIONS) -> None:
+    """What must hold once the line has run out of work (after a crash and recovery, or
+    several workers), read from the database itself."""
+    states = dict(rows(engine, "SELECT id, state FROM application"))
+    assert len(states) == applications, "no application lost, none made twice"
+    cards = rows(engine, "SELECT id, application_id, state, chip_uid, serial FROM card")
+    passed = Counter(app for _, app, state, _, _ in cards if state == "qc_passed")
+    live = Counter(app for _, app, state, _, _ in cards if state != "spoiled")
+    for app, state in states.items():
+        if state == "held":
+            assert passed[app] == 0 and live[app] == 0, f"held application {app} has a live card"
+        else:
+            assert state == "qc_passed", f"application {app} left {state!r}: no outcome"
+            assert passed[app] == 1 and live[app] == 1, (
+                f"application {app}: {passed[app]} good cards"
+            )
+    assert not [c for c in cards if c[2] in ("printing", "printed", "encoded")], (
+        "a card left mid-line"
+    )
+
+    # Chips: every card took one from the ledger, each used once, consumed once per card.
+    uids = [uid for *_, uid, _ in cards]
+    assert None not in uids, "a card without its chip"
+    assert len(set(uids)) == len(uids), "a chip on two cards"
+    consumed = Counter(
+        serial
+        for (serial,) in rows(
+            engine,
+            "SELECT card_serial FROM stock_movement WHERE kind = 'consumption' AND card_serial IS NOT NULL",
+        )
+    )
+    assert consumed == Counter(serial for *_, serial in cards), "ledger consumption != cards"
+
+    # Stage events agree with the cards: each card's last event carries its state; no stage
+    # done twice for a card; a passed card went through print, encode and QC once each.
+    last_state = dict(
+        rows(
+            engine,
+            "SELECT DISTINCT ON (card_id) card_id, card_state FROM stage_event "
+            "WHERE card_id IS NOT NULL ORDER BY card_id, id DESC",
+        )
+    )
+    assert last_state == {card_id: state for card_id, _, state, _, _ in cards}
+    done = rows(
+        engine,
+        "SELECT card_id, stage, outcome, count(*) FROM stage_event WHERE card_id IS NOT NULL "
+        "AND (reason_code IS NULL OR reason_code <> 'print.started') GROUP BY card_id, stage, outcome",
+    )
+    twice = [row for row in done if int(str(row[3])) > 1]
+    assert twice == [], "a card went through a stage twice"
+    finished = {(card_id, stage, outcome) for card_id, stage, outcome, _ in done}
+    for card_id, _, state, _, _ in cards:
+        if state == "qc_passed":
+            assert {(card_id, s, "ok") for s in ("print", "chip-encode", "qc")} <= finished
+    starts = Counter(
+        card_id
+        for (card_id,) in rows(
+            engine, "SELECT card_id FROM stage_event WHERE reason_code = 'print.started'"
+        )
+    )
+    assert starts == Counter(card_id for card_id, *_ in cards), "each card started exactly once"
+    last_app_state = dict(
+        rows(
+            engine,
+            "SELECT DISTINCT ON (application_id) application_id, application_state FROM stage_event "
+            "ORDER BY application_id, id DESC",
+        )
+    )
+    assert last_app_state == states
