@@ -35,6 +35,7 @@ A bad file raises ``ScenarioError`` (a ``line.errors.SpecError``) naming the fie
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Mapping
 from datetime import date, timedelta
@@ -350,6 +351,9 @@ def _changes(
                 "expected {from: date, line: overrides}", field=field, source=source
             )
         on = entry.get("from")
+        if isinstance(on, str):
+            with contextlib.suppress(ValueError):  # not a date: refused just below
+                on = date.fromisoformat(on)
         if not isinstance(on, date):
             raise ScenarioError("needs a date (YYYY-MM-DD)", field=f"{where}.from", source=source)
         if last is not None and on < last:
