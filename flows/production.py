@@ -118,6 +118,8 @@ class PrintWork:
 @task(name="resume-abandoned", cache_policy=NO_CACHE)
 def resume_abandoned(station: Station, summary: RunSummary) -> None:
     """Cards a crashed or stopped run left mid-line go on from their stage."""
+    if not station.controller.has_abandoned():
+        return  # nothing to take over: no machine is held
     devices = station.controller.devices
     with machine(station, devices.printer.name, devices.encoder.name, devices.qc.name):
         station.controller.resume(summary)

@@ -14,6 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -228,6 +229,21 @@ class LineController:
         """Cards an earlier run left mid-line go on from their stage."""
         self._resume(summary)
 
+    def has_abandoned(self) -> bool:
+        """Whether cards lie mid-line untouched for ``resume_after`` (work for ``resume``)."""
+        with session_scope(self.engine) as session:
+            found = session.exec(
+                select(Card.id).where(*self._abandoned(self.clock() - self.resume_after))
+            ).first()
+        return found is not None
+
+    @staticmethod
+    def _abandoned(before: datetime) -> tuple[Any, ...]:
+        return (
+            col(Card.state).in_([CardState.PRINTING, CardState.PRINTED, CardState.ENCODED]),
+            col(Card.updated_at) <= before,
+        )
+
     # --- stages ---------------------------------------------------------------------------
 
     def _start_batch(self, size: int, summary: RunSummary) -> list[CardData]:
@@ -292,10 +308,7 @@ class LineController:
             rows = session.exec(
                 select(Card, Application)
                 .join(Application, col(Application.id) == Card.application_id)
-                .where(
-                    col(Card.state).in_([CardState.PRINTING, CardState.PRINTED, CardState.ENCODED]),
-                    col(Card.updated_at) <= abandoned_before,
-                )
+                .where(*self._abandoned(abandoned_before))
                 .order_by(col(Card.id))
                 .with_for_update(skip_locked=True, of=Card)
             ).all()

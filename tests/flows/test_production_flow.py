@@ -149,3 +149,127 @@ def test_dispatch_and_daily_report_flows(
     wip = stored["wip-per-stage"]
     rows = json.loads(wip) if isinstance(wip, str) else wip
     assert {row["state"]: row["applications"] for row in rows}["dispatched"] == 6  # type: ignore[union-attr]
+
+
+def _failing_printer_spec(folder: Path) -> Path:
+    """The reference spec with a printer that is nearly always offline (availability 0.1 %)."""
+    import yaml
+
+    from line.spec import default_spec_text
+
+    data = yaml.safe_load(default_spec_text())
+    data["stages"]["print"]["availability"] = 0.001
+    data["stages"]["print"].pop("breakdowns", None)  # availability alone says it is down
+    path = folder / "failing-printer.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def _card_states(home: Path) -> dict[str, int]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{home / 'cardline.db'}")
+    with engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT state, count(*) FROM card GROUP BY state"))
+        return {str(state): int(n) for state, n in rows}
+
+
+def test_a_printer_that_keeps_failing_is_taken_out_and_its_cards_wait_for_a_later_run(
+    prefect_server: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from prefect.client.orchestration import get_client
+
+    from flows.production import DEVICE_RETRIES, MachineGaveUp, production
+    from line.machines import MachineOutOfService
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("CARDLINE_HOME", str(home))
+    monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
+    ready_home(tmp_path, applications=3, chips=5)
+    assert run(["-q", "db", "current"]) == 0
+    monkeypatch.setenv("CARDLINE_LINE_SPEC", str(_failing_printer_spec(tmp_path)))
+    capsys.readouterr()
+
+    with pytest.raises(MachineGaveUp, match=r"print-01 \(print\) kept failing .*print\.offline"):
+        production(batch_size=5)
+    assert _card_states(home) == {"printing": 3}  # nothing lost: they wait at print
+
+    assert run(["-q", "machine", "list", "--json"]) == 0
+    listed = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
+    assert listed["print-01"]["in_service"] is False
+    assert f"after {DEVICE_RETRIES} retries" in listed["print-01"]["reason"]
+    assert listed["encode-01"]["in_service"] is True
+    assert run(["-q", "status", "--json"]) == 0
+    out_now = json.loads(capsys.readouterr().out)["machines_out_of_service"]
+    assert [m["name"] for m in out_now] == ["print-01"]
+
+    async def machine_out_artifact() -> str:
+        async with get_client() as client:
+            found = await client.read_artifacts()
+            return next(str(a.data) for a in found if a.key == "machine-out")
+
+    assert "cardline machine in print-01" in asyncio.run(machine_out_artifact())
+
+    # Until a manager puts it back, no run drives it: the run stops before any card moves.
+    monkeypatch.delenv("CARDLINE_LINE_SPEC")
+    with pytest.raises(MachineOutOfService, match="print-01 .*cardline machine in print-01"):
+        production(batch_size=5)
+    assert run(["-q", "run", "--without-prefect"]) == 1
+    assert "out of service" in capsys.readouterr().err
+    assert _card_states(home) == {"printing": 3}
+
+    assert run(["-q", "machine", "in", "print-01", "--note", "new print head"]) == 0
+    summary = production(batch_size=5, resume_after_seconds=0)
+    assert summary["passed"] == 3 and summary["started"] == 0  # the waiting cards, no new ones
+    assert _card_states(home) == {"qc_passed": 3}
+    assert run(["-q", "check"]) == 0
+
+
+def test_each_machine_is_one_slot_of_a_global_limit_that_another_worker_can_hold(
+    prefect_server: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import contextvars
+    import threading
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.concurrency.sync import concurrency
+
+    from flows.production import ensure_machine_limits, limit_name, production
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("CARDLINE_HOME", str(home))
+    monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
+    ready_home(tmp_path, applications=2, chips=5)
+    capsys.readouterr()
+    printer = limit_name("HN1", "print-01")
+    assert printer == "machine-hn1-print-01"
+    ensure_machine_limits([printer])
+    ensure_machine_limits([printer])  # a second worker finds it made
+    with get_client(sync_client=True) as client:
+        assert client.read_global_concurrency_limit_by_name(printer).limit == 1
+
+    result: dict[str, object] = {}
+    with concurrency(printer, occupy=1, strict=True):  # another worker drives print-01
+        # The harness's settings live in a context variable: the thread runs in a copy.
+        context = contextvars.copy_context()
+        worker = threading.Thread(
+            target=context.run, args=(lambda: result.update(production(batch_size=5)),)
+        )
+        worker.start()
+        deadline = time.monotonic() + 120
+        while _card_states(home).get("printing") != 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _card_states(home) == {"printing": 2}  # started, chips taken: at the printer
+        time.sleep(3)  # the slot is still ours: the run must not have printed anything
+        assert _card_states(home) == {"printing": 2}
+    worker.join(timeout=180)
+    assert not worker.is_alive()
+    assert result["passed"] == 2
+    assert _card_states(home) == {"qc_passed": 2}
