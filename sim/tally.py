@@ -6,7 +6,6 @@ utilisation mean the same thing whichever mode produced them.
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 
 import numpy as np
@@ -153,7 +152,3 @@ def finish(tally: Tally, mode: str) -> RunResult:
         stages=tuple(stages),
         daily=daily,
     )
-
-
-def finite(value: float) -> bool:
-    return not (math.isinf(value) or math.isnan(value))
