@@ -908,11 +908,15 @@ def demo(
     ] = 200,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 2021,
 ) -> None:
-    """Make synthetic applications (with some bad rows), import them and show the line."""
-    from flows.demo import run_demo
+    """Make synthetic applications (with some bad rows) and run the whole line as flows."""
+    from flows.prefect_env import prepare_prefect
 
     c = _ctx(ctx)
+    prefect_at = prepare_prefect(c.settings, quiet=True)
+    from flows.demo import run_demo
+
     run_demo(
+        prefect_at=prefect_at,
         settings=c.settings,
         count=count,
         seed=seed,

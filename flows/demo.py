@@ -2,8 +2,9 @@
 
 Synthetic applications (with some bad rows) are imported, then every approved application
 goes through print (PDFs in the spool), chip-encode (signed LDS on a virtual chip) and QC
-(read back and verified), with rework of what fails. Later issues extend it through
-dispatch, stock and simulation.
+(read back and verified), with rework of what fails; chips run short, the shortage monitor
+raises the alarm, a delivery arrives and the line resumes; cards are dispatched and the
+daily report is made. Each step is a Prefect flow, as a centre runs it.
 """
 
 from __future__ import annotations
@@ -12,19 +13,17 @@ import random
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from flows.wiring import build_line
-from inventory.cover import cover
+from flows.archive import CardArchive
 from inventory.ledger import receive, register_consumables
 from inventory.models import StockLot
-from line.controller import LineController, RunSummary
 from line.db import make_engine, session_scope, upgrade
 from line.devices import PrintedFace
-from line.intake import import_file
 from line.kpi import status_counts
 from line.logsetup import get_logger
 from line.models import Application, Card
@@ -62,7 +61,16 @@ def run_demo(
     today: date,
     clock: Clock,
     echo: Callable[[str], None],
+    prefect_at: str,
 ) -> None:
+    """The whole line as Prefect flows: intake, production (until chips run out), the
+    shortage monitor, a chip delivery (stock-receipt), production again, dispatch, and the
+    daily report. ``prefect_at`` says where the flow runs can be seen."""
+    from flows.daily import daily_report, dispatch_flow
+    from flows.intake_flow import intake
+    from flows.production import production
+    from flows.stock_flows import shortage_monitor, stock_receipt
+
     home = settings.ensure_home()
     engine = make_engine(settings.database_url)
     before, after = upgrade(engine)
@@ -72,13 +80,12 @@ def run_demo(
     path, bad = make_demo_file(home / "demo", count=count, seed=seed, today=today)
     echo(f"made      {path} ({count} applications, {bad} deliberately bad or repeated rows)")
     log.info("demo.intake", file=path.name, seed=seed)
-    summary = import_file(
-        engine=engine, path=path, today=today, clock=clock, rejects_dir=settings.rejects_dir
-    )
+    echo(f"prefect   flows run in {prefect_at}")
+    summary = intake(path=str(path))
     echo(
-        f"intake    {summary.rows} rows: {summary.accepted} accepted, {summary.rejected} rejected, "
-        f"{summary.duplicates} duplicates"
-        + ("  (already imported: intake is idempotent)" if summary.accepted == 0 else "")
+        f"intake    flow 'intake': {summary['rows']} rows: {summary['accepted']} accepted, "
+        f"{summary['rejected']} rejected, {summary['duplicates']} duplicates"
+        + ("  (already imported: intake is idempotent)" if summary["accepted"] == 0 else "")
     )
     keys = KeyPaths.in_directory(settings.keys_path)
     if not keys.ds_key.exists():
@@ -88,12 +95,9 @@ def run_demo(
     first_delivery = not _has_chip_stock(engine) and settings.chip_stock == "ledger"
     if first_delivery:
         # Chips ran short in 2021: the first delivery covers three quarters of the backlog.
-        _deliver(engine, clock, "VN-DEMO-A", 3 * count // 4, "04C10000000001", echo)
+        _deliver(stock_receipt, "VN-DEMO-A", 3 * count // 4, "04C10000000001", echo)
         with session_scope(engine) as session:
-            register_consumables(
-                session=session,
-                consumables=spec.consumables,
-            )
+            register_consumables(session=session, consumables=spec.consumables)
             for code, supply in spec.consumables.items():
                 rolls = -(-2 * count // supply.cards_per_unit)  # enough for every card twice
                 receive(
@@ -102,37 +106,35 @@ def run_demo(
                     actor="demo-storekeeper",
                 )  # fmt: skip
                 echo(f"stock     {rolls} {supply.unit}(s) of {supply.name} delivered")
-    line = build_line(settings=settings, spec=spec, engine=engine, clock=clock)
-    try:
-        controller = LineController(
-            engine=engine,
-            spec=spec,
-            devices=line.devices,
-            clock=clock,
-            actor=f"cardline-demo@{settings.centre}",
-            archive=line.archive,
-            stock=line.stock,
+    run = production(batch_size=50)
+    _echo_run(run, echo)
+    if run["waiting_for_chips"]:
+        groups = ", ".join(spec.allocation.priority_groups) or "-"
+        echo(
+            f"shortage  {run['waiting_for_chips']} approved applications wait for a chip; "
+            f"allocation policy '{spec.allocation.policy}' (first: {groups})"
         )
-        run = controller.run(batch_size=50)
-        _echo_run(run, echo)
-        if run.waiting_for_chips:
-            groups = ", ".join(spec.allocation.priority_groups) or "-"
-            echo(
-                f"shortage  {run.waiting_for_chips} approved applications wait for a chip; "
-                f"allocation policy '{spec.allocation.policy}' (first: {groups})"
-            )
-            with session_scope(engine) as session:
-                served = _served_by_group(session)
-            echo("          got a card so far: " + "; ".join(served))
-            with session_scope(engine) as session:
-                chip = next(c for c in cover(session=session, now=clock()) if c.item == "chip")
-            echo(f"stock     chip: {chip.state}: {chip.reason}")
-        if first_delivery:
-            _deliver(engine, clock, "VN-DEMO-B", count // 2, "04C10000100001", echo)
-            run = controller.run(batch_size=50)
-            _echo_run(run, echo, resumed=True)
-    finally:
-        line.close()
+        with session_scope(engine) as session:
+            served = _served_by_group(session)
+        echo("          got a card so far: " + "; ".join(served))
+        chip = next(item for item in shortage_monitor() if item["item"] == "chip")
+        echo(
+            f"monitor   flow 'shortage-monitor': chip {chip['state']}: {chip['reason']} "
+            f"(event cardline.stock.{'out' if chip['state'] != 'low' else 'low'})"
+        )
+    if first_delivery:
+        _deliver(stock_receipt, "VN-DEMO-B", count // 2, "04C10000100001", echo)
+        run = production(batch_size=50)
+        _echo_run(run, echo, resumed=True)
+    batches = dispatch_flow(max_cards=500)
+    if batches:
+        echo(
+            f"dispatch  flow 'dispatch': {sum(b['cards'] for b in batches)} cards in "
+            f"{len(batches)} batches to police stations; manifests in "
+            f"{Path(batches[0]['manifest']).parent}"
+        )
+    report = daily_report(target=count, days=7)
+    echo(f"report    flow 'daily-report': {report['report']}")
     with session_scope(engine) as session:
         counts = status_counts(session=session)
         example = session.exec(
@@ -152,7 +154,7 @@ def run_demo(
             card.serial, Path(card.print_pdf or ""), card.front_page or 0, card.back_page or 0
         )
         out = home / "demo" / f"export-{card.serial}"
-        files = line.archive.export(card.serial, face, out)
+        files = CardArchive(settings.cards_dir).export(card.serial, face, out)
         echo(
             f"card      {card.serial}: chip {card.chip_uid}, QC {card.qc_result}; "
             f"exported {len(files)} files to {out}"
@@ -167,9 +169,14 @@ def run_demo(
         "          cards: "
         + (", ".join(f"{k} {v}" for k, v in counts.cards.items() if v) or "none yet")
     )
-    echo(f"rejects   {summary.reject_report}")
+    echo(f"rejects   {summary['reject_report']}")
     echo(f"logs      {settings.log_file}")
-    echo("next      cardline status | cardline card show <12-digit ID> | cardline spec show")
+    echo(
+        "look      the Prefect UI: flow runs intake, production, shortage-monitor, "
+        "stock-receipt, dispatch, daily-report, with their artifacts (cards-per-state, "
+        "production-run, stock, wip-per-stage, campaign-progress)"
+    )
+    echo("next      cardline status | cardline card show <12-digit ID> | cardline machine list")
 
 
 def _has_chip_stock(engine: Engine) -> bool:
@@ -179,22 +186,20 @@ def _has_chip_stock(engine: Engine) -> bool:
         )
 
 
-def _deliver(
-    engine: Engine, clock: Clock, lot: str, quantity: int, first_uid: str, echo: Echo
-) -> None:
-    with session_scope(engine) as session:
-        receive(
-            session=session, item_code="chip", lot_number=lot, supplier="Imported chips (demo)",
-            quantity=quantity, first_uid=first_uid, at=clock(), actor="demo-storekeeper",
-        )  # fmt: skip
-    echo(f"stock     {quantity} chips delivered (lot {lot}, UIDs from {first_uid})")
-
-
-def _echo_run(run: RunSummary, echo: Echo, *, resumed: bool = False) -> None:
-    spoiled = ", ".join(f"{reason} {n}" for reason, n in sorted(run.spoiled.items())) or "none"
+def _deliver(receipt: Any, lot: str, quantity: int, first_uid: str, echo: Echo) -> None:
+    receipt(lot=lot, supplier="Imported chips (demo)", quantity=quantity, first_uid=first_uid)
     echo(
-        f"line      {'resumed: ' if resumed else ''}{run.started} card bodies through print, "
-        f"chip-encode and QC: {run.passed} passed, spoiled {spoiled} (reworked on new cards)"
+        f"stock     flow 'stock-receipt': {quantity} chips delivered (lot {lot}, "
+        f"UIDs from {first_uid})"
+    )
+
+
+def _echo_run(run: dict[str, Any], echo: Echo, *, resumed: bool = False) -> None:
+    spoiled = ", ".join(f"{reason} {n}" for reason, n in sorted(run["spoiled"].items())) or "none"
+    echo(
+        f"line      flow 'production': {'resumed: ' if resumed else ''}{run['started']} card "
+        f"bodies through print, chip-encode and QC: {run['passed']} passed, spoiled {spoiled} "
+        "(reworked on new cards)"
     )
 
 

@@ -51,6 +51,9 @@ from line.spec import spec_in_use
 from line.types import Stage, utc_now
 
 DEVICE_RETRIES = 2
+# A slot is leased and renewed while its task runs; a worker killed outright stops renewing,
+# and its machines are free again after this long (Prefect's default is 300 s).
+MACHINE_LEASE_SECONDS = 60.0
 RETRY_DELAYS: list[float] = [2.0, 5.0]
 
 Faces = list[tuple[CardData, PrintedFace]]
@@ -103,7 +106,8 @@ class Station:
 def machine(station: Station, *names: str) -> Iterator[None]:
     """Hold the machines' slots while driving them (``strict``: a missing limit is an
     error, never a silent free-for-all)."""
-    with concurrency([limit_name(station.centre, name) for name in names], occupy=1, strict=True):
+    names_ = [limit_name(station.centre, name) for name in names]
+    with concurrency(names_, occupy=1, strict=True, lease_duration=MACHINE_LEASE_SECONDS):
         yield
 
 

@@ -32,7 +32,9 @@ from printers.face import NO_EXPIRY_TEXT, FaceRenderError, face_date, qr_payload
 from printers.mrz import MrzError, mrz_lines
 
 QR_DPI = 300
-_QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+# Not a module-level BarcodeFormats instance: nanobind reports it as leaked at interpreter
+# exit when threads (Prefect's) keep the module alive to the end.
+_QR_ONLY = zxingcpp.BarcodeFormat.QRCode
 
 
 @dataclass(frozen=True, slots=True)
