@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from flows.cli import run
 from tests.flows.crashing_run import POINTS
 from tests.flows.homes import ready_home
-from tests.flows.prefect_server import ROOT, free_all_slots, fresh_database, stop
+from tests.flows.prefect_server import ROOT, free_all_slots, fresh_database, occupied_limits, stop
 
 APPLICATIONS = 15  # three batches of 5
 CHIPS = 40  # room for every rework the crashes and the chips' defect rate cause
@@ -212,3 +212,49 @@ def assert_line_consistent(engine: Engine, *, applications: int = APPLICATIONS) 
         )
     )
     assert last_app_state == states
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "flows/production.py machine(): concurrency(..., strict=True) takes each machine's slot "
+        "on Prefect's default 300 s lease; a run killed while driving a machine leaves its slot "
+        "taken until the lease expires, so the next run (resume-abandoned takes all three "
+        "machines) waits ~5 min whatever resume_after_seconds says"
+    ),
+)
+def test_a_killed_runs_machines_are_free_again_for_the_next_run(
+    prefect_api: dict[str, str],
+    cardline_db: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No hand on the Prefect server this time: the run after the crash gets the machines
+    by itself, within 80 s (Prefect's shortest lease is 60 s; its own 300 s, not)."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("CARDLINE_HOME", str(home))
+    monkeypatch.setenv("CARDLINE_DB_URL", cardline_db)
+    ready_home(tmp_path, applications=APPLICATIONS, chips=CHIPS)
+    capsys.readouterr()
+    env = {
+        **prefect_api,
+        "CARDLINE_HOME": str(home),
+        "CARDLINE_DB_URL": cardline_db,
+        "CARDLINE_PRINTER": "spool",
+    }
+    free_all_slots(prefect_api)  # whatever an earlier test of the module left
+    code, out, err = flow_process(env, "printed", tmp_path)
+    assert code == -9, err[-3000:]
+    taken = occupied_limits(prefect_api)
+    assert any(name.endswith("-print-01") for name in taken), taken  # killed at the printer
+
+    code, out, err = flow_process(env, "none", tmp_path, timeout=80)
+    assert code == 0, f"exit {code}: the next run did not finish\n{err[-2000:]}"
+    engine = sa.create_engine(cardline_db)
+    try:
+        assert_line_consistent(engine)
+    finally:
+        engine.dispose()

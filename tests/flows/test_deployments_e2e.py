@@ -1,24 +1,18 @@
-"""End to end through a real Prefect server: deploy from ``prefect.yaml``, start a process
-worker, trigger the production deployment, wait for it, read its artifacts back.
+"""End to end through a real Prefect server: deploy from ``prefect.yaml``, start process
+workers, trigger the production deployment, wait for it, read its artifacts back.
 
-What it starts, and stops at the end (whatever happens): ``prefect server start`` on a free
-loopback port with a temporary ``PREFECT_HOME`` and its own PostgreSQL database (the
-Prefect server on SQLite stalls under load, DESIGN.md), and ``prefect worker start`` on a
-process work pool. The database is dropped afterwards.
+The server is the module's ``prefect_api`` (``tests/flows/prefect_server.py``: own PostgreSQL
+database, free loopback port, temporary ``PREFECT_HOME``; stopped and dropped at the end).
+Every worker started here is stopped with its process group, whatever happens.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
+import re
 import subprocess
-import sys
 import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -27,145 +21,153 @@ from sqlalchemy.engine import Engine
 
 from flows.cli import run
 from tests.flows.homes import ready_home
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-
-WAIT_FOR_RUN = """
-import asyncio, json, sys, time
-from uuid import UUID
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
-
-async def main(run_id):
-    async with get_client() as client:
-        deadline = time.monotonic() + 240
-        while True:
-            flow_run = await client.read_flow_run(run_id)
-            if flow_run.state and flow_run.state.is_final():
-                break
-            if time.monotonic() > deadline:
-                print(json.dumps({"state": "TIMEOUT"}))
-                return
-            await asyncio.sleep(1)
-        artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
-        )
-        print(json.dumps({
-            "state": flow_run.state.type.value,
-            "artifacts": {a.key: a.data for a in artifacts if a.key},
-        }, default=str))
-
-asyncio.run(main(UUID(sys.argv[1])))
-"""
+from tests.flows.prefect_server import (
+    BIN,
+    ROOT,
+    fresh_database,
+    prefect,
+    run_id_of,
+    stop,
+    wait_for_runs,
+)
+from tests.flows.test_crash_safety import assert_line_consistent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def deploy(env: dict[str, str]) -> str:
+    prefect(env, "work-pool", "create", "cardline-line", "--type", "process", "--overwrite")
+    return prefect(env, "deploy", "--all")
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
-@pytest.fixture
-def prefect_env(tmp_path: Path, pg_admin: Engine) -> Iterator[dict[str, str]]:
-    database = f"prefect_e2e_{uuid.uuid4().hex[:8]}"
-    with pg_admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
-    port = free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-        "PREFECT_API_DATABASE_CONNECTION_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
-        "CARDLINE_HOME": str(tmp_path / "home"),
-        "CARDLINE_SRC": str(ROOT),
-    }
-    env.pop("CARDLINE_DB_URL", None)
-    log = (tmp_path / "server.log").open("wb")
-    server = subprocess.Popen(
-        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(
-                        f"prefect server did not start: {(tmp_path / 'server.log').read_text()[-2000:]}",
-                        pytrace=False,
-                    )
-                time.sleep(0.5)
-        yield env
-    finally:
-        stop(server)
-        with pg_admin.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-
-
-def prefect(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [str(BIN / "prefect"), "--no-prompt", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    return done.stdout
+def start_worker(stack: ExitStack, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A process worker on the cardline-line pool, one flow run at a time; stopped (its
+    process group: its flow runs too) when ``stack`` closes."""
+    with log.open("wb") as output:
+        worker = subprocess.Popen(
+            [str(BIN / "prefect"), "worker", "start", "--pool", "cardline-line", "--limit", "1"],
+            env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    stack.callback(stop, worker)
+    return worker
 
 
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_deploy_start_a_worker_and_run_production(
-    prefect_env: dict[str, str],
+    prefect_api: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("CARDLINE_HOME", prefect_env["CARDLINE_HOME"])
+    home = tmp_path / "home"
+    monkeypatch.setenv("CARDLINE_HOME", str(home))
     monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
     ready_home(tmp_path, applications=4, chips=10)
     capsys.readouterr()
+    env = {**prefect_api, "CARDLINE_HOME": str(home)}
 
-    prefect(prefect_env, "work-pool", "create", "cardline-line", "--type", "process")
-    deployed = prefect(prefect_env, "deploy", "--all")
+    deployed = deploy(env)
     assert "production" in deployed and "daily-report" in deployed
-    worker = subprocess.Popen(
-        [str(BIN / "prefect"), "worker", "start", "--pool", "cardline-line"],
-        env=prefect_env, cwd=ROOT, stdout=(tmp_path / "worker.log").open("wb"),
-        stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        started = prefect(prefect_env, "deployment", "run", "production/production")
-        run_id = next(line.split()[-1] for line in started.splitlines() if "UUID" in line)
-        done = subprocess.run(
-            [sys.executable, "-c", WAIT_FOR_RUN, run_id],
-            env=prefect_env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-    finally:
-        stop(worker)
+    with ExitStack() as stack:
+        start_worker(stack, env, tmp_path / "worker.log")
+        run_id = run_id_of(prefect(env, "deployment", "run", "production/production"))
+        result = wait_for_runs(env, [run_id])[run_id]
     assert result["state"] == "COMPLETED", (tmp_path / "worker.log").read_text()[-3000:]
-    assert "4 cards started in 1 batches; 4 passed QC" in str(result["artifacts"]["production-run"])
+    artifacts = result["artifacts"]
+    assert isinstance(artifacts, dict)
+    assert "4 cards started in 1 batches; 4 passed QC" in str(artifacts["production-run"])
     assert run(["-q", "check"]) == 0
+
+
+APPLICATIONS = 16
+BATCH = 3
+
+WAITING_ON_STOCK = """
+SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+WHERE NOT l.granted AND c.relname = 'stock_lot'
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+"""
+
+
+@pytest.fixture
+def cardline_pg(pg_admin: Engine) -> Iterator[str]:
+    with fresh_database(pg_admin, "cardline_e2e") as url:
+        yield url
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_two_workers_run_production_at_once_on_postgresql(
+    prefect_api: dict[str, str],
+    cardline_pg: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two process workers, two runs of production/production at once on one PostgreSQL
+    database: every application gets exactly one good card, no card goes through a stage
+    twice, both runs take part, and stock reconciles.
+
+    So that both runs really overlap, the test holds an EXCLUSIVE lock on the chip lots
+    until both runs wait for it at the start of a batch (the chip reservation locks the
+    lots): each holds a batch of applications then, and both go on together.
+    """
+    home = tmp_path / "home"
+    monkeypatch.setenv("CARDLINE_HOME", str(home))
+    monkeypatch.setenv("CARDLINE_DB_URL", cardline_pg)
+    ready_home(tmp_path, applications=APPLICATIONS, chips=2 * APPLICATIONS)
+    capsys.readouterr()
+
+    deploy(prefect_api)
+    engine = sa.create_engine(cardline_pg)
+    with ExitStack() as stack:
+        stack.callback(engine.dispose)
+        logs = [tmp_path / f"worker{n}.log" for n in (1, 2)]
+        for n, log in enumerate(logs, start=1):
+            worker_env = {
+                **prefect_api,
+                # Two machines of one centre: a home each, one database, the centre's keys.
+                "CARDLINE_HOME": str(tmp_path / f"worker{n}"),
+                "CARDLINE_KEYS_DIR": str(home / "keys"),
+                "CARDLINE_DB_URL": cardline_pg,
+                "CARDLINE_PRINTER": "spool",  # real PDFs; no simulated printer faults
+                "PREFECT_WORKER_QUERY_SECONDS": "2",
+            }
+            start_worker(stack, worker_env, log)
+
+        barrier = stack.enter_context(engine.connect())
+        barrier.begin()
+        barrier.execute(sa.text("LOCK TABLE stock_lot IN EXCLUSIVE MODE"))
+        params = ["--param", f"batch_size={BATCH}"]
+        run_ids = [
+            run_id_of(prefect(prefect_api, "deployment", "run", "production/production", *params))
+            for _ in range(2)
+        ]
+        with engine.connect() as watcher:
+            deadline = time.monotonic() + 180
+            while watcher.execute(sa.text(WAITING_ON_STOCK)).scalar_one() < 2:
+                assert time.monotonic() < deadline, "the two runs never both reached a batch start"
+                time.sleep(0.5)
+        barrier.rollback()  # both go
+        results = wait_for_runs(prefect_api, run_ids)
+        worker_logs = [log.read_text() for log in logs]
+
+    for run_id in run_ids:
+        assert results[run_id]["state"] == "COMPLETED", "\n".join(w[-3000:] for w in worker_logs)
+    # Each worker ran one of the two runs.
+    assert sorted(sum(run_id in text for run_id in run_ids) for text in worker_logs) == [1, 1]
+
+    started = []
+    for run_id in run_ids:
+        artifacts = results[run_id]["artifacts"]
+        assert isinstance(artifacts, dict)
+        found = re.search(r"(\d+) cards started in (\d+) batches", str(artifacts["production-run"]))
+        assert found, artifacts["production-run"]
+        started.append(int(found.group(1)))
+    assert all(n > 0 for n in started), f"both runs took part: {started}"
+    with engine.connect() as connection:
+        cards = connection.execute(sa.text("SELECT count(*) FROM card")).scalar_one()
+    assert sum(started) == cards, "every card was started by exactly one of the runs"
+
+    assert_line_consistent(engine, applications=APPLICATIONS)
+    engine.dispose()
+    assert run(["-q", "check"]) == 0, capsys.readouterr().err
