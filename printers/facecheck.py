@@ -32,9 +32,12 @@ from printers.face import NO_EXPIRY_TEXT, FaceRenderError, face_date, qr_payload
 from printers.mrz import MrzError, mrz_lines
 
 QR_DPI = 300
-# Not a module-level BarcodeFormats instance: nanobind reports it as leaked at interpreter
-# exit when threads (Prefect's) keep the module alive to the end.
-_QR_ONLY = zxingcpp.BarcodeFormat.QRCode
+
+
+def _qr_only() -> zxingcpp.BarcodeFormats:
+    # Made per call, not kept at module level: nanobind reports a module-level instance as
+    # leaked at interpreter exit when threads (Prefect's) keep the module alive to the end.
+    return zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,7 @@ def read_face(
         qr_texts: tuple[str, ...] | None = None
         if decode_qr:
             image = document[front_page].render(scale=QR_DPI / 72).to_pil()
-            found = zxingcpp.read_barcodes(image, formats=_QR_ONLY)
+            found = zxingcpp.read_barcodes(image, formats=_qr_only())
             qr_texts = tuple(_normal(result.text) for result in found)
         return FaceText(front=texts[0], back=texts[1], qr_texts=qr_texts)
     finally:
