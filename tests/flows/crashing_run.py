@@ -1,6 +1,6 @@
 """Run the real production flow, and die by SIGKILL at a chosen point of its second batch.
 
-    python tests/flows/crashing_run.py POINT [LEASE_SECONDS]
+    python tests/flows/crashing_run.py POINT
 
 The environment says which Prefect server (``PREFECT_API_URL``), cardline home and database
 (``CARDLINE_HOME``, ``CARDLINE_DB_URL``) to use. POINT is one of ``POINTS``, or ``none`` to
@@ -10,11 +10,6 @@ flushed, PDFs written, chips personalised. Batches are counted as they start
 (``start_prints``); a device call belongs to the batch of the card it handles.
 
 A process that never reaches its point runs to the end and exits 0: the test sees that.
-
-LEASE_SECONDS: the leases on the machines' Prefect concurrency slots this (doomed) run takes,
-instead of the flow's (Prefect's 300 s default). A killed run's slots stay taken until
-their lease expires, so a test that wants the next run to go on within seconds gives the
-run it kills a short lease; the test that the flow itself frees them gives none.
 """
 
 from __future__ import annotations
@@ -149,21 +144,8 @@ def install(point: str) -> None:
         raise SystemExit(f"unknown point {point!r}: expected one of {sorted(POINTS)} or none")
 
 
-def short_leases(seconds: float) -> None:
-    import flows.production
-
-    real = vars(flows.production)["concurrency"]
-
-    def concurrency(*args: Any, **kwargs: Any) -> Any:
-        return real(*args, **{**kwargs, "lease_duration": seconds})
-
-    vars(flows.production)["concurrency"] = concurrency
-
-
-def main(point: str, lease: float | None = None) -> int:
+def main(point: str) -> int:
     install(point)
-    if lease is not None:
-        short_leases(lease)
     from flows.production import production
 
     summary = production(batch_size=5, resume_after_seconds=0)
@@ -172,4 +154,4 @@ def main(point: str, lease: float | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else None))
+    sys.exit(main(sys.argv[1]))

@@ -186,7 +186,7 @@ def wait_for_runs(
 def _api(env: dict[str, str], method: str, path: str, body: object) -> object:
     request = urllib.request.Request(
         env["PREFECT_API_URL"] + path,
-        data=json.dumps(body).encode(),
+        data=None if body is None else json.dumps(body).encode(),
         method=method,
         headers={"Content-Type": "application/json"},
     )
@@ -202,11 +202,12 @@ def occupied_limits(env: dict[str, str]) -> dict[str, int]:
     return {str(x["name"]): int(x["active_slots"]) for x in limits if x["active_slots"]}
 
 
-def free_all_slots(env: dict[str, str]) -> dict[str, int]:
-    """Set every global concurrency limit's active slots to 0, as an operator does after
-    a worker died holding them (``prefect gcl update NAME --active-slots 0``); returns
-    what was taken before."""
+def drop_taken_limits(env: dict[str, str]) -> dict[str, int]:
+    """Delete every global concurrency limit with slots taken (a killed run's, until their
+    lease expires), as an operator may (``prefect gcl delete NAME``); returns what was
+    taken. Not a reset of the slots to 0: the dead leases, once expired, would then free
+    slots a live run holds. The production flow makes a missing machine limit again."""
     taken = occupied_limits(env)
     for name in taken:
-        _api(env, "PATCH", f"/v2/concurrency_limits/{name}", {"active_slots": 0})
+        _api(env, "DELETE", f"/v2/concurrency_limits/{name}", None)
     return taken
