@@ -926,6 +926,116 @@ def demo(
     )
 
 
+# --- simulate -------------------------------------------------------------------------------
+
+SIMULATE_MODES = ("auto", "cards", "fast")
+
+
+@app.command()
+def simulate(
+    ctx: typer.Context,
+    scenarios: Annotated[
+        list[str],
+        typer.Argument(
+            help="Scenarios to compare: built-in names (base-2021, slip-march-21d, ...) or "
+            "paths to scenario YAML files.",
+            show_default=False,
+        ),
+    ],
+    replications: Annotated[
+        int, typer.Option("--replications", "-n", min=1, max=10_000, help="Per scenario.")
+    ] = 10,
+    seed: Annotated[
+        int, typer.Option(help="Seed of the common random numbers (same for every scenario).")
+    ] = 1,
+    mode: Annotated[
+        str,
+        typer.Option(help="cards (SimPy, card by card), fast (time steps), or auto (by the size)."),
+    ] = "auto",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the figures as JSON (cardline.forecast/1).")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the forecast as a PDF here.")
+    ] = None,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(
+            "--dask-address",
+            help="Run the replications as the what-if Prefect flow on this Dask scheduler "
+            "(tcp://host:8786).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Replications at once (default: one per core; with Dask: the chunks)."
+        ),
+    ] = None,
+) -> None:
+    """Forecast scenarios side by side: cards per day, cumulative cards, the date the target
+    is reached (95 % interval), utilisation and wait per stage, WIP, chip stalls and chips.
+
+    Replications use common random numbers: with the same seed, every scenario sees the same
+    draws where it shares structure with the others, so their differences are the changes'.
+    """
+    if mode not in SIMULATE_MODES:
+        raise typer.BadParameter(f"must be one of {', '.join(SIMULATE_MODES)}", param_hint="--mode")
+    from sim import ScenarioError, load_scenario
+    from sim.report import forecast, forecast_text
+
+    loaded = []
+    for name in scenarios:
+        try:
+            loaded.append(load_scenario(name))  # a ScenarioError names the file and field
+        except ValueError as exc:  # e.g. YAML's own date parsing: 2021-13-40
+            raise ScenarioError(str(exc), field="(file)", source=name) from exc
+    names = [s.name for s in loaded]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise typer.BadParameter(
+            f"two scenarios are named {twice[0]!r}: give each its own name", param_hint="SCENARIO"
+        )
+    # (--calibrate goes here: fit the loaded scenarios' line to recorded events before running)
+    if dask_address is None:
+        from typing import cast
+
+        from sim import Mode, compare
+
+        chosen = cast(Mode, mode)
+        results = compare(loaded, replications, seed=seed, mode=chosen, workers=workers)
+        figures = forecast(loaded, results, requested_mode=mode)
+    else:
+        from flows.prefect_env import prepare_prefect
+
+        prepare_prefect(_ctx(ctx).settings, quiet=True)
+        from flows.whatif import what_if
+
+        figures = what_if(
+            scenarios=list(scenarios),
+            replications=replications,
+            seed=seed,
+            mode=mode,
+            dask_address=dask_address,
+            workers=workers,
+        )
+    if out is not None:
+        import logging
+
+        from printers.fonts import register_fonts
+        from sim.report import render_forecast
+
+        logging.getLogger("fontTools").setLevel(logging.WARNING)  # its subsetting chatter
+        fonts = register_fonts()
+        render_forecast(figures, out, font=fonts.sans, bold=fonts.bold)
+    if as_json:
+        _echo_json(figures)
+        return
+    typer.echo(forecast_text(figures))
+    if out is not None:
+        typer.echo(f"report: {out}")
+
+
 # --- entry point ----------------------------------------------------------------------------
 
 

@@ -1,0 +1,167 @@
+"""``cardline simulate``: scenarios compared side by side, run in-process through ``run``.
+
+Small on purpose: the shipped national scenarios in fast mode (~0.5 s a replication) and
+two replications each.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flows.cli import run
+
+BASE_FILE = Path(__file__).parents[2] / "sim" / "scenarios" / "base-2021.yaml"
+
+SCENARIO_KEYS = {
+    "scenario", "description", "mode", "seed", "replications", "confidence", "start", "days",
+    "end", "target", "completed", "per_day", "chips_consumed", "chips_spoiled", "held",
+    "stall_days", "starved_hours", "mean_wip", "stages", "daily",
+}  # fmt: skip
+INTERVAL_KEYS = {"mean", "low", "high", "n"}
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("CARDLINE_HOME", str(home))
+    monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
+    return home
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = run(["-q", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """base-2021 against slip-march-21d, 2 fast replications, as JSON (run once)."""
+    import os
+
+    home = tmp_path_factory.mktemp("simulate-home")
+    before = os.environ.get("CARDLINE_HOME")
+    os.environ["CARDLINE_HOME"] = str(home)
+    try:
+        import io
+        from contextlib import redirect_stdout
+
+        buffer = io.StringIO()
+        with redirect_stdout(buffer):
+            code = run(
+                ["-q", "simulate", "base-2021", "slip-march-21d", "-n", "2", "--mode", "fast"]
+                + ["--seed", "7", "--json"]
+            )
+    finally:
+        if before is None:
+            del os.environ["CARDLINE_HOME"]
+        else:
+            os.environ["CARDLINE_HOME"] = before
+    assert code == 0
+    data: dict[str, Any] = json.loads(buffer.getvalue())
+    return data
+
+
+def test_the_json_figures_follow_the_documented_schema(compared: dict[str, Any]) -> None:
+    assert compared["schema"] == "cardline.forecast/1"
+    assert (compared["seed"], compared["replications"], compared["requested_mode"]) == (
+        7,
+        2,
+        "fast",
+    )
+    assert [s["scenario"] for s in compared["scenarios"]] == ["base-2021", "slip-march-21d"]
+    for entry in compared["scenarios"]:
+        assert set(entry) == SCENARIO_KEYS
+        assert entry["mode"] == "fast" and entry["replications"] == 2
+        assert set(entry["target"]) == {"cards", "by", "reached", "day", "date"}
+        assert entry["target"]["cards"] == 50_000_000 and entry["target"]["by"] == "2021-07-01"
+        for key in ("completed", "per_day", "chips_consumed", "chips_spoiled", "stall_days"):
+            assert set(entry[key]) == INTERVAL_KEYS and entry[key]["n"] == 2
+        assert [s["stage"] for s in entry["stages"]] == ["print", "chip-encode", "qc", "dispatch"]
+        for stage in entry["stages"]:
+            assert set(stage) == {"stage", "utilisation", "mean_wait_s", "mean_queue"}
+            assert 0 < stage["utilisation"]["mean"] <= 1
+        assert len(entry["daily"]) == entry["days"] == 120
+        assert entry["daily"][0]["date"] == entry["start"] == "2021-03-03"
+        assert entry["end"] == entry["daily"][-1]["date"] == "2021-06-30"
+        assert set(entry["daily"][0]) == {"date", "cumulative", "completed"}
+        # cumulative is the running sum of the daily means; its last day is the total
+        assert entry["daily"][-1]["cumulative"]["mean"] == pytest.approx(
+            sum(d["completed"]["mean"] for d in entry["daily"])
+        )
+        assert entry["completed"]["mean"] == pytest.approx(entry["daily"][-1]["cumulative"]["mean"])
+        assert entry["per_day"]["mean"] == pytest.approx(entry["completed"]["mean"] / 120)
+        assert entry["chips_consumed"]["mean"] >= entry["completed"]["mean"]
+
+
+def test_a_delivery_three_weeks_late_reaches_the_target_later_or_not_at_all(
+    compared: dict[str, Any],
+) -> None:
+    base, slipped = compared["scenarios"]
+    assert base["target"]["reached"] == 2 and base["target"]["date"] is not None
+    when = slipped["target"]["date"]
+    assert when is None or date.fromisoformat(when["mean"]) > date.fromisoformat(
+        base["target"]["date"]["mean"]
+    )
+    assert slipped["completed"]["mean"] < base["completed"]["mean"]
+    assert slipped["stall_days"]["mean"] > base["stall_days"]["mean"]
+    # common random numbers: until the March tranche was due (22 March) the runs are the same
+    assert base["daily"][:18] == slipped["daily"][:18]
+    assert base["daily"][40] != slipped["daily"][40]
+
+
+def test_the_plain_output_is_a_table_with_a_column_per_scenario(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = cli(capsys, "simulate", "base-2021", "plus-2-encoders", "-n", "1")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["base-2021", "plus-2-encoders"]
+    rows = {line[:24].strip(): line[24:].split() for line in lines[1:-1]}
+    assert rows["mode"] == ["fast", "x1", "fast", "x1"]  # auto: 50 million cards is fast
+    assert "target reached on" in rows and "chip-encode utilisation" in rows
+    assert "stall days" in rows and "chips spoiled" in rows and "WIP (mean)" in rows
+
+
+def test_a_bad_scenario_file_is_one_line_naming_the_file_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "late.yaml"
+    bad.write_text(
+        f"name: late\nextends: {BASE_FILE}\nline:\n  stages:\n    print: {{machines: -2}}\n",
+        encoding="utf-8",
+    )
+    code, out, err = cli(capsys, "simulate", "base-2021", str(bad), "--mode", "fast", "-n", "1")
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1
+    assert str(bad) in err and "line.stages.print.machines" in err
+
+
+def test_an_unknown_scenario_name_and_a_bad_mode_are_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = cli(capsys, "simulate", "no-such-scenario")
+    assert code == 1 and "no-such-scenario" in err and err.count("\n") == 1
+    code, _, err = cli(capsys, "simulate", "base-2021", "--mode", "quick")
+    assert code == 2 and "--mode" in err
+
+
+def test_out_writes_a_pdf_of_the_forecast(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pypdfium2 as pdfium
+
+    out_file = tmp_path / "reports" / "what-if.pdf"
+    code, out, err = cli(
+        capsys, "simulate", "slip-march-21d", "-n", "1", "--mode", "fast", "--out", str(out_file)
+    )
+    assert code == 0, err
+    assert f"report: {out_file}" in out
+    pdf = pdfium.PdfDocument(out_file)
+    text = "".join(pdf[i].get_textpage().get_text_bounded() for i in range(len(pdf)))
+    assert "slip-march-21d" in text and "target reached on" in text
