@@ -8,8 +8,12 @@ thread) while encoder and QC work on the batch printed before it.
 Machines:
 
 - each physical machine is one slot of a Prefect global concurrency limit
-  (``machine-<centre>-<name>``, limit 1), held by the task that drives it, so two workers
-  never drive the same machine at once;
+  (``machine-<centre>-<name>``, limit 1). A run takes the slots of its machines before it
+  starts a card and keeps them to its end, so two workers never drive the same machine at
+  once. (Taking them per task cost seconds per batch: a just-released slot is not free at
+  once, and a contended limit is polled with the server's Retry-After.) A worker killed
+  outright stops renewing its lease and its machines are free after
+  ``MACHINE_LEASE_SECONDS``;
 - device faults are retried by the task's retry policy (``DEVICE_RETRIES``); a machine that
   still fails is taken out of service (``cardline machine list``), reported (an event
   ``cardline.machine.out`` and a ``machine-out`` artifact) and the run fails with the reason.
@@ -24,9 +28,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -56,8 +60,10 @@ DEVICE_RETRIES = 2
 MACHINE_LEASE_SECONDS = 60.0
 RETRY_DELAYS: list[float] = [2.0, 5.0]
 
-Faces = list[tuple[CardData, PrintedFace]]
-Chips = list[tuple[CardData, PrintedFace, ChipRecord]]
+Face = tuple[CardData, PrintedFace]
+Chip = tuple[CardData, PrintedFace, ChipRecord]
+Faces = list[Face]
+T = TypeVar("T")
 
 
 class MachineGaveUp(CardlineError):
@@ -111,27 +117,39 @@ def machine(station: Station, *names: str) -> Iterator[None]:
         yield
 
 
-@dataclass(slots=True)
+class Batch(Generic[T]):
+    """Cards handed from task to task. A plain class, not a list or a dataclass: Prefect
+    walks the collections and dataclasses of task arguments and results (for futures),
+    card by card and field by field; this it hands on unopened."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[T]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
 class PrintWork:
     """A batch at the printer: what is left to print survives the task's retries."""
 
-    pending: list[CardData]
-    faces: Faces = field(default_factory=list)
+    __slots__ = ("faces", "pending")
+
+    def __init__(self, pending: list[CardData]) -> None:
+        self.pending = pending
+        self.faces: Faces = []
 
 
 @task(name="resume-abandoned", cache_policy=NO_CACHE)
 def resume_abandoned(station: Station, summary: RunSummary) -> None:
     """Cards a crashed or stopped run left mid-line go on from their stage."""
-    if not station.controller.has_abandoned():
-        return  # nothing to take over: no machine is held
-    devices = station.controller.devices
-    with machine(station, devices.printer.name, devices.encoder.name, devices.qc.name):
-        station.controller.resume(summary)
+    station.controller.resume(summary)
 
 
 @task(name="start-batch", cache_policy=NO_CACHE)
-def start_batch(station: Station, size: int, summary: RunSummary) -> list[CardData]:
-    return station.controller.start_batch(size, summary)
+def start_batch(station: Station, size: int, summary: RunSummary) -> Batch[CardData]:
+    return Batch(station.controller.start_batch(size, summary))
 
 
 @task(
@@ -140,10 +158,9 @@ def start_batch(station: Station, size: int, summary: RunSummary) -> list[CardDa
     retries=DEVICE_RETRIES,
     retry_delay_seconds=RETRY_DELAYS,
 )
-def print_batch(station: Station, work: PrintWork, summary: RunSummary) -> Faces:
+def print_batch(station: Station, work: PrintWork, summary: RunSummary) -> Batch[Face]:
     printer = station.controller.devices.printer.name
-    with machine(station, printer):
-        faces, done = station.controller.print_batch(work.pending, summary)
+    faces, done = station.controller.print_batch(work.pending, summary)
     work.faces.extend(faces)
     work.pending = list(done.unprinted)
     if work.pending:
@@ -151,7 +168,7 @@ def print_batch(station: Station, work: PrintWork, summary: RunSummary) -> Faces
         raise MachineGaveUp(
             printer, Stage.PRINT, last.reason_code if last else "unknown", len(work.pending)
         )
-    return work.faces
+    return Batch(work.faces)
 
 
 @task(
@@ -160,11 +177,10 @@ def print_batch(station: Station, work: PrintWork, summary: RunSummary) -> Faces
     retries=DEVICE_RETRIES,
     retry_delay_seconds=RETRY_DELAYS,
 )
-def encode_batch(station: Station, faces: Faces, summary: RunSummary) -> Chips:
+def encode_batch(station: Station, faces: Batch[Face], summary: RunSummary) -> Batch[Chip]:
     # A defective chip spoils its card and is recorded; only a fault of the encoder itself
     # (no card in the reader, the reader gone) comes out of here to be retried.
-    with machine(station, station.controller.devices.encoder.name):
-        return station.controller.encode_batch(faces, summary)
+    return Batch(station.controller.encode_batch(faces.items, summary))
 
 
 @task(
@@ -173,22 +189,21 @@ def encode_batch(station: Station, faces: Faces, summary: RunSummary) -> Chips:
     retries=DEVICE_RETRIES,
     retry_delay_seconds=RETRY_DELAYS,
 )
-def qc_batch(station: Station, chips: Chips, summary: RunSummary) -> None:
-    with machine(station, station.controller.devices.qc.name):
-        station.controller.check_batch(chips, summary)
+def qc_batch(station: Station, chips: Batch[Chip], summary: RunSummary) -> None:
+    station.controller.check_batch(chips.items, summary)
 
 
 def _batches(station: Station, summary: RunSummary, batch_size: int, limit: int | None) -> None:
     """The pipelined loop: batch n+1 prints while batch n is encoded and checked."""
 
-    def start_next() -> PrefectFuture[Faces] | None:
+    def start_next() -> PrefectFuture[Batch[Face]] | None:
         if limit is not None and summary.started >= limit:
             return None
         size = batch_size if limit is None else min(batch_size, limit - summary.started)
         cards = start_batch(station, size, summary)
         if not cards:
             return None
-        return print_batch.submit(station, PrintWork(cards), summary)
+        return print_batch.submit(station, PrintWork(cards.items), summary)
 
     in_print = start_next()
     try:
@@ -286,8 +301,9 @@ def production(
         )
         try:
             station = Station(controller, settings.centre)
-            resume_abandoned(station, summary)
-            _batches(station, summary, batch_size, limit)
+            with machine(station, *devices):  # this run's machines, for the whole run
+                resume_abandoned(station, summary)
+                _batches(station, summary, batch_size, limit)
         except (MachineGaveUp, DeviceError) as fault:
             gave_up = _machine_out(line, settings, fault)
     finally:

@@ -118,6 +118,24 @@ def _printer(
     raise WiringError(f"CARDLINE_PRINTER={kind!r}: expected virtual, spool or cups:QUEUE")
 
 
+def die_with_parent() -> None:
+    """In a helper process: end when the line's process is gone, even killed outright,
+    instead of lingering with its pipes open. (Not PR_SET_PDEATHSIG: that fires when the
+    *thread* that started the helper ends, and helpers start from the printer's thread.)"""
+    import os
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clock) -> Line:
     from printers.bodies import CardBodies, Connect, PcscReader
     from printers.encoder import LdsEncoder
@@ -172,7 +190,9 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
     if settings.render_processes:
         # spawn, not fork: this process may run threads (the vpcd emulator).
         render_in = ProcessPoolExecutor(
-            max_workers=settings.render_processes, mp_context=multiprocessing.get_context("spawn")
+            max_workers=settings.render_processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=die_with_parent,
         )
 
     def close_all() -> None:

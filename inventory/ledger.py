@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from inventory.models import ChipReservation, MovementKind, StockItem, StockLot, StockMovement
@@ -476,16 +477,16 @@ class LedgerChipStock:
 def register_consumables(*, session: Session, consumables: Mapping[str, ConsumableSpec]) -> None:
     """Make sure each consumable of the line spec (``LineSpec.consumables``) is a stock item."""
     for code, supply in consumables.items():
-        if session.get(StockItem, code) is None:
-            session.add(
-                StockItem(
-                    code=code,
-                    name=supply.name,
-                    unit=supply.unit,
-                    cards_per_unit=supply.cards_per_unit,
-                )
-            )
-    session.flush()
+        if session.get(StockItem, code) is not None:
+            continue
+        item = StockItem(
+            code=code, name=supply.name, unit=supply.unit, cards_per_unit=supply.cards_per_unit
+        )
+        try:  # two workers starting at once may both find it new: one insert wins
+            with session.begin_nested():
+                session.add(item)
+        except IntegrityError:
+            pass
 
 
 def use_consumables(*, session: Session, at: datetime, actor: str) -> dict[str, int]:

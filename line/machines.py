@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from line.errors import CardlineError, NotFound
@@ -63,10 +64,16 @@ def register(
     for name, stage in machines.items():
         row = session.get(Machine, name)
         if row is None:
-            row = Machine(name=name, stage=stage.value, changed_by=actor, changed_at=at)
-            session.add(row)
+            try:  # two workers starting at once may both find it new: one insert wins
+                with session.begin_nested():
+                    session.add(
+                        Machine(name=name, stage=stage.value, changed_by=actor, changed_at=at)
+                    )
+            except IntegrityError:
+                pass
+            row = session.get(Machine, name, populate_existing=True)
+            assert row is not None
         rows.append(row)
-    session.flush()
     return rows
 
 

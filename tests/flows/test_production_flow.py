@@ -263,12 +263,16 @@ def test_each_machine_is_one_slot_of_a_global_limit_that_another_worker_can_hold
             target=context.run, args=(lambda: result.update(production(batch_size=5)),)
         )
         worker.start()
-        deadline = time.monotonic() + 120
-        while _card_states(home).get("printing") != 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert _card_states(home) == {"printing": 2}  # started, chips taken: at the printer
-        time.sleep(3)  # the slot is still ours: the run must not have printed anything
-        assert _card_states(home) == {"printing": 2}
+        with get_client(sync_client=True) as client:  # the run has registered its machines
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                names = {limit.name for limit in client.read_global_concurrency_limits()}
+                if limit_name("HN1", "qc-01") in names:
+                    break
+                time.sleep(0.2)
+        time.sleep(3)  # the slot is still ours: the run must not have started a card
+        assert _card_states(home) == {}
+        assert worker.is_alive()
     worker.join(timeout=180)
     assert not worker.is_alive()
     assert result["passed"] == 2
