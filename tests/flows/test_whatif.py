@@ -1,0 +1,128 @@
+"""The what-if flow under ``prefect_test_harness`` (a temporary Prefect server, once for the
+module, ~10 s): locally, and on a real local Dask cluster of two worker processes (started
+here, ~3 s). Small scenarios in fast mode, three replications: the point is where they run
+and that it does not change a single figure."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from sim import compare, load_scenario
+from sim.report import forecast
+from tests.sim.factories import campaign
+
+REPLICATIONS = 3
+SEED = 5
+
+
+@pytest.fixture(scope="module")
+def prefect_server() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="module")
+def scenario_files(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The small campaign (tests/sim/factories.py) and the same with its delivery 2 days late,
+    as scenario files."""
+    folder = tmp_path_factory.mktemp("scenarios")
+    small = campaign()
+    late = campaign(name="small-late", chips={"deliveries": {"first": {"slip_days": 2}}})
+    paths = []
+    for scenario in (small, late):
+        path = folder / f"{scenario.name}.yaml"
+        path.write_text(yaml.safe_dump(scenario.definition), encoding="utf-8")
+        paths.append(str(path))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def expected(scenario_files: list[str]) -> dict[str, Any]:
+    """The figures without Prefect: ``sim.compare`` in this process."""
+    loaded = [load_scenario(path) for path in scenario_files]
+    results = compare(loaded, REPLICATIONS, seed=SEED, mode="fast", workers=1)
+    return forecast(loaded, results, requested_mode="fast")
+
+
+def _artifacts() -> dict[str, Any]:
+    from prefect.client.orchestration import get_client
+
+    async def read() -> dict[str, Any]:
+        async with get_client() as client:
+            found = await client.read_artifacts()
+            latest = sorted((a for a in found if a.key), key=lambda a: str(a.created))
+            return {str(a.key): a.data for a in latest}  # the newest of each key last, so kept
+
+    return asyncio.run(read())
+
+
+def test_the_flow_runs_chunks_of_replications_locally_and_leaves_artifacts(
+    prefect_server: None, scenario_files: list[str], expected: dict[str, Any]
+) -> None:
+    from flows.whatif import what_if
+
+    figures = what_if(
+        scenarios=scenario_files, replications=REPLICATIONS, seed=SEED, mode="fast", workers=2
+    )
+    assert figures == expected  # the same draws, whatever the chunks and threads
+    small, late = figures["scenarios"]
+    assert (small["scenario"], late["scenario"]) == ("small-campaign", "small-late")
+    assert late["stall_days"]["mean"] >= small["stall_days"]["mean"]
+
+    stored = _artifacts()
+    table = stored["what-if-figures"]
+    rows = json.loads(table) if isinstance(table, str) else table
+    assert [row["scenario"] for row in rows] == ["small-campaign", "small-late"]
+    assert rows[0]["chips_consumed"] == round(small["chips_consumed"]["mean"])
+    summary = str(stored["what-if-summary"])
+    assert "small-campaign" in summary and "on this machine" in summary
+
+
+def test_the_flow_on_a_dask_cluster_gives_the_same_figures_bit_for_bit(
+    prefect_server: None, scenario_files: list[str], expected: dict[str, Any]
+) -> None:
+    from distributed import Client, LocalCluster
+
+    from flows.whatif import what_if
+
+    with (
+        LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,  # type: ignore[no-untyped-call]
+    ):
+        figures = what_if(
+            scenarios=scenario_files,
+            replications=REPLICATIONS,
+            seed=SEED,
+            mode="fast",
+            dask_address=cluster.scheduler_address,
+        )
+        ran = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
+    assert figures == expected
+    assert any("replications" in prefix for prefix in ran), ran
+    assert "on the Dask cluster at tcp://" in str(_artifacts()["what-if-summary"])
+
+
+def test_the_what_if_deployment_passes_the_flow_its_own_defaults() -> None:
+    import inspect
+
+    from flows.whatif import what_if
+
+    deployments = yaml.safe_load(Path("prefect.yaml").read_text(encoding="utf-8"))["deployments"]
+    (entry,) = [d for d in deployments if d["name"] == "what-if"]
+    assert entry["entrypoint"] == "flows/whatif.py:what_if"
+    assert entry["work_pool"]["name"] == "cardline-line"
+    signature = inspect.signature(what_if.fn)
+    assert entry["parameters"] == {
+        name: parameter.default for name, parameter in signature.parameters.items()
+    }
