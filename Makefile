@@ -25,6 +25,9 @@ bench: setup
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/render.py
 	$(BIN)/python bench/line.py
+	$(BIN)/python bench/stock.py
+	$(BIN)/python bench/flows.py
+	$(BIN)/python bench/sim.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
