@@ -456,3 +456,36 @@ def test_dispatch_deliver_and_return_from_the_command_line(
         status["cards"]["delivered"] == first["cards"] and status["applications"]["approved"] == 1
     )
     assert other["code"] != first["code"]
+
+
+@pytest.mark.slow
+def test_cardline_run_is_a_prefect_flow_run_kept_under_the_home(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no PREFECT_API_URL, ``cardline run`` runs the production flow in Prefect's
+    ephemeral mode, and the flow run, its tasks and artifacts are kept under the home."""
+    import sqlite3
+
+    from tests.flows.homes import ready_home
+
+    ready_home(tmp_path, applications=3, chips=5)
+    capsys.readouterr()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CARDLINE_"))}
+    env["CARDLINE_HOME"] = str(home)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "cardline"), "-q", "run", "--batch-size", "2"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "run: 3 cards started in 2 batches" in done.stdout
+    assert f"flow run 'production' recorded in Prefect's ephemeral server (runs kept in {home / 'prefect'}" in done.stdout
+    with sqlite3.connect(home / "prefect" / "prefect.db") as db:
+        runs = db.execute(
+            "SELECT flow.name, flow_run.state_type FROM flow_run JOIN flow ON flow.id = flow_run.flow_id"
+        ).fetchall()
+        tasks = [row[0] for row in db.execute("SELECT name FROM task_run")]
+        artifacts = {row[0] for row in db.execute("SELECT key FROM artifact")}
+    assert runs == [("production", "COMPLETED")]
+    names = {name.rsplit("-", 1)[0] for name in tasks}  # task runs are named <task>-<suffix>
+    assert {"start-batch", "print-batch", "encode-batch", "qc-batch"} <= names
+    assert {"cards-per-state", "production-run"} <= artifacts
