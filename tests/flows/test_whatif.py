@@ -87,30 +87,56 @@ def test_the_flow_runs_chunks_of_replications_locally_and_leaves_artifacts(
     assert "small-campaign" in summary and "on this machine" in summary
 
 
+@pytest.fixture(scope="module")
+def dask_address() -> Iterator[str]:
+    """A real Dask cluster on this machine: a scheduler and two worker processes."""
+    from distributed import LocalCluster
+
+    with LocalCluster(  # type: ignore[no-untyped-call]
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield str(cluster.scheduler_address)
+
+
 def test_the_flow_on_a_dask_cluster_gives_the_same_figures_bit_for_bit(
-    prefect_server: None, scenario_files: list[str], expected: dict[str, Any]
+    prefect_server: None, scenario_files: list[str], expected: dict[str, Any], dask_address: str
 ) -> None:
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from flows.whatif import what_if
 
-    with (
-        LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster) as client,  # type: ignore[no-untyped-call]
-    ):
-        figures = what_if(
-            scenarios=scenario_files,
-            replications=REPLICATIONS,
-            seed=SEED,
-            mode="fast",
-            dask_address=cluster.scheduler_address,
-        )
+    figures = what_if(
+        scenarios=scenario_files,
+        replications=REPLICATIONS,
+        seed=SEED,
+        mode="fast",
+        dask_address=dask_address,
+    )
+    with Client(dask_address) as client:  # type: ignore[no-untyped-call]
         ran = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
     assert figures == expected
     assert any("replications" in prefix for prefix in ran), ran
-    assert "on the Dask cluster at tcp://" in str(_artifacts()["what-if-summary"])
+    assert f"on the Dask cluster at {dask_address}" in str(_artifacts()["what-if-summary"])
+
+
+def test_cardline_simulate_with_a_dask_address_runs_the_flow_there(
+    prefect_server: None,
+    scenario_files: list[str],
+    expected: dict[str, Any],
+    dask_address: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from flows.cli import run
+
+    monkeypatch.setenv("CARDLINE_HOME", str(tmp_path / "home"))
+    capsys.readouterr()
+    args = ["-n", str(REPLICATIONS), "--seed", str(SEED), "--mode", "fast", "--json"]
+    code = run(["-q", "simulate", *scenario_files, *args, "--dask-address", dask_address])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1]) == expected
 
 
 def test_the_what_if_deployment_passes_the_flow_its_own_defaults() -> None:
