@@ -392,7 +392,9 @@ class LineController:
                 station=Stage.PRINT.value,
                 attempt=attempt,
             )
-        if done.unprinted:
+        if done.unprinted and self.device_retries == 0:  # the caller retries (a task policy)
+            log.warning("print.unprinted", cards=len(done.unprinted), station=Stage.PRINT.value)
+        elif done.unprinted:
             log.error("print.gave_up", cards=len(done.unprinted), station=Stage.PRINT.value)
         printed: list[tuple[CardData, PrintedFace]] = []
         with session_scope(self.engine) as session:
