@@ -64,6 +64,11 @@ def test_the_example_automation_is_a_valid_prefect_automation() -> None:
         yaml.safe_load(Path("automations/stock-out.yaml").read_text(encoding="utf-8"))
     )
     assert automation.trigger.expect == {"cardline.stock.out"}  # type: ignore[union-attr]
+    crashed = AutomationCore.model_validate(
+        yaml.safe_load(Path("automations/crashed-runs.yaml").read_text(encoding="utf-8"))
+    )
+    assert crashed.trigger.after == {"prefect.flow-run.heartbeat"}  # type: ignore[union-attr]
+    assert crashed.actions[0].type == "change-flow-run-state"
 
 
 def test_the_shortage_monitor_emits_events_for_items_in_trouble(
