@@ -7,6 +7,7 @@ two replications each.
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,6 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """base-2021 against slip-march-21d, 2 fast replications, as JSON (run once)."""
-    import os
-
     home = tmp_path_factory.mktemp("simulate-home")
     before = os.environ.get("CARDLINE_HOME")
     os.environ["CARDLINE_HOME"] = str(home)
@@ -165,3 +164,22 @@ def test_out_writes_a_pdf_of_the_forecast(
     pdf = pdfium.PdfDocument(out_file)
     text = "".join(pdf[i].get_textpage().get_text_bounded() for i in range(len(pdf)))
     assert "slip-march-21d" in text and "target reached on" in text
+
+
+def test_simulate_without_a_dask_address_does_not_import_prefect(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from flows.cli import run; "
+        "code = run(['-q', 'simulate', 'base-2021', '-n', '1', '--mode', 'fast', '--json']); "
+        "print('prefect' in sys.modules, code)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CARDLINE_HOME": str(tmp_path / "home")},
+        check=False,
+    )
+    assert done.stdout.splitlines()[-1] == "False 0", done.stderr
