@@ -232,6 +232,17 @@ def deep_merge(below: Mapping[str, Any], above: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
+class _DatesAsText(yaml.SafeLoader):
+    """YAML without its own date parsing: ``2021-13-40`` stays text, so the model refuses it
+    naming its field, instead of YAML failing with no field at all."""
+
+
+_DatesAsText.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -240,7 +251,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             f"cannot read: {exc.strerror}", field="(file)", source=str(path)
         ) from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_DatesAsText)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         raise ScenarioError(f"not valid YAML: {exc}", field="(file)", source=str(path)) from exc
     if not isinstance(data, dict):

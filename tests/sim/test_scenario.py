@@ -130,3 +130,16 @@ def test_extends_loops_and_missing_parents_are_refused(tmp_path: Path) -> None:
     _write(tmp_path, {"extends": "missing.yaml", "name": "c"}, "c.yaml")
     with pytest.raises(ScenarioError, match="extends: no scenario file"):
         load_scenario(tmp_path / "c.yaml")
+
+
+def test_an_impossible_date_is_refused_naming_its_field(tmp_path: Path) -> None:
+    import sim
+
+    base = Path(sim.__file__).parent / "scenarios" / "base-2021.yaml"
+    path = tmp_path / "bad-date.yaml"
+    path.write_text(
+        f"extends: {base}\nchips:\n  deliveries:\n    april: {{date: 2021-13-40}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError, match=r"chips\.deliveries\.april\.date: .*2021-13-40"):
+        load_scenario(path)
