@@ -80,7 +80,7 @@ def known_spec(
     return parse_spec(data)
 
 
-BREAKDOWNS = {
+BREAKDOWNS: dict[str, dict[str, Any]] = {
     "time_between_failures": {"kind": "exponential", "mean": 400.0},
     "time_to_repair": {"kind": "lognormal", "mean": 150.0, "sd": 40.0},
 }
@@ -223,12 +223,12 @@ def record_history(
                     break
                 qc = begin + q
                 if outcome(Stage.QC, card.id, card.application_id, begin, qc):
-                    day = when(qc).astimezone(ZONE).date()
-                    passed[day] = passed.get(day, 0) + 1
+                    on = when(qc).astimezone(ZONE).date()
+                    passed[on] = passed.get(on, 0) + 1
             for stage in stages:
                 finish_stages(session=session, results=results[stage], rework_limit=2)
-        for ready, app in retry:
-            heapq.heappush(waiting, (ready, seq, app))
+        for ready, again in retry:
+            heapq.heappush(waiting, (ready, seq, again))
             seq += 1
     return Recorded(cards, passed, failures)
 
