@@ -935,13 +935,13 @@ SIMULATE_MODES = ("auto", "cards", "fast")
 def simulate(
     ctx: typer.Context,
     scenarios: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
             help="Scenarios to compare: built-in names (base-2021, slip-march-21d, ...) or "
             "paths to scenario YAML files.",
             show_default=False,
         ),
-    ],
+    ] = None,
     replications: Annotated[
         int, typer.Option("--replications", "-n", min=1, max=10_000, help="Per scenario.")
     ] = 10,
@@ -972,6 +972,35 @@ def simulate(
             min=1, help="Replications at once (default: one per core; with Dask: the chunks)."
         ),
     ] = None,
+    calibrate: Annotated[
+        bool,
+        typer.Option(
+            "--calibrate",
+            help="Fit processing times, defect rates and breakdowns to the recorded stage "
+            "events and write them into a line spec (--spec-out), instead of forecasting.",
+        ),
+    ] = False,
+    spec_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --calibrate: the spec to write (default: <home>/calibrated-line.yaml)."
+        ),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="With --calibrate: first day of the record (YYYY-MM-DD).")
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="With --calibrate: last day of the record (YYYY-MM-DD, included)."),
+    ] = None,
+    backtest: Annotated[
+        bool,
+        typer.Option(
+            "--backtest",
+            help="With --calibrate: replay the period (--since..--until; default the last 7 "
+            "days) with the fitted spec and compare its throughput with what the line did.",
+        ),
+    ] = False,
 ) -> None:
     """Forecast scenarios side by side: cards per day, cumulative cards, the date the target
     is reached (95 % interval), utilisation and wait per stage, WIP, chip stalls and chips.
@@ -981,6 +1010,15 @@ def simulate(
     """
     if mode not in SIMULATE_MODES:
         raise typer.BadParameter(f"must be one of {', '.join(SIMULATE_MODES)}", param_hint="--mode")
+    if calibrate:
+        _calibrate(_ctx(ctx), spec_out, since, until, backtest, replications, seed, as_json)
+        return
+    if backtest or since or until or spec_out:
+        raise typer.BadParameter("--backtest, --since, --until and --spec-out go with --calibrate")
+    if not scenarios:
+        raise typer.BadParameter(
+            "give at least one scenario (or --calibrate)", param_hint="SCENARIO"
+        )
     from sim import ScenarioError, load_scenario
     from sim.report import forecast, forecast_text
 
@@ -996,7 +1034,6 @@ def simulate(
         raise typer.BadParameter(
             f"two scenarios are named {twice[0]!r}: give each its own name", param_hint="SCENARIO"
         )
-    # (--calibrate goes here: fit the loaded scenarios' line to recorded events before running)
     if dask_address is None:
         from typing import cast
 
@@ -1034,6 +1071,67 @@ def simulate(
     typer.echo(forecast_text(figures))
     if out is not None:
         typer.echo(f"report: {out}")
+
+
+def _day_start(text: str | None, option: str, zone: str, *, after: bool = False) -> Any:
+    """``YYYY-MM-DD`` at the centre as an aware datetime (its midnight; ``after``: the next)."""
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    if text is None:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)", param_hint=option) from exc
+    if after:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone))
+
+
+def _calibrate(
+    c: Context,
+    spec_out: Path | None,
+    since: str | None,
+    until: str | None,
+    backtest: bool,
+    replications: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    from line.spec import load_spec
+    from sim.backtest import backtest_command
+    from sim.calibrate import calibrate_command
+
+    engine = c.ready_engine()
+    base = _load_spec(c.settings)
+    zone = base.calendar.timezone
+    start = _day_start(since, "--since", zone)
+    end = _day_start(until, "--until", zone, after=True)
+    if start is not None and end is not None and end <= start:
+        raise typer.BadParameter("--until is before --since", param_hint="--until")
+    out = spec_out or c.settings.home_dir / "calibrated-line.yaml"
+    text = calibrate_command(engine, base, start, end, out)
+    result: dict[str, Any] = {"spec": str(out)}
+    if backtest:
+        end = end or utc_now()
+        start = start or end - timedelta(days=7)
+        result["backtest"] = backtest_command(
+            engine, load_spec(out), start, end, replications=replications, seed=seed
+        )
+    if as_json:
+        _echo_json(result)
+        return
+    typer.echo(text)
+    if backtest:
+        total = result["backtest"]["total"]
+        simulated = total["simulated"]
+        typer.echo(
+            f"backtest {start:%Y-%m-%d}..{end:%Y-%m-%d}: recorded {total['recorded']} good "
+            f"cards, simulated {simulated['mean']:.0f} (95 % {simulated['low']:.0f}-"
+            f"{simulated['high']:.0f}); error {100 * total['relative_error']:+.1f} %: "
+            + ("agrees" if total["agrees"] else "DOES NOT AGREE: check the spec before planning")
+        )
 
 
 # --- entry point ----------------------------------------------------------------------------

@@ -183,3 +183,32 @@ def test_simulate_without_a_dask_address_does_not_import_prefect(tmp_path: Path)
         check=False,
     )
     assert done.stdout.splitlines()[-1] == "False 0", done.stderr
+
+
+def test_calibrate_writes_a_spec_fitted_to_the_record_and_backtests_it(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from line.spec import load_spec
+    from tests.flows.homes import ready_home
+
+    ready_home(tmp_path, applications=40, chips=60)
+    assert run(["-q", "run", "--without-prefect", "--batch-size", "10"]) == 0
+    capsys.readouterr()
+    out = tmp_path / "fitted.yaml"
+    code, printed, err = cli(
+        capsys, "-q", "simulate", "--calibrate", "--spec-out", str(out), "--backtest",
+        "-n", "2", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads(printed)
+    assert result["spec"] == str(out)
+    fitted = load_spec(out)  # a valid spec, written where asked
+    assert fitted.stages["print"].machines == 10  # counts kept from the base, never guessed
+    total = result["backtest"]["total"]
+    assert total["recorded"] == 40  # the cards that really passed QC in the period
+    assert {"simulated", "relative_error", "agrees"} <= set(total)
+
+    code, _, err = cli(capsys, "-q", "simulate", "--backtest")
+    assert code == 2 and "go with --calibrate" in err
+    code, _, err = cli(capsys, "-q", "simulate", "--calibrate", "--since", "2026-13-01")
+    assert code == 2 and "not a date" in err
