@@ -130,6 +130,9 @@ def test_two_workers_run_production_at_once_on_postgresql(
                 "CARDLINE_KEYS_DIR": str(home / "keys"),
                 "CARDLINE_DB_URL": cardline_pg,
                 "CARDLINE_PRINTER": "spool",  # real PDFs; no simulated printer faults
+                # Each worker drives its own machines (print-0n, ...): a run holds its
+                # machines' concurrency slots from first card to last.
+                "CARDLINE_STATION": f"0{n}",
                 "PREFECT_WORKER_QUERY_SECONDS": "2",
             }
             start_worker(stack, worker_env, log)
@@ -153,8 +156,12 @@ def test_two_workers_run_production_at_once_on_postgresql(
 
     for run_id in run_ids:
         assert results[run_id]["state"] == "COMPLETED", "\n".join(w[-3000:] for w in worker_logs)
-    # Each worker ran one of the two runs.
-    assert sorted(sum(run_id in text for run_id in run_ids) for text in worker_logs) == [1, 1]
+    # Each worker ran one of the two runs, on its own machines.
+    with engine.connect() as connection:
+        machines = connection.execute(
+            sa.text("SELECT DISTINCT machine FROM stage_event WHERE machine LIKE 'print-%'")
+        ).scalars()
+        assert set(machines) == {"print-01", "print-02"}, "\n".join(w[-3000:] for w in worker_logs)
 
     started = []
     for run_id in run_ids:
