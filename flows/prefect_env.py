@@ -13,7 +13,12 @@ import os
 import sys
 from pathlib import Path
 
+from line.errors import CardlineError
 from line.settings import Settings
+
+
+class PrefectUnreachable(CardlineError):
+    """PREFECT_API_URL names a server that does not answer."""
 
 # A cold ephemeral server took 11-23 s to start here (DESIGN.md); Prefect's default is 20 s.
 EPHEMERAL_STARTUP_SECONDS = "120"
@@ -37,9 +42,26 @@ def prepare_prefect(settings: Settings, *, quiet: bool = False) -> str:
     if quiet:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     if api:
+        _require_server(api)
         return f"the Prefect server at {api.removesuffix('/api')}"
     home = os.environ["PREFECT_HOME"]
     return (
         f"Prefect's ephemeral server (runs kept in {home}; to browse them: "
         f"PREFECT_HOME={home} prefect server start, then http://127.0.0.1:4200)"
     )
+
+
+def _require_server(api: str) -> None:
+    """One clear line, not a client's retries and a traceback, when the server is down."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{api.rstrip('/')}/health", timeout=10):
+            return
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise PrefectUnreachable(
+            f"the Prefect server at PREFECT_API_URL={api} does not answer ({exc}): start it, "
+            "unset PREFECT_API_URL to run in Prefect's ephemeral mode, or use "
+            "--without-prefect"
+        ) from exc

@@ -489,3 +489,28 @@ def test_cardline_run_is_a_prefect_flow_run_kept_under_the_home(
     names = {name.rsplit("-", 1)[0] for name in tasks}  # task runs are named <task>-<suffix>
     assert {"start-batch", "print-batch", "encode-batch", "qc-batch"} <= names
     assert {"cards-per-state", "production-run"} <= artifacts
+
+
+def test_cardline_run_says_so_when_the_prefect_server_does_not_answer(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    from tests.flows.homes import ready_home
+
+    ready_home(tmp_path, applications=1, chips=1)
+    capsys.readouterr()
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "CARDLINE_"))}
+    env.update(CARDLINE_HOME=str(home), PREFECT_API_URL=f"http://127.0.0.1:{port}/api")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "cardline"), "-q", "run"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.startswith("cardline: error: the Prefect server at PREFECT_API_URL=")
+    assert "--without-prefect" in done.stderr and "Traceback" not in done.stderr
+    assert run(["-q", "status", "--json"]) == 0  # nothing started
+    assert json.loads(capsys.readouterr().out)["cards"]["printing"] == 0
