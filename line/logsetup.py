@@ -124,7 +124,9 @@ def configure_logging(
             )
         )
         root.addHandler(file_handler)
-    for noisy in ("sqlalchemy", "alembic", "httpx", "asyncio"):
+    # Debug records of the HTTP stack (Prefect talks to its server all the time) would each
+    # be made, then dropped by the handlers: not made at all.
+    for noisy in ("sqlalchemy", "alembic", "httpx", "httpcore", "hpack", "websockets", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
