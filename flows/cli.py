@@ -380,20 +380,16 @@ def _run_directly(c: Context, batch_size: int, limit: int | None, resume_after: 
     from line.controller import LineController
     from line.db import session_scope
     from line.machines import require_in_service
-    from line.types import Stage
 
     engine = c.ready_engine()
     spec = _load_spec(c.settings)
     line = build_line(settings=c.settings, spec=spec, engine=engine, clock=utc_now)
     actor = f"cardline-run@{c.settings.centre}"
     try:
-        devices = {
-            line.devices.printer.name: Stage.PRINT,
-            line.devices.encoder.name: Stage.ENCODE,
-            line.devices.qc.name: Stage.QC,
-        }
         with session_scope(engine) as session:
-            require_in_service(session=session, machines=devices, actor=actor, at=utc_now())
+            require_in_service(
+                session=session, machines=line.devices.machines, actor=actor, at=utc_now()
+            )
         controller = LineController(
             engine=engine,
             spec=spec,

@@ -41,6 +41,7 @@ from prefect.concurrency.sync import concurrency
 from prefect.events import emit_event
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.futures import PrefectFuture
+from sqlalchemy.engine import Engine
 
 from flows.wiring import Line, build_line
 from line.card import CardData
@@ -230,21 +231,17 @@ def _batches(station: Station, summary: RunSummary, batch_size: int, limit: int 
             in_print.wait()
 
 
-def _machine_out(line: Line, settings: Settings, fault: CardlineError) -> MachineGaveUp:
+def _machine_out(
+    line: Line, settings: Settings, engine: Engine, actor: str, fault: CardlineError
+) -> MachineGaveUp:
     """The machine behind ``fault``, taken out of service and reported."""
     if isinstance(fault, MachineGaveUp):
         gave_up = fault
     else:
         assert isinstance(fault, DeviceError)
-        stages = {
-            line.devices.printer.name: Stage.PRINT,
-            line.devices.encoder.name: Stage.ENCODE,
-            line.devices.qc.name: Stage.QC,
-        }
+        stages = line.devices.machines
         name = fault.device if fault.device in stages else line.devices.encoder.name
-        gave_up = MachineGaveUp(name, stages.get(name, Stage.ENCODE), fault.reason_code, 0)
-    actor = f"prefect:production@{settings.centre}"
-    engine = make_engine(settings.database_url)
+        gave_up = MachineGaveUp(name, stages[name], fault.reason_code, 0)
     with session_scope(engine) as session:
         take_out(
             session=session, name=gave_up.machine, stage=gave_up.stage,
@@ -291,11 +288,7 @@ def production(
     actor = f"prefect:production@{settings.centre}"
     gave_up: MachineGaveUp | None = None
     try:
-        devices = {
-            line.devices.printer.name: Stage.PRINT,
-            line.devices.encoder.name: Stage.ENCODE,
-            line.devices.qc.name: Stage.QC,
-        }
+        devices = line.devices.machines
         with session_scope(engine) as session:
             require_in_service(session=session, machines=devices, actor=actor, at=utc_now())
         ensure_machine_limits([limit_name(settings.centre, name) for name in devices])
@@ -316,7 +309,7 @@ def production(
                 resume_abandoned(station, summary)
                 _batches(station, summary, batch_size, limit)
         except (MachineGaveUp, DeviceError) as fault:
-            gave_up = _machine_out(line, settings, fault)
+            gave_up = _machine_out(line, settings, engine, actor, fault)
     finally:
         line.close()
     with session_scope(engine) as session:

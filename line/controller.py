@@ -53,6 +53,15 @@ class Devices:
     encoder: ChipEncoder
     qc: QcStation
 
+    @property
+    def machines(self) -> dict[str, Stage]:
+        """Each machine's name and the stage it works at."""
+        return {
+            self.printer.name: Stage.PRINT,
+            self.encoder.name: Stage.ENCODE,
+            self.qc.name: Stage.QC,
+        }
+
 
 @dataclass(slots=True)
 class RunSummary:
