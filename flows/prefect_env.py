@@ -20,6 +20,7 @@ from line.settings import Settings
 class PrefectUnreachable(CardlineError):
     """PREFECT_API_URL names a server that does not answer."""
 
+
 # A cold ephemeral server took 11-23 s to start here (DESIGN.md); Prefect's default is 20 s.
 EPHEMERAL_STARTUP_SECONDS = "120"
 
