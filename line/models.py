@@ -299,3 +299,21 @@ class Machine(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=512)
     changed_by: str = Field(max_length=128)
     changed_at: datetime = _utc()
+
+
+class MachineLease(SQLModel, table=True):
+    """Which run drives a machine right now (``line.leases``): one row per machine, kept
+    once made; a free machine's row has no ``token``. ``holder`` names the worker process
+    (``cardline-run@HN1/host1:4242``); ``node`` and ``pid`` let a run on the same host see
+    that the holder died. A lease whose ``expires_at`` passed may be taken over."""
+
+    __tablename__ = "machine_lease"
+
+    machine: str = Field(primary_key=True, max_length=64)
+    holder: str | None = Field(default=None, max_length=128)
+    token: str | None = Field(default=None, max_length=32)
+    node: str | None = Field(default=None, max_length=80)
+    pid: int | None = None
+    acquired_at: datetime | None = _utc(nullable=True)
+    renewed_at: datetime | None = _utc(nullable=True)
+    expires_at: datetime | None = _utc(nullable=True)
