@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from line.digits import digits_message
 from line.provinces import PROVINCES
 
 Sex = Literal["M", "F"]
 
-_TWELVE_DIGITS = re.compile(r"\d{12}")
+_TWELVE_DIGITS = re.compile(r"[0-9]{12}")  # ASCII only: \d takes Arabic-Indic, full-width...
 FIRST_CENTURY = 1900
 LAST_YEAR = 2399
 
@@ -50,7 +51,7 @@ def describe_century_sex_digit(digit: int) -> str:
 def check_id_number(id_number: str, *, date_of_birth: date, sex: Sex) -> list[IdProblem]:
     """Every way ``id_number`` disagrees with the rules and with the applicant; [] if valid."""
     if not _TWELVE_DIGITS.fullmatch(id_number):
-        return [IdProblem("format", f"must be exactly 12 digits (got {len(id_number)} characters)")]
+        return [IdProblem("format", digits_message(id_number, "must be exactly 12 digits"))]
     problems: list[IdProblem] = []
     province = id_number[:3]
     if province not in PROVINCES:

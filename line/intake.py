@@ -3,12 +3,40 @@
 The file is streamed: rows are read, validated and inserted in batches, so memory stays
 flat however long the file is. A bad row never stops the file: it goes to a reject report
 (CSV: row, field, reason) and the rest goes on. A file that cannot be read at all
-(missing, binary, not UTF-8, missing or unknown columns) raises ``IntakeFileError``
-before anything is written. Re-importing a file adds nothing: a personal ID that already
-has a live application is counted as a duplicate.
+(missing, binary, not UTF-8, missing or unknown columns, a JSON Lines file in which no
+line is an application record) raises ``IntakeFileError`` before anything is written.
+Re-importing a file adds nothing: a personal ID that already has a live application is
+counted as a duplicate.
 
 Row numbers are the file's line numbers: in a CSV file the header is line 1, so the
-first application is row 2; in a JSON Lines file the first line is row 1.
+first application is row 2; in a JSON Lines file the first line is row 1. In a JSON Lines
+file every line is a row of its own, the first one too: a broken first line is a rejected
+row, and the file is refused only when no line is an application record.
+
+Rules a row is held to, field by field (one small checker each, in ``RowValidator``):
+
+- **digits are ASCII**: the ID (12), the old ID (9), the destination code (``079-0112``)
+  and the dates (``YYYY-MM-DD``) take ``0-9`` only; Arabic-Indic or full-width digits are
+  refused naming the field (``line.digits``), so that they cannot pass the duplicate check
+  beside the ASCII form of the same number;
+- **the photo** is a JPEG or PNG that passes ``line.portrait`` (ICAO token size and aspect,
+  no pixel bomb, not truncated); its SHA-256 is recorded for print to check again;
+- **the due date** lies between :data:`DUE_DATE_PAST` before today (older: a typo, not a
+  deadline) and :data:`DUE_DATE_AHEAD` after it; a due date that has passed within that
+  window is taken (the card is late, not unwanted), and the run logs a warning with the
+  number of such rows.
+
+**A killed intake.** A run records its host, pid namespace (``line.leases.Worker``) and pid,
+and beats (``heartbeat_at``, with its counts so far) after every batch and every
+:data:`HEARTBEAT_ROWS` rows. Each intake, before it starts, marks ``interrupted`` the runs
+left ``running`` whose process is certainly gone (same pid namespace, pid not running), or
+that have not beaten for :data:`STALE_AFTER` (a run of another machine, a hung process, a
+reused pid). A live intake, here or on another worker against the same PostgreSQL, beats
+far more often than that and is left alone; the update is conditional on the heartbeat read,
+so a run that beats meanwhile is not marked. A run marked by mistake (alive but silent for
+longer than ``STALE_AFTER``) still ends ``completed`` or ``failed`` itself. Its reject report
+is created with its header before the first row is read and flushed at every beat, so even
+a killed run's report has its header and the rows refused up to its last beat.
 """
 
 from __future__ import annotations
@@ -20,19 +48,23 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from line.digits import digits_message, foreign_digit, is_digits, iso_date
 from line.errors import IntakeFileError
-from line.idnumber import check_id_number, mask_id
+from line.files import open_private, private_dir
+from line.idnumber import Sex, check_id_number, mask_id
+from line.leases import Worker
 from line.logsetup import get_logger
 from line.models import LIVE_APPLICATION_SQL, Application, IntakeRun
+from line.portrait import MAX_BYTES, PortraitProblem, inspect_portrait, read_portrait
 from line.provinces import PROVINCES
 from line.types import ApplicationState, Clock
 
@@ -58,14 +90,22 @@ REQUIRED_FIELDS: tuple[str, ...] = tuple(f for f in FIELDS if f not in OPTIONAL_
 Format = Literal["csv", "jsonl"]
 REPORT_HEADER = ("row", "field", "reason_code", "reason", "id_number_masked")
 
-MAX_PHOTO_BYTES = 5 * 1024 * 1024
+MAX_PHOTO_BYTES = MAX_BYTES
+DUE_DATE_PAST = timedelta(days=366)
+"""A due date further back than this is refused (``due_date.past``)."""
+DUE_DATE_AHEAD = timedelta(days=731)
+"""A due date further ahead than this (about two years) is refused (``due_date.future``)."""
+HEARTBEAT_ROWS = 500
+"""A run beats at least every this many rows (and after every batch)."""
+STALE_AFTER = timedelta(minutes=15)
+"""A ``running`` run silent for this long is taken for dead by the next intake."""
+
 NATIONALITY = "Việt Nam"
 _NATIONALITY_SPELLINGS = {"vnm", "việt nam", "viet nam", "vietnam", "vn"}
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_OLD_ID_RE = re.compile(r"\d{9}")
-_DESTINATION_RE = re.compile(r"(\d{3})-(\d{4})")
+_DESTINATION_RE = re.compile(r"([0-9]{3})-([0-9]{4})")  # [0-9], never \d: ASCII digits only
 _PRIORITY_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
-# A name holds letters, spaces, apostrophes (Ê Đê names: H'Hen Niê) and hyphens.
+# A name holds letters, spaces, apostrophes (Ê Đê names: H'Hen Niê) and hyphens. Here \d is
+# meant to be Unicode: a digit of any script has no place in a name.
 _NAME_BAD_RE = re.compile(r"[^\w '\-]|[\d_]")
 
 
@@ -128,221 +168,264 @@ def _has_control(value: str) -> bool:
     return control_characters().search(value) is not None
 
 
-def _iso_date(value: str) -> date | None:
-    if not _DATE_RE.fullmatch(value):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
+def _format_error(field: str, value: str, message: str) -> FieldError:
+    """A ``<field>.format`` error; it says so when the value holds non-ASCII digits."""
+    foreign = foreign_digit(value)
+    if foreign is not None:
+        message = f"{message}, in ASCII digits 0-9 (it holds {foreign})"
+    return FieldError(field, "format", message)
+
+
+@dataclass(slots=True)
+class _Seen:
+    """What the row's earlier checkers found, for the later ones that cross-check."""
+
+    date_of_birth: date | None = None
+    sex: Sex | None = None
+
+
+_Outcome = dict[str, Any] | list[FieldError]
+"""A checker's answer: the columns it sets, or why the field is refused."""
+_Check = Callable[[str, _Seen], _Outcome]
+
+_WHEN_EMPTY: dict[str, dict[str, Any]] = {
+    "old_id_number": {"old_id_number": None},
+    "priority_group": {"priority_group": None},
+    "due_date": {"due_date": None},
+}
+"""The columns of an optional field left empty."""
+
+
+def _read_texts(raw: Mapping[str, object]) -> tuple[dict[str, str], list[FieldError]]:
+    """Each field's text, stripped; errors for a field that is not text, not UTF-8, or a
+    required one left empty."""
+    errors: list[FieldError] = []
+    values: dict[str, str] = {}
+    try:  # one check for the whole row; field by field only when it fails
+        "".join(v for v in raw.values() if isinstance(v, str)).encode("utf-8")
+        row_is_utf8 = True
+    except UnicodeEncodeError:
+        row_is_utf8 = False
+    for field in FIELDS:
+        value = raw.get(field)
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            errors.append(FieldError(field, "type", f"must be text, got {type(value).__name__}"))
+            continue
+        if not row_is_utf8:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                errors.append(FieldError(field, "encoding", "is not valid UTF-8"))
+                continue
+        value = value.strip()
+        if not value and field not in OPTIONAL_FIELDS:
+            errors.append(FieldError(field, "missing", "is required"))
+            continue
+        values[field] = value
+    return values, errors
+
+
+def check_date_of_birth(value: str, seen: _Seen, *, today: date) -> _Outcome:
+    dob = iso_date(value)
+    if dob is None:
+        return [_format_error("date_of_birth", value, "must be a real date as YYYY-MM-DD")]
+    if dob > today:
+        return [FieldError("date_of_birth", "future", f"is after today ({today})")]
+    if dob.year < 1900:
+        return [FieldError("date_of_birth", "range", "is before 1900")]
+    seen.date_of_birth = dob
+    return {"date_of_birth": dob}
+
+
+def check_sex(value: str, seen: _Seen) -> _Outcome:
+    upper = value.upper()
+    if upper == "M":
+        seen.sex = "M"
+    elif upper == "F":
+        seen.sex = "F"
+    else:
+        return [FieldError("sex", "invalid", "must be M or F")]
+    return {"sex": seen.sex}
+
+
+def check_id(value: str, seen: _Seen) -> _Outcome:
+    if seen.date_of_birth is not None and seen.sex is not None:
+        problems = check_id_number(value, date_of_birth=seen.date_of_birth, sex=seen.sex)
+    else:  # cannot cross-check: check what the number says on its own
+        problems = [
+            p
+            for p in check_id_number(value, date_of_birth=date(2000, 1, 1), sex="M")
+            if p.code in ("format", "province")
+        ]
+    if problems:
+        return [FieldError("id_number", p.code, p.message) for p in problems]
+    return {"id_number": value}
+
+
+def check_full_name(value: str, seen: _Seen) -> _Outcome:
+    name = _text(value)
+    if len(name) > 120:
+        return [FieldError("full_name", "too_long", "is longer than 120 characters")]
+    if _NAME_BAD_RE.search(name):
+        return [
+            FieldError(
+                "full_name",
+                "invalid_characters",
+                "may hold only letters, spaces, apostrophes and hyphens",
+            )
+        ]
+    return {"full_name": name}
+
+
+def check_nationality(value: str, seen: _Seen) -> _Outcome:
+    if _text(value).casefold() in _NATIONALITY_SPELLINGS:
+        return {"nationality": NATIONALITY}
+    return [
+        FieldError(
+            "nationality",
+            "not_vietnamese",
+            "citizen ID cards are issued to Vietnamese nationals only (expected Việt Nam or VNM)",
+        )
+    ]
+
+
+def _check_place(field: str) -> _Check:
+    def check(value: str, seen: _Seen) -> _Outcome:
+        text = _text(value)
+        if len(text) > 250:
+            return [FieldError(field, "too_long", "is longer than 250 characters")]
+        if _has_control(text):
+            return [FieldError(field, "invalid_characters", "holds control characters")]
+        return {field: text}
+
+    return check
+
+
+def check_old_id_number(value: str, seen: _Seen) -> _Outcome:
+    if is_digits(value, 9):
+        return {"old_id_number": value}
+    return [
+        FieldError("old_id_number", "format", digits_message(value, "must be exactly 9 digits"))
+    ]
+
+
+def check_destination(value: str, seen: _Seen) -> _Outcome:
+    match = _DESTINATION_RE.fullmatch(value)
+    if match is None:
+        return [
+            _format_error(
+                "destination",
+                value,
+                "must be a province code, a dash and a 4-digit station code (079-0112)",
+            )
+        ]
+    if match.group(1) not in PROVINCES:
+        return [FieldError("destination", "province", f"{match.group(1)} is not a province code")]
+    return {"destination": value}
+
+
+def check_priority_group(value: str, seen: _Seen) -> _Outcome:
+    group = value.lower()
+    if _PRIORITY_RE.fullmatch(group):
+        return {"priority_group": group}
+    return [
+        FieldError(
+            "priority_group",
+            "format",
+            "must be 1-32 of a-z, 0-9, '_' or '-', starting with a letter or digit",
+        )
+    ]
+
+
+def check_due_date(value: str, seen: _Seen, *, today: date) -> _Outcome:
+    due = iso_date(value)
+    if due is None:
+        return [_format_error("due_date", value, "must be a real date as YYYY-MM-DD")]
+    if due < today - DUE_DATE_PAST:
+        return [
+            FieldError(
+                "due_date",
+                "past",
+                f"{due} is more than {DUE_DATE_PAST.days} days before today ({today}): "
+                "a typo, not a deadline",
+            )
+        ]
+    if due > today + DUE_DATE_AHEAD:
+        return [
+            FieldError(
+                "due_date",
+                "future",
+                f"{due} is more than {DUE_DATE_AHEAD.days} days (about two years) after "
+                f"today ({today})",
+            )
+        ]
+    return {"due_date": due}
 
 
 class RowValidator:
-    """Turns one raw row (field -> text) into column values, or a list of field errors."""
+    """Turns one raw row (field -> text) into column values, or a list of field errors.
+
+    One checker per field (``check_<field>``), run in this order; a checker sees what the
+    earlier ones found (the ID is checked against the date of birth and sex)."""
 
     def __init__(self, *, base_dir: Path, today: date, photo_cache_size: int = 4096) -> None:
         self.base_dir = base_dir
         self.today = today
         self._photo = functools.lru_cache(maxsize=photo_cache_size)(self._check_photo)
+        self._checks: tuple[tuple[str, _Check], ...] = (
+            ("date_of_birth", functools.partial(check_date_of_birth, today=today)),
+            ("sex", check_sex),
+            ("id_number", check_id),
+            ("full_name", check_full_name),
+            ("nationality", check_nationality),
+            ("place_of_origin", _check_place("place_of_origin")),
+            ("place_of_residence", _check_place("place_of_residence")),
+            ("old_id_number", check_old_id_number),
+            ("photo", self.check_photo),
+            ("destination", check_destination),
+            ("priority_group", check_priority_group),
+            ("due_date", functools.partial(check_due_date, today=today)),
+        )
 
     def validate(self, raw: Mapping[str, object]) -> tuple[dict[str, Any] | None, list[FieldError]]:
-        errors: list[FieldError] = []
-        values: dict[str, str] = {}
-        try:  # one check for the whole row; field by field only when it fails
-            "".join(v for v in raw.values() if isinstance(v, str)).encode("utf-8")
-            row_is_utf8 = True
-        except UnicodeEncodeError:
-            row_is_utf8 = False
-        for field in FIELDS:
-            value = raw.get(field)
-            if value is None:
-                value = ""
-            if not isinstance(value, str):
-                errors.append(
-                    FieldError(field, "type", f"must be text, got {type(value).__name__}")
-                )
-                continue
-            if not row_is_utf8:
-                try:
-                    value.encode("utf-8")
-                except UnicodeEncodeError:
-                    errors.append(FieldError(field, "encoding", "is not valid UTF-8"))
-                    continue
-            value = value.strip()
-            if not value and field not in OPTIONAL_FIELDS:
-                errors.append(FieldError(field, "missing", "is required"))
-                continue
-            values[field] = value
+        values, errors = _read_texts(raw)
         bad = {error.field for error in errors}
         out: dict[str, Any] = {}
-
-        dob: date | None = None
-        if "date_of_birth" in values:
-            dob = _iso_date(values["date_of_birth"])
-            if dob is None:
-                errors.append(
-                    FieldError("date_of_birth", "format", "must be a real date as YYYY-MM-DD")
-                )
-            elif dob > self.today:
-                errors.append(
-                    FieldError("date_of_birth", "future", f"is after today ({self.today})")
-                )
-                dob = None
-            elif dob.year < 1900:
-                errors.append(FieldError("date_of_birth", "range", "is before 1900"))
-                dob = None
+        seen = _Seen()
+        for field, check in self._checks:
+            if field in bad:
+                continue
+            value = values.get(field, "")
+            if not value:  # an optional field left empty
+                out.update(_WHEN_EMPTY[field])
+                continue
+            outcome = check(value, seen)
+            if isinstance(outcome, list):
+                errors.extend(outcome)
             else:
-                out["date_of_birth"] = dob
-
-        sex: Literal["M", "F"] | None = None
-        if "sex" in values:
-            upper = values["sex"].upper()
-            if upper == "M":
-                sex = "M"
-            elif upper == "F":
-                sex = "F"
-            if sex is not None:
-                out["sex"] = sex
-            else:
-                errors.append(FieldError("sex", "invalid", "must be M or F"))
-
-        if "id_number" in values:
-            id_number = values["id_number"]
-            if dob is not None and sex is not None:
-                problems = check_id_number(id_number, date_of_birth=dob, sex=sex)
-            else:  # cannot cross-check: check what the number says on its own
-                problems = [
-                    p
-                    for p in check_id_number(id_number, date_of_birth=date(2000, 1, 1), sex="M")
-                    if p.code in ("format", "province")
-                ]
-            errors.extend(FieldError("id_number", p.code, p.message) for p in problems)
-            if not problems:
-                out["id_number"] = id_number
-
-        if "full_name" in values:
-            name = _text(values["full_name"])
-            if len(name) > 120:
-                errors.append(FieldError("full_name", "too_long", "is longer than 120 characters"))
-            elif _NAME_BAD_RE.search(name):
-                errors.append(
-                    FieldError(
-                        "full_name",
-                        "invalid_characters",
-                        "may hold only letters, spaces, apostrophes and hyphens",
-                    )
-                )
-            else:
-                out["full_name"] = name
-
-        if "nationality" in values:
-            if _text(values["nationality"]).casefold() in _NATIONALITY_SPELLINGS:
-                out["nationality"] = NATIONALITY
-            else:
-                errors.append(
-                    FieldError(
-                        "nationality",
-                        "not_vietnamese",
-                        "citizen ID cards are issued to Vietnamese nationals only "
-                        "(expected Việt Nam or VNM)",
-                    )
-                )
-
-        for field in ("place_of_origin", "place_of_residence"):
-            if field in values:
-                text = _text(values[field])
-                if len(text) > 250:
-                    errors.append(FieldError(field, "too_long", "is longer than 250 characters"))
-                elif _has_control(text):
-                    errors.append(
-                        FieldError(field, "invalid_characters", "holds control characters")
-                    )
-                else:
-                    out[field] = text
-
-        old = values.get("old_id_number", "")
-        if old and "old_id_number" not in bad:
-            if _OLD_ID_RE.fullmatch(old):
-                out["old_id_number"] = old
-            else:
-                errors.append(FieldError("old_id_number", "format", "must be exactly 9 digits"))
-        else:
-            out["old_id_number"] = None
-
-        if "photo" in values:
-            photo = self._photo(values["photo"])
-            if isinstance(photo, FieldError):
-                errors.append(photo)
-            else:
-                out["photo_path"], out["photo_sha256"] = photo
-
-        if "destination" in values:
-            match = _DESTINATION_RE.fullmatch(values["destination"])
-            if match is None:
-                errors.append(
-                    FieldError(
-                        "destination",
-                        "format",
-                        "must be a province code, a dash and a 4-digit station code (079-0112)",
-                    )
-                )
-            elif match.group(1) not in PROVINCES:
-                errors.append(
-                    FieldError(
-                        "destination", "province", f"{match.group(1)} is not a province code"
-                    )
-                )
-            else:
-                out["destination"] = values["destination"]
-
-        group = values.get("priority_group", "").lower()
-        if group and "priority_group" not in bad:
-            if _PRIORITY_RE.fullmatch(group):
-                out["priority_group"] = group
-            else:
-                errors.append(
-                    FieldError(
-                        "priority_group",
-                        "format",
-                        "must be 1-32 of a-z, 0-9, '_' or '-', starting with a letter or digit",
-                    )
-                )
-        else:
-            out["priority_group"] = None
-
-        due = values.get("due_date", "")
-        if due and "due_date" not in bad:
-            parsed = _iso_date(due)
-            if parsed is None:
-                errors.append(FieldError("due_date", "format", "must be a real date as YYYY-MM-DD"))
-            else:
-                out["due_date"] = parsed
-        else:
-            out["due_date"] = None
-
+                out.update(outcome)
         if errors:
             return None, errors
         return out, []
+
+    def check_photo(self, value: str, seen: _Seen) -> _Outcome:
+        photo = self._photo(value)
+        if isinstance(photo, FieldError):
+            return [photo]
+        return {"photo_path": photo[0], "photo_sha256": photo[1]}
 
     def _check_photo(self, value: str) -> tuple[str, str] | FieldError:
         path = Path(value)
         if not path.is_absolute():
             path = self.base_dir / path
-        try:
-            if not path.is_file():
-                return FieldError("photo", "not_found", f"no such file: {value}")
-            size = path.stat().st_size
-            if size == 0:
-                return FieldError("photo", "empty", f"file is empty: {value}")
-            if size > MAX_PHOTO_BYTES:
-                return FieldError(
-                    "photo", "too_large", f"{size} bytes, more than {MAX_PHOTO_BYTES}: {value}"
-                )
-            content = path.read_bytes()
-        except OSError as exc:
-            return FieldError("photo", "unreadable", f"{exc.strerror}: {value}")
-        if not (content.startswith(b"\xff\xd8\xff") or content.startswith(b"\x89PNG\r\n\x1a\n")):
-            return FieldError("photo", "not_image", f"is neither a JPEG nor a PNG: {value}")
+        content = read_portrait(path, max_bytes=MAX_PHOTO_BYTES)
+        if isinstance(content, PortraitProblem):
+            return FieldError("photo", content.code, f"{content.message}: {value}")
+        inspected = inspect_portrait(content)
+        if isinstance(inspected, PortraitProblem):
+            return FieldError("photo", inspected.code, f"{inspected.message}: {value}")
         return str(path.resolve()), hashlib.sha256(content).hexdigest()
 
 
@@ -394,17 +477,44 @@ def _check_text_file(path: Path) -> None:
         )
 
 
+def _columns_problem(columns: list[str]) -> str | None:
+    """What is wrong with a header (or a JSON record's keys), or None."""
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated:
+        return f"repeats column(s): {', '.join(duplicated)}"
+    missing = [c for c in REQUIRED_FIELDS if c not in columns]
+    if missing:
+        return f"lacks required column(s): {', '.join(missing)}"
+    unknown = [c for c in columns if c not in FIELDS]
+    if unknown:
+        return f"has unknown column(s): {', '.join(unknown)} (expected: {', '.join(FIELDS)})"
+    return None
+
+
+def _json_record(line: str) -> dict[str, object] | FieldError:
+    """One JSON Lines line as a record, or the row error it is."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return FieldError("(row)", "json", f"is not valid JSON: {exc.msg}")
+    if not isinstance(record, dict):
+        return FieldError("(row)", "json", "is not a JSON object")
+    unknown = [key for key in record if key not in FIELDS]
+    if unknown:
+        return FieldError("(row)", "unknown_field", f"has unknown field(s): {', '.join(unknown)}")
+    return record
+
+
 class IntakeFile:
-    """An opened, checked intake file. Construction reads the header; iteration streams rows."""
+    """An opened, checked intake file. Construction reads the header (CSV) or looks for one
+    application record (JSON Lines); iteration streams rows."""
 
     def __init__(self, path: Path, fmt: Format | None = None) -> None:
         self.path = path
         self.format: Format = fmt or detect_format(path)
         _check_text_file(path)
         self.size = path.stat().st_size
-        self._handle: TextIO = path.open(
-            "r", encoding="utf-8-sig", errors="surrogateescape", newline=""
-        )
+        self._handle: TextIO = self._open()
         try:
             if self.format == "csv":
                 self._reader: Any = csv.reader(self._handle)
@@ -413,49 +523,50 @@ class IntakeFile:
                 except csv.Error as exc:
                     raise IntakeFileError(f"{path}: header is not valid CSV: {exc}") from exc
                 self.columns = [name.strip() for name in header]
-                self._check_columns(self.columns, where="header")
-                self._first: tuple[int, dict[str, object]] | None = None
+                if not set(REQUIRED_FIELDS) <= set(self.columns):
+                    for separator, name in ((";", ";"), ("\t", "tab"), ("|", "|")):
+                        if any(separator in column for column in self.columns):
+                            raise IntakeFileError(
+                                f"{self.path}: the header looks {name}-separated; cardline "
+                                "reads comma-separated CSV"
+                            )
+                problem = _columns_problem(self.columns)
+                if problem is not None:
+                    raise IntakeFileError(f"{self.path}: header {problem}")
             else:
-                self._first = self._first_json_record()
-                self.columns = list(self._first[1]) if self._first else list(FIELDS)
+                self._require_a_record()
+                self.columns = list(FIELDS)
         except BaseException:
             self._handle.close()
             raise
 
-    def _check_columns(self, columns: list[str], *, where: str) -> None:
-        duplicated = sorted({c for c in columns if columns.count(c) > 1})
-        if duplicated:
-            raise IntakeFileError(
-                f"{self.path}: {where} repeats column(s): {', '.join(duplicated)}"
-            )
-        missing = [c for c in REQUIRED_FIELDS if c not in columns]
-        if missing:
-            raise IntakeFileError(
-                f"{self.path}: {where} lacks required column(s): {', '.join(missing)}"
-            )
-        unknown = [c for c in columns if c not in FIELDS]
-        if unknown:
-            raise IntakeFileError(
-                f"{self.path}: {where} has unknown column(s): {', '.join(unknown)} "
-                f"(expected: {', '.join(FIELDS)})"
-            )
+    def _open(self) -> TextIO:
+        return self.path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="")
 
-    def _first_json_record(self) -> tuple[int, dict[str, object]] | None:
-        for number, line in enumerate(self._handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise IntakeFileError(
-                    f"{self.path}: line {number} is not JSON ({exc.msg}); expected JSON Lines"
-                ) from exc
-            if not isinstance(record, dict):
-                raise IntakeFileError(f"{self.path}: line {number} is not a JSON object")
-            self._check_columns(list(record), where=f"line {number}")
-            self._line = number
-            return number, record
-        return None
+    def _require_a_record(self) -> None:
+        """Refuse a JSON Lines file none of whose lines is an application record (a JSON
+        object with every required field and no unknown one), naming the first line's fault.
+
+        Reads up to the first record (line 1, in a good file) with a handle of its own."""
+        first: str | None = None
+        with self._open() as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    problem = f"is not JSON ({exc.msg}); expected JSON Lines"
+                else:
+                    if not isinstance(record, dict):
+                        problem = "is not a JSON object"
+                    else:
+                        found = _columns_problem(list(record))
+                        if found is None:
+                            return
+                        problem = found
+                first = first or f"line {number} {problem}"
+        raise IntakeFileError(f"{self.path}: {first}, and no line is an application record")
 
     def close(self) -> None:
         self._handle.close()
@@ -501,46 +612,31 @@ class IntakeFile:
             yield row, dict(zip(self.columns, cells, strict=True))
 
     def _json_rows(self) -> Iterator[tuple[int, dict[str, object] | FieldError]]:
-        if self._first is None:
-            return
-        yield self._first
-        for number, line in enumerate(self._handle, start=self._line + 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, FieldError("(row)", "json", f"is not valid JSON: {exc.msg}")
-                continue
-            if not isinstance(record, dict):
-                yield number, FieldError("(row)", "json", "is not a JSON object")
-                continue
-            unknown = [key for key in record if key not in FIELDS]
-            if unknown:
-                yield (
-                    number,
-                    FieldError(
-                        "(row)", "unknown_field", f"has unknown field(s): {', '.join(unknown)}"
-                    ),
-                )
-                continue
-            yield number, record
+        for number, line in enumerate(self._handle, start=1):
+            if line.strip():
+                yield number, _json_record(line)
 
 
 # --- the import ------------------------------------------------------------------------------
 
 
 class _RejectReport:
+    """The reject report: created with its header at once, flushed at every beat."""
+
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent, tighten=False)  # new directories owner-only
         self.path = path
-        self._handle = path.open("w", encoding="utf-8", newline="")
+        self._handle = open_private(path, "w", encoding="utf-8", newline="")  # masked, but 0600
         self._writer = csv.writer(self._handle)
         self._writer.writerow(REPORT_HEADER)
+        self._handle.flush()
 
     def write(self, row: int, error: FieldError, id_number: object) -> None:
         masked = mask_id(id_number) if isinstance(id_number, str) and id_number else ""
         self._writer.writerow((row, error.field, error.reason_code, error.message, masked))
+
+    def flush(self) -> None:
+        self._handle.flush()
 
     def close(self) -> None:
         self._handle.close()
@@ -561,6 +657,88 @@ def default_report_path(rejects_dir: Path, source: Path, started: datetime, run_
     return rejects_dir / f"{source.stem}-{stamp}-run{run_id}-rejects.csv"
 
 
+def mark_interrupted_runs(
+    *, engine: Engine, now: datetime, worker: Worker, stale_after: timedelta = STALE_AFTER
+) -> list[int]:
+    """Mark ``interrupted`` the intake runs left ``running`` by a process that is gone (see
+    the module docstring); returns their ids. ``worker`` is the process asking."""
+    runs = IntakeRun.__table__  # type: ignore[attr-defined]
+    marked: list[int] = []
+    with engine.begin() as connection:
+        running = connection.execute(
+            sa.select(
+                runs.c.id, runs.c.node, runs.c.pid, runs.c.started_at, runs.c.heartbeat_at
+            ).where(runs.c.status == "running")
+        ).all()
+        for run_id, node, pid, started_at, heartbeat_at in running:
+            last_seen = heartbeat_at or started_at
+            if not (worker.sees_dead(node, pid) or now - last_seen > stale_after):
+                continue
+            beat = (
+                runs.c.heartbeat_at.is_(None)
+                if heartbeat_at is None
+                else runs.c.heartbeat_at == heartbeat_at
+            )
+            done = connection.execute(  # unless it beat since it was read
+                runs.update()
+                .where(runs.c.id == run_id, runs.c.status == "running", beat)
+                .values(status="interrupted", finished_at=now)
+            )
+            if done.rowcount:
+                marked.append(run_id)
+    if marked:
+        log.warning("intake.interrupted_runs", intake_run_ids=marked)
+    return marked
+
+
+def _start_run(
+    engine: Engine,
+    *,
+    intake: IntakeFile,
+    source: Path,
+    started: datetime,
+    worker: Worker,
+    rejects_dir: Path,
+    reject_report: Path | None,
+) -> tuple[int, _RejectReport]:
+    """The run's record and its reject report (with its header), made together: if the
+    report cannot be created, the run is not recorded either."""
+    runs = IntakeRun.__table__  # type: ignore[attr-defined]
+    with engine.begin() as connection:
+        run_id: int = connection.execute(
+            runs.insert()
+            .values(
+                source=str(source),
+                source_format=intake.format,
+                source_bytes=intake.size,
+                status="running",
+                reject_report="",
+                started_at=started,
+                host=worker.host[:255],
+                node=worker.node,
+                pid=worker.pid,
+                heartbeat_at=started,
+            )
+            .returning(runs.c.id)
+        ).scalar_one()
+        report_path = reject_report or default_report_path(rejects_dir, source, started, run_id)
+        try:
+            report = _RejectReport(report_path)
+        except OSError as exc:
+            raise IntakeFileError(
+                f"{report_path}: cannot write the reject report: {exc.strerror or exc}",
+                path=str(report_path),
+            ) from exc
+        try:
+            connection.execute(
+                runs.update().where(runs.c.id == run_id).values(reject_report=str(report_path))
+            )
+        except BaseException:
+            report.close()
+            raise
+    return run_id, report
+
+
 def import_file(
     *,
     engine: Engine,
@@ -571,40 +749,53 @@ def import_file(
     reject_report: Path | None = None,
     fmt: Format | None = None,
     batch_size: int = 10_000,
+    worker: Worker | None = None,
 ) -> IntakeSummary:
-    """Import one file of approved applications; see the module docstring for the rules."""
+    """Import one file of approved applications; see the module docstring for the rules.
+
+    ``worker`` is the process recorded as running the import (default: this one)."""
     source = path.resolve() if path.exists() else path
+    worker = worker or Worker.here()
     with IntakeFile(source, fmt) as intake:
         started = clock()
+        mark_interrupted_runs(engine=engine, now=started, worker=worker)
+        run_id, report = _start_run(
+            engine,
+            intake=intake,
+            source=source,
+            started=started,
+            worker=worker,
+            rejects_dir=rejects_dir,
+            reject_report=reject_report,
+        )
         runs = IntakeRun.__table__  # type: ignore[attr-defined]
-        with engine.begin() as connection:
-            run_id: int = connection.execute(
-                runs.insert()
-                .values(
-                    source=str(source),
-                    source_format=intake.format,
-                    source_bytes=intake.size,
-                    status="running",
-                    reject_report="",
-                    started_at=started,
-                )
-                .returning(runs.c.id)
-            ).scalar_one()
-            report_path = reject_report or default_report_path(rejects_dir, source, started, run_id)
-            connection.execute(
-                runs.update().where(runs.c.id == run_id).values(reject_report=str(report_path))
-            )
         bound = log.bind(intake_run_id=run_id, source=source.name)
         bound.info("intake.started", format=intake.format, bytes=intake.size)
         validator = RowValidator(base_dir=source.parent, today=today)
         counts = {"rows": 0, "accepted": 0, "rejected": 0, "duplicates": 0}
+        overdue: list[int] = []
+
+        def beat() -> None:
+            report.flush()
+            with engine.begin() as connection:
+                connection.execute(
+                    runs.update()
+                    .where(runs.c.id == run_id)
+                    .values(
+                        accepted=counts["accepted"],
+                        rejected=counts["rejected"],
+                        duplicates=counts["duplicates"],
+                        heartbeat_at=clock(),
+                    )
+                )
+
         status = "failed"
-        report: _RejectReport | None = None
         try:
-            report = _RejectReport(report_path)
             batch: list[tuple[int, dict[str, Any]]] = []
             for row, raw in intake.rows():
                 counts["rows"] += 1
+                if counts["rows"] % HEARTBEAT_ROWS == 0:
+                    beat()
                 if isinstance(raw, FieldError):
                     report.write(row, raw, None)
                     counts["rejected"] += 1
@@ -615,16 +806,19 @@ def import_file(
                         report.write(row, error, raw.get("id_number"))
                     counts["rejected"] += 1
                     continue
+                if values["due_date"] is not None and values["due_date"] < today:
+                    overdue.append(row)
                 batch.append((row, values))
                 if len(batch) >= batch_size:
                     _insert_batch(engine, batch, run_id, clock(), report, counts)
                     batch = []
+                    beat()
             if batch:
                 _insert_batch(engine, batch, run_id, clock(), report, counts)
             status = "completed"
         finally:
-            if report is not None:
-                report.close()
+            report.close()
+            finished = clock()
             with engine.begin() as connection:
                 connection.execute(
                     runs.update()
@@ -634,10 +828,18 @@ def import_file(
                         accepted=counts["accepted"],
                         rejected=counts["rejected"],
                         duplicates=counts["duplicates"],
-                        finished_at=clock(),
+                        finished_at=finished,
+                        heartbeat_at=finished,
                     )
                 )
-            bound.info(f"intake.{status}", **counts, reject_report=str(report_path))
+            if overdue:
+                bound.warning(
+                    "intake.due_date_passed",
+                    rows=len(overdue),
+                    first_rows=overdue[:20],
+                    reason="due date already passed: accepted, the card is late",
+                )
+            bound.info(f"intake.{status}", **counts, reject_report=str(report.path))
     return IntakeSummary(
         source=str(source),
         format=intake.format,
@@ -645,7 +847,7 @@ def import_file(
         accepted=counts["accepted"],
         rejected=counts["rejected"],
         duplicates=counts["duplicates"],
-        reject_report=str(report_path),
+        reject_report=str(report.path),
         intake_run_id=run_id,
     )
 

@@ -272,13 +272,19 @@ class IntakeRun(SQLModel, table=True):
     source: str = Field(max_length=1024)
     source_format: str = Field(max_length=8)
     source_bytes: int
-    status: str = Field(max_length=16)  # running / completed / failed
+    status: str = Field(max_length=16)  # running / completed / failed / interrupted
     accepted: int = 0
     rejected: int = 0
     duplicates: int = 0
     reject_report: str = Field(max_length=1024)
     started_at: datetime = _utc()
     finished_at: datetime | None = _utc(nullable=True)
+    # Who runs it, and when it last showed progress: a later intake marks a run whose
+    # process is gone, or that has been silent too long, ``interrupted`` (line.intake).
+    host: str | None = Field(default=None, max_length=255)
+    node: str | None = Field(default=None, max_length=80)
+    pid: int | None = None
+    heartbeat_at: datetime | None = _utc(nullable=True)
 
 
 # --- machines -------------------------------------------------------------------------------
