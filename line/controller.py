@@ -8,6 +8,7 @@ stage is picked up again by the next run.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,7 +37,7 @@ from line.devices import (
 from line.errors import DeviceError
 from line.logsetup import get_logger
 from line.models import Application, Card
-from line.operations import StageResult, finish_stages, start_prints
+from line.operations import StageResult, finish_stages, hold_application, start_prints
 from line.routing import Action
 from line.spec import LineSpec
 from line.types import CardState, Clock, Outcome, Stage
@@ -45,6 +46,10 @@ log = get_logger(__name__)
 
 Archive = Callable[[CardData, PrintedFace, QcVerdict], None]
 """Keeps what QC saw of a card (faces and chip files) for auditors."""
+
+Screen = Callable[[Application], str | None]
+"""Why an application's data cannot make a card (a reason code), checked before a card body
+is taken for it; None: it can."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +79,12 @@ class RunSummary:
     passed: int = 0
     spoiled: dict[str, int] = field(default_factory=dict)  # reason code -> cards
     held: int = 0
+    held_for: dict[str, int] = field(default_factory=dict)  # reason code -> applications held
     device_faults: dict[str, int] = field(default_factory=dict)  # reason code -> faults
     waiting_for_chips: int = 0  # approved applications left without a chip when it stopped
+    # Approved applications left waiting when ribbon or film ran out (print.supplies_out),
+    # and the units of each item needed but not in stock.
+    waiting_for_supplies: int = 0
     supplies_missing: dict[str, int] = field(default_factory=dict)  # item -> units not in stock
 
     # Stages of two batches may record at once (an orchestrator's printer task in a thread).
@@ -84,6 +93,12 @@ class RunSummary:
     def spoil(self, reason: str) -> None:
         with self._lock:
             self.spoiled[reason] = self.spoiled.get(reason, 0) + 1
+
+    def hold(self, reason: str) -> None:
+        """An application went to a manager (its data is at fault, or the rework limit)."""
+        with self._lock:
+            self.held += 1
+            self.held_for[reason] = self.held_for.get(reason, 0) + 1
 
     def fault(self, reason: str) -> None:
         with self._lock:
@@ -103,10 +118,24 @@ class RunSummary:
             "passed": self.passed,
             "spoiled": dict(self.spoiled),
             "held": self.held,
+            "held_for": dict(self.held_for),
             "device_faults": dict(self.device_faults),
             "waiting_for_chips": self.waiting_for_chips,
+            "waiting_for_supplies": self.waiting_for_supplies,
             "supplies_missing": dict(self.supplies_missing),
         }
+
+
+def photo_problem(application: Application) -> str | None:
+    """Why the application's photo cannot go on a card (``print.photo_unreadable``: gone or
+    unreadable; ``print.photo_changed``: not the file whose SHA-256 intake recorded)."""
+    try:
+        raw = Path(application.photo_path).read_bytes()
+    except OSError:
+        return "print.photo_unreadable"
+    if hashlib.sha256(raw).hexdigest() != application.photo_sha256:
+        return "print.photo_changed"
+    return None
 
 
 def card_data(application: Application, card: Card, *, issue_date: date) -> CardData:
@@ -126,6 +155,7 @@ def card_data(application: Application, card: Card, *, issue_date: date) -> Card
         issue_date=issue_date,
         expiry_date=expiry_date(application.date_of_birth, issue_date),
         destination=application.destination,
+        photo_sha256=application.photo_sha256,
     )
 
 
@@ -144,6 +174,7 @@ class LineController:
         device_retries: int = 3,
         stock: ChipStock | None = None,
         resume_after: timedelta = timedelta(minutes=5),
+        screen: Screen | None = None,
     ) -> None:
         self.engine = engine
         self.spec = spec
@@ -156,6 +187,7 @@ class LineController:
         # A card untouched this long is abandoned (its worker crashed or gave up); a younger
         # one may be in another worker's hands right now.
         self.resume_after = resume_after
+        self.screen = screen
         self._zone = ZoneInfo(spec.calendar.timezone)
         self._card_ids: dict[str, int] = {}  # card serial -> card id, for cards on the line
         self._cards: dict[str, CardData] = {}  # card serial -> what the devices need
@@ -163,18 +195,28 @@ class LineController:
     def today(self) -> date:
         return self.clock().astimezone(self._zone).date()
 
-    def run(self, *, batch_size: int = 100, limit: int | None = None) -> RunSummary:
+    def run(
+        self,
+        *,
+        batch_size: int = 100,
+        limit: int | None = None,
+        before_batch: Callable[[], None] | None = None,
+    ) -> RunSummary:
         """Process approved applications (oldest first) and the cards left mid-line.
 
         Like a physical line, the stations work at once: while the printer prints one
         batch (in a thread of its own, so a printer that renders in another process uses
         the other core), encoder and QC work on the batch printed before it.
+        ``before_batch`` is called before each batch (and before the one printed last goes
+        on to encode and QC); an error it raises stops the run there (a lost machine lease).
         """
         summary = RunSummary()
         self._resume(summary)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="printer") as printer:
 
             def start_next() -> Future[PrintRound] | None:
+                if before_batch is not None:
+                    before_batch()
                 if limit is not None and summary.started >= limit:
                     return None
                 size = batch_size if limit is None else min(batch_size, limit - summary.started)
@@ -260,7 +302,8 @@ class LineController:
         those that get a chip reserved start (the line stops when chips run out)."""
         issue_date = self.today()
         with session_scope(self.engine) as session:
-            waiting = next_in_line(session=session, policy=self.spec.allocation, limit=size)
+            waiting = self._screened(session, size, summary)
+            waiting = self._within_supplies(session, waiting, summary)
             if self.stock is not None and waiting:
                 holding = self.stock.reserve(
                     session=session,
@@ -306,6 +349,61 @@ class LineController:
                     summary.supplies_missing[item] = summary.supplies_missing.get(item, 0) + missing
         summary.count("started", len(started))
         return started
+
+    def _within_supplies(
+        self, session: Session, waiting: list[Application], summary: RunSummary
+    ) -> list[Application]:
+        """As many of ``waiting`` (in line order) as the ribbon and film can print: on the
+        mounted rolls, then on the rolls in store. The others wait; with none left the
+        printer gets no more cards, and the run says which supply stopped it."""
+        supplies_left = getattr(self.stock, "supplies_left", None)
+        if not waiting or not callable(supplies_left):
+            return waiting
+        left: dict[str, int] = supplies_left(session=session)
+        can = min([len(waiting), *left.values()])
+        summary.waiting_for_supplies = len(waiting) - can
+        if can == len(waiting):
+            return waiting
+        for item, cards in sorted(left.items()):
+            if cards < len(waiting):
+                supply = self.spec.consumables.get(item)
+                per_unit = supply.cards_per_unit if supply is not None else 1
+                summary.supplies_missing[item] = -(-(len(waiting) - cards) // per_unit)
+        log.warning(
+            "line.out_of_supplies",
+            reason_code="print.supplies_out",
+            machine=self.devices.printer.name,
+            started=can,
+            waiting=summary.waiting_for_supplies,
+            cards_left={item: cards for item, cards in sorted(left.items())},
+            units_missing=dict(sorted(summary.supplies_missing.items())),
+        )
+        return waiting[:can]
+
+    def _screened(self, session: Session, size: int, summary: RunSummary) -> list[Application]:
+        """The next ``size`` applications in line whose data can make a card. One whose
+        photo is gone or is not the file recorded at intake is held for a manager before
+        a card body (and its chip) is taken for it."""
+        while True:
+            waiting = next_in_line(session=session, policy=self.spec.allocation, limit=size)
+            screen = self.screen
+            if screen is None:
+                return waiting
+            bad = [(a, why) for a in waiting if (why := screen(a)) is not None]
+            if not bad:
+                return waiting
+            at = self.clock()
+            for application, reason in bad:
+                assert application.id is not None
+                hold_application(
+                    session=session,
+                    application_id=application.id,
+                    stage=Stage.PRINT,
+                    reason_code=reason,
+                    actor=self.actor,
+                    at=at,
+                )
+                summary.hold(reason)
 
     def _resume(self, summary: RunSummary) -> None:
         """Cards an earlier run left at a stage (a crash, a device fault) go on from there,
@@ -513,21 +611,15 @@ class LineController:
             )
             for card, outcome, reason, started, ended in outcomes
         ]
+        # The stage operation books the chip of every card it spoils (its body is lost).
         routes = finish_stages(
-            session=session, results=results, rework_limit=self.spec.rework_limit
+            session=session, results=results, rework_limit=self.spec.rework_limit, stock=self.stock
         )
-        for result, route, (card, *_) in zip(results, routes, outcomes, strict=True):
+        for result, route in zip(results, routes, strict=True):
             if result.outcome is Outcome.FAIL:
                 summary.spoil(result.reason_code or "unknown")
-                if self.stock is not None:  # its card body, and chip, are lost
-                    self.stock.spoil(
-                        session=session,
-                        card_serial=card.card_serial,
-                        reason=result.reason_code or "unknown",
-                        at=result.ended_at,
-                    )
                 if route.action is Action.HOLD:
-                    summary.count("held", 1)
+                    summary.hold(result.reason_code or "unknown")
 
 
 @dataclass(slots=True)
