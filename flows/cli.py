@@ -18,7 +18,7 @@ import typer
 
 from line.errors import CardlineError, NotFound
 from line.settings import Settings
-from line.types import ApplicationState, utc_now
+from line.types import MAX_DB_INTEGER, ApplicationState, utc_now
 
 app = typer.Typer(
     name="cardline",
@@ -75,6 +75,9 @@ def _echo_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=None, default=str))
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 @app.callback()
 def _main(
     ctx: typer.Context,
@@ -89,7 +92,12 @@ def _main(
 
     settings = Settings()
     settings.ensure_home()
-    level = "DEBUG" if verbose else "WARNING" if quiet else settings.log_level
+    level = "DEBUG" if verbose else "WARNING" if quiet else settings.log_level.upper()
+    if level not in LOG_LEVELS:
+        raise CardlineError(
+            f"CARDLINE_LOG_LEVEL: {settings.log_level!r} is not a log level "
+            f"({', '.join(LOG_LEVELS)})"
+        )
     if ctx.invoked_subcommand == "demo" and not verbose:
         level = "WARNING"  # the demo prints its own story; the full log is in the file
     configure_logging(log_file=settings.log_file, console_level=level)
@@ -328,17 +336,28 @@ def run_line(
             help="Drive the line directly, with no flow run (when Prefect itself is down).",
         ),
     ] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            min=0,
+            metavar="SECONDS",
+            help="While another run drives this station's machines, wait this long for them "
+            "(0: say which run holds them and exit 1).",
+        ),
+    ] = 0,
 ) -> None:
     """Take approved applications through print, chip-encode and QC (rework included).
 
     Runs the Prefect production flow: against PREFECT_API_URL when it is set, else in
-    Prefect's ephemeral mode (no server to start).
+    Prefect's ephemeral mode (no server to start). The run holds a lease on its machines
+    (print, encode and QC of CARDLINE_STATION) in the database until it ends.
     """
     c = _ctx(ctx)
     c.ready_engine()  # a missing schema is one clear line, before Prefect starts
     spec = _load_spec(c.settings)
     if without_prefect:
-        summary = _run_directly(c, batch_size, limit, resume_after)
+        summary = _run_directly(c, batch_size, limit, resume_after, wait)
         where = None
     else:
         from flows.prefect_env import prepare_prefect
@@ -346,7 +365,12 @@ def run_line(
         where = prepare_prefect(c.settings, quiet=as_json or _quiet(ctx))
         from flows.production import production
 
-        summary = production(batch_size=batch_size, limit=limit, resume_after_seconds=resume_after)
+        summary = production(
+            batch_size=batch_size,
+            limit=limit,
+            resume_after_seconds=resume_after,
+            machine_wait_seconds=wait,
+        )
     if as_json:
         _echo_json(summary)
         return
@@ -358,6 +382,12 @@ def run_line(
         f"{summary['passed']} passed QC, {summary['held']} held for a manager"
     )
     typer.echo(f"     spoiled: {spoiled}; device faults: {faults}")
+    if summary.get("held_for"):
+        held = ", ".join(f"{k} {v}" for k, v in sorted(summary["held_for"].items()))
+        typer.echo(
+            f"     held for a manager: {held} (cardline card show ID says why; "
+            "cardline card release / card cancel decide)"
+        )
     for item, missing in sorted(summary["supplies_missing"].items()):
         typer.echo(
             f"     {item}: {missing} unit(s) needed but not in stock (cardline stock status)"
@@ -375,32 +405,42 @@ def _quiet(ctx: typer.Context) -> bool:
     return bool(ctx.find_root().params.get("quiet"))
 
 
-def _run_directly(c: Context, batch_size: int, limit: int | None, resume_after: int) -> Any:
+def _run_directly(
+    c: Context, batch_size: int, limit: int | None, resume_after: int, wait: float = 0
+) -> Any:
     from flows.wiring import build_line
     from line.controller import LineController
     from line.db import session_scope
+    from line.leases import hold, worker_identity
     from line.machines import require_in_service
 
     engine = c.ready_engine()
     spec = _load_spec(c.settings)
     line = build_line(settings=c.settings, spec=spec, engine=engine, clock=utc_now)
-    actor = f"cardline-run@{c.settings.centre}"
+    actor = worker_identity("cardline-run", c.settings.centre)
+    machines = line.devices.machines
     try:
-        with session_scope(engine) as session:
-            require_in_service(
-                session=session, machines=line.devices.machines, actor=actor, at=utc_now()
+        # The machines' lease first (another run may hold them: wait, or say who does),
+        # then the manager's word: one may have been taken out while this run waited.
+        with hold(
+            engine=engine, machines=machines, holder=actor, clock=utc_now,
+            wait=timedelta(seconds=wait),
+        ) as held:  # fmt: skip
+            with session_scope(engine) as session:
+                require_in_service(session=session, machines=machines, actor=actor, at=utc_now())
+            controller = LineController(
+                engine=engine,
+                spec=spec,
+                devices=line.devices,
+                clock=utc_now,
+                actor=actor,
+                archive=line.archive,
+                stock=line.stock,
+                resume_after=timedelta(seconds=resume_after),
+                screen=line.screen,
             )
-        controller = LineController(
-            engine=engine,
-            spec=spec,
-            devices=line.devices,
-            clock=utc_now,
-            actor=actor,
-            archive=line.archive,
-            stock=line.stock,
-            resume_after=timedelta(seconds=resume_after),
-        )
-        return controller.run(batch_size=batch_size, limit=limit).as_dict()
+            summary = controller.run(batch_size=batch_size, limit=limit, before_batch=held.check)
+            return summary.as_dict()
     finally:
         line.close()
 
@@ -413,16 +453,35 @@ def machine_list(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print the machines as JSON.")] = False,
 ) -> None:
-    """The machines runs have driven, and which are out of service (and why)."""
+    """The machines runs have driven, which are out of service (and why), and which run
+    drives each one now (its lease)."""
     from dataclasses import asdict
 
     from line.db import session_scope
+    from line.leases import leases
     from line.machines import machines
 
+    now = utc_now()
     with session_scope(_ctx(ctx).ready_engine()) as session:
         found = machines(session=session)
+        held = {name: s for name, s in leases(session=session, at=now).items() if s.held}
     if as_json:
-        _echo_json([asdict(m) for m in found])
+        _echo_json(
+            [
+                asdict(m)
+                | {
+                    "lease": {
+                        "holder": held[m.name].holder,
+                        "since": held[m.name].acquired_at,
+                        "renewed_at": held[m.name].renewed_at,
+                        "expires_at": held[m.name].expires_at,
+                    }
+                    if m.name in held
+                    else None
+                }
+                for m in found
+            ]
+        )
         return
     if not found:
         typer.echo("no machines yet (a run registers the machines it drives)")
@@ -432,6 +491,11 @@ def machine_list(
             f"{m.name:<14} {m.stage:<12} {state:<15} since {m.changed_at:%Y-%m-%d %H:%M} UTC "
             f"by {m.changed_by}" + (f": {m.reason}" if m.reason else "")
         )
+        if (lease := held.get(m.name)) is not None:
+            typer.echo(
+                f"{'':<14} driven now by {lease.holder} since {lease.acquired_at:%Y-%m-%d %H:%M:%S}"
+                f" UTC (lease until {lease.expires_at:%H:%M:%S} UTC unless renewed)"
+            )
 
 
 @machine_app.command("out")
@@ -439,26 +503,35 @@ def machine_out(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Machine name, e.g. print-01.")],
     reason: Annotated[str, typer.Option(help="Why it is taken out.")],
-    stage: Annotated[str, typer.Option(help="Its stage, for a machine no run has named.")] = "",
+    stage: Annotated[
+        str,
+        typer.Option(
+            help="Its stage, for a new machine whose name does not say it (print-02, "
+            "encode-02 and qc-02 do)."
+        ),
+    ] = "",
 ) -> None:
-    """Take a machine out of service: no run drives it until it is put back."""
+    """Take a machine out of service: no run drives it until it is put back. A machine no
+    run has named yet is registered, at the stage its name says (or --stage)."""
     from line.db import session_scope
-    from line.machines import take_out
+    from line.machines import check_name, stage_of, take_out
     from line.models import Machine
     from line.types import Stage
 
+    check_name(name)
+    if not reason.strip():
+        raise typer.BadParameter("say why the machine is taken out", param_hint="--reason")
+    stages = ", ".join(s.value for s in Stage)
+    if stage and stage not in {s.value for s in Stage}:
+        raise typer.BadParameter(f"must be one of {stages}", param_hint="--stage")
     c = _ctx(ctx)
     with session_scope(c.ready_engine()) as session:
         known = session.get(Machine, name)
-        try:
-            where = Stage(stage) if stage else Stage(known.stage) if known else None
-        except ValueError:
-            where = None
+        where = Stage(stage) if stage else Stage(known.stage) if known else stage_of(name)
         if where is None:
             raise CardlineError(
-                f"machine {name!r}: --stage must be one of "
-                + ", ".join(s.value for s in Stage)
-                + (f" (got {stage!r})" if stage else " for a machine no run has named")
+                f"machine {name!r} is new and its name does not say its stage: give --stage "
+                f"(one of {stages})"
             )
         take_out(
             session=session, name=name, stage=where, reason=reason,
@@ -475,8 +548,9 @@ def machine_in(
 ) -> None:
     """Put a repaired machine back in service."""
     from line.db import session_scope
-    from line.machines import put_back
+    from line.machines import check_name, put_back
 
+    check_name(name)
     c = _ctx(ctx)
     with session_scope(c.ready_engine()) as session:
         put_back(
@@ -559,6 +633,63 @@ def card_return(
     typer.echo(f"card {serial} returned ({reason}): {then}")
 
 
+@card_app.command("release")
+def card_release(
+    ctx: typer.Context,
+    key: Annotated[
+        str, typer.Argument(metavar="ID", help="12-digit personal ID or application number.")
+    ],
+    reason: Annotated[str, typer.Option(help="Why, e.g. manager.released.")],
+    accept_photo: Annotated[
+        bool,
+        typer.Option(
+            "--accept-photo",
+            help="The photo file as it is now is the right one: record its SHA-256 "
+            "(for an application held with print.photo_changed).",
+        ),
+    ] = False,
+) -> None:
+    """A held application goes back to print (a manager's decision, recorded)."""
+    from line.db import session_scope
+    from line.operations import accept_photo as accept
+    from line.operations import release_held
+
+    c = _ctx(ctx)
+    found, _ = _history_of(c, key)
+    application_id = found[0].id
+    with session_scope(c.ready_engine()) as session:
+        actor = f"cli@{c.settings.centre}"
+        if accept_photo:
+            accept(session=session, application_id=application_id, actor=actor, at=utc_now())
+        release_held(
+            session=session, application_id=application_id, actor=actor,
+            reason_code=reason, at=utc_now(),
+        )  # fmt: skip
+    typer.echo(f"application {application_id} released ({reason}): back to print")
+
+
+@card_app.command("cancel")
+def card_cancel(
+    ctx: typer.Context,
+    key: Annotated[
+        str, typer.Argument(metavar="ID", help="12-digit personal ID or application number.")
+    ],
+    reason: Annotated[str, typer.Option(help="Why, e.g. manager.cancelled.")],
+) -> None:
+    """An approved or held application will get no card (a manager's decision, recorded)."""
+    from line.db import session_scope
+    from line.operations import cancel_application
+
+    c = _ctx(ctx)
+    found, _ = _history_of(c, key)
+    with session_scope(c.ready_engine()) as session:
+        cancel_application(
+            session=session, application_id=found[0].id, actor=f"cli@{c.settings.centre}",
+            reason_code=reason, at=utc_now(),
+        )  # fmt: skip
+    typer.echo(f"application {found[0].id} cancelled ({reason})")
+
+
 # --- keys -----------------------------------------------------------------------------------
 
 
@@ -608,34 +739,86 @@ def keys_show(
 @chip_app.command("serve")
 def chip_serve(
     port: Annotated[
-        int, typer.Option(help="vpcd port (35963: reader 'Virtual PCD 00 00').")
+        int,
+        typer.Option(min=1, max=65535, help="vpcd port (35963: reader 'Virtual PCD 00 00')."),
     ] = 35963,
     host: Annotated[str, typer.Option(help="Where pcscd's vpcd listens.")] = "127.0.0.1",
     lot: Annotated[str, typer.Option(help="Lot number of the chips served.")] = "VCHIP-0001",
     first_uid: Annotated[
-        str, typer.Option(help="UID of the lot's first chip (hex).")
+        str, typer.Option(help="UID of the lot's first chip (hex, 4 to 10 bytes).")
     ] = "04000000000001",
-    count: Annotated[int, typer.Option(min=1, help="Chips in the lot.")] = 1_000_000,
+    count: Annotated[
+        int, typer.Option(min=1, max=MAX_DB_INTEGER, help="Chips in the lot.")
+    ] = 1_000_000,
     defect_rate: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of defective chips.")
     ] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the defects.")] = 0,
+    wait_seconds: Annotated[
+        float,
+        typer.Option(
+            min=0, max=3600, help="How long to wait for vpcd to answer before giving up."
+        ),
+    ] = 10.0,
 ) -> None:
     """Serve blank virtual chips to pcscd's virtual reader (vsmartcard vpcd) until stopped.
 
     Each chip is a card body in the reader: once personalised, locked and powered down, the
-    next chip of the lot goes in. Needs pcscd running with the vsmartcard-vpcd driver.
+    next chip of the lot goes in. Needs pcscd running with the vsmartcard-vpcd driver: if
+    nothing answers at HOST:PORT within --wait-seconds, one line says so (exit 1).
     """
     from printers import vpcd
 
+    uid = _chip_uid(first_uid, count)
+    if not 0.0 <= defect_rate <= 1.0:  # NaN passes typer's range check
+        raise typer.BadParameter("must be between 0 and 1", param_hint="--defect-rate")
+    _wait_for_vpcd(host, port, wait_seconds)
     code = vpcd.main(
         [
-            "--host", host, "--port", str(port), "--lot", lot, "--first-uid", first_uid,
+            f"--host={host}", "--port", str(port), f"--lot={lot}", "--first-uid", uid,
             "--count", str(count), "--defect-rate", str(defect_rate), "--seed", str(seed),
         ]
     )  # fmt: skip
     if code:
         raise typer.Exit(code)
+
+
+def _chip_uid(text: str, count: int) -> str:
+    """``text`` as a lot's first UID (hex, 4 to 10 bytes) with room for ``count`` chips."""
+    import re
+
+    if not re.fullmatch(r"(?:[0-9A-Fa-f]{2}){4,10}", text):
+        raise typer.BadParameter(
+            f"{text[:40]!r} is not a chip UID (hex, 4 to 10 bytes)", param_hint="--first-uid"
+        )
+    if int(text, 16) + count > 1 << (4 * len(text)):
+        raise typer.BadParameter(
+            f"{count} chips from {text} do not fit in {len(text) // 2} bytes",
+            param_hint="--first-uid",
+        )
+    return text
+
+
+def _wait_for_vpcd(host: str, port: int, seconds: float) -> None:
+    """Return once something accepts a connection at ``host:port`` (vpcd, normally); after
+    ``seconds`` without, a ``CardlineError`` saying what to start."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=min(1.0, max(seconds, 0.1))):
+                return
+        except (OSError, UnicodeError, ValueError) as exc:  # refused, unknown host, bad name
+            why = getattr(exc, "strerror", None) or str(exc)
+        if time.monotonic() >= deadline:
+            raise CardlineError(
+                f"nothing answers at {host[:80]}:{port} (vpcd) after {seconds:g} s ({why}): "
+                "start pcscd with vsmartcard's vpcd driver (pcscd --foreground), then "
+                "cardline chip serve again"
+            )
+        time.sleep(0.2)
 
 
 # --- stock ----------------------------------------------------------------------------------
@@ -731,6 +914,7 @@ def stock_expect(
         expect(
             session=session, number=order, item_code=item, supplier=supplier,
             quantity=quantity, expected_on=_date(on, "--date"), at=utc_now(),
+            today=_today(_ctx(ctx).settings),
         )  # fmt: skip
     typer.echo(f"expecting {quantity} {item} from {supplier} on {on} (order {order})")
 
@@ -747,7 +931,10 @@ def stock_delay(
     from line.db import session_scope
 
     with session_scope(_ctx(ctx).ready_engine()) as session:
-        delayed = delay(session=session, number=order, to=_date(to, "--to"), reason=reason)
+        delayed = delay(
+            session=session, number=order, to=_date(to, "--to"), reason=reason,
+            today=_today(_ctx(ctx).settings),
+        )  # fmt: skip
         typer.echo(f"order {delayed.number}: now expected on {delayed.expected_on}")
 
 
@@ -765,7 +952,7 @@ def stock_split(
     with session_scope(_ctx(ctx).ready_engine()) as session:
         part = split(
             session=session, number=order, quantity=quantity, expected_on=_date(on, "--date"),
-            at=utc_now(),
+            at=utc_now(), today=_today(_ctx(ctx).settings),
         )  # fmt: skip
         typer.echo(f"order {order} split: {part.quantity} now on order {part.number}, {on}")
 
@@ -782,12 +969,12 @@ def _register_consumables(session: Any, settings: Settings) -> None:
 
 
 def _date(text: str, option: str) -> date:
+    from line.digits import parse_iso_date  # YYYY-MM-DD in ASCII digits, nothing looser
+
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not a date (YYYY-MM-DD)", param_hint=option
-        ) from None
+        return parse_iso_date(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 @stock_app.command("status")
@@ -819,9 +1006,11 @@ def stock_status(
 def stock_ledger(
     ctx: typer.Context,
     lot: Annotated[str | None, typer.Option(help="Only this lot.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="Newest movements to show.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=1, max=1_000_000, help="Newest movements to show.")
+    ] = 50,
 ) -> None:
-    """The newest movements of the stock ledger."""
+    """The newest movements of the stock ledger (of one lot: exit 1 if there is no such lot)."""
     from sqlmodel import col, select
 
     from inventory.models import StockLot, StockMovement
@@ -833,8 +1022,12 @@ def stock_ledger(
             StockLot, col(StockLot.id) == StockMovement.lot_id
         )
         if lot is not None:
+            if session.exec(select(StockLot.id).where(StockLot.lot_number == lot)).first() is None:
+                raise NotFound(f"no lot {lot} (cardline stock ledger, without --lot, shows all)")
             query = query.where(StockLot.lot_number == lot)
         rows = session.exec(query.order_by(col(StockMovement.id).desc()).limit(limit)).all()
+    if not rows:
+        typer.echo("no stock movements yet (cardline stock receive records a delivery)")
     for movement, stock_lot in reversed(rows):
         typer.echo(
             f"{movement.at:%Y-%m-%d %H:%M:%S}  {stock_lot.lot_number:<14}{movement.kind.value:<12}"
@@ -942,7 +1135,10 @@ def simulate(
         int, typer.Option("--replications", "-n", min=1, max=10_000, help="Per scenario.")
     ] = 10,
     seed: Annotated[
-        int, typer.Option(help="Seed of the common random numbers (same for every scenario).")
+        int,
+        typer.Option(
+            min=0, help="Seed of the common random numbers (same for every scenario)."
+        ),
     ] = 1,
     mode: Annotated[
         str,
@@ -1006,6 +1202,10 @@ def simulate(
     """
     if mode not in SIMULATE_MODES:
         raise typer.BadParameter(f"must be one of {', '.join(SIMULATE_MODES)}", param_hint="--mode")
+    if out is not None:
+        _writable_path(out, "--out")  # before the work, and no directories made
+    if spec_out is not None:
+        _writable_path(spec_out, "--spec-out")
     if calibrate:
         _calibrate(_ctx(ctx), spec_out, since, until, backtest, replications, seed, as_json)
         return
@@ -1069,6 +1269,15 @@ def simulate(
         typer.echo(f"report: {out}")
 
 
+def _writable_path(path: Path, option: str) -> None:
+    """Refuse ``path`` for a file to write unless its directory exists (nothing is made
+    along a mistyped path) and it is not a directory itself."""
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a directory; give a file name", param_hint=option)
+    if not path.parent.is_dir():
+        raise typer.BadParameter(f"no directory {path.parent} for {path.name}", param_hint=option)
+
+
 def _day_start(text: str | None, option: str, zone: str, *, after: bool = False) -> Any:
     """``YYYY-MM-DD`` at the centre as an aware datetime (its midnight; ``after``: the next)."""
     from datetime import datetime, time
@@ -1076,10 +1285,7 @@ def _day_start(text: str | None, option: str, zone: str, *, after: bool = False)
 
     if text is None:
         return None
-    try:
-        day = date.fromisoformat(text)
-    except ValueError as exc:
-        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)", param_hint=option) from exc
+    day = _date(text, option)
     if after:
         day += timedelta(days=1)
     return datetime.combine(day, time(0), tzinfo=ZoneInfo(zone))
@@ -1133,29 +1339,118 @@ def _calibrate(
 # --- entry point ----------------------------------------------------------------------------
 
 
+MAX_ERROR_LINE = 1000
+"""Characters of an error line at most: whatever went wrong, the user gets one line."""
+
+
+def _error(message: object, code: int = 1) -> int:
+    """Print ``cardline: error: <message>`` as one line (however long or multi-line the
+    message) on stderr; return ``code``."""
+    text = " ".join(str(message).split()) or "(no message)"
+    if len(text) > MAX_ERROR_LINE:
+        text = text[: MAX_ERROR_LINE - 1] + "\u2026"
+    typer.echo(f"cardline: error: {text}", err=True)
+    return code
+
+
+def _first_line(text: object) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _not_utf8(argv: list[str]) -> int | None:
+    """The position of the first argument that is not text (bytes that are not UTF-8 come
+    in as lone surrogates, which no database, file or terminal write accepts)."""
+    for index, arg in enumerate(argv, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return index
+    return None
+
+
+def _usage_error(exc: typer.TyperException) -> int:
+    """A usage error (bad option, missing argument...) on one line, with where help is."""
+    from typer._click.exceptions import NoArgsIsHelpError  # typer's own click
+
+    if isinstance(exc, NoArgsIsHelpError):  # a bare group: its help is the answer
+        exc.show()
+        return 2
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+    return _error(f"{exc.format_message()}{hint}", int(getattr(exc, "exit_code", 2)))
+
+
+def _settings_error(exc: Any) -> int:
+    """A ``CARDLINE_*`` variable pydantic refused, named as the user set it."""
+    first = exc.errors()[0]
+    name = "CARDLINE_" + "_".join(str(part) for part in first["loc"]).upper()
+    got = first.get("input")
+    return _error(f"{name}: {first['msg']}" + (f" (got {got!r})" if got is not None else ""))
+
+
+def _log_unexpected(exc: BaseException) -> str:
+    """Write ``exc`` with its traceback to the log file only (the masking processor runs on
+    it, as on every record); return where, for the one line the user sees."""
+    import logging
+
+    record = logging.LogRecord(
+        "cardline.cli", logging.ERROR, __file__, 0, "cli.unexpected_error", None,
+        (type(exc), exc, exc.__traceback__),
+    )  # fmt: skip
+    written = []
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.handle(record)
+            written.append(handler.baseFilename)
+    return f"traceback in {written[0]}" if written else "no log file was open"
+
+
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI and return the exit code; errors become one line on stderr."""
+    """Run the CLI and return the exit code; errors become one line on stderr.
+
+    1: the command could not do its work (a domain error, the database, a file); 2: the
+    command line itself is wrong; 130: interrupted. Whatever escapes (a bug) is one line as
+    well, with its traceback in the log file only.
+    """
+    import pydantic
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    bad = _not_utf8(args)
+    if bad is not None:
+        return _error(f"argument {bad} is not UTF-8 text", 2)
     try:
-        result = app(args=argv, prog_name="cardline", standalone_mode=False)
-    except typer.Abort:
+        result = app(args=args, prog_name="cardline", standalone_mode=False)
+    except (typer.Abort, KeyboardInterrupt):
         typer.echo("cardline: aborted", err=True)
         return 130
     except typer.TyperException as exc:  # usage errors: typer's own click raises these
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        else:
-            typer.echo(f"cardline: error: {exc}", err=True)
-        return int(getattr(exc, "exit_code", 2))
+        return _usage_error(exc)
     except CardlineError as exc:
-        typer.echo(f"cardline: error: {exc}", err=True)
-        return 1
+        return _error(exc)
+    except pydantic.ValidationError as exc:  # Settings(): a CARDLINE_* variable
+        return _settings_error(exc)
     except sa.exc.OperationalError as exc:
-        typer.echo(f"cardline: error: database: {str(exc.orig).strip().splitlines()[0]}", err=True)
-        return 1
+        return _error(f"database: {_first_line(exc.orig)}")
     except sa.exc.ArgumentError as exc:
-        typer.echo(f"cardline: error: CARDLINE_DB_URL: {exc}", err=True)
-        return 1
+        return _error(f"CARDLINE_DB_URL: {exc}")
+    except sa.exc.DBAPIError as exc:  # a value the database refused (too long, too large...)
+        return _error(f"the database refused it: {_first_line(exc.orig)}")
+    except sa.exc.SQLAlchemyError as exc:
+        return _error(f"database: {_first_line(exc)}")
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _error(f"{where}{exc.strerror or exc}")
+    except UnicodeError as exc:
+        return _error(
+            f"text this terminal or file cannot hold ({type(exc).__name__}: "
+            f"{getattr(exc, 'reason', exc)}); "
+            "use a UTF-8 locale, e.g. LANG=C.UTF-8"
+        )
+    except Exception as exc:  # a bug: one line here, the traceback in the log
+        return _error(
+            f"unexpected {type(exc).__name__}: {_first_line(exc)[:300]} ({_log_unexpected(exc)})"
+        )
     return result if isinstance(result, int) else 0
 
 

@@ -1,13 +1,40 @@
-"""Expected deliveries: purchase orders that can be delayed or split, and fulfilled by a lot."""
+"""Expected deliveries: purchase orders that can be delayed or split, and fulfilled by a lot.
+
+An expected delivery date (``stock expect --date``, ``stock delay --to``, ``stock split
+--date``) lies between today and :data:`EXPECTED_AHEAD` (about two years) after it: a date in
+the past is not an expectation (a delivery that came is received, one that did not is
+delayed to a new date), and one further ahead is a typo or a guess no projection should
+rest on. ``today`` is the centre's date (its calendar's time zone), given by the caller.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from inventory.ledger import StockError
 from inventory.models import PurchaseOrder, StockItem
+
+EXPECTED_AHEAD = timedelta(days=731)
+"""How far ahead an expected delivery date may lie (about two years)."""
+
+
+def check_expected_date(on: date, *, today: date, field: str = "date") -> None:
+    """Refuse an expected delivery date in the past or more than ``EXPECTED_AHEAD`` ahead."""
+    if on < today:
+        raise StockError(
+            f"expected delivery date {on} is in the past (today is {today})",
+            field=field,
+            reason_code="stock.date",
+        )
+    if on > today + EXPECTED_AHEAD:
+        raise StockError(
+            f"expected delivery date {on} is more than {EXPECTED_AHEAD.days} days (about two "
+            f"years) after today ({today})",
+            field=field,
+            reason_code="stock.date",
+        )
 
 
 def _order(session: Session, number: str) -> PurchaseOrder:
@@ -37,6 +64,7 @@ def expect(
     quantity: int,
     expected_on: date,
     at: datetime,
+    today: date,
 ) -> PurchaseOrder:
     """Record a delivery the centre expects; refused with the field named if anything is off."""
     if session.get(StockItem, item_code) is None:
@@ -53,6 +81,7 @@ def expect(
         )
     if not supplier.strip():
         raise StockError("is required", field="supplier", reason_code="stock.supplier")
+    check_expected_date(expected_on, today=today)
     order = PurchaseOrder(
         number=number.strip(),
         item_code=item_code,
@@ -67,7 +96,7 @@ def expect(
     return order
 
 
-def delay(*, session: Session, number: str, to: date, reason: str) -> PurchaseOrder:
+def delay(*, session: Session, number: str, to: date, reason: str, today: date) -> PurchaseOrder:
     """The delivery slips to ``to``; the reason is kept in the order's note."""
     if not reason.strip():
         raise StockError("a delay needs a reason", field="reason", reason_code="stock.reason")
@@ -78,6 +107,7 @@ def delay(*, session: Session, number: str, to: date, reason: str) -> PurchaseOr
             field="date",
             reason_code="stock.date",
         )
+    check_expected_date(to, today=today)
     order.note = f"{order.note}\ndelayed {order.expected_on} -> {to}: {reason}".strip()[:2000]
     order.expected_on = to
     session.add(order)
@@ -86,7 +116,7 @@ def delay(*, session: Session, number: str, to: date, reason: str) -> PurchaseOr
 
 
 def split(
-    *, session: Session, number: str, quantity: int, expected_on: date, at: datetime
+    *, session: Session, number: str, quantity: int, expected_on: date, at: datetime, today: date
 ) -> PurchaseOrder:
     """Part of an order (``quantity``) will come separately on ``expected_on``: a new order
     ``<number>/<n>`` for that part; the original keeps the rest."""
@@ -97,6 +127,7 @@ def split(
             field="quantity",
             reason_code="stock.quantity",
         )
+    check_expected_date(expected_on, today=today)
     parts = session.exec(select(PurchaseOrder).where(PurchaseOrder.split_from_id == order.id)).all()
     part = PurchaseOrder(
         number=f"{order.number}/{len(parts) + 2}",

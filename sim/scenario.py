@@ -35,7 +35,6 @@ A bad file raises ``ScenarioError`` (a ``line.errors.SpecError``) naming the fie
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from collections.abc import Mapping
 from datetime import date, timedelta
@@ -46,9 +45,20 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from line.digits import is_digits, iso_date
 from line.distributions import Distribution
 from line.errors import SpecError
-from line.spec import WEEKDAYS, LineSpec, ShiftCalendar, default_spec_text, parse_spec, spec_error
+from line.spec import (
+    WEEKDAYS,
+    LineSpec,
+    SafeYamlLoader,
+    ShiftCalendar,
+    YamlRefused,
+    default_spec_text,
+    parse_spec,
+    read_yaml,
+    spec_error,
+)
 from line.types import Stage
 
 
@@ -124,6 +134,9 @@ class Demand(_Frozen):
     @field_validator("destinations")
     @classmethod
     def _shares(cls, value: dict[str, float]) -> dict[str, float]:
+        for code in value:
+            if not is_digits(code, 3):  # ASCII: "٠٧٩" is not the province 079
+                raise ValueError(f"{code!r} is not a 3-digit province code (ASCII digits 0-9)")
         if any(share <= 0 for share in value.values()):
             raise ValueError("every share must be greater than 0")
         return value
@@ -232,9 +245,10 @@ def deep_merge(below: Mapping[str, Any], above: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
-class _DatesAsText(yaml.SafeLoader):
+class _DatesAsText(SafeYamlLoader):
     """YAML without its own date parsing: ``2021-13-40`` stays text, so the model refuses it
-    naming its field, instead of YAML failing with no field at all."""
+    naming its field, instead of YAML failing with no field at all. No aliases either
+    (``SafeYamlLoader``)."""
 
 
 _DatesAsText.yaml_implicit_resolvers = {
@@ -245,15 +259,9 @@ _DatesAsText.yaml_implicit_resolvers = {
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ScenarioError(
-            f"cannot read: {exc.strerror}", field="(file)", source=str(path)
-        ) from exc
-    try:
-        data = yaml.load(text, Loader=_DatesAsText)  # noqa: S506 (a SafeLoader)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"not valid YAML: {exc}", field="(file)", source=str(path)) from exc
+        data = read_yaml(path, loader=_DatesAsText)  # size-capped, no aliases
+    except YamlRefused as exc:
+        raise ScenarioError(str(exc), field="(file)", source=str(path)) from exc
     if not isinstance(data, dict):
         raise ScenarioError("must be a mapping of fields", field="(top level)", source=str(path))
     return data
@@ -363,8 +371,7 @@ def _changes(
             )
         on = entry.get("from")
         if isinstance(on, str):
-            with contextlib.suppress(ValueError):  # not a date: refused just below
-                on = date.fromisoformat(on)
+            on = iso_date(on.strip()) or on  # not a date (YYYY-MM-DD, ASCII): refused below
         if not isinstance(on, date):
             raise ScenarioError("needs a date (YYYY-MM-DD)", field=f"{where}.from", source=source)
         if last is not None and on < last:
