@@ -17,6 +17,7 @@ import sqlalchemy as sa
 import typer
 
 from line.errors import CardlineError, NotFound
+from line.reasons import RETURN_REASONS
 from line.settings import Settings
 from line.types import MAX_DB_INTEGER, ApplicationState, utc_now
 
@@ -318,13 +319,15 @@ def run_line(
         int, typer.Option(min=1, max=10_000, help="Cards per print batch.")
     ] = 100,
     limit: Annotated[
-        int | None, typer.Option(min=1, help="Stop after starting this many cards.")
+        int | None,
+        typer.Option(min=1, max=MAX_DB_INTEGER, help="Stop after starting this many cards."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     resume_after: Annotated[
         int,
         typer.Option(
             min=0,
+            max=366 * 86400,
             help="Seconds a card must lie untouched mid-line before this run takes it over "
             "(another worker may be busy with younger ones).",
         ),
@@ -341,6 +344,7 @@ def run_line(
         typer.Option(
             "--wait",
             min=0,
+            max=7 * 86400,
             metavar="SECONDS",
             help="While another run drives this station's machines, wait this long for them "
             "(0: say which run holds them and exit 1).",
@@ -353,6 +357,7 @@ def run_line(
     Prefect's ephemeral mode (no server to start). The run holds a lease on its machines
     (print, encode and QC of CARDLINE_STATION) in the database until it ends.
     """
+    _not_nan(wait, "--wait")
     c = _ctx(ctx)
     c.ready_engine()  # a missing schema is one clear line, before Prefect starts
     spec = _load_spec(c.settings)
@@ -392,6 +397,12 @@ def run_line(
         typer.echo(
             f"     {item}: {missing} unit(s) needed but not in stock (cardline stock status)"
         )
+    if summary.get("waiting_for_supplies"):
+        items = " and ".join(sorted(summary["supplies_missing"])) or "supplies"
+        typer.echo(
+            f"     stopped short of {items} (print.supplies_out): "
+            f"{summary['waiting_for_supplies']} approved applications wait"
+        )
     if summary["waiting_for_chips"]:
         typer.echo(
             f"     stopped short of chips: {summary['waiting_for_chips']} approved applications "
@@ -399,6 +410,12 @@ def run_line(
         )
     if where:
         typer.echo(f"     flow run 'production' recorded in {where}")
+
+
+def _not_nan(value: float, option: str) -> None:
+    """Typer's range checks compare, and NaN compares false with everything: refuse it."""
+    if value != value:
+        raise typer.BadParameter("is not a number", param_hint=option)
 
 
 def _quiet(ctx: typer.Context) -> bool:
@@ -566,7 +583,9 @@ def machine_in(
 @app.command("dispatch")
 def dispatch_cards(
     ctx: typer.Context,
-    max_cards: Annotated[int, typer.Option(min=1, help="Cards per batch at most.")] = 500,
+    max_cards: Annotated[
+        int, typer.Option(min=1, max=MAX_DB_INTEGER, help="Cards per batch at most.")
+    ] = 500,
     as_json: Annotated[bool, typer.Option("--json", help="Print the batches as JSON.")] = False,
 ) -> None:
     """Group passed cards by police station into batches, each with a manifest PDF."""
@@ -617,17 +636,24 @@ def deliver_batch(
 def card_return(
     ctx: typer.Context,
     serial: Annotated[str, typer.Argument(help="Serial of the returned card.")],
-    reason: Annotated[str, typer.Option(help="Reason code, e.g. delivery.damaged.")],
+    reason: Annotated[
+        str,
+        typer.Option(help="Why it came back: one of " + ", ".join(RETURN_REASONS) + "."),
+    ],
 ) -> None:
-    """A dispatched card came back: it is spoiled with its reason and remade."""
+    """A dispatched or delivered card came back: it is spoiled with its reason (its chip
+    booked as spoiled in the stock ledger) and remade."""
+    from inventory.ledger import LedgerChipStock
     from line.db import session_scope
     from line.dispatch import return_card
 
     c = _ctx(ctx)
+    actor = f"cli@{c.settings.centre}"
     with session_scope(c.ready_engine()) as session:
         action = return_card(
-            session=session, serial=serial, reason=reason, actor=f"cli@{c.settings.centre}",
+            session=session, serial=serial, reason=reason, actor=actor,
             at=utc_now(), rework_limit=_load_spec(c.settings).rework_limit,
+            stock=LedgerChipStock(actor=actor),
         )  # fmt: skip
     then = "a new card will be made" if action.value == "rework" else "held for a manager"
     typer.echo(f"card {serial} returned ({reason}): {then}")
@@ -756,9 +782,7 @@ def chip_serve(
     seed: Annotated[int, typer.Option(help="Seed of the defects.")] = 0,
     wait_seconds: Annotated[
         float,
-        typer.Option(
-            min=0, max=3600, help="How long to wait for vpcd to answer before giving up."
-        ),
+        typer.Option(min=0, max=3600, help="How long to wait for vpcd to answer before giving up."),
     ] = 10.0,
 ) -> None:
     """Serve blank virtual chips to pcscd's virtual reader (vsmartcard vpcd) until stopped.
@@ -770,8 +794,8 @@ def chip_serve(
     from printers import vpcd
 
     uid = _chip_uid(first_uid, count)
-    if not 0.0 <= defect_rate <= 1.0:  # NaN passes typer's range check
-        raise typer.BadParameter("must be between 0 and 1", param_hint="--defect-rate")
+    _not_nan(defect_rate, "--defect-rate")
+    _not_nan(wait_seconds, "--wait-seconds")
     _wait_for_vpcd(host, port, wait_seconds)
     code = vpcd.main(
         [
@@ -829,7 +853,9 @@ def stock_receive(
     ctx: typer.Context,
     lot: Annotated[str, typer.Option(help="Lot number on the delivery.")],
     supplier: Annotated[str, typer.Option(help="Who delivered it.")],
-    quantity: Annotated[int, typer.Option(help="How many units (chips: card bodies).")],
+    quantity: Annotated[
+        int, typer.Option(max=MAX_DB_INTEGER, help="How many units (chips: card bodies).")
+    ],
     first_uid: Annotated[
         str | None, typer.Option("--first-uid", help="Chips: hex UID of the lot's first chip.")
     ] = None,
@@ -869,7 +895,14 @@ def stock_receive(
 def stock_adjust(
     ctx: typer.Context,
     lot: Annotated[str, typer.Option(help="Lot number.")],
-    quantity: Annotated[int, typer.Option(help="Units to add (+) or remove (-) after a count.")],
+    quantity: Annotated[
+        int,
+        typer.Option(
+            min=-MAX_DB_INTEGER,
+            max=MAX_DB_INTEGER,
+            help="Units to add (+) or remove (-) after a count.",
+        ),
+    ],
     reason: Annotated[str, typer.Option(help="Why the count differs.")],
     item: Annotated[str, typer.Option(help="Stock item (chip, ...).")] = "chip",
 ) -> None:
@@ -901,7 +934,7 @@ def stock_expect(
     ctx: typer.Context,
     order: Annotated[str, typer.Option(help="Purchase order number.")],
     supplier: Annotated[str, typer.Option(help="Who will deliver.")],
-    quantity: Annotated[int, typer.Option(help="How many units are expected.")],
+    quantity: Annotated[int, typer.Option(max=MAX_DB_INTEGER, help="How many units are expected.")],
     on: Annotated[str, typer.Option("--date", help="Expected delivery date (YYYY-MM-DD).")],
     item: Annotated[str, typer.Option(help="Stock item (chip, ...).")] = "chip",
 ) -> None:
@@ -942,7 +975,7 @@ def stock_delay(
 def stock_split(
     ctx: typer.Context,
     order: Annotated[str, typer.Option(help="Purchase order number.")],
-    quantity: Annotated[int, typer.Option(help="How many come separately.")],
+    quantity: Annotated[int, typer.Option(max=MAX_DB_INTEGER, help="How many come separately.")],
     on: Annotated[str, typer.Option("--date", help="When that part is expected.")],
 ) -> None:
     """Part of an expected delivery comes separately: a new order for that part."""
@@ -1136,9 +1169,7 @@ def simulate(
     ] = 10,
     seed: Annotated[
         int,
-        typer.Option(
-            min=0, help="Seed of the common random numbers (same for every scenario)."
-        ),
+        typer.Option(min=0, help="Seed of the common random numbers (same for every scenario)."),
     ] = 1,
     mode: Annotated[
         str,

@@ -7,13 +7,19 @@ thread) while encoder and QC work on the batch printed before it.
 
 Machines:
 
-- each physical machine is one slot of a Prefect global concurrency limit
-  (``machine-<centre>-<name>``, limit 1). A run takes the slots of its machines before it
-  starts a card and keeps them to its end, so two workers never drive the same machine at
-  once. (Taking them per task cost seconds per batch: a just-released slot is not free at
-  once, and a contended limit is polled with the server's Retry-After.) A worker killed
-  outright stops renewing its lease and its machines are free after
-  ``MACHINE_LEASE_SECONDS``;
+- a run takes a lease on its machines in the database (``line.leases``, the same lease
+  ``cardline run --without-prefect`` takes) before it starts a card, renews it while it
+  drives, checks it before each batch and releases it at the end: two runs never drive the
+  same machine at once, whichever way they were started. A second run fails at once naming
+  the holder (``<kind>@<centre>/<host>:<pid>``, the actor its stage events carry), or waits
+  ``machine_wait_seconds``. A run whose lease was taken (it expired) stops before its next
+  batch with ``LeaseLost``;
+- each physical machine is also one slot of a Prefect global concurrency limit
+  (``machine-<centre>-<name>``, limit 1), taken for the whole run, so that the UI's
+  Concurrency page shows which machines are busy. (Taking them per task cost seconds per
+  batch: a just-released slot is not free at once, and a contended limit is polled with
+  the server's Retry-After.) A worker killed outright stops renewing its slots' lease and
+  they are free after ``MACHINE_LEASE_SECONDS``;
 - device faults are retried by the task's retry policy (``DEVICE_RETRIES``); a machine that
   still fails is taken out of service (``cardline machine list``), reported (an event
   ``cardline.machine.out`` and a ``machine-out`` artifact) and the run fails with the reason.
@@ -26,7 +32,7 @@ Prefect is imported here only, never on the CLI's other paths.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -50,6 +56,7 @@ from line.db import make_engine, require_current_schema, session_scope
 from line.devices import ChipRecord, PrintedFace
 from line.errors import CardlineError, DeviceError
 from line.kpi import status_counts
+from line.leases import LeaseLost, MachinesBusy, hold, worker_identity
 from line.machines import require_in_service, take_out
 from line.settings import Settings
 from line.spec import spec_in_use
@@ -121,9 +128,8 @@ def machine(station: Station, *names: str) -> Iterator[None]:
         lease_duration=MACHINE_LEASE_SECONDS,
         # A lease the server lost (seen under load: "410 Lease not found" on the first
         # renewal) must not kill a run in the middle of a batch: that leaves cards mid-line
-        # for a later run. Prefect logs the failure and the run goes on; until it ends,
-        # another run of the same station could take the machines' slots (a centre runs
-        # one worker per station). Prefect's limits are not a real-time interlock: DESIGN.md.
+        # for a later run. Prefect logs the failure and the run goes on: the slots are for
+        # the UI; the machines' database lease (line.leases) keeps other runs off them.
         raise_on_lease_renewal_failure=False,
     ):
         yield
@@ -205,10 +211,18 @@ def qc_batch(station: Station, chips: Batch[Chip], summary: RunSummary) -> None:
     station.controller.check_batch(chips.items, summary)
 
 
-def _batches(station: Station, summary: RunSummary, batch_size: int, limit: int | None) -> None:
-    """The pipelined loop: batch n+1 prints while batch n is encoded and checked."""
+def _batches(
+    station: Station,
+    summary: RunSummary,
+    batch_size: int,
+    limit: int | None,
+    check: Callable[[], None] = lambda: None,
+) -> None:
+    """The pipelined loop: batch n+1 prints while batch n is encoded and checked.
+    ``check`` runs before each batch (the machines' lease: it raises once lost)."""
 
     def start_next() -> PrefectFuture[Batch[Face]] | None:
+        check()
         if limit is not None and summary.started >= limit:
             return None
         size = batch_size if limit is None else min(batch_size, limit - summary.started)
@@ -269,14 +283,24 @@ def _machine_out(
     return gave_up
 
 
+def _counts(counts: dict[str, int]) -> str:
+    """``{"print.jam": 2}`` as ``print.jam 2`` (``none`` when empty)."""
+    return ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items())) or "none"
+
+
 @flow(name="production")
 def production(
-    batch_size: int = 100, limit: int | None = None, resume_after_seconds: int = 300
+    batch_size: int = 100,
+    limit: int | None = None,
+    resume_after_seconds: int = 300,
+    machine_wait_seconds: float = 0,
 ) -> dict[str, Any]:
     """Run approved applications through the line until no work (or no chip) is left.
 
     ``resume_after_seconds``: a card untouched this long mid-line was abandoned (its
-    worker crashed) and this run takes it over.
+    worker crashed) and this run takes it over. ``machine_wait_seconds``: how long to wait
+    for this station's machines while another run holds their lease (0: fail at once,
+    naming the run that holds them).
     """
     settings = Settings()
     settings.ensure_home()
@@ -285,31 +309,42 @@ def production(
     spec = spec_in_use(settings.line_spec)
     line = build_line(settings=settings, spec=spec, engine=engine, clock=utc_now)
     summary = RunSummary()
-    actor = f"prefect:production@{settings.centre}"
+    actor = worker_identity("prefect:production", settings.centre)
     gave_up: MachineGaveUp | None = None
     try:
         devices = line.devices.machines
-        with session_scope(engine) as session:
-            require_in_service(session=session, machines=devices, actor=actor, at=utc_now())
-        ensure_machine_limits([limit_name(settings.centre, name) for name in devices])
-        controller = LineController(
-            engine=engine,
-            spec=spec,
-            devices=line.devices,
-            clock=utc_now,
-            actor=actor,
-            archive=line.archive,
-            stock=line.stock,
-            resume_after=timedelta(seconds=resume_after_seconds),
-            device_retries=0,  # the tasks' retry policy retries device faults
-        )
-        try:
-            station = Station(controller, settings.centre)
-            with machine(station, *devices):  # this run's machines, for the whole run
-                resume_abandoned(station, summary)
-                _batches(station, summary, batch_size, limit)
-        except (MachineGaveUp, DeviceError) as fault:
-            gave_up = _machine_out(line, settings, engine, actor, fault)
+        # The database lease is the interlock (the same as `cardline run --without-prefect`
+        # takes); the Prefect slots below show the machines on the UI's Concurrency page.
+        with hold(
+            engine=engine, machines=devices, holder=actor, clock=utc_now,
+            wait=timedelta(seconds=machine_wait_seconds),
+        ) as held:  # fmt: skip
+            with session_scope(engine) as session:
+                require_in_service(session=session, machines=devices, actor=actor, at=utc_now())
+            ensure_machine_limits([limit_name(settings.centre, name) for name in devices])
+            controller = LineController(
+                engine=engine,
+                spec=spec,
+                devices=line.devices,
+                clock=utc_now,
+                actor=actor,
+                archive=line.archive,
+                stock=line.stock,
+                resume_after=timedelta(seconds=resume_after_seconds),
+                screen=line.screen,
+                device_retries=0,  # the tasks' retry policy retries device faults
+            )
+            try:
+                station = Station(controller, settings.centre)
+                with machine(station, *devices):  # this run's machines, for the whole run
+                    held.check()  # still ours after waiting for the slots
+                    resume_abandoned(station, summary)
+                    _batches(station, summary, batch_size, limit, held.check)
+            except (MachineGaveUp, DeviceError) as fault:
+                gave_up = _machine_out(line, settings, engine, actor, fault)
+    except (MachinesBusy, LeaseLost) as lease_error:
+        get_run_logger().error(lease_error.message)
+        raise
     finally:
         line.close()
     with session_scope(engine) as session:
@@ -323,8 +358,9 @@ def production(
         key="production-run",
         markdown=(
             f"# Production run\n\n{summary.started} cards started in {summary.batches} batches; "
-            f"{summary.passed} passed QC; {summary.held} held; "
-            f"spoiled {summary.spoiled or 'none'}; {summary.waiting_for_chips} waiting for chips."
+            f"{summary.passed} passed QC; {summary.held} held for a manager "
+            f"({_counts(summary.held_for)}); spoiled: {_counts(summary.spoiled)}; "
+            f"{summary.waiting_for_chips} waiting for chips."
             + (f"\n\n**Stopped:** {gave_up.message}" if gave_up else "")
         ),
         description="What the production run did",

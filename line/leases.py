@@ -459,7 +459,7 @@ class HeldMachines:
                     )
             except LeaseLost as lost:
                 self._lost = lost
-                log.error(
+                log.info(  # the run stops with the error at its next check()
                     "lease.lost", machines=list(self.lease.machines), holders=lost.fields["holders"]
                 )
             except SQLAlchemyError as error:

@@ -282,3 +282,86 @@ def test_each_machine_is_one_slot_of_a_global_limit_that_another_worker_can_hold
     assert not worker.is_alive()
     assert result["passed"] == 2
     assert _card_states(home) == {"qc_passed": 2}
+
+
+def test_the_flow_holds_its_machines_lease_and_a_second_run_is_told_who_holds_them(
+    prefect_server: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The database lease is the interlock of the flow too: while another run (here a
+    ``cardline run --without-prefect`` on another host) holds the station's machines, the
+    flow starts no card and fails naming it; once they are free it runs, its stage events
+    name the worker process, and it gives the machines back."""
+    import os
+    import re
+    import socket
+
+    import sqlalchemy as sa
+
+    from flows.production import production
+    from line.db import make_engine
+    from line.leases import MachinesBusy, Worker, hold
+    from line.types import utc_now
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("CARDLINE_HOME", str(home))
+    monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
+    ready_home(tmp_path, applications=2, chips=5)
+    capsys.readouterr()
+    engine = make_engine(f"sqlite:///{home / 'cardline.db'}")
+    other = "cardline-run@HN1/host2:4242"
+    try:
+        with hold(
+            engine=engine, machines=["print-01", "encode-01", "qc-01"], holder=other,
+            clock=utc_now, worker=Worker("host2", 4242, None),
+        ):  # fmt: skip
+            busy = f"machines busy: encode-01, print-01, qc-01 held by {re.escape(other)} since"
+            with pytest.raises(MachinesBusy, match=busy):
+                production(batch_size=5)
+            assert _card_states(home) == {}
+        summary = production(batch_size=5)
+        assert summary["passed"] == 2
+        with engine.connect() as connection:
+            actors = {a for (a,) in connection.execute(sa.text("SELECT actor FROM stage_event"))}
+            lease_rows = connection.execute(
+                sa.text("SELECT holder, token FROM machine_lease")
+            ).all()
+    finally:
+        engine.dispose()
+    actor = Worker(socket.gethostname(), os.getpid(), None).actor("prefect:production", "HN1")
+    assert actors == {actor}
+    assert sorted(tuple(r) for r in lease_rows) == [(actor, None)] * 3  # released, last holder kept
+
+
+def test_a_flow_whose_machines_lease_is_taken_stops_before_its_next_batch(
+    prefect_server: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import dataclasses
+    from typing import Any
+
+    import flows.production
+    from line.leases import LeaseLost
+    from tests.line.test_machines_two_runs import THIEF, TakenDuringPrint
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("CARDLINE_HOME", str(home))
+    monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
+    ready_home(tmp_path, applications=4, chips=10)
+    capsys.readouterr()
+    url = f"sqlite:///{home / 'cardline.db'}"
+    real_build = flows.production.build_line
+
+    def build_line(**kwargs: Any) -> Any:  # another run takes the machines mid-print
+        line = real_build(**kwargs)
+        printer = TakenDuringPrint(line.devices.printer, url)
+        return dataclasses.replace(line, devices=dataclasses.replace(line.devices, printer=printer))
+
+    monkeypatch.setattr(flows.production, "build_line", build_line)
+    with pytest.raises(LeaseLost, match=f"now encode-01, print-01, qc-01 held by {THIEF} since"):
+        flows.production.production(batch_size=2)
+    assert _card_states(home) == {"printed": 2}  # the printed batch waits; no second batch
