@@ -777,6 +777,7 @@ def import_file(
 
         def beat() -> None:
             report.flush()
+            now = clock()
             with engine.begin() as connection:
                 connection.execute(
                     runs.update()
@@ -785,7 +786,7 @@ def import_file(
                         accepted=counts["accepted"],
                         rejected=counts["rejected"],
                         duplicates=counts["duplicates"],
-                        heartbeat_at=clock(),
+                        heartbeat_at=now,
                     )
                 )
 

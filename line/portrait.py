@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,7 +131,7 @@ def inspect_portrait(content: bytes) -> PortraitInfo | PortraitProblem:
                 )
             if image.getexif().get(_ORIENTATION) in _QUARTER_TURNS:
                 width, height = height, width
-            if width < MIN_WIDTH or height < MIN_HEIGHT:
+            if min(width, height) < MIN_WIDTH or max(width, height) < MIN_HEIGHT:
                 return PortraitProblem(
                     "too_small",
                     f"{width}x{height} pixels, smaller than the {MIN_WIDTH}x{MIN_HEIGHT} of an "
@@ -148,9 +149,11 @@ def inspect_portrait(content: bytes) -> PortraitInfo | PortraitProblem:
                 image.verify()  # chunk checksums and the end of the file
         with Image.open(io.BytesIO(content), formats=(fmt,)) as image:
             image.load()  # every pixel: a truncated or corrupt file fails here
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Pillow's own limit (the warning is raised when warnings are errors)
-        return PortraitProblem("too_large", f"more than {MAX_PIXELS:,} pixels (refused unread)")
+        counted = re.search(r"\(([0-9]+) pixels\)", str(exc))
+        size = f"{int(counted.group(1)):,} pixels" if counted else "pixels"
+        return PortraitProblem("too_large", f"{size}, more than {MAX_PIXELS:,} (refused unread)")
     except UnidentifiedImageError:
         return PortraitProblem("not_image", f"is not a readable {fmt}")
     except (OSError, SyntaxError, ValueError, EOFError) as exc:  # PIL's ways of saying broken

@@ -15,6 +15,7 @@ from line.idnumber import (
     mask_id,
 )
 from line.provinces import PROVINCES
+from tests.line.test_digits import in_script, zeros
 
 births = st.dates(min_value=date(1900, 1, 1), max_value=date(2399, 12, 31))
 sexes = st.sampled_from(["M", "F"])
@@ -96,3 +97,29 @@ def test_messages_never_repeat_the_number() -> None:
 def test_mask_keeps_the_last_four_digits() -> None:
     assert mask_id("079301123456") == "********3456"
     assert mask_id("123") == "***"
+
+
+def test_the_issue_s_arabic_indic_number_is_refused_on_format() -> None:
+    # 079070٩٩٣٩٠٨: str.isdigit() and \d took it; it passed beside 079070993908.
+    (problem,) = check_id_number("079070٩٩٣٩٠٨", date_of_birth=date(1970, 3, 1), sex="M")
+    assert problem.code == "format"
+    assert "ARABIC-INDIC DIGIT NINE" in problem.message and "0-9" in problem.message
+    assert check_id_number("079070993908", date_of_birth=date(1970, 3, 1), sex="M") == []
+
+
+@given(
+    provinces,
+    births,
+    sexes,
+    st.integers(0, 2**32),
+    zeros,
+    st.sets(st.integers(0, 11), min_size=1),
+)
+def test_a_valid_number_with_any_digit_of_another_script_fails_on_format(
+    province: str, born: date, sex: str, seed: int, zero: int, positions: set[int]
+) -> None:
+    number = make_id_number(province, born, sex, random.Random(seed))  # type: ignore[arg-type]
+    foreign = in_script(number, zero, positions)
+    problems = check_id_number(foreign, date_of_birth=born, sex=sex)  # type: ignore[arg-type]
+    assert codes(problems) == ["format"]
+    assert foreign not in problems[0].message and number not in problems[0].message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from PIL import Image
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -23,10 +25,12 @@ from line.errors import IntakeFileError
 from line.intake import FIELDS, IntakeSummary, import_file
 from line.models import Application, IntakeRun
 from line.operations import cancel_application
-from line.synthetic import people, write_csv
+from line.synthetic import people, portrait, write_csv
 from line.types import ApplicationState
 from tests.conftest import TODAY, StepClock
 from tests.factories import applicant, photo_file
+from tests.line.test_digits import in_script
+from tests.line.test_portrait import image_bytes, png_bomb
 
 
 @pytest.fixture
@@ -151,7 +155,45 @@ BAD_ROWS: list[tuple[str, Any, str]] = [
     ("destination", lambda r: r.update(destination="999-0112"), "destination.province"),
     ("priority_group", lambda r: r.update(priority_group="very important!"), "priority_group.format"),
     ("due_date", lambda r: r.update(due_date="2027-13-01"), "due_date.format"),
+    # Only ASCII 0-9 is a digit (Arabic-Indic, full-width, Devanagari, Thai, Bengali...).
+    ("id_number", lambda r: r.update(id_number=in_script(r["id_number"], 0x660)), "id_number.format"),
+    ("id_number", lambda r: r.update(id_number=in_script(r["id_number"], 0xFF10, {11})), "id_number.format"),
+    ("id_number", lambda r: r.update(id_number=in_script(r["id_number"], 0x6F0, {0})), "id_number.format"),
+    ("old_id_number", lambda r: r.update(old_id_number=in_script("025123456", 0x966, {8})), "old_id_number.format"),
+    ("destination", lambda r: r.update(destination=in_script(r["destination"], 0xE50, {7})), "destination.format"),
+    ("destination", lambda r: r.update(destination=in_script(r["destination"], 0xFF10, {0, 1, 2})), "destination.format"),
+    ("date_of_birth", lambda r: r.update(date_of_birth=in_script(r["date_of_birth"], 0xFF10)), "date_of_birth.format"),
+    ("date_of_birth", lambda r: r.update(date_of_birth=in_script(r["date_of_birth"], 0x9E6, {9})), "date_of_birth.format"),
+    ("due_date", lambda r: r.update(due_date=in_script("2027-01-15", 0x660, {3})), "due_date.format"),
+    ("date_of_birth", lambda r: r.update(date_of_birth=r["date_of_birth"].replace("-", "")), "date_of_birth.format"),
+    # Due dates: not more than a year back, not more than two years ahead.
+    ("due_date", lambda r: r.update(due_date=(TODAY - timedelta(days=367)).isoformat()), "due_date.past"),
+    ("due_date", lambda r: r.update(due_date="2016-11-01"), "due_date.past"),
+    ("due_date", lambda r: r.update(due_date=(TODAY + timedelta(days=732)).isoformat()), "due_date.future"),
+    ("due_date", lambda r: r.update(due_date="2036-11-01"), "due_date.future"),
+    # Photos: the ICAO token minimum and aspect, no pixel bomb, not broken.
+    ("photo", lambda r: r.update(photo="photos/tiny.png"), "photo.too_small"),
+    ("photo", lambda r: r.update(photo="photos/bomb.png"), "photo.too_large"),
+    ("photo", lambda r: r.update(photo="photos/wide.png"), "photo.aspect"),
+    ("photo", lambda r: r.update(photo="photos/cut.jpg"), "photo.unreadable"),
+    ("photo", lambda r: r.update(photo="photos/cut.png"), "photo.unreadable"),
+    ("photo", lambda r: r.update(photo="photos/anim.gif"), "photo.not_image"),
 ]  # fmt: skip
+
+
+@functools.cache
+def bad_photos() -> dict[str, bytes]:
+    jpeg, png = (portrait(random.Random(9), fmt=fmt) for fmt in ("JPEG", "PNG"))
+    gif = io.BytesIO()
+    Image.new("RGB", (240, 320)).save(gif, format="GIF")
+    return {
+        "tiny.png": image_bytes(1, 1),  # the 1x1 PNG
+        "bomb.png": png_bomb(),  # the 20000 x 20000 PNG
+        "wide.png": image_bytes(320, 240),
+        "cut.jpg": jpeg[: len(jpeg) // 2],
+        "cut.png": png[: len(png) // 2],
+        "anim.gif": gif.getvalue(),
+    }
 
 
 @pytest.mark.parametrize(("field", "change", "code"), BAD_ROWS, ids=[c for _, _, c in BAD_ROWS])
@@ -159,6 +201,8 @@ def test_each_kind_of_bad_row_is_reported_and_the_rest_goes_in(
     sqlite_engine: Engine, folder: Path, clock: StepClock, field: str, change: Any, code: str
 ) -> None:
     (folder / "notes.txt").write_text("not a photo", encoding="utf-8")
+    for name, content in bad_photos().items():
+        (folder / "photos" / name).write_bytes(content)
     rows = good_rows(4)
     change(rows[2])
     path = folder / "batch.csv"
