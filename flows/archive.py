@@ -11,7 +11,7 @@ files are owner-only.
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -19,6 +19,7 @@ import pypdfium2 as pdfium
 from line.card import CardData
 from line.devices import PrintedFace, QcVerdict
 from line.errors import CardlineError
+from line.files import private_dir, write_private
 from printers import lds, tlv
 
 CHIP_FILES = ("EF.COM", "DG1", "DG2", "DG13", "SOD")
@@ -27,14 +28,6 @@ EXPORT_FILES = ("front.pdf", "back.pdf", "mrz.txt", *CHIP_FILES)
 
 class ArchiveError(CardlineError):
     """A card's archive is missing or incomplete."""
-
-
-def _write_private(path: Path, content: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-    tmp.replace(path)
 
 
 def split_chip_file(content: bytes) -> dict[str, bytes]:
@@ -57,10 +50,12 @@ def _page(pdf: Path, index: int, out: Path) -> None:
     try:
         single = pdfium.PdfDocument.new()
         single.import_pages(source, [index])
-        single.save(str(out))
+        buffer = io.BytesIO()
+        single.save(buffer)
         single.close()
     finally:
         source.close()
+    write_private(out, buffer.getvalue())
 
 
 class CardArchive:
@@ -75,14 +70,15 @@ class CardArchive:
     def __call__(self, card: CardData, face: PrintedFace, verdict: QcVerdict) -> None:
         if not verdict.readback:
             return  # nothing could be read from the chip: the card is spoiled with its reason
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.root)
         content = b"".join(
             verdict.readback[name] for name in CHIP_FILES if name in verdict.readback
         )
-        _write_private(self.chip_file(card.card_serial), content)
+        write_private(self.chip_file(card.card_serial), content)
 
     def export(self, card_serial: str, face: PrintedFace | None, out: Path) -> list[Path]:
-        """Write the auditor's set of files of one card to ``out``."""
+        """Write the auditor's set of files of one card to ``out`` (made 0700 if new; the
+        files 0600). ``out``'s parent must exist: no directories made along a mistyped path."""
         chip_file = self.chip_file(card_serial)
         if not chip_file.is_file() or face is None:
             raise ArchiveError(f"card {card_serial} has no archive yet: it has not been through QC")
@@ -94,12 +90,14 @@ class CardArchive:
         missing = [name for name in CHIP_FILES if name not in files]
         if missing:
             raise ArchiveError(f"card {card_serial}: archive lacks {', '.join(missing)}")
-        out.mkdir(parents=True, exist_ok=True)
+        if out.exists() and not out.is_dir():
+            raise ArchiveError(f"{out} is not a directory")
+        if not out.parent.is_dir():
+            raise ArchiveError(f"no directory {out.parent} to export into")
+        private_dir(out, tighten=False)
         _page(face.pdf, face.front_page, out / "front.pdf")
         _page(face.pdf, face.back_page, out / "back.pdf")
-        (out / "mrz.txt").write_text(
-            "\n".join(lds.parse_dg1(files["DG1"])) + "\n", encoding="ascii"
-        )
+        write_private(out / "mrz.txt", "\n".join(lds.parse_dg1(files["DG1"])) + "\n")
         for name in CHIP_FILES:
-            (out / name).write_bytes(files[name])
+            write_private(out / name, files[name])
         return [out / name for name in EXPORT_FILES]

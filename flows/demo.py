@@ -24,6 +24,7 @@ from inventory.ledger import receive, register_consumables
 from inventory.models import StockLot
 from line.db import make_engine, session_scope, upgrade
 from line.devices import PrintedFace
+from line.files import private_dir
 from line.kpi import status_counts
 from line.logsetup import get_logger
 from line.models import Application, Card
@@ -39,7 +40,9 @@ Echo = Callable[[str], None]
 
 
 def make_demo_file(directory: Path, *, count: int, seed: int, today: date) -> tuple[Path, int]:
-    """A CSV of ``count`` good applications plus one bad row of each kind and a repeat."""
+    """A CSV of ``count`` good applications plus one bad row of each kind and a repeat, in
+    ``directory`` (owner-only: synthetic, but shaped like personal data)."""
+    private_dir(directory)
     rng = random.Random(seed)
     photos = [f"photos/{name}" for name in write_photos(rng, directory / "photos", min(count, 500))]
     good = list(people(rng, count, today=today, photos=photos))

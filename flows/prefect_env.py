@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from line.errors import CardlineError
+from line.files import private_dir
 from line.settings import Settings
 
 
@@ -36,6 +37,11 @@ def prepare_prefect(settings: Settings, *, quiet: bool = False) -> str:
     api = os.environ.get("PREFECT_API_URL")
     if not api:
         os.environ.setdefault("PREFECT_HOME", str(prefect_home(settings)))
+        if os.environ["PREFECT_HOME"] == str(prefect_home(settings)):
+            private_dir(prefect_home(settings).expanduser())
+    # Prefect writes its own files (its database, task results, logs of flow runs that
+    # name cards); it makes them with the process's umask: owner-only, like the rest.
+    os.umask(os.umask(0o077) | 0o077)
     os.environ.setdefault(
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", EPHEMERAL_STARTUP_SECONDS
     )

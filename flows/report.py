@@ -18,6 +18,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
 from inventory.cover import ItemCover
+from line.files import private_dir, private_file
 from line.kpi import DailyFigures, StatusCounts
 from printers.fonts import register_fonts
 
@@ -63,8 +64,8 @@ def render_report(
 ) -> Path:
     """Write the daily report to ``out`` (atomically)."""
     fonts = register_fonts()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
+    private_dir(out.parent)
+    tmp = private_file(out.with_name(out.name + ".part"))  # 0600 before ReportLab writes it
     canvas = Canvas(str(tmp), pagesize=A4, pageCompression=1)
     canvas.setTitle(f"cardline daily report {centre} {at:%Y-%m-%d}")
     width, height = A4

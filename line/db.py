@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,12 +17,85 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from line.errors import SchemaError
+from line.errors import CardlineError, SchemaError
+from line.files import private_file
+
+SUPPORTED_DATABASES = {
+    "sqlite": "sqlite:///PATH",
+    "postgresql": "postgresql+psycopg://USER@HOST:5432/DB",
+}
+"""The databases cardline runs on, with the form of their URL."""
+
+
+class DatabaseUrlError(CardlineError):
+    """A database URL cardline cannot use (unknown database, driver not installed...)."""
+
+
+def _supported(url: str) -> sa.URL:
+    """``url`` parsed, if cardline can open it; else ``DatabaseUrlError`` saying why."""
+    forms = "; ".join(f"{name}: {form}" for name, form in SUPPORTED_DATABASES.items())
+    try:
+        parsed = sa.make_url(url)
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        raise DatabaseUrlError(
+            f"database URL {_shown(url)!r} is not a URL ({forms}; set CARDLINE_DB_URL)"
+        ) from exc
+    shown = parsed.render_as_string(hide_password=True)
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_DATABASES:
+        raise DatabaseUrlError(
+            f"database URL {shown!r}: {backend} is not supported; cardline runs on {forms} "
+            "(set CARDLINE_DB_URL)"
+        )
+    driver = parsed.get_driver_name()
+    try:
+        dialect = parsed.get_dialect()
+        dialect.import_dbapi()
+    except (sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise DatabaseUrlError(
+            f"database URL {shown!r}: the {backend} driver {driver!r} is not installed "
+            f"(use {SUPPORTED_DATABASES[backend]})"
+        ) from exc
+    if getattr(dialect, "is_async", False):
+        raise DatabaseUrlError(
+            f"database URL {shown!r}: {driver} is an asyncio driver; cardline needs a "
+            f"synchronous one ({SUPPORTED_DATABASES[backend]})"
+        )
+    return parsed
+
+
+def _shown(url: str) -> str:
+    """A URL that could not be parsed, for a message: short, and without what looks like a
+    password (``user:secret@``)."""
+    return re.sub(r"(//[^/:@]*):[^@/]*@", r"\1:***@", url)[:200]
+
+
+def _private_sqlite_file(url: sa.URL) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would follow the umask); SQLite
+    gives its -wal, -shm and -journal files the database file's mode."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).expanduser()
+    if not path.parent.is_dir():
+        raise DatabaseUrlError(
+            f"database URL {url.render_as_string(hide_password=True)!r}: no directory "
+            f"{str(path.parent)!r} for the SQLite file"
+        )
+    private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        sibling = path.with_name(path.name + suffix)
+        if sibling.exists():
+            private_file(sibling)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``: SQLite gets foreign keys, WAL and a busy timeout."""
-    if url.startswith("sqlite"):
+    """An engine for ``url``: SQLite gets foreign keys, WAL and a busy timeout, and its file
+    is owner-only. Raises ``DatabaseUrlError`` for a URL of a database cardline does not
+    run on or whose driver is not installed."""
+    parsed = _supported(url)
+    if parsed.get_backend_name() == "sqlite":
+        _private_sqlite_file(parsed)
         kwargs.setdefault("connect_args", {"timeout": 30})
         engine = sa.create_engine(url, **kwargs)
 

@@ -12,15 +12,26 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from line.devices import ChipStock
 from line.errors import IllegalTransition, NotFound
 from line.logsetup import get_logger
-from line.models import Application, Card, DispatchBatch, StageEvent
+from line.models import Application, Card, DispatchBatch
 from line.operations import StageResult, confirm_delivery, finish_stages
-from line.routing import Action, next_stage
-from line.states import check_application_transition, check_card_transition
-from line.types import ApplicationState, CardState, EventStage, Outcome, Stage
+from line.operations import return_card as returned
+from line.routing import Action
+from line.types import CardState, Outcome, Stage
 
 log = get_logger(__name__)
+
+
+class AlreadyDelivered(IllegalTransition):
+    """A batch whose delivery the station confirmed already (``delivered_at``)."""
+
+    def __init__(self, code: str, delivered_at: datetime) -> None:
+        super().__init__("dispatch batch", "delivered", "delivered", entity_id=code)
+        self.delivered_at = delivered_at
+        self.message = f"batch {code} already delivered on {delivered_at:%Y-%m-%d %H:%M} UTC"
+        self.args = (self.message,)
 
 
 def ready_for_dispatch(*, session: Session) -> dict[str, list[Card]]:
@@ -93,7 +104,7 @@ def deliver(*, session: Session, code: str, actor: str, at: datetime) -> Dispatc
     if batch is None:
         raise NotFound(f"no dispatch batch {code!r}")
     if batch.delivered_at is not None:
-        raise IllegalTransition("dispatch batch", "delivered", "delivered", entity_id=code)
+        raise AlreadyDelivered(code, batch.delivered_at)
     cards = session.exec(
         select(Card).where(Card.dispatch_batch_id == batch.id, Card.state == CardState.DISPATCHED)
     ).all()
@@ -107,46 +118,30 @@ def deliver(*, session: Session, code: str, actor: str, at: datetime) -> Dispatc
 
 
 def return_card(
-    *, session: Session, serial: str, reason: str, actor: str, at: datetime, rework_limit: int
+    *,
+    session: Session,
+    serial: str,
+    reason: str,
+    actor: str,
+    at: datetime,
+    rework_limit: int,
+    stock: ChipStock | None = None,
 ) -> Action:
-    """A dispatched card came back (damaged, refused...): it is spoiled with ``reason`` and
-    its application gets a new card (or waits for a manager past the rework limit)."""
-    if not reason.strip():
-        raise ValueError("a returned card needs a reason")
-    card = session.exec(select(Card).where(Card.serial == serial).with_for_update()).first()
-    if card is None:
+    """A dispatched or delivered card came back (``delivery.damaged``, ``delivery.refused``...:
+    a return reason of ``line.reasons``): it is spoiled, its chip booked as spoiled in
+    ``stock``, and its application gets a new card (or waits for a manager past the rework
+    limit). The stage operation ``line.operations.return_card`` does it all."""
+    card_id = session.exec(select(Card.id).where(Card.serial == serial)).first()
+    if card_id is None:
         raise NotFound(f"no card {serial!r}")
-    application = session.get(Application, card.application_id)
-    assert application is not None
-    route = next_stage(
-        Stage.DISPATCH, Outcome.FAIL, attempt=card.attempt, rework_limit=rework_limit
+    route = returned(
+        session=session,
+        card_id=card_id,
+        reason_code=reason,
+        actor=actor,
+        at=at,
+        rework_limit=rework_limit,
+        stock=stock,
     )
-    target = ApplicationState.APPROVED if route.action is Action.REWORK else ApplicationState.HELD
-    check_card_transition(card.state, CardState.SPOILED, entity_id=serial)
-    check_application_transition(application.state, target, entity_id=application.id)
-    card.state = CardState.SPOILED
-    card.spoiled_at_stage = EventStage.DELIVERY.value
-    card.spoil_reason = reason
-    card.updated_at = at
-    application.state = target
-    application.spoiled_cards += 1
-    application.updated_at = at
-    session.add_all([card, application])
-    session.add(
-        StageEvent(
-            application_id=application.id or 0,
-            card_id=card.id,
-            stage=EventStage.DELIVERY,
-            machine=None,
-            actor=actor,
-            outcome=Outcome.FAIL,
-            reason_code=reason,
-            application_state=target,
-            card_state=CardState.SPOILED,
-            started_at=at,
-            ended_at=at,
-        )
-    )
-    session.flush()
     log.info("dispatch.returned", card_serial=serial, reason_code=reason, route=route.action.value)
     return route.action

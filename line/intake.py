@@ -27,12 +27,13 @@ Rules a row is held to, field by field (one small checker each, in ``RowValidato
   number of such rows.
 
 **A killed intake.** A run records its host, pid namespace (``line.leases.Worker``) and pid,
-and beats (``heartbeat_at``, with its counts so far) after every batch and every
-:data:`HEARTBEAT_ROWS` rows. Each intake, before it starts, marks ``interrupted`` the runs
-left ``running`` whose process is certainly gone (same pid namespace, pid not running), or
-that have not beaten for :data:`STALE_AFTER` (a run of another machine, a hung process, a
-reused pid). A live intake, here or on another worker against the same PostgreSQL, beats
-far more often than that and is left alone; the update is conditional on the heartbeat read,
+and beats (``heartbeat_at``, with its counts so far) after every batch, and between batches
+once a minute (:data:`HEARTBEAT_EVERY`, looked at every :data:`HEARTBEAT_ROWS` rows). Each
+intake, before it starts, marks ``interrupted`` the runs left ``running`` whose process is
+certainly gone (same pid namespace, pid not running), or that have not beaten for
+:data:`STALE_AFTER` (a run of another machine, a hung process, a reused pid). A live intake,
+here or on another worker against the same PostgreSQL, beats far more often than that and
+is left alone; the update is conditional on the heartbeat read,
 so a run that beats meanwhile is not marked. A run marked by mistake (alive but silent for
 longer than ``STALE_AFTER``) still ends ``completed`` or ``failed`` itself. Its reject report
 is created with its header before the first row is read and flushed at every beat, so even
@@ -96,7 +97,9 @@ DUE_DATE_PAST = timedelta(days=366)
 DUE_DATE_AHEAD = timedelta(days=731)
 """A due date further ahead than this (about two years) is refused (``due_date.future``)."""
 HEARTBEAT_ROWS = 500
-"""A run beats at least every this many rows (and after every batch)."""
+"""Between batches, a run looks at its clock every this many rows..."""
+HEARTBEAT_EVERY = timedelta(minutes=1)
+"""...and beats if its last beat is this old (it beats after every batch anyway)."""
 STALE_AFTER = timedelta(minutes=15)
 """A ``running`` run silent for this long is taken for dead by the next intake."""
 
@@ -774,10 +777,12 @@ def import_file(
         validator = RowValidator(base_dir=source.parent, today=today)
         counts = {"rows": 0, "accepted": 0, "rejected": 0, "duplicates": 0}
         overdue: list[int] = []
+        last_beat = started
 
-        def beat() -> None:
+        def beat(now: datetime) -> None:
+            nonlocal last_beat
+            last_beat = now
             report.flush()
-            now = clock()
             with engine.begin() as connection:
                 connection.execute(
                     runs.update()
@@ -795,8 +800,10 @@ def import_file(
             batch: list[tuple[int, dict[str, Any]]] = []
             for row, raw in intake.rows():
                 counts["rows"] += 1
-                if counts["rows"] % HEARTBEAT_ROWS == 0:
-                    beat()
+                if counts["rows"] % HEARTBEAT_ROWS == 0 and (now := clock()) - last_beat >= (
+                    HEARTBEAT_EVERY
+                ):
+                    beat(now)
                 if isinstance(raw, FieldError):
                     report.write(row, raw, None)
                     counts["rejected"] += 1
@@ -813,7 +820,7 @@ def import_file(
                 if len(batch) >= batch_size:
                     _insert_batch(engine, batch, run_id, clock(), report, counts)
                     batch = []
-                    beat()
+                    beat(clock())
             if batch:
                 _insert_batch(engine, batch, run_id, clock(), report, counts)
             status = "completed"

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from line.errors import NotFound
 from line.models import Application, Card, StageEvent, StageEventRecord
-from line.types import ApplicationState, CardState
+from line.types import MAX_DB_INTEGER, ApplicationState, CardState
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +51,13 @@ class History:
 
 
 def find_applications(*, session: Session, key: str) -> list[Application]:
-    """Applications for a 12-digit personal ID (newest first), or the one with that id."""
+    """Applications for a 12-digit personal ID (newest first), or the one with that id.
+    Anything else (other characters, a number no id column can hold) finds none, without a
+    query: the databases refuse an integer out of their range instead of finding nothing."""
     key = key.strip()
-    if len(key) == 12 and key.isdigit():
+    if not (key.isascii() and key.isdigit()):  # "²" and "١٢" are digits to str.isdigit
+        return []
+    if len(key) == 12:
         return list(
             session.exec(
                 select(Application)
@@ -61,10 +65,10 @@ def find_applications(*, session: Session, key: str) -> list[Application]:
                 .order_by(col(Application.id).desc())
             )
         )
-    if key.isdigit():
-        application = session.get(Application, int(key))
-        return [application] if application is not None else []
-    return []
+    if int(key) > MAX_DB_INTEGER:
+        return []
+    application = session.get(Application, int(key))
+    return [application] if application is not None else []
 
 
 def history(*, session: Session, application_id: int) -> History:

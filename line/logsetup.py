@@ -18,6 +18,8 @@ from typing import Any
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from line.files import private_dir, private_file
+
 REDACTED = "[redacted]"
 
 PERSONAL_KEYS: frozenset[str] = frozenset(
@@ -111,7 +113,8 @@ def configure_logging(
         )
         root.addHandler(handler)
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(log_file.parent)
+        private_file(log_file)  # the handler appends to it: owner-only whatever the umask
         file_handler = logging.FileHandler(log_file, encoding="utf-8")
         file_handler.setLevel(logging.INFO)
         file_handler.setFormatter(

@@ -8,6 +8,7 @@ a manager names it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,34 @@ from sqlmodel import Session, col, select
 from line.errors import CardlineError, NotFound
 from line.models import Machine
 from line.types import Stage
+
+MACHINE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""A machine's name: what the workers use (``print-01``), at most 64 characters."""
+
+_STAGE_OF_PREFIX = {"print": Stage.PRINT, "encode": Stage.ENCODE, "qc": Stage.QC}
+"""The stage of a machine named as the workers name theirs: ``<prefix>-<station>``."""
+
+
+class MachineNameError(CardlineError):
+    """A machine name that is not one (empty, too long, spaces or symbols)."""
+
+
+def check_name(name: str) -> str:
+    """``name`` if it can be a machine's name; else ``MachineNameError``."""
+    if not MACHINE_NAME.fullmatch(name):
+        shown = name if len(name) <= 70 else name[:64] + "..."
+        raise MachineNameError(
+            f"{shown!r} is not a machine name (letters, digits, '-', '_' or '.', at most 64, "
+            "e.g. print-01)"
+        )
+    return name
+
+
+def stage_of(name: str) -> Stage | None:
+    """The stage of a machine named the way workers name theirs (``print-02``,
+    ``encode-02``, ``qc-02``: ``<prefix>-<CARDLINE_STATION>``); None for other names."""
+    prefix, _, station = name.rpartition("-")
+    return _STAGE_OF_PREFIX.get(prefix) if station else None
 
 
 class MachineOutOfService(CardlineError):

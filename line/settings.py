@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from line.files import private_dir
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CARDLINE_", extra="ignore")
@@ -96,8 +98,9 @@ class Settings(BaseSettings):
         return self.home_dir / "cards"
 
     def ensure_home(self) -> Path:
+        """The home and its log and reject directories, owner-only (personal data lives
+        here), whatever the umask."""
         home = self.home_dir
         for path in (home, home / "logs", home / "rejects"):
-            path.mkdir(parents=True, exist_ok=True)
-        home.chmod(0o700)  # personal data lives here
+            private_dir(path)
         return home

@@ -13,10 +13,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from line import reasons
 from line.distributions import Distribution
 from line.errors import SpecError
-from line.types import LINE_ORDER, Stage
+from line.types import LINE_ORDER, EventStage, Stage
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -58,7 +60,9 @@ class StageSpec(_Frozen):
         ge=0, le=1, description="probability that a card is spoiled at this stage"
     )
     failure_reason: str = Field(
-        min_length=1, description="reason code recorded when a card is spoiled here"
+        min_length=1,
+        description="reason code recorded when a card is spoiled here: a code of the stage "
+        "in the catalogue of line.reasons that spoils a card",
     )
     availability: float = Field(
         default=1.0, gt=0, le=1, description="fraction of shift time a machine is up"
@@ -225,6 +229,41 @@ class LineSpec(_Frozen):
                 raise ValueError(f"missing stage(s): {', '.join(missing)}")
         return value
 
+    @model_validator(mode="after")
+    def _failure_reasons(self) -> LineSpec:
+        # One catalogue of reason codes: the spec's are the ones the line records.
+        for stage, stage_spec in self.stages.items():
+            code = stage_spec.failure_reason
+            reason = reasons.find(code)
+            if reason is not None and reason.stage.value == stage.value and reason.spoils:
+                continue
+            spoiling = reasons.allowed(stage=EventStage(stage.value), kinds=[reasons.Kind.SPOIL])
+            if reason is None:
+                problem = "unknown reason code"
+            elif reason.stage.value != stage.value:
+                problem = f"a reason code of {reason.stage.value}, not of {stage.value}"
+            else:
+                problem = f"a {reason.kind.value} code, not one that spoils a card"
+            raise ValidationError.from_exception_data(
+                "LineSpec",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "reason_code",
+                            "{problem} (allowed at {stage}: {allowed})",
+                            {
+                                "problem": problem,
+                                "stage": stage.value,
+                                "allowed": ", ".join(r.code for r in spoiling),
+                            },
+                        ),
+                        loc=("stages", stage.value, "failure_reason"),
+                        input=code,
+                    )
+                ],
+            )
+        return self
+
     def stage(self, stage: Stage) -> StageSpec:
         return self.stages[stage]
 
@@ -265,8 +304,9 @@ def spec_error(exc: ValidationError, *, source: str | None, prefix: str = "") ->
     if first["type"] == "extra_forbidden":
         message = "unknown field"
     if "input" in first and first["type"] not in ("missing", "extra_forbidden"):
-        message = f"{message} (got {first['input']!r})"
-    path = _field_path(tuple(first["loc"]))
+        message = f"{message} (got {shorten(repr(first['input']))})"
+    message = shorten(message)
+    path = shorten(_field_path(tuple(first["loc"])), 120)
     field = f"{prefix}{path}" if prefix and path != "(top level)" else (prefix.rstrip(".") or path)
     return SpecError(message, field=field, source=source)
 
@@ -281,18 +321,87 @@ def parse_spec(data: Any, *, source: str | None = None) -> LineSpec:
         raise spec_error(exc, source=source) from exc
 
 
+MAX_YAML_BYTES = 1 << 20
+"""The largest spec or scenario file read (the reference spec is under 10 KiB)."""
+
+MAX_MESSAGE = 200
+"""Characters of a value or a parser's complaint quoted in an error message."""
+
+
+class YamlRefused(ValueError):
+    """A YAML file of cardline's (a spec, a scenario) that is not read: unreadable, too
+    large, not UTF-8, not YAML, or using aliases. The message is one short line."""
+
+
+class SafeYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases: ``*name`` (and so ``<<: *name``) is refused.
+    Specs and scenarios have no use for them, and nested aliases ("billion laughs") make a
+    few hundred bytes stand for billions of values, which validation and error messages
+    then walk."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed here", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` on one line, at most ``limit`` characters (an ellipsis says it was cut)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        problem = exc.problem or exc.context or "not YAML"
+        mark = exc.problem_mark or exc.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        return shorten(f"{problem}{where}")
+    return shorten(str(exc))
+
+
+def read_yaml(path: Path, *, loader: type[SafeYamlLoader] = SafeYamlLoader) -> Any:
+    """The data of a YAML file, read safely: at most ``MAX_YAML_BYTES``, UTF-8 (a BOM is
+    fine), no aliases, not nested past the interpreter's recursion limit. Raises
+    ``YamlRefused`` with a short reason."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_YAML_BYTES + 1)
+    except OSError as exc:
+        raise YamlRefused(f"cannot read: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_YAML_BYTES:
+        raise YamlRefused(f"larger than {MAX_YAML_BYTES >> 20} MiB: not a spec or scenario")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise YamlRefused(f"not UTF-8 text (byte {exc.start})") from exc
+    return parse_yaml(text, loader=loader)
+
+
+def parse_yaml(text: str, *, loader: type[SafeYamlLoader] = SafeYamlLoader) -> Any:
+    """``text`` as YAML with ``loader`` (no aliases); ``YamlRefused`` with a short reason."""
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as exc:
+        raise YamlRefused(f"not valid YAML: {_yaml_problem(exc)}") from exc
+    except RecursionError as exc:
+        raise YamlRefused("not valid YAML: nested too deeply") from exc
+
+
 def load_spec(path: Path | str) -> LineSpec:
-    """Load and validate a line spec from a YAML file."""
+    """Load and validate a line spec from a YAML file (read with ``read_yaml``)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise SpecError(f"cannot read: {exc.strerror}", field="(file)", source=str(path)) from exc
+        data = read_yaml(path)
+    except YamlRefused as exc:
+        raise SpecError(str(exc), field="(file)", source=str(path)) from exc
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"not valid YAML: {exc}", field="(file)", source=str(path)) from exc
-    return parse_spec(data, source=str(path))
+        return parse_spec(data, source=str(path))
+    except RecursionError as exc:  # validation of a deeply nested value
+        raise SpecError("nested too deeply", field="(file)", source=str(path)) from exc
 
 
 DEFAULT_SPEC_RESOURCE = "default_line.yaml"

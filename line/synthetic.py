@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
+from line.files import open_private, private_dir, write_private
 from line.idnumber import Sex, make_id_number
 from line.intake import FIELDS
 from line.provinces import PROVINCES
@@ -145,20 +146,21 @@ def portrait(rng: random.Random, *, fmt: str = "JPEG") -> bytes:
 
 
 def write_photos(rng: random.Random, directory: Path, count: int) -> list[str]:
-    """``count`` portraits (JPEG, every fifth a PNG) in ``directory``; returns file names."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """``count`` portraits (JPEG, every fifth a PNG) in ``directory``; returns file names.
+    Like every file of applicants, owner-only (directory 0700, files 0600)."""
+    private_dir(directory)
     names = []
     for index in range(count):
         fmt = "PNG" if index % 5 == 4 else "JPEG"
         name = f"photo-{index:05d}.{'png' if fmt == 'PNG' else 'jpg'}"
-        (directory / name).write_bytes(portrait(rng, fmt=fmt))
+        write_private(directory / name, portrait(rng, fmt=fmt))
         names.append(name)
     return names
 
 
 def write_csv(path: Path, rows: Iterator[dict[str, str]] | list[dict[str, str]]) -> int:
     count = 0
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    with open_private(path, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
         writer.writeheader()
         for row in rows:
@@ -169,7 +171,7 @@ def write_csv(path: Path, rows: Iterator[dict[str, str]] | list[dict[str, str]])
 
 def write_jsonl(path: Path, rows: Iterator[dict[str, str]] | list[dict[str, str]]) -> int:
     count = 0
-    with path.open("w", encoding="utf-8") as handle:
+    with open_private(path, "w", encoding="utf-8") as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1

@@ -29,6 +29,11 @@ StationCode: TypeAlias = str
 MachineId: TypeAlias = str
 """Name of one machine of a stage (``print-03``)."""
 
+MAX_DB_INTEGER = 2**31 - 1
+"""The largest value every supported database keeps in an INTEGER column (PostgreSQL's
+``integer`` is 32-bit): numbers users type (application numbers, quantities, limits) are
+checked against it before they reach a query."""
+
 Clock: TypeAlias = Callable[[], datetime]
 """Returns the current time as an aware UTC datetime. Injected, never read globally."""
 

@@ -20,8 +20,6 @@ a production DS key in the encoder's HSM).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import stat
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from line.errors import CardlineError
+from line.files import private_dir, write_private
 
 CURVE = ec.SECP256R1
 CSCA_VALIDITY = timedelta(days=15 * 365 + 4)
@@ -187,25 +186,6 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
     )
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
-    """Write ``data`` to ``path`` with ``mode`` whatever the umask: a temporary file of that
-    mode in the same directory, renamed over ``path``."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        temporary.unlink()
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.fchmod(descriptor, mode)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    os.replace(temporary, path)
-
-
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
@@ -218,7 +198,8 @@ def init_test_keys(
     directory: Path, *, now: datetime, country: str = "VN", overwrite: bool = False
 ) -> KeyPaths:
     """Create the test CSCA and DS in ``directory`` (made mode 0700): ``csca.pem``,
-    ``csca.key``, ``ds.pem``, ``ds.key`` (keys 0600, certificates 0644). Both certificates
+    ``csca.key``, ``ds.pem``, ``ds.key``, all 0600 whatever the umask (the certificates are
+    public, but they live in the owner-only home with the keys). Both certificates
     start at ``now`` (an aware datetime). Raises ``KeysExist`` if any of the files is there,
     unless ``overwrite``."""
     if now.tzinfo is None:
@@ -231,16 +212,15 @@ def init_test_keys(
             "refusing to replace them (to make new ones on purpose: cardline keys init --force)",
             path=directory,
         )
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    directory.chmod(0o700)
+    private_dir(directory)
     csca_key = ec.generate_private_key(CURVE())
     csca = _csca_certificate(csca_key, now=now, country=country)
     ds_key = ec.generate_private_key(CURVE())
     ds = _ds_certificate(ds_key, csca=csca, csca_key=csca_key, now=now, country=country)
-    _write(paths.csca_key, _key_pem(csca_key), 0o600)
-    _write(paths.ds_key, _key_pem(ds_key), 0o600)
-    _write(paths.csca_cert, csca.public_bytes(serialization.Encoding.PEM), 0o644)
-    _write(paths.ds_cert, ds.public_bytes(serialization.Encoding.PEM), 0o644)
+    write_private(paths.csca_key, _key_pem(csca_key))
+    write_private(paths.ds_key, _key_pem(ds_key))
+    write_private(paths.csca_cert, csca.public_bytes(serialization.Encoding.PEM))
+    write_private(paths.ds_cert, ds.public_bytes(serialization.Encoding.PEM))
     return paths
 
 

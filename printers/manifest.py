@@ -17,6 +17,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
+from line.files import private_dir, private_file
 from printers.face import qr_matrix
 from printers.fonts import register_fonts
 
@@ -54,8 +55,8 @@ def render_manifest(
 ) -> Path:
     """Write the manifest of one batch to ``out`` (atomically, owner-only)."""
     fonts = register_fonts()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
+    private_dir(out.parent)
+    tmp = private_file(out.with_name(out.name + ".part"))  # 0600 before ReportLab writes it
     canvas = Canvas(str(tmp), pagesize=A4, pageCompression=1)
     canvas.setTitle(f"Manifest {code}")
     width, height = A4

@@ -19,17 +19,18 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import Executor
+from concurrent.futures import BrokenExecutor, Executor
 from datetime import UTC
 from pathlib import Path
 
 from line.card import CardData
 from line.devices import CardPrinter, PrintedFace, PrintJob
 from line.errors import DeviceError
+from line.files import private_dir
 from line.logsetup import get_logger
 from line.spec import StageSpec
 from line.types import Clock, utc_now
-from printers.face import render_cards
+from printers.face import RenderedBatch, render_batch
 
 log = get_logger(__name__)
 
@@ -82,13 +83,14 @@ class PrinterOffline(PrinterFault):
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def render_to_file(cards: list[CardData], path: str) -> list[tuple[int, int]]:
-    """Render ``cards`` into the PDF at ``path`` and flush it to disk (a process pool's job)."""
-    with open(path, "wb") as out:
-        pages = render_cards(cards, out)
-        out.flush()
-        os.fsync(out.fileno())
-    return pages
+def render_to_file(cards: list[CardData], path: str) -> RenderedBatch:
+    """Render ``cards`` into the PDF at ``path`` and flush it to disk (a process pool's job).
+    Cards whose data cannot be printed are refused alone (``RenderedBatch.refused``)."""
+    done = render_batch(cards, Path(path))
+    if done.pages:
+        with open(path, "rb+") as out:
+            os.fsync(out.fileno())
+    return done
 
 
 def _safe(name: str) -> str:
@@ -119,7 +121,7 @@ class SpoolPrinter:
         # encoder and QC (``line.controller`` drives the printer beside them).
         self.render_in = render_in
         self._clock: Clock = clock or utc_now
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)  # 0700: the batches hold personal data
         self._prefix = _safe(name)
         self._sequence = self._last_sequence()
 
@@ -139,19 +141,42 @@ class SpoolPrinter:
         handle, temporary = tempfile.mkstemp(prefix=".batch-", suffix=".part", dir=self.directory)
         os.close(handle)
         try:
-            if self.render_in is None:
-                pages = render_to_file(list(cards), temporary)
-            else:
-                pages = self.render_in.submit(render_to_file, list(cards), temporary).result()
-            path = self._publish(Path(temporary))
+            done = self._render(list(cards), temporary)
+            path = self._publish(Path(temporary)) if done.pages else None
         finally:
             Path(temporary).unlink(missing_ok=True)
+        for refusal in done.refused:
+            log.warning(
+                "print.refused",
+                printer=self.name,
+                card_serial=refusal.card_serial,
+                reason_code=refusal.reason_code,
+                why=refusal.message,
+            )
+        spoiled = tuple((refusal.card_serial, refusal.reason_code) for refusal in done.refused)
+        if path is None:
+            return PrintJob(pdf=None, printed=(), spoiled=spoiled)
         printed = tuple(
-            PrintedFace(card.card_serial, path, front, back)
-            for card, (front, back) in zip(cards, pages, strict=True)
+            PrintedFace(serial, path, front, back) for serial, front, back in done.pages
         )
-        log.info("print.spooled", printer=self.name, cards=len(cards), file=path.name)
-        return PrintJob(pdf=path, printed=printed)
+        log.info("print.spooled", printer=self.name, cards=len(printed), file=path.name)
+        return PrintJob(pdf=path, printed=printed, spoiled=spoiled)
+
+    def _render(self, cards: list[CardData], temporary: str) -> RenderedBatch:
+        """Render in the helper process; if that process died (the pool is broken, and
+        stays broken), say so and render here from now on: the line goes on."""
+        if self.render_in is not None:
+            try:
+                return self.render_in.submit(render_to_file, cards, temporary).result()
+            except BrokenExecutor as exc:
+                log.error(
+                    "print.render_helper_lost",
+                    printer=self.name,
+                    error=type(exc).__name__,
+                    action="rendering in the line's own process from now on",
+                )
+                self.render_in = None
+        return render_to_file(cards, temporary)
 
     def _publish(self, temporary: Path) -> Path:
         stamp = self._clock().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -15,6 +15,7 @@ A scenario is a YAML file (``sim/scenarios/base-2021.yaml`` is the reference)::
       per_day: 300000              # mean applications approved per day
       weekly_profile: {sun: 0.5}   # multipliers of per_day (default 1)
       hourly_profile: [0, 0, ...]  # 24 relative weights of the hour of arrival (default flat)
+      changes: [{from: 2021-06-23, per_day: 150000}]   # the mean rate from a date on
       groups: {elderly: {share: 0.08}, general: {share: 0.92}}
       destinations: {"001": 0.5, "079": 0.5}
     chips:
@@ -23,6 +24,13 @@ A scenario is a YAML file (``sim/scenarios/base-2021.yaml`` is the reference)::
         march: {date: 2021-03-20, quantity: 10000000, delay: {kind: uniform, low: 0, high: 6}}
     changes:                       # the line from a date: only the calendar and machine counts
       - {from: 2021-05-10, line: {calendar: {shifts: [...]}}}
+    costs:                         # what a unit costs, for ``cardline plan`` (sim.plan)
+      currency: USD
+      machine: {print: 250000, chip-encode: 60000}   # one machine more, for the run
+      shift_day: 20000             # one more shift on one working day
+      chip: 1.2                    # one chip more
+      delivery_day: 150000         # a delivery one day earlier (or per delivery: {march: ...})
+      fields: {"line.stages.qc.machines": 30000}      # per unit of any dotted path
 
 Mappings merge key by key (``extends`` and ``line`` overrides); any other value, lists included,
 replaces the one below it, and so does a distribution (a mapping with ``kind``); ``null``
@@ -31,6 +39,9 @@ removes a key, so its default applies (``breakdowns: null``: no breakdowns). A d
 ``slip_days`` is a known slip, for what-ifs.
 A bad file raises ``ScenarioError`` (a ``line.errors.SpecError``) naming the field
 (``chips.deliveries.march.date``; ``line.stages.print.machines`` inside the line overrides).
+
+``costs`` is read only by ``cardline plan``: the cost of one unit of each field a plan varies
+(``sim.plan`` says which cost applies to which field); without it every unit costs 1.
 """
 
 from __future__ import annotations
@@ -99,6 +110,13 @@ class Group(_Frozen):
     due: date | None = None
 
 
+class RateChange(_Frozen):
+    """The mean applications a day from ``from`` on (a campaign that winds down)."""
+
+    on: date = Field(alias="from")
+    per_day: float = Field(ge=0)
+
+
 class Demand(_Frozen):
     backlog: int = Field(default=0, ge=0, description="applications waiting on the first day")
     per_day: float = Field(default=0.0, ge=0, description="mean applications a day")
@@ -106,6 +124,24 @@ class Demand(_Frozen):
     hourly_profile: tuple[float, ...] = ()
     groups: dict[str, Group] = Field(default_factory=lambda: {"general": Group(share=1.0)})
     destinations: dict[str, float] = Field(default_factory=lambda: {"000": 1.0})
+    changes: tuple[RateChange, ...] = Field(
+        default=(), description="per_day from a date on, in date order"
+    )
+
+    @field_validator("changes")
+    @classmethod
+    def _in_order(cls, value: tuple[RateChange, ...]) -> tuple[RateChange, ...]:
+        if any(b.on <= a.on for a, b in zip(value, value[1:], strict=False)):
+            raise ValueError("changes must be in date order, one per date")
+        return value
+
+    def per_day_on(self, day: date) -> float:
+        """The mean applications a day (before the weekly profile) on ``day``."""
+        rate = self.per_day
+        for change in self.changes:
+            if change.on <= day:
+                rate = change.per_day
+        return rate
 
     @field_validator("weekly_profile")
     @classmethod
@@ -161,6 +197,51 @@ class Target(_Frozen):
     cards: int = Field(ge=1, description="good cards dispatched")
     by: date | None = None
 
+    @property
+    def deadline(self) -> date | None:
+        """The last day whose cards count: the day before ``by`` (50 million *by 1 July*
+        means dispatched by the end of 30 June)."""
+        return None if self.by is None else self.by - timedelta(days=1)
+
+
+PerName = float | dict[str, float]
+
+
+class Costs(_Frozen):
+    """What one unit of a varied field costs (``cardline plan``). Every figure is optional;
+    a plan that varies a field with no cost here is refused naming the field."""
+
+    currency: str = Field(default="", description="a label for the reports (USD, VND)")
+    machine: PerName | None = Field(
+        default=None, description="one machine more for the run (or per stage)"
+    )
+    shift_day: float | None = Field(default=None, ge=0, description="one shift, one day")
+    chip: float | None = Field(default=None, ge=0, description="one chip more")
+    delivery_day: PerName | None = Field(
+        default=None, description="a delivery one day earlier (or per delivery)"
+    )
+    fields: dict[str, float] = Field(
+        default_factory=dict, description="per unit of a dotted path; before the above"
+    )
+
+    @field_validator("machine", "delivery_day", "fields")
+    @classmethod
+    def _not_negative(cls, value: PerName | None) -> PerName | None:
+        values = value.values() if isinstance(value, dict) else [value]
+        if any(v is not None and v < 0 for v in values):
+            raise ValueError("a cost cannot be negative")
+        return value
+
+    @field_validator("machine")
+    @classmethod
+    def _stages(cls, value: PerName | None) -> PerName | None:
+        if isinstance(value, dict):
+            stages = [s.value for s in Stage]
+            for name in value:
+                if name not in stages:
+                    raise ValueError(f"unknown stage {name!r} (expected one of {stages})")
+        return value
+
 
 class SpecChange(_Frozen):
     """The line spec in force from ``on`` (only the calendar and machine counts differ)."""
@@ -182,6 +263,7 @@ class Scenario(_Frozen):
     target: Target | None = None
     demand: Demand = Demand()
     chips: Chips = Chips()
+    costs: Costs | None = None
     definition: dict[str, Any] = Field(
         default_factory=dict, description="the merged file data, for with_overrides"
     )
@@ -216,7 +298,11 @@ class Scenario(_Frozen):
     @property
     def expected_cards(self) -> float:
         """Applications the run may see: the backlog plus the mean arrivals (sizes the run)."""
-        return self.demand.backlog + self.demand.per_day * self.days
+        demand = self.demand
+        if not demand.changes:
+            return demand.backlog + demand.per_day * self.days
+        days = (self.start + timedelta(days=d) for d in range(self.days))
+        return demand.backlog + sum(demand.per_day_on(day) for day in days)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Scenario:
         """This scenario with ``overrides`` merged into its definition (the file's mapping):
@@ -285,9 +371,14 @@ def _with_parents(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return deep_merge(_with_parents(parent_path, (*seen, path.resolve())), data)
 
 
+RENAMED = {"base-2021": "plan-2021"}
+"""Built-in scenarios under their old names: ``base-2021`` was the plan of the 2021 drive,
+not what happened (that is ``history-2021``), so it is ``plan-2021`` now."""
+
+
 def load_scenario(path: Path | str) -> Scenario:
-    """Load a scenario file (a built-in one by name, e.g. ``"base-2021"``, or a path)."""
-    path = Path(path)
+    """Load a scenario file (a built-in one by name, e.g. ``"plan-2021"``, or a path)."""
+    path = Path(str(RENAMED.get(str(path), path)))
     if not path.exists() and path.suffix == "" and (_builtin_dir() / f"{path}.yaml").exists():
         path = _builtin_dir() / f"{path}.yaml"
     data = _with_parents(path)
@@ -420,7 +511,7 @@ def parse_scenario(
     _check_playable(spec, "line.", source)
     changes = _changes(data.pop("changes", None), spec_data, spec, source)
     try:
-        return Scenario.model_validate(
+        scenario = Scenario.model_validate(
             {
                 **data,
                 "spec": spec,
@@ -432,3 +523,12 @@ def parse_scenario(
     except ValidationError as exc:
         error = spec_error(exc, source=source)
         raise ScenarioError(_reason(error), field=error.field, source=source) from exc
+    per_delivery = scenario.costs.delivery_day if scenario.costs is not None else None
+    for name in per_delivery if isinstance(per_delivery, dict) else ():
+        if name not in scenario.chips.deliveries:
+            raise ScenarioError(
+                "no such delivery in chips.deliveries",
+                field=f"costs.delivery_day.{name}",
+                source=source,
+            )
+    return scenario

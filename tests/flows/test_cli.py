@@ -449,7 +449,8 @@ def test_dispatch_deliver_and_return_from_the_command_line(
     code, out, _ = cli(capsys, "-q", "deliver", first["code"])
     assert code == 0 and "delivered" in out
     code, _, err = cli(capsys, "-q", "deliver", first["code"])
-    assert code == 1 and "illegal transition" in err
+    assert code == 1 and err.startswith(f"cardline: error: batch {first['code']} already delivered on 20")
+    assert err.count("\n") == 1
     other = batches[1]
     with session_scope_for(home) as session:
         serial = session.exec(select(Card.serial).where(Card.state == CardState.DISPATCHED)).first()

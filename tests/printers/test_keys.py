@@ -47,7 +47,7 @@ def test_init_writes_four_files_with_private_modes(tmp_path: Path, open_umask: N
     ]
     assert mode(directory) == 0o700
     assert (mode(paths.csca_key), mode(paths.ds_key)) == (0o600, 0o600)
-    assert (mode(paths.csca_cert), mode(paths.ds_cert)) == (0o644, 0o644)
+    assert (mode(paths.csca_cert), mode(paths.ds_cert)) == (0o600, 0o600)
     assert paths.ds_key.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
 
 
