@@ -479,15 +479,15 @@ class HeldMachines:
         with self._lock:
             try:
                 with session_scope(self.engine) as session:
-                    release(session=session, lease=self.lease, at=self.clock())
+                    given_back = release(session=session, lease=self.lease, at=self.clock())
             except SQLAlchemyError as error:
                 log.warning(
                     "lease.release_failed",
                     machines=list(self.lease.machines),
                     error=str(error).splitlines()[0],
                 )
-            else:
-                log.info("lease.released", machines=list(self.lease.machines))
+            else:  # none when the lease was lost: the machines are another run's now
+                log.info("lease.released", machines=list(self.lease.machines), count=given_back)
 
     def _renew_until_stopped(self) -> None:
         while not self._stop.wait(self.ttl.total_seconds() / 3):
