@@ -29,6 +29,7 @@ from line.leases import (
     ACTOR_LENGTH,
     Lease,
     LeaseLost,
+    LeaseStatus,
     MachinesBusy,
     Worker,
     acquire,
@@ -234,7 +235,7 @@ def test_two_processes_racing_exactly_one_gets_the_machines_the_other_is_told_wh
     assert not any(s.held for s in _leases_now(engine).values())
 
 
-def _leases_now(engine: Engine) -> dict[str, object]:
+def _leases_now(engine: Engine) -> dict[str, LeaseStatus]:
     with session_scope(engine) as session:
         return dict(leases(session=session, at=utc_now()))
 

@@ -155,13 +155,14 @@ class TakenDuringPrint:
 
     real: CardPrinter
     url: str
+    name: str = ""
+    taken: bool = False
 
-    @property
-    def name(self) -> str:
-        return self.real.name
+    def __post_init__(self) -> None:
+        self.name = self.real.name
 
     def print_cards(self, cards: Sequence[CardData]) -> PrintJob:
-        if not getattr(self, "taken", False):
+        if not self.taken:
             self.taken = True
             from line.db import make_engine
 
