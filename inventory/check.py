@@ -4,15 +4,32 @@ Per lot: every balance carried by the movements equals the balance recomputed fr
 movements alone, and received (+ adjustments) = available + reserved + consumed good +
 spoiled. Per card: its chip UID is used once (the schema enforces it too), lies in the UID
 range of the lot the card records, and every card with a chip records its lot.
+
+Card states against the ledger, per chip lot: the chips the ledger books as consumed by
+good cards are the lot's cards that are not spoiled (those finished, and those still on
+the line), the chips it books as spoiled are the lot's spoiled cards, and the chips it
+books as reserved are the open reservations. Each card that breaks this is named: one
+the ledger books no body for, a spoiled card whose chip is not booked as spoiled, a good
+card whose chip is.
+
+Consumables (ribbon, overlay film), from their first delivery on: the rolls booked as
+mounted are the rolls the cards taken since need; more cards than the mounted rolls
+print is a line that printed past its roll.
 """
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from inventory.ledger import Balance
-from inventory.models import StockLot, StockMovement
+from inventory.ledger import CHIP, Balance, supplies
+from inventory.models import ChipReservation, MovementKind, StockLot, StockMovement
 from line.models import Card
+from line.types import CardState
+
+ON_THE_LINE = (CardState.PRINTING, CardState.PRINTED, CardState.ENCODED)
+NAMED = 10
+"""Cards named per kind of mismatch; the rest are counted."""
 
 
 def reconcile(*, session: Session) -> list[str]:
@@ -82,4 +99,186 @@ def reconcile(*, session: Session) -> list[str]:
             )
     if unknown > 10:
         problems.append(f"... and {unknown - 10} more cards whose chip comes from no known lot")
+    chip_lots_by_id = {lot_id: lot for lot_id, lot in lots.items() if lot.item_code == CHIP}
+    problems.extend(_reservations(session, chip_lots_by_id, running))
+    problems.extend(_cards_against_lots(session, chip_lots_by_id, running))
+    problems.extend(_consumables(session))
+    return problems
+
+
+def _reservations(
+    session: Session, chip_lots: dict[int | None, StockLot], running: dict[int, Balance]
+) -> list[str]:
+    """Per chip lot: the chips the ledger books as reserved are its open reservations."""
+    open_reservations = {
+        lot_id: int(count)
+        for lot_id, count in session.exec(
+            select(ChipReservation.lot_id, sa.func.count())
+            .where(ChipReservation.state == "reserved")
+            .group_by(col(ChipReservation.lot_id))
+        )
+    }
+    problems = []
+    for lot_id, lot in chip_lots.items():
+        booked = running.get(lot_id or 0, Balance()).reserved
+        if booked != open_reservations.get(lot_id or 0, 0):
+            problems.append(
+                f"lot {lot.lot_number}: the ledger books {booked} chips reserved, but "
+                f"{open_reservations.get(lot_id or 0, 0)} reservations are open"
+            )
+    return problems
+
+
+def _cards_against_lots(
+    session: Session, chip_lots: dict[int | None, StockLot], running: dict[int, Balance]
+) -> list[str]:
+    """Per chip lot that has given out card bodies and has cards recording it: the chips the
+    ledger books as consumed by good cards are the lot's good cards (finished and on the
+    line), those it books as spoiled its spoiled cards; then every card that breaks it."""
+    tallies: dict[str, dict[str, int]] = {}
+    for lot_number, state, count in session.exec(
+        select(Card.chip_lot, Card.state, sa.func.count())
+        .where(col(Card.chip_lot).is_not(None))
+        .group_by(col(Card.chip_lot), col(Card.state))
+    ):
+        assert lot_number is not None
+        kind = (
+            "spoiled" if state is CardState.SPOILED else "line" if state in ON_THE_LINE else "done"
+        )
+        tally = tallies.setdefault(lot_number, {"done": 0, "line": 0, "spoiled": 0})
+        tally[kind] += int(count)
+    given_out = set(
+        session.exec(
+            select(StockMovement.lot_id)
+            .where(StockMovement.kind == MovementKind.CONSUMPTION)
+            .distinct()
+        )
+    )
+    problems: list[str] = []
+    checked: dict[int, str] = {}
+    for lot_id, lot in chip_lots.items():
+        found = tallies.get(lot.lot_number)
+        if lot_id is None or found is None or lot_id not in given_out:
+            continue  # one side only knows the lot: nothing to hold against the other
+        tally = found
+        checked[lot_id] = lot.lot_number
+        balance = running.get(lot_id, Balance())
+        good = tally["done"] + tally["line"]
+        if balance.consumed != good:
+            problems.append(
+                f"lot {lot.lot_number}: the ledger books {balance.consumed} chips consumed by "
+                f"good cards, but {good} good cards come from it ({tally['done']} finished, "
+                f"{tally['line']} on the line)"
+            )
+        if balance.spoiled != tally["spoiled"]:
+            problems.append(
+                f"lot {lot.lot_number}: the ledger books {balance.spoiled} chips spoiled, but "
+                f"{tally['spoiled']} spoiled cards come from it"
+            )
+    if checked:
+        problems.extend(_cards_against_movements(session, checked))
+    return problems
+
+
+def _named(problems: list[str], found: list[str], what: str) -> None:
+    problems.extend(found[:NAMED])
+    if len(found) > NAMED:
+        problems.append(f"... and {len(found) - NAMED} more {what}")
+
+
+def _cards_against_movements(session: Session, lots: dict[int, str]) -> list[str]:
+    """Each card of ``lots`` (id -> lot number): one body taken for it from its lot, its
+    chip booked as spoiled if and only if it is spoiled; and no body taken for no card."""
+
+    def booked(kind: MovementKind) -> sa.ScalarSelect[int]:
+        return (
+            select(sa.func.count())
+            .select_from(StockMovement)
+            .join(StockLot, col(StockLot.id) == StockMovement.lot_id)
+            .where(
+                StockMovement.card_serial == Card.serial,
+                StockMovement.kind == kind,
+                StockLot.lot_number == Card.chip_lot,
+                StockLot.item_code == CHIP,
+            )
+            .scalar_subquery()
+        )
+
+    taken, spoilage = booked(MovementKind.CONSUMPTION), booked(MovementKind.SPOILAGE)
+    state = col(Card.state)
+    rows = (
+        session.connection()
+        .execute(
+            sa.select(
+                col(Card.serial), state, col(Card.chip_lot), col(Card.spoil_reason), taken, spoilage
+            )
+            .where(
+                col(Card.chip_lot).in_(list(lots.values())),
+                sa.or_(
+                    taken != 1,
+                    sa.and_(state == CardState.SPOILED, spoilage != 1),
+                    sa.and_(state != CardState.SPOILED, spoilage != 0),
+                ),
+            )
+            .order_by(col(Card.id))
+        )
+        .all()
+    )
+    untaken, unspoiled, wrongly = [], [], []
+    for serial, raw_state, lot, reason, bodies, spoils in rows:
+        now = CardState(raw_state)
+        if bodies != 1:
+            untaken.append(
+                f"card {serial} ({now.value}) has its chip from lot {lot}, but the ledger "
+                f"books {bodies} card bodies of that lot taken for it"
+            )
+        if now is CardState.SPOILED and spoils != 1:
+            unspoiled.append(
+                f"card {serial} is spoiled ({reason or 'no reason'}), but the ledger books "
+                f"{spoils} spoilage of its chip"
+            )
+        elif now is not CardState.SPOILED and spoils:
+            wrongly.append(
+                f"card {serial} is {now.value}, but the ledger books its chip as spoiled"
+            )
+    orphans = [
+        f"lot {lot_number}: the ledger books a card body taken for {serial or 'no card'}, "
+        "which no card of that lot records"
+        for lot_number, serial in session.exec(
+            select(StockLot.lot_number, StockMovement.card_serial)
+            .join(StockLot, col(StockLot.id) == StockMovement.lot_id)
+            .where(
+                col(StockMovement.lot_id).in_(list(lots)),
+                StockMovement.kind == MovementKind.CONSUMPTION,
+                ~sa.exists().where(
+                    col(Card.serial) == col(StockMovement.card_serial),
+                    col(Card.chip_lot) == col(StockLot.lot_number),
+                ),
+            )
+            .order_by(col(StockMovement.id))
+        )
+    ]
+    problems: list[str] = []
+    _named(problems, untaken, "cards whose body the ledger does not book once")
+    _named(problems, unspoiled, "spoiled cards whose chip is not booked as spoiled")
+    _named(problems, wrongly, "good cards whose chip is booked as spoiled")
+    _named(problems, orphans, "card bodies taken for no card")
+    return problems
+
+
+def _consumables(session: Session) -> list[str]:
+    """Each consumable from its first delivery: rolls mounted = rolls the cards need."""
+    problems = []
+    for code, use in supplies(session=session).items():
+        if use.mounted < use.needed:
+            problems.append(
+                f"{code}: {use.cards_taken} cards taken since its first delivery need "
+                f"{use.needed} {use.unit}(s) of {use.cards_per_unit}, but {use.mounted} were "
+                f"mounted: {-use.left_on_mounted} cards printed past the rolls"
+            )
+        elif use.mounted > use.needed:
+            problems.append(
+                f"{code}: {use.mounted} {use.unit}(s) booked as mounted, but the "
+                f"{use.cards_taken} cards taken since its first delivery need {use.needed}"
+            )
     return problems

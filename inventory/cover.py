@@ -10,6 +10,12 @@ cover = available / rate. The state says what a manager must know:
   while a new order is on its way);
 - ``ok``.
 
+A consumable (ribbon, overlay film) is counted in cards it can still print: a mounted roll
+with panels left is stock in use, not stock gone (``inventory.ledger.SupplyUse``). It is
+``out`` only when nothing is left to print with, ``short`` when the cards left do not cover
+the backlog, and its rate is the card bodies taken, in units (``cards_per_unit`` cards a
+unit), so a roll mounted now and then does not make the rate jump.
+
 The projected stock-out date walks the days ahead: each day takes the trailing rate (no
 more than the backlog still needs) and adds the open purchase orders due that day; the
 first day that cannot be served is the stock-out. None: not within the horizon.
@@ -23,7 +29,7 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from inventory.ledger import stock
+from inventory.ledger import CHIP, SupplyUse, stock, supplies
 from inventory.models import MovementKind, PurchaseOrder, StockItem, StockMovement
 from inventory.orders import expected
 from line.models import Application
@@ -43,6 +49,8 @@ class ItemCover:
     expected: int = 0  # on open purchase orders
     reorder_point: int = 0
     projected_stockout: date | None = None
+    in_use: int = 0  # consumables: mounted units with panels left
+    cards_left: int | None = None  # cards it can still make (None: never delivered)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -59,6 +67,8 @@ class ItemCover:
             "projected_stockout": None
             if self.projected_stockout is None
             else self.projected_stockout.isoformat(),
+            "in_use": self.in_use,
+            "cards_left": self.cards_left,
         }
 
 
@@ -79,66 +89,179 @@ def cover(
             .select_from(Application)
             .where(Application.state == ApplicationState.APPROVED)
         ).one()
-    since = now - timedelta(days=window_days)
+    window = _Window(
+        now=now,
+        since=now - timedelta(days=window_days),
+        days=window_days,
+        lead_days=lead_days,
+        horizon_days=horizon_days,
+        backlog=backlog,
+    )
+    tracked = supplies(session=session)
     result = []
     for item in session.exec(select(StockItem).order_by(col(StockItem.code))):
         lots = stock(session=session, item_code=item.code)
-        on_hand = sum(s.balance.on_hand for s in lots)
-        reserved = sum(s.balance.reserved for s in lots)
-        available = on_hand - reserved
-        used = session.exec(
-            select(sa.func.coalesce(sa.func.sum(StockMovement.quantity), 0)).where(
-                StockMovement.item_code == item.code,
-                StockMovement.kind == MovementKind.CONSUMPTION,
-                col(StockMovement.at) >= since,
-            )
-        ).one()
-        rate = float(used) / window_days
-        days = available / rate if rate > 0 else None
-        need = backlog if item.code == "chip" else 0
-        orders = expected(session=session, item_code=item.code)
-        reorder_point = round(rate * lead_days)
-        stockout = _stockout(now.date(), available, rate, need, orders, horizon_days)
-        if available <= 0:
-            state, reason = "out", f"nothing available ({reserved} reserved)"
-        elif need > available:
-            state, reason = "short", f"{available} available for {need} approved applications"
-        elif rate > 0 and available <= reorder_point:
-            state = "low"
-            reason = (
-                f"{days:.1f} days of cover at {rate:.0f} a day, at or below the reorder point "
-                f"({reorder_point}: {lead_days:g} days)"
-            )
-        else:
-            state = "ok"
-            reason = "no consumption lately" if days is None else f"{days:.1f} days of cover"
-        if orders:
-            reason += (
-                f"; {sum(o.quantity for o in orders)} expected, next on {orders[0].expected_on}"
-            )
-        result.append(
-            ItemCover(
-                item.code,
-                on_hand,
-                reserved,
-                available,
-                rate,
-                days,
-                state,
-                reason,
-                expected=sum(o.quantity for o in orders),
-                reorder_point=reorder_point,
-                projected_stockout=stockout,
-            )
+        held = _Held(
+            on_hand=sum(s.balance.on_hand for s in lots),
+            reserved=sum(s.balance.reserved for s in lots),
+            orders=expected(session=session, item_code=item.code),
         )
+        if item.code == CHIP:
+            result.append(_chip_cover(session, window, held))
+        else:
+            result.append(_supply_cover(session, window, held, item, tracked.get(item.code)))
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    now: datetime
+    since: datetime  # start of the trailing window of consumption
+    days: int
+    lead_days: float
+    horizon_days: int
+    backlog: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    on_hand: int
+    reserved: int
+    orders: list[PurchaseOrder]
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+    @property
+    def expected(self) -> int:
+        return sum(order.quantity for order in self.orders)
+
+    def note(self) -> str:
+        if not self.orders:
+            return ""
+        return f"; {self.expected} expected, next on {self.orders[0].expected_on}"
+
+
+def _chips_taken(session: Session, since: datetime) -> int:
+    """Card bodies taken since ``since`` (consumption movements of chips)."""
+    used = session.exec(
+        select(sa.func.coalesce(sa.func.sum(StockMovement.quantity), 0)).where(
+            StockMovement.item_code == CHIP,
+            StockMovement.kind == MovementKind.CONSUMPTION,
+            col(StockMovement.at) >= since,
+        )
+    ).one()
+    return int(used)
+
+
+def _chip_cover(session: Session, window: _Window, held: _Held) -> ItemCover:
+    available, need = held.available, window.backlog
+    rate = _chips_taken(session, window.since) / window.days
+    days = available / rate if rate > 0 else None
+    reorder_point = round(rate * window.lead_days)
+    if available <= 0:
+        state, reason = "out", f"nothing available ({held.reserved} reserved)"
+    elif need > available:
+        state, reason = "short", f"{available} available for {need} approved applications"
+    elif rate > 0 and available <= reorder_point:
+        state = "low"
+        reason = (
+            f"{days:.1f} days of cover at {rate:.0f} a day, at or below the reorder point "
+            f"({reorder_point}: {window.lead_days:g} days)"
+        )
+    else:
+        state = "ok"
+        reason = "no consumption lately" if days is None else f"{days:.1f} days of cover"
+    return ItemCover(
+        CHIP,
+        held.on_hand,
+        held.reserved,
+        available,
+        rate,
+        days,
+        state,
+        reason + held.note(),
+        expected=held.expected,
+        reorder_point=reorder_point,
+        projected_stockout=_stockout(
+            window.now.date(), available, rate, need, held.orders, window.horizon_days
+        ),
+        cards_left=available,
+    )
+
+
+def _supply_cover(
+    session: Session, window: _Window, held: _Held, item: StockItem, use: SupplyUse | None
+) -> ItemCover:
+    """A consumable's cover, in units (rolls), counted from the cards it can still print."""
+    per_unit = item.cards_per_unit
+    rate = _chips_taken(session, window.since) / per_unit / window.days  # units a day
+    reorder_point = round(rate * window.lead_days)
+    if use is None:  # never delivered
+        return ItemCover(
+            item.code,
+            held.on_hand,
+            held.reserved,
+            held.available,
+            rate,
+            None,
+            "out",
+            f"none received ({item.name} is tracked from its first delivery on)" + held.note(),
+            expected=held.expected,
+            reorder_point=reorder_point,
+        )
+    units_left = use.cards_left / per_unit
+    days = units_left / rate if rate > 0 else None
+    mounted = (
+        f"{use.in_use} {item.unit} in use ({use.left_on_mounted} cards left on it), "
+        if use.in_use
+        else ""
+    )
+    holding = f"{mounted}{use.in_store} in store: {use.cards_left} cards left"
+    if use.cards_left <= 0:
+        state = "out"
+        reason = f"nothing left to print with ({use.mounted} {item.unit}(s) used up, none in store)"
+    elif window.backlog > use.cards_left:
+        state, reason = "short", f"{holding} for {window.backlog} approved applications"
+    elif rate > 0 and units_left <= reorder_point:
+        state = "low"
+        reason = (
+            f"{holding}, {days:.1f} days of cover, at or below the reorder point "
+            f"({reorder_point} {item.unit}s: {window.lead_days:g} days)"
+        )
+    else:
+        state = "ok"
+        reason = holding + ("" if days is None else f", {days:.1f} days of cover")
+    return ItemCover(
+        item.code,
+        held.on_hand,
+        held.reserved,
+        held.available,
+        rate,
+        days,
+        state,
+        reason + held.note(),
+        expected=held.expected,
+        reorder_point=reorder_point,
+        projected_stockout=_stockout(
+            window.now.date(),
+            units_left,
+            rate,
+            window.backlog / per_unit,
+            held.orders,
+            window.horizon_days,
+        ),
+        in_use=use.in_use,
+        cards_left=use.cards_left,
+    )
 
 
 def _stockout(
     today: date,
-    available: int,
+    available: float,
     rate: float,
-    need: int,
+    need: float,
     orders: list[PurchaseOrder],
     horizon_days: int,
 ) -> date | None:

@@ -441,11 +441,17 @@ def spoil_card(
 
 
 class LedgerChipStock:
-    """``line.devices.ChipStock`` over the ledger: what the controller uses. After each batch
-    starts, ``use_supplies`` mounts the ribbon and film rolls its cards need."""
+    """``line.devices.ChipStock`` over the ledger: what the controller uses. Before a batch
+    starts, ``supplies_left`` says how many cards the ribbon and film can still print (the
+    line starts no more); after it starts, ``use_supplies`` mounts the rolls its cards need."""
 
     def __init__(self, *, actor: str) -> None:
         self.actor = actor
+
+    def supplies_left(self, *, session: Session) -> dict[str, int]:
+        """Cards each tracked consumable can still print (mounted rolls, then those in
+        store); its lots stay locked to the end of the transaction."""
+        return {code: use.cards_left for code, use in supplies(session=session, lock=True).items()}
 
     def use_supplies(self, *, session: Session, at: datetime) -> dict[str, int]:
         return use_consumables(session=session, at=at, actor=self.actor)
@@ -489,63 +495,129 @@ def register_consumables(*, session: Session, consumables: Mapping[str, Consumab
             pass
 
 
-def use_consumables(*, session: Session, at: datetime, actor: str) -> dict[str, int]:
-    """Mount the rolls the cards started so far need: every item but chips is used one unit
-    per ``cards_per_unit`` card bodies taken. Units come from the oldest lots; returns, per
-    item, the units that were needed but not in stock (the printer cannot go on without)."""
+@dataclass(frozen=True, slots=True)
+class SupplyUse:
+    """How far a consumable (ribbon, overlay film) goes, from the ledger.
 
-    # The balances each lot's last movement carries: no scan of the ledger's history.
-    def bodies_used(item_code: str) -> int:
-        return sum(
-            s.balance.consumed + s.balance.spoiled
-            for s in stock(session=session, item_code=item_code)
+    A roll is taken from the store (a consumption of one unit) when it is mounted, and the
+    printer then prints ``cards_per_unit`` cards on it: a mounted roll with panels left is
+    stock in use, not stock gone. A consumable is tracked from its first delivery on: the
+    cards taken before it are none of its business.
+    """
+
+    item: str
+    unit: str
+    cards_per_unit: int
+    in_store: int  # units available in its lots (not mounted, not reserved)
+    mounted: int  # units taken from the store since its first delivery (in use or used up)
+    cards_taken: int  # card bodies taken since its first delivery
+
+    @property
+    def needed(self) -> int:
+        """Units the cards taken need: the rolls that should have been mounted."""
+        return -(-self.cards_taken // self.cards_per_unit)  # ceiling
+
+    @property
+    def left_on_mounted(self) -> int:
+        """Cards the mounted rolls can still print (negative: printed past them)."""
+        return self.mounted * self.cards_per_unit - self.cards_taken
+
+    @property
+    def in_use(self) -> int:
+        """Mounted units with panels left (a partly used roll is one)."""
+        return -(-max(0, self.left_on_mounted) // self.cards_per_unit)
+
+    @property
+    def cards_left(self) -> int:
+        """Cards that can still be printed: on the mounted rolls, then on those in store."""
+        return max(0, self.left_on_mounted) + self.in_store * self.cards_per_unit
+
+
+def _bodies_taken(session: Session, *, before: int | None = None) -> int:
+    """Card bodies taken from every chip lot (good and spoiled), from each lot's balance after
+    its last movement (before movement id ``before``, if given): no scan of the history."""
+    total = 0
+    for lot in session.exec(select(StockLot).where(StockLot.item_code == CHIP)):
+        query = select(StockMovement).where(StockMovement.lot_id == lot.id)
+        if before is not None:
+            query = query.where(col(StockMovement.id) < before)
+        last = session.exec(query.order_by(col(StockMovement.id).desc()).limit(1)).first()
+        if last is not None:
+            total += last.consumed_after + last.spoiled_after
+    return total
+
+
+def supplies(*, session: Session, lock: bool = False) -> dict[str, SupplyUse]:
+    """Every consumable with at least one delivery (a tracked one), by item code. ``lock``:
+    its lots are locked for the rest of the transaction (PostgreSQL), so that two workers
+    do not both start cards on the same panels."""
+    result: dict[str, SupplyUse] = {}
+    taken_now: int | None = None
+    for item in session.exec(
+        select(StockItem).where(StockItem.code != CHIP).order_by(col(StockItem.code))
+    ):
+        query = (
+            select(StockLot)
+            .where(StockLot.item_code == item.code)
+            .order_by(col(StockLot.received_at), col(StockLot.id))
         )
+        lots = session.exec(query.with_for_update() if lock else query).all()
+        if not lots:
+            continue
+        first = session.exec(
+            select(sa.func.min(StockMovement.id)).where(StockMovement.item_code == item.code)
+        ).one()
+        if taken_now is None:
+            taken_now = _bodies_taken(session)
+        before = 0 if first is None else _bodies_taken(session, before=int(first))
+        balances = [balance_of(session=session, lot_id=lot.id or 0) for lot in lots]
+        result[item.code] = SupplyUse(
+            item=item.code,
+            unit=item.unit,
+            cards_per_unit=item.cards_per_unit,
+            in_store=sum(b.available for b in balances),
+            mounted=sum(b.consumed + b.spoiled for b in balances),
+            cards_taken=taken_now - before,
+        )
+    return result
 
-    taken = bodies_used(CHIP)
+
+def use_consumables(*, session: Session, at: datetime, actor: str) -> dict[str, int]:
+    """Mount the rolls the cards started so far need: a tracked consumable (one delivered at
+    least once) is used one unit per ``cards_per_unit`` card bodies taken since its first
+    delivery. Units come from the oldest lots; returns, per item, the units that were needed
+    but not in stock (the line starts no card it has no panels for, see
+    ``LedgerChipStock.supplies_left``, so this is a shortfall the line did not prevent)."""
     missing: dict[str, int] = {}
-    for item in session.exec(select(StockItem).where(StockItem.code != CHIP)):
-        needed = -(-taken // item.cards_per_unit)  # ceiling
-        used = bodies_used(item.code)
-        short = needed - used
+    for code, use in supplies(session=session, lock=True).items():
+        short = use.needed - use.mounted
         if short <= 0:
             continue
         lots = session.exec(
             select(StockLot)
-            .where(StockLot.item_code == item.code)
+            .where(StockLot.item_code == code)
             .order_by(col(StockLot.received_at), col(StockLot.id))
-            .with_for_update()
         ).all()
         for lot in lots:
             balance = balance_of(session=session, lot_id=lot.id or 0)
             take = min(short, balance.available)
             if take <= 0:
                 continue
-            reason = f"mounted for the cards up to {taken}"
+            reason = f"mounted for the cards up to {use.cards_taken}"
             balance = _move(
-                session,
-                lot,
-                balance,
-                MovementKind.RESERVATION,
-                take,
-                actor=actor,
-                at=at,
-                reason=reason,
-            )
+                session, lot, balance, MovementKind.RESERVATION, take,
+                actor=actor, at=at, reason=reason,
+            )  # fmt: skip
             _move(
-                session,
-                lot,
-                balance,
-                MovementKind.CONSUMPTION,
-                take,
-                actor=actor,
-                at=at,
-                reason=reason,
-            )
+                session, lot, balance, MovementKind.CONSUMPTION, take,
+                actor=actor, at=at, reason=reason,
+            )  # fmt: skip
+            log.info("stock.roll_mounted", item=code, units=take, lot=lot.lot_number)
             short -= take
             if short == 0:
                 break
         if short:
-            missing[item.code] = short
-            log.warning("stock.consumable_out", item=item.code, missing=short)
+            missing[code] = short
+            log.warning("stock.consumable_out", item=code, missing=short)
     session.flush()
     return missing

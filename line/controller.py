@@ -8,7 +8,6 @@ stage is picked up again by the next run.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +37,7 @@ from line.errors import DeviceError
 from line.logsetup import get_logger
 from line.models import Application, Card
 from line.operations import StageResult, finish_stages, hold_application, start_prints
+from line.portrait import check_portrait
 from line.routing import Action
 from line.spec import LineSpec
 from line.types import CardState, Clock, Outcome, Stage
@@ -127,15 +127,11 @@ class RunSummary:
 
 
 def photo_problem(application: Application) -> str | None:
-    """Why the application's photo cannot go on a card (``print.photo_unreadable``: gone or
-    unreadable; ``print.photo_changed``: not the file whose SHA-256 intake recorded)."""
-    try:
-        raw = Path(application.photo_path).read_bytes()
-    except OSError:
-        return "print.photo_unreadable"
-    if hashlib.sha256(raw).hexdigest() != application.photo_sha256:
-        return "print.photo_changed"
-    return None
+    """Why the application's photo cannot go on a card now (``line.portrait``'s
+    ``print.photo_*`` codes: gone, unreadable, a pixel bomb, or ``print.photo_changed``: not
+    the file whose SHA-256 intake recorded), or None."""
+    problem = check_portrait(Path(application.photo_path), application.photo_sha256)
+    return None if problem is None else problem.reason_code
 
 
 def card_data(application: Application, card: Card, *, issue_date: date) -> CardData:

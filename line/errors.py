@@ -8,7 +8,12 @@ from __future__ import annotations
 
 
 class CardlineError(Exception):
-    """Base of every error cardline raises on purpose."""
+    """Base of every error cardline raises on purpose.
+
+    Every subclass pickles, whatever its ``__init__`` looks like: errors cross process
+    pools (faces render and chip data is signed in helper processes), and an exception that
+    cannot be unpickled there breaks the whole pool instead of failing one card.
+    """
 
     def __init__(self, message: str, **fields: object) -> None:
         super().__init__(message)
@@ -17,6 +22,20 @@ class CardlineError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuild without calling the subclass's __init__ (its keyword-only arguments are
+        # not in ``args``): the same class, the same args, the same attributes.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(
+    cls: type[CardlineError], args: tuple[object, ...], state: dict[str, object]
+) -> CardlineError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class SpecError(CardlineError):
@@ -54,6 +73,19 @@ class NotFound(CardlineError):
 
 class LiveCardExists(CardlineError):
     """An application already has a live card; a second one cannot be started."""
+
+
+class UnknownReason(CardlineError):
+    """A reason code that is not in the catalogue (``line.reasons``), or not one allowed
+    where it was given; ``allowed`` lists the codes that are."""
+
+    def __init__(
+        self, message: str, *, code: str | None, field: str, allowed: tuple[str, ...]
+    ) -> None:
+        super().__init__(message, code=code, field=field, allowed=allowed)
+        self.code = code
+        self.field = field
+        self.allowed = allowed
 
 
 class IntakeFileError(CardlineError):

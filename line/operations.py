@@ -1,21 +1,30 @@
 """The controller's stage operations: every change of an application or a card goes through here.
 
 Each operation checks the transition against ``line.states``, applies it to the
-application and its live card together, and appends one stage event. Functions take a
-keyword-only ``session`` and commit nothing: the caller owns the transaction.
+application and its live card together, and appends one stage event. Every reason code an
+event carries is one of the catalogue (``line.reasons``). A card that is spoiled here (at a
+stage, or returned after dispatch) has its chip booked as spoiled through the chip stock
+port (``line.devices.ChipStock``) in the same transaction: no other path spoils a card.
+Functions take a keyword-only ``session`` and commit nothing: the caller owns the
+transaction.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlmodel import Session, col, select
 
+from line import reasons
+from line.devices import ChipStock
 from line.errors import IllegalTransition, LiveCardExists, NotFound
 from line.logsetup import get_logger
 from line.models import Application, Card, StageEvent, card_serial
+from line.reasons import Kind
 from line.routing import Action, Route, next_stage
 from line.states import (
     STAGE_INPUT,
@@ -72,7 +81,10 @@ def _event(
     started_at: datetime,
     ended_at: datetime | None = None,
 ) -> StageEvent:
-    """Append one stage event; an instant event (a decision, a start) has no ``ended_at``."""
+    """Append one stage event; an instant event (a decision, a start) has no ``ended_at``.
+    Its reason code, if any, must be one of the catalogue's for ``stage``."""
+    if reason_code is not None:
+        reasons.require(reason_code, stage=stage, field="reason_code")
     ended_at = started_at if ended_at is None else ended_at
     if ended_at < started_at:
         raise ValueError(f"event ends ({ended_at}) before it starts ({started_at})")
@@ -215,23 +227,34 @@ def finish_stage(
     ended_at: datetime,
     rework_limit: int,
     reason_code: str | None = None,
+    stock: ChipStock | None = None,
 ) -> Route:
     """Record the end of ``stage`` for a card and route it: advance, rework or hold.
 
-    A failure spoils the card (its chip is used up); the application goes back to
-    print (``approved``) or, once it has had ``rework_limit`` replacement cards, is held
-    for a manager.
+    A failure spoils the card (its chip is used up, and booked so in ``stock``); the
+    application goes back to print (``approved``) or, once it has had ``rework_limit``
+    replacement cards, is held for a manager.
     """
     result = StageResult(card_id, stage, outcome, actor, machine, started_at, ended_at, reason_code)
-    return finish_stages(session=session, results=[result], rework_limit=rework_limit)[0]
+    routes = finish_stages(
+        session=session, results=[result], rework_limit=rework_limit, stock=stock
+    )
+    return routes[0]
 
 
 def finish_stages(
-    *, session: Session, results: Sequence[StageResult], rework_limit: int
+    *,
+    session: Session,
+    results: Sequence[StageResult],
+    rework_limit: int,
+    stock: ChipStock | None = None,
 ) -> list[Route]:
     """``finish_stage`` for a batch of cards, with one read of the cards and applications
     (locked) and one flush: the line records a batch at a time. All or nothing: an illegal
-    transition of any card raises before anything is changed."""
+    transition of any card raises before anything is changed.
+
+    Every card spoiled here that took a chip from a stock lot (``Card.chip_lot``) has its
+    chip booked as spoiled in ``stock``; without a stock such a card is refused."""
     if not results:
         return []
     card_ids = [result.card_id for result in results]
@@ -255,23 +278,18 @@ def finish_stages(
     for result in results:
         card = cards[result.card_id]
         application = applications[card.application_id]
-        plans.append((result, card, application, *_plan(result, card, application, rework_limit)))
+        route, card_target, application_target = _plan(result, card, application, rework_limit)
+        if card_target is CardState.SPOILED:
+            _check_stock(card, stock)
+        plans.append((result, card, application, route, card_target, application_target))
     routes = []
     for result, card, application, route, card_target, application_target in plans:
-        card.state = card_target
-        card.updated_at = result.ended_at
-        if card_target is CardState.SPOILED:
-            card.spoiled_at_stage = result.stage.value
-            card.spoil_reason = result.reason_code
-            application.spoiled_cards += 1
-        application.state = application_target
-        application.updated_at = result.ended_at
-        session.add(card)
-        session.add(application)
-        _event(
+        _apply(
             session,
-            application,
             card,
+            application,
+            card_target=card_target,
+            application_target=application_target,
             stage=EventStage(result.stage.value),
             outcome=result.outcome,
             actor=result.actor,
@@ -279,6 +297,7 @@ def finish_stages(
             reason_code=result.reason_code,
             started_at=result.started_at,
             ended_at=result.ended_at,
+            stock=stock,
         )
         # Good cards are routine (the stage event record has them); spoils and holds are news.
         (log.debug if route.action is Action.ADVANCE else log.info)(
@@ -311,22 +330,160 @@ def _plan(
         )
     if result.outcome is Outcome.FAIL and not result.reason_code:
         raise ValueError("a failed stage needs a reason code")
+    if result.outcome is Outcome.FAIL:
+        reasons.require(
+            result.reason_code,
+            stage=EventStage(result.stage.value),
+            kinds=(Kind.SPOIL, Kind.DATA),
+            field="reason_code",
+            what="failure reason",
+        )
     if result.ended_at < result.started_at:
         raise ValueError(f"event ends ({result.ended_at}) before it starts ({result.started_at})")
     route = next_stage(
-        result.stage, result.outcome, attempt=card.attempt, rework_limit=rework_limit
+        result.stage,
+        result.outcome,
+        attempt=card.attempt,
+        rework_limit=rework_limit,
+        reason_code=result.reason_code,
     )
-    if route.action is Action.ADVANCE:
-        card_target = STAGE_OUTPUT[result.stage]
-        application_target = application_state_for(card_target)
-    else:
-        card_target = CardState.SPOILED
-        application_target = (
-            ApplicationState.APPROVED if route.action is Action.REWORK else ApplicationState.HELD
-        )
+    card_target, application_target = route_targets(result.stage, route)
     check_card_transition(card.state, card_target, entity_id=card.serial)
     check_application_transition(application.state, application_target, entity_id=application.id)
     return route, card_target, application_target
+
+
+def route_targets(stage: Stage, route: Route) -> tuple[CardState, ApplicationState]:
+    """Where ``route`` takes a card that ended ``stage``, and its application: the one
+    mapping from a routing decision to states (a stage's end and a return alike)."""
+    if route.action is Action.ADVANCE:
+        card_target = STAGE_OUTPUT[stage]
+        return card_target, application_state_for(card_target)
+    if route.action is Action.REWORK:
+        return CardState.SPOILED, ApplicationState.APPROVED
+    return CardState.SPOILED, ApplicationState.HELD
+
+
+def _check_stock(card: Card, stock: ChipStock | None) -> None:
+    """A card whose chip came from a stock lot may be spoiled only with its spoilage booked."""
+    if card.chip_lot is not None and stock is None:
+        raise ValueError(
+            f"card {card.serial} took its chip from lot {card.chip_lot}: spoiling it needs the "
+            "chip stock, to book the chip as spoiled"
+        )
+
+
+def _apply(
+    session: Session,
+    card: Card,
+    application: Application,
+    *,
+    card_target: CardState,
+    application_target: ApplicationState,
+    stage: EventStage,
+    outcome: Outcome,
+    actor: str,
+    machine: str | None,
+    reason_code: str | None,
+    started_at: datetime,
+    ended_at: datetime,
+    stock: ChipStock | None,
+) -> None:
+    """Apply a checked change to a card and its application, append its stage event, and
+    book the chip of a card it spoils (the one place a card is spoiled)."""
+    card.state = card_target
+    card.updated_at = ended_at
+    if card_target is CardState.SPOILED:
+        card.spoiled_at_stage = stage.value
+        card.spoil_reason = reason_code
+        application.spoiled_cards += 1
+    application.state = application_target
+    application.updated_at = ended_at
+    session.add(card)
+    session.add(application)
+    _event(
+        session,
+        application,
+        card,
+        stage=stage,
+        outcome=outcome,
+        actor=actor,
+        machine=machine,
+        reason_code=reason_code,
+        started_at=started_at,
+        ended_at=ended_at,
+    )
+    if card_target is CardState.SPOILED and card.chip_lot is not None:
+        assert stock is not None  # _check_stock refused it before anything changed
+        stock.spoil(session=session, card_serial=card.serial, reason=reason_code or "", at=ended_at)
+
+
+RETURNABLE: frozenset[CardState] = frozenset({CardState.DISPATCHED, CardState.DELIVERED})
+"""Card states a card may come back from (handed over to its station, or delivered there)."""
+
+
+def return_card(
+    *,
+    session: Session,
+    card_id: int,
+    reason_code: str,
+    actor: str,
+    at: datetime,
+    rework_limit: int,
+    stock: ChipStock | None = None,
+) -> Route:
+    """A dispatched or delivered card came back with ``reason_code`` (a return reason of
+    the catalogue: ``delivery.damaged``...): it is spoiled, its chip booked as spoiled in
+    ``stock``, and its application gets a new card (or waits for a manager past the rework
+    limit), routed as a failure after dispatch."""
+    card = _card(session, card_id)
+    application = _application(session, card.application_id)
+    if card.state not in RETURNABLE:
+        raise IllegalTransition("card", card.state, "returned", entity_id=card.serial)
+    reasons.require(
+        reason_code,
+        stage=EventStage.DELIVERY,
+        kinds=(Kind.RETURN,),
+        field="reason",
+        what="return reason",
+    )
+    route = next_stage(
+        Stage.DISPATCH,
+        Outcome.FAIL,
+        attempt=card.attempt,
+        rework_limit=rework_limit,
+        reason_code=reason_code,
+    )
+    card_target, application_target = route_targets(Stage.DISPATCH, route)
+    check_card_transition(card.state, card_target, entity_id=card.serial)
+    check_application_transition(application.state, application_target, entity_id=application.id)
+    _check_stock(card, stock)
+    _apply(
+        session,
+        card,
+        application,
+        card_target=card_target,
+        application_target=application_target,
+        stage=EventStage.DELIVERY,
+        outcome=Outcome.FAIL,
+        actor=actor,
+        machine=None,
+        reason_code=reason_code,
+        started_at=at,
+        ended_at=at,
+        stock=stock,
+    )
+    session.flush()
+    log.info(
+        "card.returned",
+        application_id=application.id,
+        card_serial=card.serial,
+        station=EventStage.DELIVERY.value,
+        reason_code=reason_code,
+        route=route.action.value,
+        application_state=application_target.value,
+    )
+    return route
 
 
 def confirm_delivery(*, session: Session, card_id: int, actor: str, at: datetime) -> None:
@@ -395,6 +552,13 @@ def _manager_decision(
 ) -> None:
     if not reason_code:
         raise ValueError("a manager's decision needs a reason code")
+    reasons.require(
+        reason_code,
+        stage=EventStage.MANAGER,
+        kinds=(Kind.DECISION,),
+        field="reason_code",
+        what="manager's decision",
+    )
     application = _application(session, application_id)
     check_application_transition(application.state, target, entity_id=application_id)
     application.state = target
@@ -420,3 +584,77 @@ def _manager_decision(
         reason_code=reason_code,
         application_state=target.value,
     )
+
+
+def hold_application(
+    *,
+    session: Session,
+    application_id: int,
+    stage: Stage,
+    reason_code: str,
+    actor: str,
+    at: datetime,
+) -> None:
+    """An approved application whose data cannot make a card (found before a card body is
+    taken: its photo is gone or changed) waits for a manager; no chip is used."""
+    if not reason_code:
+        raise ValueError("holding an application needs a reason code")
+    application = _application(session, application_id)
+    check_application_transition(
+        application.state, ApplicationState.HELD, entity_id=application_id
+    )
+    application.state = ApplicationState.HELD
+    application.updated_at = at
+    session.add(application)
+    _event(
+        session,
+        application,
+        None,
+        stage=EventStage(stage.value),
+        outcome=Outcome.FAIL,
+        actor=actor,
+        machine=None,
+        reason_code=reason_code,
+        started_at=at,
+    )
+    session.flush()
+    log.warning(
+        "application.held",
+        application_id=application_id,
+        station=stage.value,
+        reason_code=reason_code,
+    )
+
+
+def accept_photo(*, session: Session, application_id: int, actor: str, at: datetime) -> str:
+    """A manager has looked at a held application's photo file as it is now and accepts it:
+    its SHA-256 becomes the recorded one (an event says who and when). Returns the hash."""
+    application = _application(session, application_id)
+    if application.state is not ApplicationState.HELD:
+        raise IllegalTransition(
+            "application", application.state, "photo accepted", entity_id=application_id
+        )
+    try:
+        raw = Path(application.photo_path).read_bytes()
+    except OSError as exc:
+        raise NotFound(
+            f"application {application_id}: its photo file cannot be read "
+            f"({type(exc).__name__}); replace it first",
+            application_id=application_id,
+        ) from None
+    application.photo_sha256 = hashlib.sha256(raw).hexdigest()
+    application.updated_at = at
+    session.add(application)
+    _event(
+        session,
+        application,
+        None,
+        stage=EventStage.MANAGER,
+        outcome=Outcome.OK,
+        actor=actor,
+        machine=None,
+        reason_code="manager.photo_accepted",
+        started_at=at,
+    )
+    session.flush()
+    return application.photo_sha256

@@ -10,16 +10,18 @@ from line.types import CardState as C
 from line.types import Stage
 
 APPLICATION_TRANSITIONS: Mapping[A, frozenset[A]] = {
-    A.APPROVED: frozenset({A.PRINTING, A.CANCELLED}),
+    # Held before a card is started: its data cannot make a card (a photo gone or changed).
+    A.APPROVED: frozenset({A.PRINTING, A.HELD, A.CANCELLED}),
     # A spoiled card sends the application back to print (approved) or, past the
     # rework limit, to a manager (held).
     A.PRINTING: frozenset({A.PRINTED, A.APPROVED, A.HELD}),
     A.PRINTED: frozenset({A.ENCODED, A.APPROVED, A.HELD}),
     A.ENCODED: frozenset({A.QC_PASSED, A.APPROVED, A.HELD}),
     A.QC_PASSED: frozenset({A.DISPATCHED, A.APPROVED, A.HELD}),
-    # A card that comes back from the station (damaged, refused) is spoiled and remade.
+    # A card that comes back from the station (damaged, refused), before or after the
+    # station confirmed its delivery, is spoiled and remade.
     A.DISPATCHED: frozenset({A.DELIVERED, A.APPROVED, A.HELD}),
-    A.DELIVERED: frozenset(),
+    A.DELIVERED: frozenset({A.APPROVED, A.HELD}),
     A.HELD: frozenset({A.APPROVED, A.CANCELLED}),
     A.CANCELLED: frozenset(),
 }
@@ -31,7 +33,7 @@ CARD_TRANSITIONS: Mapping[C | None, frozenset[C]] = {
     C.ENCODED: frozenset({C.QC_PASSED, C.SPOILED}),
     C.QC_PASSED: frozenset({C.DISPATCHED, C.SPOILED}),
     C.DISPATCHED: frozenset({C.DELIVERED, C.SPOILED}),
-    C.DELIVERED: frozenset(),
+    C.DELIVERED: frozenset({C.SPOILED}),  # returned: see line.operations.return_card
     C.SPOILED: frozenset(),
 }
 

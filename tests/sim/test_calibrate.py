@@ -69,10 +69,14 @@ def known_spec(
         }
 
     data["stages"] = {
-        "print": stage(print_time or {"kind": "lognormal", "mean": 6.0, "sd": 1.5}, 0.02, "p.x"),
-        "chip-encode": stage({"kind": "lognormal", "mean": 5.0, "sd": 1.0}, 0.05, "e.x"),
-        "qc": stage({"kind": "deterministic", "value": 4.0}, 0.03, "q.x"),
-        "dispatch": stage({"kind": "deterministic", "value": 0.5}, 0.0, "d.x"),
+        "print": stage(
+            print_time or {"kind": "lognormal", "mean": 6.0, "sd": 1.5}, 0.02, "print.jam"
+        ),
+        "chip-encode": stage(
+            {"kind": "lognormal", "mean": 5.0, "sd": 1.0}, 0.05, "encode.memory_failure"
+        ),
+        "qc": stage({"kind": "deterministic", "value": 4.0}, 0.03, "qc.reject"),
+        "dispatch": stage({"kind": "deterministic", "value": 0.5}, 0.0, "dispatch.damaged"),
     }
     if print_breakdowns is not None:
         data["stages"]["print"]["breakdowns"] = print_breakdowns
@@ -307,7 +311,11 @@ def test_failure_rates_are_recovered_within_a_binomial_band(
 ) -> None:
     engine, _ = history
     fitted = _calibrated(engine)
-    for stage, reason in ((Stage.PRINT, "p.x"), (Stage.ENCODE, "e.x"), (Stage.QC, "q.x")):
+    for stage, reason in (
+        (Stage.PRINT, "print.jam"),
+        (Stage.ENCODE, "encode.memory_failure"),
+        (Stage.QC, "qc.reject"),
+    ):
         p = TRUTH.stage(stage).failure_rate
         fit = fitted.stage(stage).defects
         band = 3.29 * math.sqrt(p * (1 - p) / fit.outcomes)  # 99.9 %
