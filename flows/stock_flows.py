@@ -4,6 +4,11 @@ The monitor reads the shortage state of every item and emits a Prefect event per
 that is ``low`` (``cardline.stock.low``) or ``out``/``short`` (``cardline.stock.out``), so
 that an automation can act (``automations/stock-out.yaml`` is an example: it runs the
 daily report when chips run out). It also leaves a table artifact of the stock.
+
+Ribbon and overlay film are counted in the cards they can still print
+(``inventory.cover``): the roll mounted in the printer is stock in use, so a line printing
+on its last roll is ``low`` at worst, and ``cardline.stock.out`` means nothing is left to
+print with (or none was ever delivered).
 """
 
 from __future__ import annotations
