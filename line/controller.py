@@ -86,6 +86,7 @@ class RunSummary:
     # and the units of each item needed but not in stock.
     waiting_for_supplies: int = 0
     supplies_missing: dict[str, int] = field(default_factory=dict)  # item -> units not in stock
+    stopped_for: str | None = None  # why the printer got no more cards (supplies), if it did
 
     # Stages of two batches may record at once (an orchestrator's printer task in a thread).
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -123,6 +124,7 @@ class RunSummary:
             "waiting_for_chips": self.waiting_for_chips,
             "waiting_for_supplies": self.waiting_for_supplies,
             "supplies_missing": dict(self.supplies_missing),
+            "stopped_for": self.stopped_for,
         }
 
 
@@ -360,11 +362,17 @@ class LineController:
         summary.waiting_for_supplies = len(waiting) - can
         if can == len(waiting):
             return waiting
+        short = []
         for item, cards in sorted(left.items()):
             if cards < len(waiting):
                 supply = self.spec.consumables.get(item)
                 per_unit = supply.cards_per_unit if supply is not None else 1
                 summary.supplies_missing[item] = -(-(len(waiting) - cards) // per_unit)
+                short.append(f"{item} prints {cards} more card(s)")
+        summary.stopped_for = (
+            f"print.supplies_out: {', '.join(short)}; {summary.waiting_for_supplies} approved "
+            f"application(s) wait for {' and '.join(sorted(summary.supplies_missing))}"
+        )
         log.warning(
             "line.out_of_supplies",
             reason_code="print.supplies_out",

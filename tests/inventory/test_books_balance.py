@@ -294,3 +294,28 @@ def test_check_names_a_body_taken_for_no_card_in_its_own_lot_among_several(
         "it (1 finished, 0 on the line)",
         "lot L2: the ledger books a card body taken for C-ghost, which no card of that lot records",
     ]
+
+
+def test_a_card_returned_before_its_delivery_is_confirmed_books_its_chip_too(
+    engine: Engine, clock: StepClock
+) -> None:
+    receive_chips(engine, "L1", 10, "04A0000000000001")
+    applications(engine, 2)
+    line(engine, clock).run()
+    with session_scope(engine) as session:
+        for destination, cards in ready_for_dispatch(session=session).items():
+            dispatch(
+                session=session, destination=destination, cards=cards,
+                code=f"D{destination}", actor="d", at=at(60), rework_limit=0,
+            )  # fmt: skip
+        card = session.exec(select(Card).order_by(Card.id)).first()
+        assert card is not None and card.state is CardState.DISPATCHED
+        action = return_card(
+            session=session, serial=card.serial, reason="delivery.lost", actor="station",
+            at=at(90), rework_limit=0, stock=LedgerChipStock(actor="cli"),
+        )  # fmt: skip
+        assert action is Action.HOLD  # rework limit 0: a manager decides
+        application = session.get(Application, card.application_id)
+        assert application is not None and application.state is ApplicationState.HELD
+    assert books(engine) == (1, 1, 8)
+    assert problems(engine) == []

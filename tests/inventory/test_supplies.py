@@ -115,6 +115,10 @@ def test_the_line_starts_only_the_cards_its_rolls_can_print_then_resumes_with_a_
     assert (summary.started, summary.passed) == (3, 3)
     assert (summary.waiting_for_supplies, summary.supplies_missing) == (2, {"ribbon": 1})
     assert summary.as_dict()["waiting_for_supplies"] == 2
+    assert summary.as_dict()["stopped_for"] == (
+        "print.supplies_out: ribbon prints 0 more card(s); 2 approved application(s) wait for "
+        "ribbon"
+    )
     stopped = [e for e in logs if e["event"] == "line.out_of_supplies"]
     assert stopped and stopped[-1]["reason_code"] == "print.supplies_out"
     assert stopped[-1]["log_level"] == "warning" and stopped[-1]["cards_left"]["ribbon"] == 0
