@@ -92,6 +92,7 @@ def in_process(cards: int, batch_size: int) -> dict[str, float]:
         actor="bench",
         archive=line.archive,  # type: ignore[arg-type]
         stock=line.stock,  # type: ignore[arg-type]
+        screen=line.screen,  # type: ignore[arg-type]
     )
     start = time.perf_counter()
     summary = controller.run(batch_size=batch_size)

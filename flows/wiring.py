@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 
 from flows.archive import CardArchive
 from inventory.ledger import LedgerChipStock, register_consumables
-from line.controller import Devices
+from line.controller import Devices, Screen, photo_problem
 from line.db import session_scope
 from line.devices import CardPrinter, ChipStock
 from line.errors import CardlineError
@@ -52,6 +52,7 @@ class Line:
     archive: CardArchive
     close: Callable[[], None]
     stock: ChipStock | None = None  # None: chips are not tracked (a virtual lot feeds the line)
+    screen: Screen | None = photo_problem  # what is checked before a card body is taken
 
 
 class StockedChips:

@@ -55,6 +55,7 @@ class CardData:
     expiry_date: date | None
     destination: str
     issuer: str = ISSUER
+    photo_sha256: str | None = None  # recorded at intake: print and encode check the photo
 
     def __repr__(self) -> str:  # keep personal data out of tracebacks and logs
         return f"CardData(application_id={self.application_id}, card_serial={self.card_serial!r})"

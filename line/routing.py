@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from line.reasons import find
 from line.types import LINE_ORDER, Outcome, Stage
 
 
@@ -20,12 +21,30 @@ class Route:
     stage: Stage | None
 
 
-def next_stage(stage: Stage, outcome: Outcome, *, attempt: int, rework_limit: int) -> Route:
+def holds_at_once(reason_code: str | None) -> bool:
+    """Whether a failure with ``reason_code`` is the application's data at fault (a photo
+    gone or changed, a field no card can carry: ``line.reasons``' kind ``data``): a new card
+    body would fail the same way, so the application goes to a manager at once instead of
+    using more chips."""
+    reason = find(reason_code) if reason_code else None
+    return reason is not None and reason.holds
+
+
+def next_stage(
+    stage: Stage,
+    outcome: Outcome,
+    *,
+    attempt: int,
+    rework_limit: int,
+    reason_code: str | None = None,
+) -> Route:
     """Decide where a card goes after ``stage`` ended with ``outcome``.
 
     ``attempt`` is the card's number for its application (1 for the first card body);
     ``rework_limit`` is how many replacement cards an application may get. With a limit
-    of 2, the first and second spoiled cards are reworked and the third is held.
+    of 2, the first and second spoiled cards are reworked and the third is held. A failure
+    whose ``reason_code`` is the application's data at fault is held at once
+    (:func:`holds_at_once`).
     """
     if attempt < 1:
         raise ValueError(f"attempt must be >= 1, got {attempt}")
@@ -35,6 +54,6 @@ def next_stage(stage: Stage, outcome: Outcome, *, attempt: int, rework_limit: in
         position = LINE_ORDER.index(stage)
         following = LINE_ORDER[position + 1] if position + 1 < len(LINE_ORDER) else None
         return Route(Action.ADVANCE, following)
-    if attempt <= rework_limit:
+    if attempt <= rework_limit and not holds_at_once(reason_code):
         return Route(Action.REWORK, Stage.PRINT)
     return Route(Action.HOLD, None)

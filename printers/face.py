@@ -38,6 +38,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from line.card import CardData
 from line.errors import CardlineError
+from line.portrait import check_portrait
 from printers.fonts import FontNames, register_fonts
 from printers.mrz import mrz_lines
 
@@ -70,6 +71,10 @@ _WHITE = Color(1, 1, 1)
 _DARK_RUN = re.compile(rb"[\x01]+")
 
 
+PHOTO_UNREADABLE = "print.photo_unreadable"
+DATA_INVALID = "print.data_invalid"
+
+
 class FaceRenderError(CardlineError):
     """A card face cannot be rendered (unreadable photo, unprintable field)."""
 
@@ -77,6 +82,23 @@ class FaceRenderError(CardlineError):
         super().__init__(message, reason_code=reason_code, card_serial=card_serial)
         self.reason_code = reason_code
         self.card_serial = card_serial
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A card the printer refused to print: its data cannot make a face (``print.*``)."""
+
+    card_serial: str
+    reason_code: str
+    message: str  # no personal data: safe for logs
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedBatch:
+    """A batch rendered into one PDF: the pages of each card printed, and the cards refused."""
+
+    pages: tuple[tuple[str, int, int], ...]  # card serial, front page, back page (0-based)
+    refused: tuple[Refusal, ...] = ()
 
 
 def face_date(day: date) -> str:
@@ -146,10 +168,15 @@ class _Photo:
 
 
 @lru_cache(maxsize=512)
-def _load_photo(path: str, mtime_ns: int, size: int) -> _Photo:
+def _load_photo(path: str, mtime_ns: int, size: int) -> tuple[_Photo, str]:
+    """The prepared photo and the SHA-256 of the file it came from."""
+    raw = Path(path).read_bytes()
+    return _prepare_photo(raw), hashlib.sha256(raw).hexdigest()
+
+
+def _prepare_photo(raw: bytes) -> _Photo:
     from PIL import Image
 
-    raw = Path(path).read_bytes()
     key = hashlib.blake2b(raw, digest_size=12).hexdigest()
     with Image.open(io.BytesIO(raw)) as image:
         if image.format == "JPEG" and image.mode in ("RGB", "L"):
@@ -166,15 +193,18 @@ def _load_photo(path: str, mtime_ns: int, size: int) -> _Photo:
 
 
 def _photo(card: CardData) -> _Photo:
+    """The card's photo, ready to place (:func:`preflight` has checked it is the file intake
+    recorded and that it passes ``line.portrait``'s rules)."""
     try:
         stat = card.photo_path.stat()
-        return _load_photo(str(card.photo_path.resolve()), stat.st_mtime_ns, stat.st_size)
-    except (OSError, ValueError) as exc:  # PIL raises ValueError subclasses too
+        photo, _ = _load_photo(str(card.photo_path.resolve()), stat.st_mtime_ns, stat.st_size)
+    except Exception as exc:  # noqa: BLE001  (OSError, PIL's ValueErrors, its bomb error...)
         raise FaceRenderError(
             f"photo unreadable ({type(exc).__name__})",
-            reason_code="print.photo_unreadable",
+            reason_code=PHOTO_UNREADABLE,
             card_serial=card.card_serial,
-        ) from exc
+        ) from None
+    return photo
 
 
 def _place_photo(canvas: Canvas, photo: _Photo, box: tuple[float, float, float, float]) -> None:
@@ -484,13 +514,70 @@ def render_cards(cards: Sequence[CardData], out: Path | BinaryIO) -> list[tuple[
     issuers: dict[str, str] = {}
     pages = []
     for index, card in enumerate(cards):
-        _draw_front(canvas, card, fonts)
-        canvas.showPage()
-        _draw_back(canvas, card, fonts, issuers)
-        canvas.showPage()
+        try:
+            _draw_front(canvas, card, fonts)
+            canvas.showPage()
+            _draw_back(canvas, card, fonts, issuers)
+            canvas.showPage()
+        except FaceRenderError:
+            raise
+        except CardlineError as exc:  # MrzError...: this card's data has no printed form
+            raise FaceRenderError(
+                f"card cannot be drawn: {exc.message}",
+                reason_code=DATA_INVALID,
+                card_serial=card.card_serial,
+            ) from exc
         pages.append((2 * index, 2 * index + 1))
     canvas.save()
     return pages
+
+
+def preflight(card: CardData) -> Refusal | None:
+    """Why ``card`` cannot be printed (its photo, its QR fields, its MRZ), or None.
+
+    What the printer checks before a card body goes in: a card whose data cannot make a
+    face is refused alone, and the rest of its batch is printed."""
+    problem = check_portrait(card.photo_path, card.photo_sha256, stage="print")
+    if problem is not None:
+        return Refusal(card.card_serial, problem.reason_code, problem.message)
+    try:
+        _photo(card)
+        qr_payload(card)
+        mrz_lines(card)
+    except FaceRenderError as exc:
+        return Refusal(card.card_serial, exc.reason_code, exc.message)
+    except CardlineError as exc:
+        return Refusal(card.card_serial, DATA_INVALID, exc.message)
+    except Exception as exc:  # noqa: BLE001  (one card's data never stops the batch)
+        return Refusal(card.card_serial, DATA_INVALID, f"unprintable data ({type(exc).__name__})")
+    return None
+
+
+def render_batch(cards: Sequence[CardData], path: Path) -> RenderedBatch:
+    """Render the cards that can be printed into the PDF at ``path``; refuse the others.
+
+    Each card is checked first (:func:`preflight`); a card that still fails while it is
+    drawn is refused too and the PDF made again without it. With no card left, nothing
+    is written. Errors that are not one card's (a missing font) are raised."""
+    refused = [refusal for card in cards if (refusal := preflight(card)) is not None]
+    good = [card for card in cards if card.card_serial not in {r.card_serial for r in refused}]
+    while good:
+        try:
+            pages = render_cards(good, path)
+        except FaceRenderError as exc:
+            if exc.card_serial is None or exc.card_serial not in {c.card_serial for c in good}:
+                raise
+            refused.append(Refusal(exc.card_serial, exc.reason_code, exc.message))
+            good = [card for card in good if card.card_serial != exc.card_serial]
+            continue
+        return RenderedBatch(
+            tuple(
+                (card.card_serial, front, back)
+                for card, (front, back) in zip(good, pages, strict=True)
+            ),
+            tuple(refused),
+        )
+    return RenderedBatch((), tuple(refused))
 
 
 def render_card(card: CardData) -> bytes:

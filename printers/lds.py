@@ -26,10 +26,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from line.card import CardData
 from line.errors import CardlineError
+from line.portrait import MAX_PIXELS
 from printers import tlv
 
 if TYPE_CHECKING:
@@ -360,7 +361,10 @@ def _flat_rgb(image: Image.Image) -> Image.Image:
 
 
 def photo_to_jpeg(
-    path: Path, *, size: tuple[int, int] = PORTRAIT_SIZE, max_bytes: int = PORTRAIT_MAX_BYTES
+    path: Path | BinaryIO,
+    *,
+    size: tuple[int, int] = PORTRAIT_SIZE,
+    max_bytes: int = PORTRAIT_MAX_BYTES,
 ) -> tuple[bytes, int, int]:
     """The application's photo (PNG or JPEG) as a baseline JPEG for DG2: ``(jpeg, width,
     height)``.
@@ -378,6 +382,12 @@ def photo_to_jpeg(
             if opened.format not in ("JPEG", "PNG"):
                 raise LdsError(
                     f"photo is {opened.format}, not PNG or JPEG", reason_code="lds.photo"
+                )
+            if opened.width * opened.height > MAX_PIXELS:  # refused before decoding
+                raise LdsError(
+                    f"photo is {opened.width}x{opened.height} pixels, more than "
+                    f"{MAX_PIXELS:,}",
+                    reason_code="lds.photo",
                 )
             image = ImageOps.exif_transpose(opened)
             image.load()

@@ -10,12 +10,22 @@ from tests.factories import photo_file
 from tests.line.test_intake import good_rows
 
 
-def ready_home(folder: Path, *, applications: int, chips: int) -> None:
+def ready_home(
+    folder: Path, *, applications: int, chips: int, own_photos: bool = False
+) -> None:
     """In the ``CARDLINE_HOME`` the test has set: the schema, ``applications`` synthetic
-    applicants imported (files under ``folder/in``), TEST keys, and a lot of ``chips``."""
+    applicants imported (files under ``folder/in``), TEST keys, and a lot of ``chips``.
+    ``own_photos``: each applicant has a photo file of their own (else two are shared)."""
     photo_file(folder / "in" / "photos", "a.jpg")
     photo_file(folder / "in" / "photos", "b.png")
-    write_csv(folder / "in" / "batch.csv", good_rows(applications))
+    rows = good_rows(applications)
+    if own_photos:
+        (folder / "in" / "photos" / "a.jpg").unlink()
+        (folder / "in" / "photos" / "b.png").unlink()
+        for index, row in enumerate(rows):
+            photo_file(folder / "in" / "photos", f"p{index:04d}.jpg", seed=100 + index)
+            row["photo"] = f"photos/p{index:04d}.jpg"
+    write_csv(folder / "in" / "batch.csv", rows)
     lot = ["--lot", "L1", "--supplier", "Chip Co", "--quantity", str(chips)]
     for args in (
         ["db", "upgrade"],

@@ -75,6 +75,7 @@ def controller(engine: Engine, devices: Devices, clock: StepClock, line: Line) -
         actor="test",
         archive=line.archive,
         stock=line.stock,
+        screen=line.screen,
     )
 
 
