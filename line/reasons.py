@@ -248,25 +248,13 @@ _REASONS: tuple[Reason, ...] = (
         "manager.retry",
         EventStage.MANAGER,
         Kind.DECISION,
-        "a held application goes back to print on a new card body",
+        "a held application goes back to print on a new card body (its fault put right)",
     ),
     Reason(
         "manager.cancel",
         EventStage.MANAGER,
         Kind.DECISION,
-        "the application is closed without a card",
-    ),
-    Reason(
-        "manager.released",
-        EventStage.MANAGER,
-        Kind.DECISION,
-        "a held application goes back to print, the fault of its data put right",
-    ),
-    Reason(
-        "manager.cancelled",
-        EventStage.MANAGER,
-        Kind.DECISION,
-        "the application is cancelled (withdrawn, a duplicate person...)",
+        "the application is closed without a card (withdrawn, a duplicate person...)",
     ),
     Reason(
         "manager.photo_accepted",
