@@ -135,11 +135,11 @@ def _pcscd_running() -> bool:
 def over_pcsc(count: int) -> dict[str, float]:
     from line.card import CardData, expiry_date
     from line.synthetic import people, write_photos
-    from printers.bodies import CardBodies, PcscReader
-    from printers.encoder import LdsEncoder, lds_files
+    from printers.chip.bodies import CardBodies, PcscReader
+    from printers.chip.encoder import LdsEncoder, lds_files
+    from printers.chip.personalise import personalise
+    from printers.chip.vchip import VirtualChipLot
     from printers.keys import init_test_keys, load_signer
-    from printers.personalise import personalise
-    from printers.vchip import VirtualChipLot
 
     started = None
     if not _pcscd_running():

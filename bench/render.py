@@ -6,7 +6,7 @@
 Synthetic applicants (seeded) become ``CardData`` with the validity rule of
 ``line.card.expiry_date``; every card has its own photo (JPEG, every fifth a PNG), made
 before the clock starts, so the photo cache never helps. The process is pinned to one
-core. The clock covers ``printers.face.render_cards`` for every batch: photo loading,
+core. The clock covers ``printers.face.render.render_cards`` for every batch: photo loading,
 QR encoding, drawing, font subsetting and writing each batch's PDF (to memory). The
 first batch of the process (font registration, OCR-B conversion) is timed apart.
 """
@@ -82,7 +82,7 @@ def main() -> None:
         f"{os.cpu_count()} cores (pinned to 1), Python {platform.python_version()}, "
         f"{date.today()}"
     )
-    from printers.face import render_cards
+    from printers.face.render import render_cards
 
     with tempfile.TemporaryDirectory(prefix="cardline-bench-") as scratch:
         cards = make_cards(args.cards + args.batch, Path(scratch), args.seed)

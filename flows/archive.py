@@ -20,7 +20,7 @@ from line.card import CardData
 from line.devices import PrintedFace, QcVerdict
 from line.errors import CardlineError
 from line.files import private_dir, write_private
-from printers import lds, tlv
+from printers.chip import lds, tlv
 
 CHIP_FILES = ("EF.COM", "DG1", "DG2", "DG13", "SOD")
 EXPORT_FILES = ("front.pdf", "back.pdf", "mrz.txt", *CHIP_FILES)

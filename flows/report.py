@@ -20,7 +20,7 @@ from reportlab.pdfgen.canvas import Canvas
 from inventory.cover import ItemCover
 from line.files import private_dir, private_file
 from line.kpi import DailyFigures, StatusCounts
-from printers.fonts import register_fonts
+from printers.face.fonts import register_fonts
 
 STAGES = ("print", "chip-encode", "qc", "dispatch", "delivery")
 STAGE_COLOURS = (

@@ -35,7 +35,7 @@ from line.spec import LineSpec
 from line.types import Clock, Stage
 
 if TYPE_CHECKING:
-    from printers.vchip import VirtualChip
+    from printers.chip.vchip import VirtualChip
 
 FIRST_VIRTUAL_UID = 0x04_C1_00_00_00_00_01  # 7-byte UIDs; 0x04 is NXP's manufacturer byte
 VIRTUAL_LOT_SIZE = 10_000_000
@@ -66,7 +66,7 @@ class StockedChips:
 
     def __call__(self, card_serial: str) -> VirtualChip:
         from inventory.models import StockLot
-        from printers.vchip import VirtualChip
+        from printers.chip.vchip import VirtualChip
 
         cards, lots = Card.__table__, StockLot.__table__  # type: ignore[attr-defined]
         with self.engine.connect() as connection:
@@ -105,7 +105,7 @@ def _printer(
     clock: Clock,
     render_in: Executor | None,
 ) -> CardPrinter:
-    from printers.printing import CupsPrinter, SpoolPrinter, VirtualPrinter
+    from printers.face.printing import CupsPrinter, SpoolPrinter, VirtualPrinter
 
     kind = settings.printer
     if kind in ("virtual", "spool"):
@@ -138,11 +138,11 @@ def die_with_parent() -> None:
 
 
 def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clock) -> Line:
-    from printers.bodies import CardBodies, Connect, PcscReader
-    from printers.encoder import LdsEncoder
+    from printers.chip.bodies import CardBodies, Connect, PcscReader
+    from printers.chip.encoder import LdsEncoder
+    from printers.chip.vchip import VirtualChipLot
     from printers.keys import KeyPaths, load_csca, load_signer
     from printers.qc import Inspector
-    from printers.vchip import VirtualChipLot
 
     keys = KeyPaths.in_directory(settings.keys_path)
     if not keys.ds_key.exists():

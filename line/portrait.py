@@ -7,7 +7,7 @@ What the photo becomes, and the minimums that follow from it:
   *token* face image, the kind a document carries, is 3:4 (width:height), at least 240
   pixels wide, with the eye centres a quarter of the width apart (60 px at 240 px); its
   *full frontal* image asks for at least 90 px between the eye centres. cardline writes DG2
-  as a 240x320 token image (``printers.lds.PORTRAIT_SIZE``): a smaller photo would have
+  as a 240x320 token image (``printers.chip.lds.PORTRAIT_SIZE``): a smaller photo would have
   to be enlarged, inventing detail the chip then signs.
 - **The printed portrait**: 20 x 30 mm on the card front (2:3). At 300 dpi, the
   resolution of common card printers, that is 236 x 354 px. A 240 x 320 token image

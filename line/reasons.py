@@ -85,7 +85,7 @@ class Reason:
 P, E, Q = EventStage.PRINT, EventStage.ENCODE, EventStage.QC
 
 CHIP_ERRORS: Mapping[str, str] = {
-    # printers.apdu: status words other than 9000
+    # printers.chip.apdu: status words other than 9000
     "chip_error": "the chip or its link failed (no more precise status)",
     "file_not_found": "6A82: file or application not found",
     "chip_locked": "6982: security status not satisfied, the chip is locked",
@@ -103,13 +103,13 @@ CHIP_ERRORS: Mapping[str, str] = {
     "wrong_le": "6Cxx: wrong Le, still wrong after a retry with the exact length",
     "response_pending": "61xx: response bytes still waiting after GET RESPONSE",
     "unexpected_status": "a status word the chain does not know",
-    # printers.transport: the reader and the link
+    # printers.chip.transport: the reader and the link
     "transport_failure": "the link to the chip failed: no usable response",
     "reader_unavailable": "the PC/SC service or the reader is not available",
     "reader_not_found": "no reader's name matches",
     "no_card": "the reader holds no card",
     "card_removed": "the card left the reader during the session",
-    # printers.personalise, printers.vchip
+    # printers.chip.personalise, printers.chip.vchip
     "malformed_file": "a file read back does not start with a BER-TLV header",
     "lot_exhausted": "every chip of the virtual lot has been issued",
 }

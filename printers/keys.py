@@ -14,7 +14,7 @@ a production DS key in the encoder's HSM).
   authority and subject key identifiers; privateKeyUsagePeriod 3 months (9303-12 advises a
   DS key signs for at most 3 months). Validity 10 years. No extended key usage: 9303-12
   defines none for document signing, and verifiers must not require one.
-- Chip QC checks the DS certificate at the SOD's signing time (``printers.sod``), so cards
+- Chip QC checks the DS certificate at the SOD's signing time (``printers.chip.sod``), so cards
   stay verifiable after the DS certificate's key usage period is over.
 """
 

@@ -18,8 +18,8 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
 from line.files import private_dir, private_file
-from printers.face import qr_matrix
-from printers.fonts import register_fonts
+from printers.face.fonts import register_fonts
+from printers.face.render import qr_matrix
 
 ROWS_PER_PAGE = 34
 

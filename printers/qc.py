@@ -12,13 +12,13 @@ from cryptography import x509
 
 from line.card import CardData
 from line.devices import ChipRecord, PrintedFace, QcVerdict
-from printers import lds
-from printers.apdu import ChipError
-from printers.bodies import Connect
-from printers.chipqc import check_chip
-from printers.facecheck import PdfDocuments, check_face
+from printers.chip import lds
+from printers.chip.apdu import ChipError
+from printers.chip.bodies import Connect
+from printers.chip.checks import check_chip
+from printers.chip.personalise import read_back
+from printers.face.check import PdfDocuments, check_face
 from printers.mrz import mrz_lines, validate_td1
-from printers.personalise import read_back
 
 READ_ORDER = (
     ("EF.COM", lds.EF_COM),

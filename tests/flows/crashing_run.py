@@ -88,8 +88,8 @@ def install(point: str) -> None:
     from inventory.ledger import LedgerChipStock
     from line.card import CardData
     from line.types import Stage
-    from printers.encoder import LdsEncoder
-    from printers.printing import SpoolPrinter
+    from printers.chip.encoder import LdsEncoder
+    from printers.face.printing import SpoolPrinter
     from printers.qc import Inspector
 
     real_start_prints = line.operations.start_prints  # the controller imported this one

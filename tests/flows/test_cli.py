@@ -222,7 +222,7 @@ def test_keys_run_show_and_export(
     assert names == sorted(
         ["front.pdf", "back.pdf", "mrz.txt", "EF.COM", "DG1", "DG2", "DG13", "SOD"]
     )
-    from printers import lds
+    from printers.chip import lds
 
     mrz = (tmp_path / "audit" / "mrz.txt").read_text().split()
     assert lds.parse_dg1((tmp_path / "audit" / "DG1").read_bytes()) == tuple(mrz)

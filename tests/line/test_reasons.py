@@ -37,8 +37,8 @@ ANY = "\x00"  # a value only known at run time
 
 def chip_error_classes() -> list[type]:
     for module in ("apdu", "transport", "vchip", "personalise", "bodies", "encoder"):
-        importlib.import_module(f"printers.{module}")
-    from printers.apdu import ChipError
+        importlib.import_module(f"printers.chip.{module}")
+    from printers.chip.apdu import ChipError
 
     found, pending = [], [ChipError]
     while pending:

@@ -1,7 +1,7 @@
 """Fixtures shared by the PC/SC tests: one pcscd and one vpcd emulator per test session.
 
 ``pcscd``: the running pcscd with the vsmartcard vpcd readers, or ``pcscd --foreground``
-started here (and stopped at the end). ``slot``: ``printers.vpcd.serve`` in a thread,
+started here (and stopped at the end). ``slot``: ``printers.chip.vpcd.serve`` in a thread,
 connected to vpcd's first reader (127.0.0.1:35963), serving whatever chip a test puts in
 the slot. They live here so that every module shares the same instances: two emulators
 on one vpcd port would fight over the reader.
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from printers.vpcd import ChipSlot, serve
-from tests.printers.test_pcsc import (
+from printers.chip.vpcd import ChipSlot, serve
+from tests.printers.chip.test_pcsc import (
     READER,
     READY_TIMEOUT,
     VPCD_CONFIG,

@@ -19,9 +19,9 @@ import pytest
 from line.card import CardData
 from line.errors import DeviceError
 from line.synthetic import portrait
-from printers.encoder import LdsEncoder, Unpreparable, prepare_batch
+from printers.chip.encoder import LdsEncoder, Unpreparable, prepare_batch
+from printers.face.printing import SpoolPrinter
 from printers.keys import KeyPaths, init_test_keys, load_signer
-from printers.printing import SpoolPrinter
 from tests.badcards import gif_portrait, pixel_bomb
 from tests.factories import card_for
 

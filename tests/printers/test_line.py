@@ -25,11 +25,11 @@ from line.models import Application, Card
 from line.settings import Settings
 from line.spec import default_spec
 from line.synthetic import write_csv
-from printers import lds, tlv
-from printers.bodies import CardBodies, PcscReader
+from printers.chip import lds, tlv
+from printers.chip.bodies import CardBodies, PcscReader
+from printers.chip.vpcd import ChipSlot
 from printers.keys import init_test_keys
 from printers.mrz import mrz_lines
-from printers.vpcd import ChipSlot
 from tests.conftest import TODAY, StepClock
 from tests.factories import photo_file
 from tests.line.test_intake import good_rows
@@ -181,7 +181,7 @@ def test_the_line_through_pcscd_and_vpcd(
     in_process = line.devices.encoder
     bodies = in_process.connect.__self__  # type: ignore[attr-defined]
     reader = PcscReader(bodies, slot=slot)
-    from printers.encoder import LdsEncoder
+    from printers.chip.encoder import LdsEncoder
     from printers.qc import Inspector
 
     devices = Devices(
@@ -213,9 +213,9 @@ def test_cardline_chip_serve_feeds_blank_chips_to_the_virtual_reader(tmp_path: P
     import sys
     import time
 
-    from printers.apdu import SecurityStatusNotSatisfied, update_binary
-    from printers.personalise import personalise, read_back
-    from printers.transport import PcscTransport
+    from printers.chip.apdu import SecurityStatusNotSatisfied, update_binary
+    from printers.chip.personalise import personalise, read_back
+    from printers.chip.transport import PcscTransport
 
     env = {**os.environ, "CARDLINE_HOME": str(tmp_path / "home")}
     command = [

@@ -9,7 +9,7 @@ from typing import Any
 import pypdfium2 as pdfium
 import pytest
 
-from printers.fonts import register_fonts
+from printers.face.fonts import register_fonts
 from sim import compare, summarise
 from sim.report import SCHEMA, forecast, forecast_text, render_forecast, target_text
 from tests.sim.factories import campaign

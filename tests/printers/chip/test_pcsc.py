@@ -1,4 +1,4 @@
-"""End to end through real PC/SC: pyscard -> pcscd -> vsmartcard's vpcd -> ``printers.vpcd``
+"""End to end through real PC/SC: pyscard -> pcscd -> vsmartcard's vpcd -> ``printers.chip.vpcd``
 -> ``VirtualChip``.
 
 What the fixtures start, once per test session:
@@ -8,12 +8,12 @@ What the fixtures start, once per test session:
   package (``/etc/reader.conf.d/vpcd``), which listens on 127.0.0.1:35963 ("Virtual PCD 00
   00") and 35964 ("Virtual PCD 00 01"). The fixture waits (bounded) until pyscard lists the
   readers, and stops the pcscd it started (SIGTERM) at the end.
-- ``printers.vpcd.serve`` in a thread, connected to port 35963, serving whatever chip the
+- ``printers.chip.vpcd.serve`` in a thread, connected to port 35963, serving whatever chip the
   tests put in a ``ChipSlot``; stopped through its ``stop`` event at the end.
 
 Readiness is polled with bounded timeouts; nothing waits on a fixed sleep. Nothing is timed
 here: the per-card time over PC/SC is measured by ``bench/line.py``. The first tests drive
-``printers.vpcd`` against a stand-in listener instead of vpcd, to check the protocol and
+``printers.chip.vpcd`` against a stand-in listener instead of vpcd, to check the protocol and
 reconnection without a daemon.
 """
 
@@ -30,7 +30,7 @@ from typing import TypeVar
 
 import pytest
 
-from printers.apdu import (
+from printers.chip.apdu import (
     LDS_AID,
     ChipError,
     SecurityStatusNotSatisfied,
@@ -41,8 +41,16 @@ from printers.apdu import (
     select_fid,
     update_binary,
 )
-from printers.personalise import EF_COM, EF_DG1, EF_DG2, EF_DG13, EF_SOD, personalise, read_back
-from printers.transport import (
+from printers.chip.personalise import (
+    EF_COM,
+    EF_DG1,
+    EF_DG2,
+    EF_DG13,
+    EF_SOD,
+    personalise,
+    read_back,
+)
+from printers.chip.transport import (
     MetricsObserver,
     NoCard,
     PcscTransport,
@@ -50,8 +58,8 @@ from printers.transport import (
     ReaderUnavailable,
     TransportFailure,
 )
-from printers.vchip import DEFAULT_ATR, VirtualChip, VirtualChipLot
-from printers.vpcd import CTRL_ATR, CTRL_OFF, CTRL_ON, ChipSlot, LotFeeder, frame, serve
+from printers.chip.vchip import DEFAULT_ATR, VirtualChip, VirtualChipLot
+from printers.chip.vpcd import CTRL_ATR, CTRL_OFF, CTRL_ON, ChipSlot, LotFeeder, frame, serve
 
 READER = "Virtual PCD 00 00"
 READER_2 = "Virtual PCD 00 01"

@@ -5,7 +5,7 @@ content, writes it with UPDATE BINARY in chunks and locks the chip. ``read_back`
 application and each EF, learns the length of the EF from its BER-TLV header (a one- to
 three-byte tag, then a short length or ``81``/``82``/``83`` long form), and reads exactly those
 bytes. Every status word but ``9000`` surfaces as the typed ``ChipError`` of
-``printers.apdu``; nothing here catches them: the caller decides retry versus spoil.
+``printers.chip.apdu``; nothing here catches them: the caller decides retry versus spoil.
 
 The default chunk of 223 bytes leaves room, inside one short APDU (255 bytes), for secure
 messaging to wrap it (padding to the block size, tag ``87``, a ``8E`` MAC) when a real chip
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from printers.apdu import (
+from printers.chip.apdu import (
     LDS_AID,
     MAX_LC,
     MAX_LE,
@@ -28,7 +28,7 @@ from printers.apdu import (
     select_fid,
     update_binary,
 )
-from printers.transport import ChipTransport
+from printers.chip.transport import ChipTransport
 
 DEFAULT_CHUNK = 223
 MAX_FILE_SIZE = 0xFFFF  # CREATE FILE's size field here is two bytes

@@ -42,9 +42,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from line.errors import CardlineError
-from printers import tlv
+from printers.chip import tlv
+from printers.chip.lds import DG_TAGS, TAG_SOD
 from printers.keys import DocumentSigner
-from printers.lds import DG_TAGS, TAG_SOD
 
 ID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 """id-icao-mrtd-security-ldsSecurityObject."""

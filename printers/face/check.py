@@ -10,7 +10,7 @@ A chain of small checks, each turning one failed condition into a reason code:
   front, or the issue date is not on the back (``dd/mm/yyyy``);
 - ``qc.face.mrz``: one of the three MRZ lines is not a line of the back's text;
 - ``qc.face.qr``: (when asked) the QR code on the front cannot be decoded, or its text
-  differs from :func:`printers.face.qr_payload`.
+  differs from :func:`printers.face.render.qr_payload`.
 
 Text comes from the PDF's text layer (pdfium), compared in Unicode NFC; the QR code is
 read from the front page rasterised at :data:`QR_DPI` with zxing-cpp.
@@ -28,7 +28,7 @@ import pypdfium2 as pdfium  # type: ignore[import-untyped, unused-ignore]
 import zxingcpp
 
 from line.card import CardData
-from printers.face import NO_EXPIRY_TEXT, FaceRenderError, face_date, qr_payload
+from printers.face.render import NO_EXPIRY_TEXT, FaceRenderError, face_date, qr_payload
 from printers.mrz import MrzError, mrz_lines
 
 QR_DPI = 300

@@ -9,7 +9,7 @@ own failures:
 
 - ``InProcessTransport`` hands the bytes to a ``VirtualChip`` in this process;
 - ``PcscTransport`` goes through pyscard to ``pcscd`` and a reader (a real one, or vsmartcard's
-  "Virtual PCD" forwarding to ``printers.vpcd``), turning PC/SC failures into
+  "Virtual PCD" forwarding to ``printers.chip.vpcd``), turning PC/SC failures into
   ``ReaderUnavailable`` / ``ReaderNotFound`` / ``NoCard`` / ``CardRemoved`` /
   ``TransportFailure``.
 
@@ -30,7 +30,7 @@ from typing import Any, Literal, Protocol, Self
 
 import structlog
 
-from printers.apdu import (
+from printers.chip.apdu import (
     DEFAULT_CHAIN,
     Apdu,
     ChipError,
@@ -38,7 +38,7 @@ from printers.apdu import (
     get_response,
     get_uid,
 )
-from printers.vchip import VirtualChip
+from printers.chip.vchip import VirtualChip
 
 _MAX_GET_RESPONSE = 64  # 61xx rounds before giving up (64 x 256 bytes is far beyond any EF)
 
@@ -93,7 +93,7 @@ class TraceObserver:
     """Logs every response or failure: CLA INS P1 P2, Lc, Le, SW, response length, time."""
 
     def __init__(self, logger: Any = None, *, level: str = "debug") -> None:
-        self._log = logger if logger is not None else structlog.get_logger("printers.apdu")
+        self._log = logger if logger is not None else structlog.get_logger("printers.chip.apdu")
         self._level = level
 
     def __call__(self, event: ApduEvent) -> None:

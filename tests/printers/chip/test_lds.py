@@ -20,7 +20,7 @@ from PIL import Image
 
 from line.card import CardData
 from line.synthetic import portrait
-from printers import lds, tlv
+from printers.chip import lds, tlv
 
 SPECIMEN_MRZ = (
     "I<UTOD231458907<<<<<<<<<<<<<<<",

@@ -39,7 +39,7 @@ from reportlab.pdfgen.canvas import Canvas
 from line.card import CardData
 from line.errors import CardlineError
 from line.portrait import check_portrait
-from printers.fonts import FontNames, register_fonts
+from printers.face.fonts import FontNames, register_fonts
 from printers.mrz import mrz_lines
 
 CARD_WIDTH = 85.60 * mm

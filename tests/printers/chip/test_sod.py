@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from printers import keys, lds, sod, tlv
+from printers import keys
+from printers.chip import lds, sod, tlv
 
 NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 SIGNED_AT = datetime(2026, 11, 2, 9, 30, 15, 123456, tzinfo=UTC)

@@ -5,7 +5,7 @@ passes) and never raises for a bad card: data it cannot parse is a reason code t
 Reason codes, in the order the chain reports them:
 
 - ``qc.lds.missing.EF.COM`` / ``qc.lds.format.EF.COM``: EF.COM absent / unparseable;
-- ``qc.lds.missing.SOD`` and the ``qc.sod.*`` codes of ``printers.sod`` (format,
+- ``qc.lds.missing.SOD`` and the ``qc.sod.*`` codes of ``printers.chip.sod`` (format,
   content_type, algorithm, digest, signature, certificate);
 - ``qc.lds.missing.DGn``: a data group listed in EF.COM, hashed in the SOD, or required
   (DG1, DG2; DG13 when national data is expected) that was not read back;
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from printers import lds
-from printers.sod import SUPPORTED_DIGESTS, SodContents, SodError, inspect_sod
+from printers.chip import lds
+from printers.chip.sod import SUPPORTED_DIGESTS, SodContents, SodError, inspect_sod
 
 EF_COM = "EF.COM"
 SOD = "SOD"

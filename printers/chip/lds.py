@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal
 from line.card import CardData
 from line.errors import CardlineError
 from line.portrait import MAX_PIXELS
-from printers import tlv
+from printers.chip import tlv
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from smartcard.ATR import ATR
 from structlog.testing import capture_logs
 
-from printers.apdu import (
+from printers.chip.apdu import (
     LDS_AID,
     Apdu,
     ChipError,
@@ -30,7 +30,7 @@ from printers.apdu import (
     select_fid,
     update_binary,
 )
-from printers.personalise import (
+from printers.chip.personalise import (
     EF_COM,
     EF_DG1,
     EF_DG2,
@@ -42,7 +42,7 @@ from printers.personalise import (
     read_back,
     tlv_size,
 )
-from printers.transport import (
+from printers.chip.transport import (
     ApduEvent,
     BaseTransport,
     InProcessTransport,
@@ -50,7 +50,7 @@ from printers.transport import (
     TraceObserver,
     TransportFailure,
 )
-from printers.vchip import DEFAULT_ATR, LotExhausted, VirtualChip, VirtualChipLot
+from printers.chip.vchip import DEFAULT_ATR, LotExhausted, VirtualChip, VirtualChipLot
 
 UID = bytes.fromhex("04A1B2C3D4E5F6")
 

@@ -17,13 +17,13 @@ from line.devices import ChipRecord
 from line.errors import CardlineError, DeviceError
 from line.portrait import check_portrait
 from line.types import Clock
-from printers import lds
-from printers.apdu import ChipError
-from printers.bodies import Connect
+from printers.chip import lds
+from printers.chip.apdu import ChipError
+from printers.chip.bodies import Connect
+from printers.chip.personalise import personalise
+from printers.chip.sod import build_sod
 from printers.keys import DocumentSigner, KeyPaths, load_signer
 from printers.mrz import mrz_lines
-from printers.personalise import personalise
-from printers.sod import build_sod
 
 # The order the files are written in: EF.COM, the data groups, then the SOD that signs them.
 FILE_ORDER = (lds.EF_COM, lds.DG_FIDS[1], lds.DG_FIDS[2], lds.DG_FIDS[13], lds.SOD)

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from line.errors import CardlineError, DeviceError
-from printers.apdu import (
+from printers.chip.apdu import (
     DEFAULT_CHAIN,
     LDS_AID,
     Apdu,

@@ -30,7 +30,7 @@ from line.files import private_dir
 from line.logsetup import get_logger
 from line.spec import StageSpec
 from line.types import Clock, utc_now
-from printers.face import RenderedBatch, render_batch
+from printers.face.render import RenderedBatch, render_batch
 
 log = get_logger(__name__)
 

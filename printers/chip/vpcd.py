@@ -15,7 +15,8 @@ notices the closed socket at its next presence poll and reports the slot empty b
 accepting the new connection). When vpcd drops the connection, ``serve`` reconnects.
 
 Start it so that pyscard sees a card: run ``pcscd`` (or ``pcscd --foreground &``), then
-``python -m printers.vpcd`` (blank chips of a lot, see ``main``); ``smartcard.System.readers()``
+``python -m printers.chip.vpcd`` (blank chips of a lot, see ``main``);
+``smartcard.System.readers()``
 lists "Virtual PCD 00 00" and connecting to it finds a card.
 """
 
@@ -31,7 +32,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from printers.vchip import LotExhausted, VirtualChip, VirtualChipLot
+from printers.chip.vchip import LotExhausted, VirtualChip, VirtualChipLot
 
 VPCD_HOST = "127.0.0.1"
 VPCD_PORT = 35963
@@ -43,7 +44,7 @@ CTRL_ATR = 4
 ChipSource = Callable[[], VirtualChip | None]
 """Gives the chip currently in the reader, or None for an empty reader."""
 
-_log = structlog.get_logger("printers.vpcd")
+_log = structlog.get_logger("printers.chip.vpcd")
 
 
 class ChipSlot:
@@ -243,7 +244,7 @@ def _session(
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve blank virtual chips to vpcd until SIGINT or SIGTERM: a lot of them, the next
     one inserted each time the encoder has locked the current one and let go of it."""
-    parser = argparse.ArgumentParser(prog="python -m printers.vpcd", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m printers.chip.vpcd", description=main.__doc__)
     parser.add_argument("--host", default=VPCD_HOST)
     parser.add_argument("--port", type=int, default=VPCD_PORT)
     parser.add_argument("--lot", default="VCHIP-0001", help="lot number")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from line.card import CardData
-from printers.face import render_cards
-from printers.facecheck import check_face
+from printers.face.check import check_face
+from printers.face.render import render_cards
 from tests.conftest import TODAY
 from tests.factories import card_for, photo_file
 

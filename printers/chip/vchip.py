@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 import threading
 
-from printers.apdu import (
+from printers.chip.apdu import (
     CLA_ISO,
     CLA_PCSC,
     CLA_VENDOR,

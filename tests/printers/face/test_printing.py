@@ -41,8 +41,7 @@ from line.devices import PrintedFace, PrintJob
 from line.errors import DeviceError
 from line.spec import default_spec
 from line.types import Stage
-from printers.face import FaceRenderError
-from printers.printing import (
+from printers.face.printing import (
     CupsPrinter,
     PrinterFault,
     PrinterJam,
@@ -113,13 +112,20 @@ def test_spool_sequence_continues_and_never_overwrites(
     assert len(set(spool.iterdir())) == 3
 
 
-def test_a_batch_that_fails_to_render_leaves_nothing(tmp_path: Path, cards: list[CardData]) -> None:
+def test_a_card_that_cannot_render_is_refused_alone_and_leaves_nothing_half_written(
+    tmp_path: Path, cards: list[CardData]
+) -> None:
+    """(It used to fail the whole batch: one bad card now fails alone.)"""
     spool = tmp_path / "spool"
     broken = dataclasses.replace(cards[2], photo_path=tmp_path / "missing.jpg")
     printer = SpoolPrinter(spool, name="print-01", clock=clock())
-    with pytest.raises(FaceRenderError):
-        printer.print_cards([*cards[:2], broken])
-    assert list(spool.iterdir()) == []
+    job = printer.print_cards([*cards[:2], broken])
+    assert [face.card_serial for face in job.printed] == [c.card_serial for c in cards[:2]]
+    assert job.spoiled == ((broken.card_serial, "print.photo_not_found"),)
+    assert [p.name for p in spool.iterdir()] == [job.pdf.name if job.pdf else ""]
+    alone = printer.print_cards([broken])
+    assert (alone.pdf, alone.printed) == (None, ())
+    assert len(list(spool.iterdir())) == 1  # no PDF, no temporary file left for the refusal
     assert printer.print_cards([]) == PrintJob(pdf=None, printed=())
 
 

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from line.synthetic import portrait
-from printers import keys, lds, sod
-from printers.chipqc import CHECKS, check_chip
+from printers import keys
+from printers.chip import lds, sod
+from printers.chip.checks import CHECKS, check_chip
 
 NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 SIGNED_AT = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)

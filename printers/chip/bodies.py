@@ -13,9 +13,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
-from printers.transport import ChipTransport, InProcessTransport, NoCard, PcscTransport
-from printers.vchip import VirtualChip, VirtualChipLot
-from printers.vpcd import ChipSlot, serve
+from printers.chip.transport import ChipTransport, InProcessTransport, NoCard, PcscTransport
+from printers.chip.vchip import VirtualChip, VirtualChipLot
+from printers.chip.vpcd import ChipSlot, serve
 
 Connect = Callable[[str], AbstractContextManager[ChipTransport]]
 """Opens a connection to the chip of one card serial."""

@@ -18,7 +18,8 @@ import pytest
 import zxingcpp
 
 from line.card import ISSUER, CardData
-from printers.face import (
+from printers.face.fonts import FontMissing, font_files, register_fonts
+from printers.face.render import (
     FaceRenderError,
     mrz_font_size,
     qr_matrix,
@@ -26,7 +27,6 @@ from printers.face import (
     render_card,
     render_cards,
 )
-from printers.fonts import FontMissing, font_files, register_fonts
 from printers.mrz import mrz_lines
 from tests.factories import card_for, photo_file
 
