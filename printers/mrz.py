@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from line.card import CardData
+from line.digits import is_digits
 from line.errors import CardlineError
 
 LINE_LENGTH = 30
@@ -68,6 +69,8 @@ _SEPARATORS = re.compile(r"[\s\-‐‑–,.]+")
 _APOSTROPHES = re.compile(r"['’ʼ`]")
 _DOCUMENT_CODE = re.compile(r"[ACI][A-Z<]")
 _STATE = re.compile(r"[A-Z][A-Z<]{2}")
+
+_DIGITS = frozenset("0123456789")
 
 
 class MrzError(CardlineError):
@@ -145,7 +148,7 @@ def _yymmdd(day: date) -> str:
 def mrz_lines(card: CardData) -> tuple[str, str, str]:
     """The three TD1 lines of ``card`` (Vietnamese convention, see the module docstring)."""
     id_number = card.id_number
-    if not (len(id_number) == 12 and id_number.isascii() and id_number.isdigit()):
+    if not is_digits(id_number, 12):
         raise MrzError("the ID number is not 12 digits", reason_code="mrz.id_number")
     document_number = id_number[-9:]
     optional = f"{id_number}{check_digit(id_number)}".ljust(15, FILLER)
@@ -165,7 +168,7 @@ def _composite_input(line1: str, line2: str) -> str:
 
 
 def _valid_yymmdd(value: str) -> bool:
-    if not (value.isascii() and value.isdigit()):
+    if not is_digits(value):
         return False
     month, day = int(value[2:4]), int(value[4:6])
     try:  # a leap year for the day check: YY alone does not say which century
@@ -251,7 +254,7 @@ def _check_name(line3: str) -> list[MrzProblem]:
     primary, separator, secondary = name.partition(FILLER * 2)
     if (
         not name
-        or any(char.isdigit() for char in line3)
+        or any(char in _DIGITS for char in line3)
         or name.startswith(FILLER)
         or (separator and (not secondary or secondary.startswith(FILLER)))
         or FILLER * 2 in secondary
@@ -265,7 +268,7 @@ def _check_vietnamese_id(line1: str) -> list[MrzProblem]:
     optional = line1[15:30]
     id_number, digit, rest = optional[:12], optional[12], optional[13:]
     if (
-        not (id_number.isdigit() and digit.isdigit())
+        not (is_digits(id_number, 12) and is_digits(digit, 1))
         or rest.strip(FILLER)
         or id_number[-9:] != line1[5:14]
     ):

@@ -69,6 +69,7 @@ _YELLOW = Color(1.0, 0.85, 0.0)
 _RIDGE = Color(0.7, 0.7, 0.72)
 _WHITE = Color(1, 1, 1)
 _DARK_RUN = re.compile(rb"[\x01]+")
+_EXIF_ORIENTATION = 0x0112
 
 
 PHOTO_UNREADABLE = "print.photo_unreadable"
@@ -175,13 +176,16 @@ def _load_photo(path: str, mtime_ns: int, size: int) -> tuple[_Photo, str]:
 
 
 def _prepare_photo(raw: bytes) -> _Photo:
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     key = hashlib.blake2b(raw, digest_size=12).hexdigest()
-    with Image.open(io.BytesIO(raw)) as image:
-        if image.format == "JPEG" and image.mode in ("RGB", "L"):
-            space = "DeviceRGB" if image.mode == "RGB" else "DeviceGray"
-            return _Photo(key, image.width, image.height, space, ("DCTDecode",), raw)
+    with Image.open(io.BytesIO(raw)) as opened:
+        upright = opened.getexif().get(_EXIF_ORIENTATION, 1) in (None, 1)
+        if opened.format == "JPEG" and opened.mode in ("RGB", "L") and upright:
+            space = "DeviceRGB" if opened.mode == "RGB" else "DeviceGray"
+            return _Photo(key, opened.width, opened.height, space, ("DCTDecode",), raw)
+        # Turned upright as intake judged it (and as DG2 stores it): EXIF orientation.
+        image = ImageOps.exif_transpose(opened)
         if image.mode in ("RGBA", "LA", "P", "PA"):
             rgba = image.convert("RGBA")
             flat = Image.new("RGB", rgba.size, (255, 255, 255))

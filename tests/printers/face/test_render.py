@@ -178,6 +178,27 @@ def test_jpeg_and_png_photos_are_placed(tmp_path: Path) -> None:
         document.close()
 
 
+def test_a_photo_with_an_exif_rotation_is_printed_upright(tmp_path: Path) -> None:
+    """A camera's JPEG stored sideways with EXIF orientation 6 (turn 90 degrees clockwise):
+    intake judges it upright (line.portrait), DG2 stores it upright, so does the face."""
+    import io
+
+    from PIL import Image
+
+    upright = Image.open(photo_file(tmp_path, "upright.jpg"))
+    sideways = upright.transpose(Image.Transpose.ROTATE_90)  # as the sensor wrote it
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    sideways.save(out, format="JPEG", exif=exif.tobytes())
+    path = tmp_path / "sideways.jpg"
+    path.write_bytes(out.getvalue())
+    document = pdfium.PdfDocument(render_card(card_for(3, path)))
+    images = [obj for obj in document[0].get_objects(max_depth=2) if obj.type == 3]
+    assert images[0].get_px_size() == (240, 320)  # upright, not 320 x 240
+    document.close()
+
+
 def test_an_unreadable_photo_is_a_typed_error(tmp_path: Path) -> None:
     card = card_for(4, tmp_path / "missing.jpg")
     with pytest.raises(FaceRenderError) as caught:
