@@ -43,8 +43,11 @@ EF_COM = 0x011E
 DG1 = 0x0101
 DG2 = 0x0102
 DG13 = 0x010D
+DG14 = 0x010E
+DG15 = 0x010F
 SOD = 0x011D
-"""File identifiers (ISO 7816-4 FIDs) of the elementary files this line writes."""
+"""File identifiers (ISO 7816-4 FIDs) of the elementary files this line writes (DG14 and
+DG15, Chip and Active Authentication, are built by ``printers.chip.secinfo``)."""
 
 TAG_EF_COM = 0x60
 TAG_SOD = 0x77

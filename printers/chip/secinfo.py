@@ -1,0 +1,528 @@
+"""EF.DG14 (SecurityInfos) and EF.DG15 (the Active Authentication public key): ICAO 9303-10
+4.7.14/4.7.15, 9303-11 6.1.5 and 9.2, BSI TR-03110-3 (v2.21) A.1 for the ASN.1.
+
+DG14 (tag ``6E``) is one DER ``SecurityInfos`` value, a SET OF SecurityInfo::
+
+    SecurityInfo ::= SEQUENCE { protocol OBJECT IDENTIFIER,
+                                requiredData ANY DEFINED BY protocol,
+                                optionalData ANY DEFINED BY protocol OPTIONAL }
+
+This line writes three of them (``dg14``), in DER order (SET OF sorted by encoding)::
+
+    6E L { 31 L {
+      30 L { 06 id-CA-ECDH-AES-CBC-CMAC-128  02 01 01  [02 keyId] }     ChipAuthenticationInfo
+      30 L { 06 id-icao-mrtd-security-aaProtocolObject  02 01 01
+             06 ecdsa-plain-SHA256 }                                 ActiveAuthenticationInfo
+      30 L { 06 id-PK-ECDH  30 L { SubjectPublicKeyInfo }  [02 keyId] }
+    } }                                                              ChipAuthenticationPublicKeyInfo
+
+DG15 (tag ``6F``) is ``ActiveAuthenticationPublicKeyInfo ::= SubjectPublicKeyInfo``.
+
+How the P-256 keys are written (the domain parameters):
+
+- the **Chip Authentication key (DG14)** carries **explicit** domain parameters (an X9.62
+  SpecifiedECDomain: prime field, a, b, uncompressed base point, order, cofactor 1; no
+  seed). 9303-11 9.2 says "at least one ChipAuthenticationInfo and the corresponding
+  ChipAuthenticationPublicKeyInfo using explicit domain parameters MUST be present"; 9303-11
+  9.5.2 and TR-03110-3 A.2.1.2 add "in the case of elliptic curves, domain parameters MUST
+  be described explicitly in the ECParameters structure, i.e. named curves and implicit
+  domain parameters MUST NOT be used", and TR-03110-3 A.2.1.3 "Chip Authentication in
+  version 1 MUST provide at least one set of explicit domain parameters". A named curve
+  would be read by lenient readers (JMRTD accepts both and itself converts named curves to
+  explicit ones before writing a DG14), but it is not what the standard says, so not here.
+- the **Active Authentication key (DG15)** carries the **named curve** secp256r1: 9303-11
+  6.1.5 defines it as an [RFC 5280] SubjectPublicKeyInfo, for which RFC 5480 2.1.1 says
+  namedCurve, and nothing in 9303-11 6.1 asks for explicit parameters.
+
+Both parsers accept either form for a P-256 key (explicit parameters are compared with
+P-256's, field by field), as readers do; ``CaPublicKey.explicit_parameters`` says which
+one a DG14 used. Points must be uncompressed (9303-11 6.1.2.3, 4.4.3.2: "only prime curves
+with uncompressed points SHALL be used") and on the curve.
+
+Parsers are strict: every SecurityInfo, and every file, must be DER (its re-encoding is the
+bytes read); anything else raises ``LdsError`` with ``lds.dg14.format`` /
+``lds.dg15.format`` (``lds.dg15.algorithm`` for a well-formed DG15 whose key is not EC
+P-256), never another exception. Two leniencies, both on purpose: the SecurityInfos may
+come in any order (a SET OF should be sorted in DER, but BSI TR-03105-5's reference DG14
+is not, and readers read it), and SecurityInfos of other protocols are kept by OID only
+(9303-11 9.2: "the inspection system MAY discard any unknown entry").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from asn1crypto import core, keys  # type: ignore[import-untyped]
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from printers.chip import tlv
+from printers.chip.lds import DG_TAGS, LdsError
+
+# --- object identifiers -------------------------------------------------------------------
+
+BSI_DE = "0.4.0.127.0.7"
+ID_PK_DH = f"{BSI_DE}.2.2.1.1"
+ID_PK_ECDH = f"{BSI_DE}.2.2.1.2"
+"""id-PK-DH / id-PK-ECDH: the protocol of a ChipAuthenticationPublicKeyInfo."""
+ID_TA = f"{BSI_DE}.2.2.2"
+ID_CA = f"{BSI_DE}.2.2.3"
+ID_CA_DH = f"{ID_CA}.1"
+ID_CA_ECDH = f"{ID_CA}.2"
+ID_CA_ECDH_AES_CBC_CMAC_128 = f"{ID_CA_ECDH}.2"
+"""The Chip Authentication protocol this line writes (ECDH, AES-128 secure messaging)."""
+CA_PROTOCOLS = frozenset(f"{family}.{n}" for family in (ID_CA_DH, ID_CA_ECDH) for n in (1, 2, 3, 4))
+"""id-CA-{DH,ECDH}-{3DES-CBC-CBC, AES-CBC-CMAC-128, -192, -256} (9303-11 9.2.7)."""
+ID_AA = "2.23.136.1.1.5"
+"""id-icao-mrtd-security-aaProtocolObject (9303-11 9.2.4)."""
+ECDSA_PLAIN_SIGNATURES = f"{BSI_DE}.1.1.4.1"
+ECDSA_PLAIN_SHA224 = f"{ECDSA_PLAIN_SIGNATURES}.2"
+ECDSA_PLAIN_SHA256 = f"{ECDSA_PLAIN_SIGNATURES}.3"
+ECDSA_PLAIN_SHA384 = f"{ECDSA_PLAIN_SIGNATURES}.4"
+ECDSA_PLAIN_SHA512 = f"{ECDSA_PLAIN_SIGNATURES}.5"
+"""BSI TR-03111 5.2.1 ecdsa-plain-* signature algorithms (r||s, each as long as the order)."""
+ID_EC_PUBLIC_KEY = "1.2.840.10045.2.1"
+SECP256R1 = "1.2.840.10045.3.1.7"
+
+CA_VERSION = 1
+AA_VERSION = 1
+"""9303-11 9.2.4 and 9.2.5: the version of both infos "MUST be 1"."""
+
+# --- P-256 (secp256r1) domain parameters, SEC 2 2.4.2 / FIPS 186-4 D.1.2.3 -----------------
+
+P256_FIELD_BYTES = 32
+P256_P = int("FFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF", 16)
+P256_A = int("FFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFC", 16)
+P256_B = int("5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B", 16)
+P256_G = bytes.fromhex(
+    "04"
+    "6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296"
+    "4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5"
+)
+P256_N = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
+P256_H = 1
+
+
+# --- ASN.1 (TR-03110-3 A.1.1, 9303-11 9.2) --------------------------------------------------
+
+
+class SecurityInfo(core.Sequence):  # type: ignore[misc]
+    """``SecurityInfo ::= SEQUENCE { protocol OBJECT IDENTIFIER, requiredData ANY,
+    optionalData ANY OPTIONAL }``"""
+
+    _fields = [
+        ("protocol", core.ObjectIdentifier),
+        ("required_data", core.Any),
+        ("optional_data", core.Any, {"optional": True}),
+    ]
+
+
+class SecurityInfos(core.SetOf):  # type: ignore[misc]
+    """``SecurityInfos ::= SET OF SecurityInfo``"""
+
+    _child_spec = SecurityInfo
+
+
+class ChipAuthenticationInfo(core.Sequence):  # type: ignore[misc]
+    """``ChipAuthenticationInfo ::= SEQUENCE { protocol OBJECT IDENTIFIER (id-CA-...),
+    version INTEGER, -- MUST be 1  keyId INTEGER OPTIONAL }``"""
+
+    _fields = [
+        ("protocol", core.ObjectIdentifier),
+        ("version", core.Integer),
+        ("key_id", core.Integer, {"optional": True}),
+    ]
+
+
+class ChipAuthenticationPublicKeyInfo(core.Sequence):  # type: ignore[misc]
+    """``ChipAuthenticationPublicKeyInfo ::= SEQUENCE { protocol OBJECT IDENTIFIER
+    (id-PK-DH | id-PK-ECDH), chipAuthenticationPublicKey SubjectPublicKeyInfo,
+    keyId INTEGER OPTIONAL }``"""
+
+    _fields = [
+        ("protocol", core.ObjectIdentifier),
+        ("chip_authentication_public_key", keys.PublicKeyInfo),
+        ("key_id", core.Integer, {"optional": True}),
+    ]
+
+
+class ActiveAuthenticationInfo(core.Sequence):  # type: ignore[misc]
+    """``ActiveAuthenticationInfo ::= SEQUENCE { protocol OBJECT IDENTIFIER
+    (id-icao-mrtd-security-aaProtocolObject), version INTEGER, -- MUST be 1
+    signatureAlgorithm OBJECT IDENTIFIER }``"""
+
+    _fields = [
+        ("protocol", core.ObjectIdentifier),
+        ("version", core.Integer),
+        ("signature_algorithm", core.ObjectIdentifier),
+    ]
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CaProtocol:
+    """A ChipAuthenticationInfo: the protocol (an id-CA-* OID), its version, its keyId."""
+
+    protocol: str
+    version: int
+    key_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaPublicKey:
+    """A ChipAuthenticationPublicKeyInfo. ``public_key`` is the key when it is an EC P-256
+    key (named or explicit), None for any other (a DH key, another curve): well-formed but
+    not one this line can use. ``subject_public_key_info`` is its DER as written."""
+
+    protocol: str
+    subject_public_key_info: bytes
+    key_id: int | None
+    explicit_parameters: bool
+    public_key: ec.EllipticCurvePublicKey | None
+
+
+@dataclass(frozen=True, slots=True)
+class AaInfo:
+    """An ActiveAuthenticationInfo: version and the signature algorithm's OID."""
+
+    version: int
+    signature_algorithm: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dg14:
+    """What DG14 says. ``other_protocols`` are the OIDs of SecurityInfos of protocols this
+    module does not read (Terminal Authentication, PACE...)."""
+
+    chip_authentication: tuple[CaProtocol, ...]
+    chip_authentication_keys: tuple[CaPublicKey, ...]
+    active_authentication: AaInfo | None
+    other_protocols: tuple[str, ...]
+
+    def chip_authentication_for(
+        self, key_id: int | None = None
+    ) -> tuple[CaProtocol, CaPublicKey] | None:
+        """The ChipAuthenticationInfo with ``key_id`` and its public key (the only pair
+        when ``key_id`` is None and there is one), or None."""
+        infos = [i for i in self.chip_authentication if key_id is None or i.key_id == key_id]
+        if len(infos) != 1:
+            return None
+        info = infos[0]
+        found = [k for k in self.chip_authentication_keys if k.key_id == info.key_id]
+        return (info, found[0]) if len(found) == 1 else None
+
+
+# --- building -----------------------------------------------------------------------------
+
+
+def _p256_point(key: object, what: str, name: str) -> bytes:
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise LdsError(
+            f"the {what} key is not an EC P-256 public key",
+            reason_code=f"lds.{name.lower()}.key",
+            data_group=name,
+        )
+    return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+
+
+def _field_element(value: int) -> bytes:
+    return value.to_bytes(P256_FIELD_BYTES, "big")
+
+
+def p256_explicit_parameters() -> Any:
+    """P-256 as an X9.62 ``ECParameters`` (SpecifiedECDomain, version 1): prime field,
+    a and b as 32-byte field elements, the uncompressed base point, order, cofactor 1. The
+    seed is left out (optional, and needed by no verifier)."""
+    return keys.SpecifiedECDomain(
+        {
+            "version": "ecdpVer1",
+            "field_id": {"field_type": "prime_field", "parameters": core.Integer(P256_P)},
+            "curve": {"a": _field_element(P256_A), "b": _field_element(P256_B)},
+            "base": P256_G,
+            "order": P256_N,
+            "cofactor": P256_H,
+        }
+    )
+
+
+def explicit_subject_public_key_info(public_key: ec.EllipticCurvePublicKey) -> bytes:
+    """The DER SubjectPublicKeyInfo of a P-256 key with explicit domain parameters."""
+    point = _p256_point(public_key, "Chip Authentication", "DG14")
+    info = keys.PublicKeyInfo(
+        {
+            "algorithm": {
+                "algorithm": "ec",
+                "parameters": keys.ECDomainParameters(
+                    name="specified", value=p256_explicit_parameters()
+                ),
+            },
+            "public_key": point,
+        }
+    )
+    return bytes(info.dump())
+
+
+def _key_id(key_id: int | None) -> int | None:
+    if key_id is not None and (isinstance(key_id, bool) or key_id < 0):
+        raise LdsError(
+            "a keyId is a non-negative integer", reason_code="lds.dg14.key_id", data_group="DG14"
+        )
+    return key_id
+
+
+def dg14(ca_public_key: ec.EllipticCurvePublicKey, *, ca_key_id: int | None = None) -> bytes:
+    """DG14 announcing Chip Authentication (id-CA-ECDH-AES-CBC-CMAC-128, version 1) with
+    ``ca_public_key`` (EC P-256, written with explicit domain parameters), and ECDSA Active
+    Authentication with ecdsa-plain-SHA256 (the ActiveAuthenticationInfo 9303-11 9.2.4
+    requires for ECDSA). ``ca_key_id`` goes into both CA structures when given (9303-11
+    9.2.5: it MUST be given when the chip holds several CA keys)."""
+    key_id = _key_id(ca_key_id)
+    spki = keys.PublicKeyInfo.load(explicit_subject_public_key_info(ca_public_key))
+    optional_key_id = {} if key_id is None else {"key_id": key_id}
+    infos = SecurityInfos(
+        [
+            SecurityInfo.load(
+                ChipAuthenticationInfo(
+                    {
+                        "protocol": ID_CA_ECDH_AES_CBC_CMAC_128,
+                        "version": CA_VERSION,
+                        **optional_key_id,
+                    }
+                ).dump()
+            ),
+            SecurityInfo.load(
+                ChipAuthenticationPublicKeyInfo(
+                    {
+                        "protocol": ID_PK_ECDH,
+                        "chip_authentication_public_key": spki,
+                        **optional_key_id,
+                    }
+                ).dump()
+            ),
+            SecurityInfo.load(
+                ActiveAuthenticationInfo(
+                    {
+                        "protocol": ID_AA,
+                        "version": AA_VERSION,
+                        "signature_algorithm": ECDSA_PLAIN_SHA256,
+                    }
+                ).dump()
+            ),
+        ]
+    )
+    return tlv.encode(DG_TAGS[14], infos.dump())
+
+
+def dg15(aa_public_key: ec.EllipticCurvePublicKey) -> bytes:
+    """DG15 holding ``aa_public_key`` (EC P-256) as a SubjectPublicKeyInfo with the named
+    curve secp256r1 and the uncompressed point (RFC 5480)."""
+    _p256_point(aa_public_key, "Active Authentication", "DG15")
+    spki = aa_public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return tlv.encode(DG_TAGS[15], spki)
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+class _Malformed(Exception):
+    """Internal: the file is not well formed (becomes ``lds.<dg>.format``)."""
+
+
+class _Unsupported(Exception):
+    """Internal: a well-formed key this module does not use (EC P-256 only)."""
+
+
+_T = TypeVar("_T")
+
+
+def _load_der(spec: Callable[..., _T], der: bytes) -> _T:
+    """``der`` loaded as ``spec``, every part parsed, and refused unless it is DER: its
+    re-encoding must be the bytes given (no long-form lengths that fit a short form, no
+    BER booleans...)."""
+    value: Any = spec.load(der, strict=True)  # type: ignore[attr-defined]
+    value.native  # noqa: B018  (parses every nested value now, not lazily later)
+    if value.dump(force=True) != der:
+        raise _Malformed("not DER")
+    return value  # type: ignore[no-any-return]
+
+
+def _optional_key_id(value: Any) -> int | None:
+    if isinstance(value, core.Void):
+        return None
+    number = value.native
+    if not isinstance(number, int) or number < 0:
+        raise _Malformed("keyId is not a non-negative INTEGER")
+    return number
+
+
+def _specified_is_p256(domain: Any) -> bool:
+    field = domain["field_id"]
+    curve = domain["curve"]
+    cofactor = domain["cofactor"]
+    return bool(
+        domain["version"].native == "ecdpVer1"
+        and field["field_type"].native == "prime_field"
+        and field["parameters"].native == P256_P
+        and curve["a"].native == _field_element(P256_A)
+        and curve["b"].native == _field_element(P256_B)
+        and domain["base"].native == P256_G
+        and domain["order"].native == P256_N
+        and (isinstance(cofactor, core.Void) or cofactor.native == P256_H)
+    )
+
+
+def _p256_key(info: Any) -> tuple[ec.EllipticCurvePublicKey, bool]:
+    """The P-256 key of an id-ecPublicKey SubjectPublicKeyInfo and whether its domain
+    parameters were explicit; ``_Unsupported`` for another curve."""
+    parameters = info["algorithm"]["parameters"]
+    if not isinstance(parameters, keys.ECDomainParameters):
+        raise _Malformed("id-ecPublicKey without ECParameters")
+    if parameters.name == "implicit_ca":
+        raise _Malformed("implicit domain parameters")
+    explicit = parameters.name == "specified"
+    if explicit:
+        if not _specified_is_p256(parameters.chosen):
+            raise _Unsupported("explicit domain parameters of a curve other than P-256")
+    elif parameters.chosen.dotted != SECP256R1:
+        raise _Unsupported("a named curve other than P-256")
+    bits = bytes(info["public_key"].contents)
+    if not bits or bits[0] != 0:
+        raise _Malformed("public key BIT STRING has unused bits")
+    encoded = bits[1:]
+    if len(encoded) != 1 + 2 * P256_FIELD_BYTES or encoded[0] != 0x04:
+        raise _Malformed("public point is not an uncompressed P-256 point")
+    try:
+        key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), encoded)
+    except ValueError:
+        raise _Malformed("public point is not on P-256") from None
+    return key, explicit
+
+
+def _ca_public_key(raw: bytes) -> CaPublicKey:
+    value = _load_der(ChipAuthenticationPublicKeyInfo, raw)
+    protocol = value["protocol"].dotted
+    info = value["chip_authentication_public_key"]
+    algorithm = info["algorithm"]["algorithm"].dotted
+    key_id = _optional_key_id(value["key_id"])
+    spki = bytes(info.dump())
+    if protocol == ID_PK_DH:
+        if algorithm != "1.2.840.10046.2.1":  # dhpublicnumber
+            raise _Malformed("id-PK-DH with a key that is not a DH key")
+        return CaPublicKey(protocol, spki, key_id, True, None)
+    if algorithm != ID_EC_PUBLIC_KEY:
+        raise _Malformed("id-PK-ECDH with a key that is not an EC key")
+    try:
+        key, explicit = _p256_key(info)
+    except _Unsupported:
+        explicit = info["algorithm"]["parameters"].name == "specified"
+        return CaPublicKey(protocol, spki, key_id, explicit, None)
+    return CaPublicKey(protocol, spki, key_id, explicit, key)
+
+
+def _ca_protocol(raw: bytes) -> CaProtocol:
+    value = _load_der(ChipAuthenticationInfo, raw)
+    version = value["version"].native
+    if version != CA_VERSION:
+        raise _Malformed("ChipAuthenticationInfo version is not 1")
+    return CaProtocol(value["protocol"].dotted, version, _optional_key_id(value["key_id"]))
+
+
+def _aa_info(raw: bytes) -> AaInfo:
+    value = _load_der(ActiveAuthenticationInfo, raw)
+    version = value["version"].native
+    if version != AA_VERSION:
+        raise _Malformed("ActiveAuthenticationInfo version is not 1")
+    return AaInfo(version, value["signature_algorithm"].dotted)
+
+
+def _check_key_ids(items: Iterable[CaProtocol | CaPublicKey], what: str) -> None:
+    ids = [item.key_id for item in items]
+    if len(ids) > 1 and (None in ids or len(set(ids)) != len(ids)):
+        raise _Malformed(f"several {what} without distinct keyIds")
+
+
+def _dg14(data: bytes) -> Dg14:
+    der = tlv.decode_single(data, DG_TAGS[14])
+    if tlv.encode(DG_TAGS[14], der) != data:
+        raise _Malformed("DG14 length is not DER")
+    infos = SecurityInfos.load(der, strict=True)
+    children = [bytes(child.dump()) for child in infos]
+    contents = b"".join(children)
+    if not children or der != b"\x31" + tlv.encode_length(len(contents)) + contents:
+        raise _Malformed("not a non-empty DER SET OF SecurityInfo")
+    protocols: list[CaProtocol] = []
+    public_keys: list[CaPublicKey] = []
+    aa: list[AaInfo] = []
+    others: list[str] = []
+    for raw in children:
+        generic = _load_der(SecurityInfo, raw)
+        protocol = generic["protocol"].dotted
+        if protocol in (ID_PK_DH, ID_PK_ECDH):
+            public_keys.append(_ca_public_key(raw))
+        elif protocol in CA_PROTOCOLS:
+            protocols.append(_ca_protocol(raw))
+        elif protocol == ID_AA:
+            aa.append(_aa_info(raw))
+        else:
+            others.append(protocol)
+    if len(aa) > 1:
+        raise _Malformed("more than one ActiveAuthenticationInfo")
+    _check_key_ids(protocols, "ChipAuthenticationInfos")
+    _check_key_ids(public_keys, "ChipAuthenticationPublicKeyInfos")
+    result = Dg14(tuple(protocols), tuple(public_keys), aa[0] if aa else None, tuple(others))
+    for info in protocols:
+        if not any(key.key_id == info.key_id for key in public_keys):
+            raise _Malformed("a ChipAuthenticationInfo without its public key")
+    return result
+
+
+def _parse(parse: Callable[[bytes], _T], data: bytes, name: str) -> _T:
+    """``parse(data)``, every failure turned into an ``LdsError`` of ``name``."""
+    try:
+        return parse(data)
+    except _Unsupported as exc:
+        raise LdsError(
+            str(exc), reason_code=f"lds.{name.lower()}.algorithm", data_group=name
+        ) from None
+    except (_Malformed, tlv.TlvError) as exc:
+        raise LdsError(
+            str(exc), reason_code=f"lds.{name.lower()}.format", data_group=name
+        ) from None
+    except Exception as exc:  # asn1crypto parses lazily and raises many kinds on bad input
+        raise LdsError(
+            f"malformed ({type(exc).__name__})",
+            reason_code=f"lds.{name.lower()}.format",
+            data_group=name,
+        ) from None
+
+
+def parse_dg14(data: bytes) -> Dg14:
+    """The SecurityInfos of DG14; ``LdsError`` (``lds.dg14.format``) for anything but a
+    well-formed DG14: not DER, a ChipAuthenticationInfo or ActiveAuthenticationInfo whose
+    version is not 1, more than one ActiveAuthenticationInfo, several CA structures without
+    distinct keyIds, a ChipAuthenticationInfo without its public key, a P-256 point that is
+    compressed or not on the curve."""
+    return _parse(_dg14, data, "DG14")
+
+
+def _dg15(data: bytes) -> ec.EllipticCurvePublicKey:
+    der = tlv.decode_single(data, DG_TAGS[15])
+    if tlv.encode(DG_TAGS[15], der) != data:
+        raise _Malformed("DG15 length is not DER")
+    info = _load_der(keys.PublicKeyInfo, der)
+    if info["algorithm"]["algorithm"].dotted != ID_EC_PUBLIC_KEY:
+        raise _Unsupported("the Active Authentication key is not an EC key")
+    key, _explicit = _p256_key(info)
+    return key
+
+
+def parse_dg15(data: bytes) -> ec.EllipticCurvePublicKey:
+    """The Active Authentication public key of DG15 (EC P-256, named or explicit domain
+    parameters). ``LdsError``: ``lds.dg15.format`` for a malformed DG15,
+    ``lds.dg15.algorithm`` for a well-formed one holding another kind of key (RSA, another
+    curve)."""
+    return _parse(_dg15, data, "DG15")
