@@ -6,13 +6,13 @@ well the fast mode agrees with card by card.
 
 1. Card by card (``mode="cards"``): the 1-million-card scenario below, two replications, one
    process each (two cores); cards/s = card bodies started / seconds of that replication.
-2. Fast mode (``mode="fast"``): ``base-2021`` (50 million cards, 120 days), 10 replications in
+2. Fast mode (``mode="fast"``): ``plan-2021`` (50 million cards, 120 days), 10 replications in
    the default process pool (one worker per core), wall time from the call to the results.
 3. Agreement on the 1-million-card scenario, replication by replication (the same seed, so the
    same breakdowns, deliveries and arrivals in both modes): cards completed, the target date,
    stall days. The targets: throughput and target date within 1 %, stalls within one day.
 
-The 1-million-card scenario is ``base-2021`` scaled to one fifteenth of its machines, demand
+The 1-million-card scenario is ``plan-2021`` scaled to one fifteenth of its machines, demand
 and chips over 34 days: print-bound (2 printers), two stalls for chips.
 """
 
@@ -40,7 +40,7 @@ LATE = {"kind": "uniform", "low": 0, "high": 3}  # days
 
 
 def million_card_scenario() -> Scenario:
-    return load_scenario("base-2021").with_overrides(
+    return load_scenario("plan-2021").with_overrides(
         {
             "name": "million-cards",
             "days": 34,
@@ -87,7 +87,7 @@ def main() -> None:
     fast = [_timed((small, r, "fast")) for r in reps]
     card_rate = sum(r.totals.started for r, _ in cards) / sum(s for _, s in cards)
 
-    campaign = load_scenario("base-2021")
+    campaign = load_scenario("plan-2021")
     began = time.perf_counter()
     national = replicate(campaign, 10, seed=1, mode="fast")
     national_seconds = time.perf_counter() - began
@@ -109,7 +109,7 @@ def main() -> None:
         )
     print(f"card by card: {card_rate:,.0f} cards/s (mean of {len(cards)} replications)")
     print(
-        f"fast mode, base-2021 (50 M cards, 120 days), 10 replications: {national_seconds:.1f} s; "
+        f"fast mode, plan-2021 (50 M cards, 120 days), 10 replications: {national_seconds:.1f} s; "
         f"target reached in {summary.target_reached}/10, "
         f"{summary.to_dict()['target']['date']}"
     )
@@ -152,9 +152,9 @@ def write_docs(
         ".venv/bin/python bench/sim.py --write-docs",
         "```",
         "",
-        "Card by card: a 1-million-card scenario (`base-2021` scaled to 1/15 of its machines,",
+        "Card by card: a 1-million-card scenario (`plan-2021` scaled to 1/15 of its machines,",
         "demand and chips over 34 days, two stalls for chips), two replications, one process",
-        "each. Fast mode: `base-2021` (50 million cards, 120 days, encoder-bound, four chip",
+        "each. Fast mode: `plan-2021` (50 million cards, 120 days, encoder-bound, four chip",
         "tranches with random delays), 10 replications over the default process pool",
         "(2 workers). Agreement: the same scenario, seed and replication in both modes (so the",
         "same breakdowns, deliveries and arrivals).",
@@ -166,7 +166,7 @@ def write_docs(
         f"**{national_seconds:.1f} s** | <= 60 s on 2 cores: "
         f"{'met' if national_seconds <= 60 else 'NOT met'} |",
         "",
-        f"`base-2021` itself: the target of 50 million is reached in {target['reached']} of 10 "
+        f"`plan-2021` itself: the target of 50 million is reached in {target['reached']} of 10 "
         f"replications, on {_dates(target['date'])}.",
         "",
         "| date | replication | cards started | completed, cards / fast | difference | "

@@ -1159,8 +1159,8 @@ def simulate(
     scenarios: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Scenarios to compare: built-in names (base-2021, slip-march-21d, ...) or "
-            "paths to scenario YAML files.",
+            help="Scenarios to compare: built-in names (plan-2021, history-2021, "
+            "slip-march-21d, ...) or paths to scenario YAML files.",
             show_default=False,
         ),
     ] = None,
@@ -1224,6 +1224,33 @@ def simulate(
             "days) with the fitted spec and compare its throughput with what the line did.",
         ),
     ] = False,
+    paired: Annotated[
+        bool,
+        typer.Option(
+            "--paired",
+            help="Also the difference of each scenario from the first, replication by "
+            "replication (paired-t intervals: target date, cards, stall days).",
+        ),
+    ] = False,
+    precision: Annotated[
+        float | None,
+        typer.Option(
+            min=0.01,
+            help="Add replications until the target date's 95 % interval is at most this "
+            "many days either side (or --max-replications).",
+        ),
+    ] = None,
+    max_replications: Annotated[
+        int | None,
+        typer.Option(min=2, max=10_000, help="With --precision: the most replications (200)."),
+    ] = None,
+    warmup: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Days before stage statistics and the time in system count (steady state).",
+        ),
+    ] = 0.0,
 ) -> None:
     """Forecast scenarios side by side: cards per day, cumulative cards, the date the target
     is reached (95 % interval), utilisation and wait per stage, WIP, chip stalls and chips.
@@ -1247,7 +1274,8 @@ def simulate(
             "give at least one scenario (or --calibrate)", param_hint="SCENARIO"
         )
     from sim import ScenarioError, load_scenario
-    from sim.report import forecast, forecast_text
+    from sim.comparison import paired_text, precision_text
+    from sim.report import forecast_text
 
     loaded = []
     for name in scenarios:
@@ -1261,14 +1289,34 @@ def simulate(
         raise typer.BadParameter(
             f"two scenarios are named {twice[0]!r}: give each its own name", param_hint="SCENARIO"
         )
+    if paired and len(loaded) < 2:
+        raise typer.BadParameter("--paired needs two scenarios or more", param_hint="--paired")
+    if max_replications is not None and precision is None:
+        raise typer.BadParameter("goes with --precision", param_hint="--max-replications")
+    if warmup >= min(s.days for s in loaded):
+        raise typer.BadParameter(
+            f"must be shorter than the run ({min(s.days for s in loaded)} days)",
+            param_hint="--warmup",
+        )
     if dask_address is None:
         from typing import cast
 
-        from sim import Mode, compare
+        from sim import Mode
+        from sim.comparison import forecast_scenarios, local_runner
 
-        chosen = cast(Mode, mode)
-        results = compare(loaded, replications, seed=seed, mode=chosen, workers=workers)
-        figures = forecast(loaded, results, requested_mode=mode)
+        runner = local_runner(
+            seed=seed, mode=cast(Mode, mode), workers=workers, warmup_days=warmup
+        )
+        figures = forecast_scenarios(
+            loaded,
+            runner,
+            replications=replications,
+            requested_mode=mode,
+            warmup_days=warmup,
+            paired_with_first=paired,
+            precision=precision,
+            max_replications=max_replications or 200,
+        )
     else:
         from flows.prefect_env import prepare_prefect
 
@@ -1282,11 +1330,15 @@ def simulate(
             mode=mode,
             dask_address=dask_address,
             workers=workers,
+            warmup_days=warmup,
+            paired=paired,
+            precision=precision,
+            max_replications=max_replications or 200,
         )
     if out is not None:
         import logging
 
-        from printers.fonts import register_fonts
+        from printers.face.fonts import register_fonts
         from sim.report import render_forecast
 
         logging.getLogger("fontTools").setLevel(logging.WARNING)  # its subsetting chatter
@@ -1296,6 +1348,9 @@ def simulate(
         _echo_json(figures)
         return
     typer.echo(forecast_text(figures))
+    for extra in (paired_text(figures), precision_text(figures)):
+        if extra:
+            typer.echo(extra)
     if out is not None:
         typer.echo(f"report: {out}")
 
@@ -1365,6 +1420,117 @@ def _calibrate(
             f"{simulated['high']:.0f}); error {100 * total['relative_error']:+.1f} %: "
             + ("agrees" if total["agrees"] else "DOES NOT AGREE: check the spec before planning")
         )
+
+
+# --- plan ---------------------------------------------------------------------------------
+
+
+@app.command("plan")
+def plan_cmd(
+    ctx: typer.Context,
+    scenario: Annotated[
+        str,
+        typer.Argument(help="The scenario: a built-in name (history-2021, ...) or a YAML path."),
+    ],
+    vary: Annotated[
+        list[str],
+        typer.Option(
+            "--vary",
+            help="PATH=LOW..HIGH[:STEP], a field of the scenario and its range, e.g. "
+            "line.stages.chip-encode.machines=56..76:4 or "
+            "chips.deliveries.june.date=2021-05-01..2021-06-10:5. Repeat for more fields.",
+            show_default=False,
+        ),
+    ],
+    probability: Annotated[
+        float,
+        typer.Option(help="Reach the target in time with at least this probability."),
+    ] = 0.9,
+    max_replications: Annotated[
+        int, typer.Option(min=1, max=10_000, help="The most replications of one setting.")
+    ] = 60,
+    seed: Annotated[int, typer.Option(help="Seed of the common random numbers.")] = 1,
+    mode: Annotated[str, typer.Option(help="cards, fast, or auto (by the size).")] = "auto",
+    search: Annotated[
+        str,
+        typer.Option(
+            help="frontier (fields the target is monotone in), grid (every setting), or auto."
+        ),
+    ] = "auto",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan as JSON (cardline.plan/1).")
+    ] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the plan as a PDF.")] = None,
+    dask_address: Annotated[
+        str | None,
+        typer.Option(
+            "--dask-address", help="Run as the plan Prefect flow on this Dask scheduler."
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Replications at once (default: one per core).")
+    ] = None,
+) -> None:
+    """Goal seek: the cheapest setting of the --vary fields that reaches the scenario's target
+    by its date with at least --probability (costs from the scenario's costs: block)."""
+    if mode not in SIMULATE_MODES:
+        raise typer.BadParameter(f"must be one of {', '.join(SIMULATE_MODES)}", param_hint="--mode")
+    if out is not None:
+        _writable_path(out, "--out")
+    from sim import ScenarioError, load_scenario
+    from sim.plan_report import plan_text
+
+    try:
+        loaded = load_scenario(scenario)
+    except ValueError as exc:
+        raise ScenarioError(str(exc), field="(file)", source=scenario) from exc
+    if dask_address is None:
+        from typing import cast
+
+        from sim import Mode
+        from sim.plan import Search, plan
+
+        document = plan(
+            loaded,
+            vary,
+            probability=probability,
+            seed=seed,
+            mode=cast(Mode, mode),
+            max_replications=max_replications,
+            search=cast(Search, search),
+            workers=workers,
+        )
+    else:
+        from flows.prefect_env import prepare_prefect
+
+        prepare_prefect(_ctx(ctx).settings, quiet=True)
+        from flows.plan_flow import plan_flow
+
+        document = plan_flow(
+            scenario=scenario,
+            vary=list(vary),
+            probability=probability,
+            seed=seed,
+            mode=mode,
+            max_replications=max_replications,
+            search=search,
+            dask_address=dask_address,
+        )
+    if out is not None:
+        import logging
+
+        from printers.face.fonts import register_fonts
+        from sim.plan_report import render_plan
+
+        logging.getLogger("fontTools").setLevel(logging.WARNING)
+        fonts = register_fonts()
+        render_plan(document, out, font=fonts.sans, bold=fonts.bold)
+    if as_json:
+        _echo_json(document)
+        return
+    typer.echo(plan_text(document))
+    if out is not None:
+        typer.echo(f"report: {out}")
 
 
 # --- entry point ----------------------------------------------------------------------------

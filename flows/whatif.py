@@ -9,6 +9,10 @@ replication depends only on (scenario, seed, index, mode), so the figures are th
 wherever and in whatever chunks the replications ran, and the same as ``cardline simulate``
 without Prefect (``sim.compare``).
 
+With ``precision`` the subflow runs again for more replications until each target date's
+interval is narrow enough (``sim.comparison.to_precision``); ``paired`` adds the paired
+differences from the first scenario; ``warmup_days`` is the steady-state warm-up.
+
 The flow records a table artifact of the per-scenario figures (``what-if-figures``) and a
 markdown summary (``what-if-summary``), and returns the forecast document
 (``sim.report.forecast``, schema ``cardline.forecast/1``).
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from typing import Any, cast
 
 from prefect import flow, task
@@ -26,18 +31,21 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from sim import Mode, Scenario, load_scenario, pick_mode, replicate
-from sim.report import forecast, forecast_text, target_text
+from sim.comparison import forecast_scenarios, paired_text, precision_text
+from sim.report import forecast_text, target_text
 from sim.results import RunResult
 
-DEFAULT_SCENARIOS = ("base-2021", "slip-march-21d")
+DEFAULT_SCENARIOS = ("plan-2021", "slip-march-21d")
 
 
 @task(name="replications", cache_policy=NO_CACHE)
 def run_replications(
-    scenario: Scenario, seed: int, first: int, count: int, mode: Mode
+    scenario: Scenario, seed: int, first: int, count: int, mode: Mode, warmup_days: float = 0.0
 ) -> list[dict[str, Any]]:
     """Replications ``first .. first + count - 1`` of ``scenario``, in this process."""
-    runs = replicate(scenario, count, seed=seed, mode=mode, workers=1, first=first)
+    runs = replicate(
+        scenario, count, seed=seed, mode=mode, workers=1, first=first, warmup_days=warmup_days
+    )
     return [run.to_dict() for run in runs]
 
 
@@ -49,13 +57,19 @@ def chunks(replications: int, parts: int) -> list[tuple[int, int]]:
 
 @flow(name="what-if-replications", validate_parameters=False)
 def replications_flow(
-    scenarios: list[Scenario], replications: int, seed: int, mode: Mode, parts: int
+    scenarios: list[Scenario],
+    replications: int,
+    seed: int,
+    mode: Mode,
+    parts: int,
+    first: int = 0,
+    warmup_days: float = 0.0,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Every scenario's replications, as chunk tasks submitted to the flow's task runner."""
+    """Every scenario's replications ``first ..``, as chunk tasks on the flow's task runner."""
     submitted = {
         s.name: [
-            run_replications.submit(s, seed, first, count, mode)
-            for first, count in chunks(replications, parts)
+            run_replications.submit(s, seed, first + offset, count, mode, warmup_days)
+            for offset, count in chunks(replications, parts)
         ]
         for s in scenarios
     }
@@ -81,11 +95,17 @@ def what_if(
     mode: str = "auto",
     dask_address: str | None = None,
     workers: int | None = None,
+    warmup_days: float = 0.0,
+    paired: bool = False,
+    precision: float | None = None,
+    max_replications: int = 200,
 ) -> dict[str, Any]:
     """Compare ``scenarios`` (built-in names or paths) over ``replications`` with common
     random numbers; ``dask_address``: a Dask scheduler (tcp://host:8786) to run them on;
     ``workers``: chunks per scenario (default: one per core here, one per replication on
-    Dask)."""
+    Dask); ``paired``: differences from the first scenario, replication by replication;
+    ``precision``: replications added until each target date is within that many days
+    (at most ``max_replications``); ``warmup_days``: steady-state warm-up."""
     if mode not in ("auto", "cards", "fast"):
         raise ValueError(f"mode must be 'auto', 'cards' or 'fast', not {mode!r}")
     chosen = cast(Mode, mode)
@@ -98,11 +118,23 @@ def what_if(
         raise ValueError("two scenarios have the same name: give each its own")
     parts = workers or (replications if dask_address else os.cpu_count() or 1)
     runner = task_runner(dask_address, workers)
-    raw = replications_flow.with_options(task_runner=runner)(
-        loaded, replications, seed, chosen, parts
+
+    def run(batch: Sequence[Scenario], first: int, count: int) -> dict[str, list[RunResult]]:
+        raw = replications_flow.with_options(task_runner=runner)(
+            list(batch), count, seed, chosen, parts, first, warmup_days
+        )
+        return {name: [RunResult.from_dict(r) for r in runs] for name, runs in raw.items()}
+
+    figures = forecast_scenarios(
+        loaded,
+        run,
+        replications=replications,
+        requested_mode=mode,
+        warmup_days=warmup_days,
+        paired_with_first=paired,
+        precision=precision,
+        max_replications=max_replications,
     )
-    results = {name: [RunResult.from_dict(r) for r in runs] for name, runs in raw.items()}
-    figures = forecast(loaded, results, requested_mode=mode)
     _artifacts(figures, dask_address)
     return figures
 
@@ -136,13 +168,16 @@ def _artifacts(figures: dict[str, Any], dask_address: str | None) -> None:
         key="what-if-figures", table=table, description="What-if figures per scenario (means)"
     )
     where = f"on the Dask cluster at {dask_address}" if dask_address else "on this machine"
+    extras = (paired_text(figures), precision_text(figures))
     lines = [f"- **{e['scenario']}**: target {target_text(e)}" for e in figures["scenarios"]]
     create_markdown_artifact(
         key="what-if-summary",
         markdown=(
             f"# What-if: {', '.join(e['scenario'] for e in figures['scenarios'])}\n\n"
             + "\n".join(lines)
-            + f"\n\nReplications ran {where}.\n\n```\n{forecast_text(figures)}\n```\n"
+            + f"\n\nReplications ran {where}.\n\n```\n{forecast_text(figures)}\n"
+            + "".join(f"{extra}\n" for extra in extras if extra)
+            + "```\n"
         ),
         description="What-if forecast summary",
     )

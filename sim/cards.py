@@ -11,10 +11,22 @@ one, spoiled or not). Machines work in shift time and stop for their repairs
 Machines are processes pulling from their stage's queue rather than SimPy resources: a
 machine has its own repair schedule, so it must know which machine it is. Downstream queues
 are ``simpy.Store`` (first come, first served).
+
+Events at the same instant happen in a defined order: the close of the day that ends at that
+instant comes first (its figures: closing chip stock, WIP, applications waiting), then
+everything else in the order SimPy scheduled it. So a delivery that arrives at exactly
+midnight is the new day's: received that day and in that day's stock, never in the closing
+stock of a day that was stalled for want of it. The fast mode books it the same way (its
+steps start at the delivery).
+
+Each card remembers when its application arrived (the opening backlog: at the start), so the
+run reports the time in system, from arrival to dispatch, of the applications that arrived
+after the warm-up.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from collections.abc import Generator
 from typing import Any
@@ -29,8 +41,19 @@ from sim.pool import Pool
 from sim.streams import Purpose, py_stream, stage_key
 from sim.tally import Tally
 
-Card = list[Any]  # [class, key, attempt, queued at]
+Card = list[Any]  # [class, key, attempt, queued at]; key: arrival time (< 0: the backlog)
 INF = float("inf")
+
+
+class DayClose(simpy.events.Event):
+    """A timeout that comes before every other event of its instant: SimPy's ``URGENT``
+    priority, set the way SimPy's own ``Initialize`` and ``Interruption`` events set it."""
+
+    def __init__(self, env: simpy.Environment, delay: float) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, simpy.events.URGENT, delay)
 
 
 class CardLine:
@@ -43,6 +66,7 @@ class CardLine:
         self.env = simpy.Environment()
         self.clock = inputs.clock
         self.tally = Tally(inputs, warmup)
+        self.tally.sojourns = array("d")
         self.warmup = warmup
         self.last_day = scenario.days - 1
         self.pool = Pool(scenario.spec.allocation, inputs.classes)
@@ -138,7 +162,7 @@ class CardLine:
 
     def _days(self) -> Generator[simpy.Event, Any, None]:
         for day in range(self.last_day):
-            yield self.env.timeout((day + 1) * DAY - self.env.now)
+            yield DayClose(self.env, (day + 1) * DAY - self.env.now)
             self._end_of_day(day)
 
     def _end_of_day(self, day: int) -> None:
@@ -179,6 +203,8 @@ class CardLine:
         defect_rng = self.defect_rngs[position]
         repairs = MachineClock(self.inputs.repairs[stage][machine])
         store = self.stores[position]
+        sojourns = tally.sojourns
+        assert sojourns is not None
         changes = len(self.inputs.machines[stage]) > 1
         horizon = self.inputs.horizon
         while True:
@@ -230,6 +256,9 @@ class CardLine:
             day = self._day()
             if route.action is Action.ADVANCE:  # dispatched: in today's batch for its station
                 tally.completed[day, cls] += 1
+                arrived = key if key > 0.0 else 0.0
+                if arrived >= self.warmup:
+                    sojourns.append(env.now - arrived)
                 continue
             tally.spoiled_at[position] += 1
             tally.spoiled[day] += 1
@@ -238,7 +267,9 @@ class CardLine:
             else:
                 tally.held[day] += 1
 
-    def run(self) -> Tally:
+    def run(self, until: float | None = None) -> Tally:
+        """Play the replication to its end, or only ``until`` seconds (``sim.plan`` needs
+        the days up to a deadline; the tally's later days stay empty)."""
         seed, rep = self.inputs.seed, self.inputs.replication
         self.service_rngs = [
             py_stream(seed, rep, Purpose.SERVICE, stage_key(s)) for s in LINE_ORDER
@@ -251,7 +282,7 @@ class CardLine:
         for position, stage in enumerate(LINE_ORDER):
             for machine in range(self.inputs.scenario.max_machines(stage)):
                 env.process(self._machine(position, machine))
-        horizon = self.inputs.horizon
+        horizon = self.inputs.horizon if until is None else min(until, self.inputs.horizon)
         env.run(until=horizon)
         for position in range(len(LINE_ORDER)):
             self._queue(position, 0)

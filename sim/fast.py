@@ -124,8 +124,10 @@ class FastLine:
         self.up_machines[position] = up
         return np.maximum(0.0, up / mean + noise)
 
-    def run(self) -> Tally:
+    def run(self, until: float | None = None) -> Tally:
+        """Play the replication to its end, or only ``until`` seconds (see ``CardLine``)."""
         inputs, tally, pool, spec = self.inputs, self.tally, self.pool, self.spec
+        stop = math.inf if until is None else until
         nstages = len(LINE_ORDER)
         attempts = spec.rework_limit + 1
         nclasses = len(inputs.classes)
@@ -160,6 +162,8 @@ class FastLine:
             tally.entries[0] += pool.size
         for k in range(len(self.bounds) - 1):
             t0, t1 = float(self.bounds[k]), float(self.bounds[k + 1])
+            if t0 >= stop:
+                break
             dt, shift = t1 - t0, float(self.work[k + 1] - self.work[k])
             day = min(int(t0 // DAY), self.scenario.days - 1)
             counting = t0 >= warmup

@@ -101,13 +101,15 @@ def hourly_arrivals(
     scenario: Scenario, classes: tuple[DemandClass, ...], rng: np.random.Generator
 ) -> np.ndarray:
     """Applications arriving in each hour of the run, per class: Poisson counts with the day's
-    mean times the weekly factor spread by the hourly profile, split multinomially."""
+    mean (``Demand.per_day_on``) times the weekly factor spread by the hourly profile, split
+    multinomially."""
     demand = scenario.demand
     hours = np.array(demand.hour_weights())
-    days = np.array(
-        [demand.day_factor(scenario.start + timedelta(days=d)) for d in range(scenario.days)]
-    )
-    means = (demand.per_day * days[:, None] * hours[None, :]).ravel()
+    dates = [scenario.start + timedelta(days=d) for d in range(scenario.days)]
+    days = np.array([demand.day_factor(day) for day in dates])
+    rates = np.array([demand.per_day_on(day) for day in dates]) if demand.changes else None
+    per_day = demand.per_day if rates is None else rates[:, None]
+    means = (per_day * days[:, None] * hours[None, :]).ravel()
     totals = rng.poisson(means)
     shares = np.array([c.share for c in classes])
     return np.asarray(rng.multinomial(totals, shares / shares.sum()), dtype=np.int64)

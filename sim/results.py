@@ -19,7 +19,9 @@
         "starved_hours": float,  # shift hours print was starved of chips (work waited)
         "mean_wip": float,       # time-average cards between print start and dispatch
         "waiting_at_end": int,   # applications still waiting for a chip and a printer
-      },
+        "time_in_system_s": float | null,      # card mode: mean seconds from an application's
+        "time_in_system_p90_s": float | null,  # arrival to its card's dispatch (and the 90th
+      },                                       # percentile); after warm-up; null in fast mode
       "stages": [{
         "stage": "print", "machines": int,      # at the start of the run
         "processed": int, "spoiled": int,       # cards finished here, of them spoiled
@@ -36,12 +38,14 @@
         "chips_received": int, "chip_stock": int | null,        # null: unlimited chips
         "wip": int, "waiting": int,                             # at the end of the day
         "starved_hours": float, "stalled": bool,
+        "applications": int,     # applications received so far, the opening backlog included
       }, ...]
     }
 
-Statistics of stages (waits, queues, utilisation) count from ``warmup_days`` on; the daily
-figures and totals cover the whole run. ``Summary.to_dict()`` holds the same figures as means
-with t-intervals over replications (see ``summarise``).
+Statistics of stages (waits, queues, utilisation) and the time in system count from
+``warmup_days`` on (the time in system: applications that arrived from then on); the daily
+figures and the other totals cover the whole run. ``Summary.to_dict()`` holds the same
+figures as means with t-intervals over replications (see ``summarise``).
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ class DayResult:
     waiting: int
     starved_hours: float
     stalled: bool
+    applications: int = 0  # cumulative, the opening backlog included
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +108,8 @@ class Totals:
     starved_hours: float
     mean_wip: float
     waiting_at_end: int
+    time_in_system_s: float | None = None  # card mode only
+    time_in_system_p90_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +143,13 @@ class RunResult:
     def target_reached_on(self) -> date | None:
         day = self.target_day
         return None if day is None else self.start + timedelta(days=day - 1)
+
+    @property
+    def on_time(self) -> bool:
+        """The target was reached before its date (by the end of the day before ``by``;
+        with no date, reached at all)."""
+        reached = self.target_reached_on
+        return reached is not None and (self.target_by is None or reached < self.target_by)
 
     def stage(self, name: str) -> StageResult:
         return next(s for s in self.stages if s.stage == name)
@@ -225,6 +239,9 @@ class Summary:
     stages: tuple[StageSummary, ...]
     cumulative: tuple[Interval, ...]  # per day
     completed_per_day: tuple[Interval, ...]
+    applications: tuple[Interval, ...] = ()  # per day, cumulative with the opening backlog
+    time_in_system_s: Interval | None = None  # card mode only
+    target_on_time: int = 0  # replications that reached the target before ``target_by``
 
     def _date(self, day: float) -> str:
         # day 1 is the first day; a fractional mean is shown as the day it falls in
@@ -251,6 +268,7 @@ class Summary:
                 "cards": self.target_cards,
                 "by": None if self.target_by is None else self.target_by.isoformat(),
                 "reached": self.target_reached,
+                "on_time": self.target_on_time,
                 "day": None if self.target_day is None else self.target_day.as_dict(),
                 "date": target_date,
             },
@@ -261,6 +279,9 @@ class Summary:
             "stall_days": self.stall_days.as_dict(),
             "starved_hours": self.starved_hours.as_dict(),
             "mean_wip": self.mean_wip.as_dict(),
+            "time_in_system_s": (
+                None if self.time_in_system_s is None else self.time_in_system_s.as_dict()
+            ),
             "stages": [
                 {
                     "stage": s.stage,
@@ -275,9 +296,10 @@ class Summary:
                     "date": (self.start + timedelta(days=i)).isoformat(),
                     "cumulative": c.as_dict(),
                     "completed": d.as_dict(),
+                    "applications": a.as_dict(),
                 }
-                for i, (c, d) in enumerate(
-                    zip(self.cumulative, self.completed_per_day, strict=True)
+                for i, (c, d, a) in enumerate(
+                    zip(self.cumulative, self.completed_per_day, self.applications, strict=True)
                 )
             ],
         }
@@ -300,6 +322,7 @@ def summarise(results: Sequence[RunResult], confidence: float = 0.95) -> Summary
         return t_interval(values, confidence)
 
     reached = [r.target_day for r in results if r.target_day is not None]
+    sojourns = [r.totals.time_in_system_s for r in results if r.totals.time_in_system_s is not None]
     stages = []
     for i, s in enumerate(first.stages):
         waits = [r.stages[i].mean_wait_s for r in results]
@@ -335,4 +358,9 @@ def summarise(results: Sequence[RunResult], confidence: float = 0.95) -> Summary
         completed_per_day=tuple(
             over([r.daily[d].completed for r in results]) for d in range(first.days)
         ),
+        applications=tuple(
+            over([r.daily[d].applications for r in results]) for d in range(first.days)
+        ),
+        time_in_system_s=over(sojourns) if len(sojourns) == len(results) else None,
+        target_on_time=sum(1 for r in results if r.on_time),
     )

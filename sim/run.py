@@ -16,7 +16,7 @@ from sim.fast import FastLine
 from sim.inputs import draw_inputs
 from sim.results import RunResult
 from sim.scenario import Scenario
-from sim.tally import finish
+from sim.tally import Tally, finish
 
 Mode = Literal["cards", "fast", "auto"]
 
@@ -48,12 +48,27 @@ def simulate(
     steady-state questions; daily figures and totals always cover the whole run.
     """
     chosen = pick_mode(scenario, mode)
+    return finish(play(scenario, seed, replication, chosen, warmup_days), chosen)
+
+
+def play(
+    scenario: Scenario,
+    seed: int,
+    replication: int,
+    mode: Literal["cards", "fast"],
+    warmup_days: float = 0.0,
+    until_day: int | None = None,
+) -> Tally:
+    """The filled ``Tally`` of one replication; with ``until_day``, only its first
+    ``until_day`` days are played (the same draws as the whole run: it just stops)."""
     if not 0 <= warmup_days < scenario.days:
         raise ValueError(f"warmup_days must be in [0, {scenario.days}), got {warmup_days}")
     inputs = draw_inputs(scenario, seed, replication)
     warmup = warmup_days * DAY
-    tally = CardLine(inputs, warmup).run() if chosen == "cards" else FastLine(inputs, warmup).run()
-    return finish(tally, chosen)
+    until = None if until_day is None else until_day * DAY
+    if mode == "cards":
+        return CardLine(inputs, warmup).run(until)
+    return FastLine(inputs, warmup).run(until)
 
 
 def _one(args: tuple[Scenario, int, int, Mode, float]) -> RunResult:
@@ -100,8 +115,20 @@ def compare(
     seed: int = 1,
     mode: Mode = "auto",
     workers: int | None = None,
+    warmup_days: float = 0.0,
+    first: int = 0,
 ) -> dict[str, list[RunResult]]:
-    """Several scenarios with the same seed (common random numbers), by scenario name."""
+    """Several scenarios with the same seed (common random numbers), by scenario name:
+    replications ``first .. first + replications - 1`` of each."""
     return {
-        s.name: replicate(s, replications, seed=seed, mode=mode, workers=workers) for s in scenarios
+        s.name: replicate(
+            s,
+            replications,
+            seed=seed,
+            mode=mode,
+            workers=workers,
+            warmup_days=warmup_days,
+            first=first,
+        )
+        for s in scenarios
     }

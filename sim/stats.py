@@ -1,4 +1,4 @@
-"""Student-t confidence intervals without scipy (the intervals over replications)."""
+"""Confidence intervals without scipy: Student-t over replications, Wilson for a proportion."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 
 def _betacf(a: float, b: float, x: float) -> float:
@@ -103,3 +104,27 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> Interval:
         return Interval(mean, mean, mean, 1)
     half = t_quantile(0.5 + confidence / 2.0, n - 1) * statistics.stdev(values) / math.sqrt(n)
     return Interval(mean, mean - half, mean + half, n)
+
+
+@cache
+def normal_quantile(p: float) -> float:
+    return statistics.NormalDist().inv_cdf(p)
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (``successes`` out of ``n``): unlike the
+    plain normal interval it stays inside [0, 1] and is not empty at 0 or ``n`` successes
+    (10 of 10 gives 0.72-1.00 at 95 %), which is what a goal seek meets most."""
+    if n <= 0:
+        return 0.0, 1.0
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be in [0, {n}], got {successes}")
+    z = normal_quantile(0.5 + confidence / 2.0)
+    p = successes / n
+    denominator = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    # at 0 and n successes the bound is exactly 0 or 1 (rounding would put it a hair inside)
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high

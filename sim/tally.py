@@ -6,6 +6,7 @@ utilisation mean the same thing whichever mode produced them.
 
 from __future__ import annotations
 
+from array import array
 from datetime import timedelta
 
 import numpy as np
@@ -42,6 +43,7 @@ class Tally:
         self.waited = [0] * n
         self.queue_area = [0.0] * n  # integral of the queue length, after warm-up
         self.wip_area = 0.0  # integral of the cards in the line, whole run
+        self.sojourns: array[float] | None = None  # card mode: arrival to dispatch, seconds
 
     def add_starved(self, begin: float, end: float) -> None:
         """Print was starved of chips from ``begin`` to ``end``: add its shift time per day."""
@@ -76,6 +78,8 @@ def finish(tally: Tally, mode: str) -> RunResult:
     stalled = (shift > 0) & (tally.starved >= STALL_FRACTION * shift - 1e-6)
     completed = tally.completed.sum(axis=1)
     cumulative = np.cumsum(completed)
+    arrived = inputs.arrivals.reshape(days, -1).sum(axis=1)
+    applications = int(inputs.backlog.sum()) + np.cumsum(arrived)
     destinations = sorted({c.destination for c in inputs.classes})
     by_destination = np.stack(
         [
@@ -101,6 +105,7 @@ def finish(tally: Tally, mode: str) -> RunResult:
             waiting=int(tally.waiting_end[d]),
             starved_hours=float(tally.starved[d] / HOUR),
             stalled=bool(stalled[d]),
+            applications=int(applications[d]),
         )
         for d in range(days)
     )
@@ -124,6 +129,10 @@ def finish(tally: Tally, mode: str) -> RunResult:
     for c in inputs.classes:
         groups[c.group] = groups.get(c.group, 0) + int(tally.completed[:, c.index].sum())
     started = int(tally.started.sum())
+    sojourn = sojourn_p90 = None
+    if tally.sojourns is not None and len(tally.sojourns):
+        values = np.frombuffer(tally.sojourns, dtype=np.float64)
+        sojourn, sojourn_p90 = float(values.mean()), float(np.percentile(values, 90))
     totals = Totals(
         completed=int(cumulative[-1]),
         completed_by_group=groups,
@@ -136,6 +145,8 @@ def finish(tally: Tally, mode: str) -> RunResult:
         starved_hours=float(tally.starved.sum() / HOUR),
         mean_wip=tally.wip_area / inputs.horizon,
         waiting_at_end=int(tally.waiting_end[-1]),
+        time_in_system_s=sojourn,
+        time_in_system_p90_s=sojourn_p90,
     )
     target = scenario.target
     return RunResult(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 
 import pytest
@@ -127,3 +128,57 @@ def test_more_machines_from_a_date_raise_output_from_that_date() -> None:
     assert [d.cumulative for d in a.daily[:4]] == [d.cumulative for d in b.daily[:4]]
     assert b.daily[4].completed > 1.5 * a.daily[4].completed
     assert b.stage("print").machines == 1  # the machines at the start
+
+
+@pytest.mark.parametrize("mode", ["cards", "fast"])
+def test_a_delivery_at_midnight_belongs_to_the_new_day(mode: str) -> None:
+    """Same-instant events: the day that ends at midnight closes first, then the delivery
+    that arrives at that instant. So 3 March, stalled for want of chips, closes with none in
+    stock, and the 40,000 chips due (no delay) on the 4th are the 4th's: received that day."""
+    scenario = campaign(chips={"deliveries": {"first": {"delay": None}}})
+    run = simulate(scenario, seed=3, mode=mode)  # type: ignore[arg-type]
+    third, fourth = run.daily[2], run.daily[3]
+    assert (third.date, fourth.date) == (date(2021, 3, 3), date(2021, 3, 4))
+    assert third.stalled and third.chip_stock == 0 and third.chips_received == 0
+    assert fourth.chips_received == 40_000 and not fourth.stalled
+    assert run.totals.chips_received == 40_000
+
+
+@pytest.mark.parametrize("mode", ["cards", "fast"])
+def test_applications_received_count_the_backlog_and_every_arrival(mode: str) -> None:
+    from sim.inputs import draw_inputs
+
+    scenario = campaign(days=4)
+    run = simulate(scenario, seed=3, mode=mode)  # type: ignore[arg-type]
+    arrivals = draw_inputs(scenario, 3, 0).arrivals.reshape(4, -1).sum(axis=1)
+    expected = 60_000 + arrivals.cumsum()
+    assert [d.applications for d in run.daily] == expected.tolist()
+    assert run.daily[0].applications > 60_000  # the first day's arrivals in office hours
+
+
+def test_demand_can_change_its_rate_from_a_date() -> None:
+    scenario = campaign(
+        days=4, demand={"backlog": 0, "changes": [{"from": "2021-03-03", "per_day": 0}]}
+    )
+    run = simulate(scenario, seed=3, mode="fast")
+    counts = [d.applications for d in run.daily]
+    assert counts[0] > 0 and counts[1] > counts[0]
+    assert counts[1] == counts[2] == counts[3]  # nothing arrives from 3 March on
+    assert scenario.expected_cards == pytest.approx(2 * 4_000)
+
+
+def test_time_in_system_of_an_m_m_1_queue_is_exponential_with_rate_mu_minus_lambda() -> None:
+    """One exponential printer (mean 1 s) fed at 0.5 a second, every other stage instant:
+    an M/M/1 queue, whose time in system is exponential with rate mu - lambda = 0.5/s (mean
+    2 s, 90th percentile ln(10) / 0.5 = 4.61 s), plus 3 ms at the instant stages. Counted
+    after a warm-up of 2.4 hours, card mode."""
+    from tests.sim.factories import exp, open_network, stage
+
+    scenario = open_network({"print": stage(1, exp(1.0))}, per_second=0.5, days=1)
+    runs = replicate(scenario, 2, seed=11, mode="cards", warmup_days=0.1, workers=1)
+    mean = sum(r.totals.time_in_system_s or 0 for r in runs) / 2
+    p90 = sum(r.totals.time_in_system_p90_s or 0 for r in runs) / 2
+    assert mean == pytest.approx(2.0 + 0.003, rel=0.05)
+    assert p90 == pytest.approx(math.log(10) / 0.5 + 0.003, rel=0.05)
+    fast = simulate(scenario, seed=11, mode="fast", warmup_days=0.1)
+    assert fast.totals.time_in_system_s is None  # card mode only

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,10 @@ import pytest
 
 from printers.face.fonts import register_fonts
 from sim import compare, summarise
+from sim.pdf import long_date
 from sim.report import SCHEMA, forecast, forecast_text, render_forecast, target_text
 from tests.sim.factories import campaign
+from tests.sim.pdfcheck import assert_readable, flat, page_texts
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +66,71 @@ def test_the_pdf_shows_each_scenario_and_its_target_date(
         figures, tmp_path / "out" / "forecast.pdf", font=fonts.sans, bold=fonts.bold
     )
     assert out.is_file() and not out.with_name("forecast.pdf.part").exists()
-    assert len(pdfium.PdfDocument(out)) == 2  # the charts, then the table
+    assert len(pdfium.PdfDocument(out)) == 3  # the answer; per day and demand; every figure
     text = pdf_text(out)
     for name in ("small", "small-late", "small-no-target"):
         assert name in text
     assert target_text(figures["scenarios"][0]) in text
     assert "not reached" in text and "no target" in text
     assert "Nguyễn Thị Ánh Tuyết" in text  # the description, in a font with the glyphs
-    assert "target 50,000" in text  # the target line of the cumulative chart
+    assert "target 50 k" in text  # the target line of the cumulative chart
     assert "chip-encode utilisation" in text and "stall days" in text
+
+
+def test_the_first_page_answers_the_question_and_every_text_is_whole_and_on_the_page(
+    figures: dict[str, Any], tmp_path: Path
+) -> None:
+    """What a minister reads on page 1, held against the figures: the question (target and
+    date), each scenario's date and its interval, on time, stall days, what limits the line;
+    dated axes; nothing cut, outside the page or over other text, on any page."""
+    fonts = register_fonts()
+    long = "a description long enough to need several lines in its column " * 4
+    described = {
+        **figures,
+        "scenarios": [
+            {**figures["scenarios"][0], "description": long.strip()},
+            *figures["scenarios"][1:],
+        ],
+    }
+    out = render_forecast(described, tmp_path / "forecast.pdf", font=fonts.sans, bold=fonts.bold)
+    assert_readable(out)
+    first = flat(page_texts(out)[0])
+    assert "When do we reach 50,000 cards? Target: 50,000 good cards by 8 Mar 2021" in first
+    assert long.strip() in first  # wrapped, never cut
+    small, late, no_target = described["scenarios"]
+    when = small["target"]["date"]
+    assert long_date(date.fromisoformat(when["mean"])) in first
+    low, high = (long_date(date.fromisoformat(when[k])) for k in ("low", "high"))
+    assert f"{low} to {high}" in first
+    assert f"{small['target']['on_time']} of 2 replications" in first
+    assert "not reached in the run" in first and "no target" in first
+    for entry in described["scenarios"]:
+        stalls = entry["stall_days"]
+        assert f"{stalls['mean']:.1f} ±{(stalls['high'] - stalls['low']) / 2:.1f}" in first
+        assert entry["limits"]["text"] in first
+    assert "deadline 8 Mar 2021" in first and "2 Mar" in first  # dated, not "day of the run"
+    assert "day of the run" not in flat(" ".join(page_texts(out)))
+
+
+def test_paired_differences_are_on_the_last_page(tmp_path: Path) -> None:
+    from sim.comparison import forecast_scenarios, local_runner
+
+    scenarios = [
+        campaign(name="small"),
+        campaign(name="small-late", chips={"deliveries": {"first": {"slip_days": 1}}}),
+    ]
+    figures = forecast_scenarios(
+        scenarios,
+        local_runner(seed=3, mode="fast", workers=1),
+        replications=3,
+        requested_mode="fast",
+        paired_with_first=True,
+    )
+    out = render_forecast(figures, tmp_path / "paired.pdf")
+    text = flat(page_texts(out)[-1])
+    assert_readable(out)
+    assert "small-late - small" in text and "Paired differences" in text
+    assert "target date" in text and "significant" in text
 
 
 def test_the_pdf_draws_with_reportlabs_own_fonts_too(

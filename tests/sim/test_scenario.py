@@ -17,7 +17,8 @@ from sim.inputs import chip_arrivals
 
 def test_every_shipped_scenario_loads() -> None:
     assert {
-        "base-2021",
+        "plan-2021",
+        "history-2021",
         "slip-march-21d",
         "plus-2-encoders",
         "chip-defect-3pct",
@@ -27,8 +28,15 @@ def test_every_shipped_scenario_loads() -> None:
         assert load_scenario(name).name == name
 
 
+def test_base_2021_is_plan_2021_now_and_still_loads_by_its_old_name() -> None:
+    assert "base-2021" not in builtin_scenarios()
+    old = load_scenario("base-2021")
+    assert old.name == "plan-2021" and old == load_scenario("plan-2021")
+    assert "optimistic" in old.description
+
+
 def test_the_what_ifs_change_what_they_say_and_nothing_else() -> None:
-    base = load_scenario("base-2021")
+    base = load_scenario("plan-2021")
     assert base.spec.stage(Stage.ENCODE).machines == 56
     assert base.target is not None and base.target.cards == 50_000_000
     assert load_scenario("plus-2-encoders").spec.stage(Stage.ENCODE).machines == 58
@@ -43,7 +51,7 @@ def test_the_what_ifs_change_what_they_say_and_nothing_else() -> None:
 
 
 def test_a_slip_moves_that_delivery_only_by_the_slip() -> None:
-    base, slipped = load_scenario("base-2021"), load_scenario("slip-march-21d")
+    base, slipped = load_scenario("plan-2021"), load_scenario("slip-march-21d")
     a = {d.name: d.time for d in chip_arrivals(base, 1, 0)}
     b = {d.name: d.time for d in chip_arrivals(slipped, 1, 0)}
     assert b["march"] - a["march"] == pytest.approx(21 * DAY)
@@ -135,7 +143,7 @@ def test_extends_loops_and_missing_parents_are_refused(tmp_path: Path) -> None:
 def test_an_impossible_date_is_refused_naming_its_field(tmp_path: Path) -> None:
     import sim
 
-    base = Path(sim.__file__).parent / "scenarios" / "base-2021.yaml"
+    base = Path(sim.__file__).parent / "scenarios" / "plan-2021.yaml"
     path = tmp_path / "bad-date.yaml"
     path.write_text(
         f"extends: {base}\nchips:\n  deliveries:\n    april: {{date: 2021-13-40}}\n",
@@ -143,3 +151,30 @@ def test_an_impossible_date_is_refused_naming_its_field(tmp_path: Path) -> None:
     )
     with pytest.raises(ScenarioError, match=r"chips\.deliveries\.april\.date: .*2021-13-40"):
         load_scenario(path)
+
+
+def test_a_costs_block_is_read_and_bad_costs_are_refused_naming_the_field() -> None:
+    history = load_scenario("history-2021")
+    assert history.costs is not None and history.costs.currency == "USD"
+    assert history.costs.machine == {
+        "print": 250000, "chip-encode": 60000, "qc": 40000, "dispatch": 20000
+    }  # fmt: skip
+    base = load_scenario("plan-2021")
+    assert base.costs is None
+    for costs, field in (
+        ({"machine": {"printer": 5}}, "costs.machine"),
+        ({"chip": -1}, "costs.chip"),
+        ({"delivery_day": {"july": 9}}, "costs.delivery_day.july"),
+        ({"per_chip": 1}, "costs.per_chip"),
+    ):
+        with pytest.raises(ScenarioError) as caught:
+            base.with_overrides({"costs": costs})
+        assert caught.value.field == field, costs
+
+
+def test_demand_changes_must_be_in_date_order() -> None:
+    base = load_scenario("plan-2021")
+    changes = [{"from": "2021-05-01", "per_day": 1}, {"from": "2021-04-01", "per_day": 2}]
+    with pytest.raises(ScenarioError) as caught:
+        base.with_overrides({"demand": {"changes": changes}})
+    assert caught.value.field == "demand.changes"
