@@ -339,15 +339,15 @@ class _Unsupported(Exception):
 _T = TypeVar("_T")
 
 
-def _load_der(spec: Callable[..., _T], der: bytes) -> _T:
+def _load_der(spec: Any, der: bytes) -> Any:
     """``der`` loaded as ``spec``, every part parsed, and refused unless it is DER: its
     re-encoding must be the bytes given (no long-form lengths that fit a short form, no
     BER booleans...)."""
-    value: Any = spec.load(der, strict=True)  # type: ignore[attr-defined]
+    value = spec.load(der, strict=True)
     value.native  # noqa: B018  (parses every nested value now, not lazily later)
     if value.dump(force=True) != der:
         raise _Malformed("not DER")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _optional_key_id(value: Any) -> int | None:
@@ -459,8 +459,7 @@ def _dg14(data: bytes) -> Dg14:
     aa: list[AaInfo] = []
     others: list[str] = []
     for raw in children:
-        generic = _load_der(SecurityInfo, raw)
-        protocol = generic["protocol"].dotted
+        protocol = SecurityInfo.load(raw, strict=True)["protocol"].dotted
         if protocol in (ID_PK_DH, ID_PK_ECDH):
             public_keys.append(_ca_public_key(raw))
         elif protocol in CA_PROTOCOLS:
@@ -468,6 +467,7 @@ def _dg14(data: bytes) -> Dg14:
         elif protocol == ID_AA:
             aa.append(_aa_info(raw))
         else:
+            _load_der(SecurityInfo, raw)
             others.append(protocol)
     if len(aa) > 1:
         raise _Malformed("more than one ActiveAuthenticationInfo")
