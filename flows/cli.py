@@ -155,6 +155,8 @@ def intake(
 
     if fmt not in (None, "csv", "jsonl"):
         raise typer.BadParameter("must be csv or jsonl", param_hint="--format")
+    if rejects is not None:
+        _writable_path(rejects, "--rejects")
     c = _ctx(ctx)
     # Refuse an unreadable file before touching the database.
     IntakeFile(file, fmt).close()  # type: ignore[arg-type]
@@ -241,12 +243,13 @@ def _history_of(c: Context, key: str) -> tuple[list[Any], Any]:
     """The applications a key (12-digit ID or application number) names, newest first, and
     the history of the newest; NotFound if none."""
     from line.db import session_scope
+    from line.idnumber import mask_id
     from line.kpi import find_applications, history
 
     with session_scope(c.ready_engine()) as session:
         found = find_applications(session=session, key=key)
         if not found:
-            raise NotFound(f"no application for {key!r}")
+            raise NotFound(f"no application for {mask_id(key)!r}")
         assert found[0].id is not None
         return found, history(session=session, application_id=found[0].id)
 
@@ -665,7 +668,7 @@ def card_release(
     key: Annotated[
         str, typer.Argument(metavar="ID", help="12-digit personal ID or application number.")
     ],
-    reason: Annotated[str, typer.Option(help="Why, e.g. manager.released.")],
+    reason: Annotated[str, typer.Option(help="Why, e.g. manager.retry.")] = "manager.retry",
     accept_photo: Annotated[
         bool,
         typer.Option(
@@ -700,7 +703,7 @@ def card_cancel(
     key: Annotated[
         str, typer.Argument(metavar="ID", help="12-digit personal ID or application number.")
     ],
-    reason: Annotated[str, typer.Option(help="Why, e.g. manager.cancelled.")],
+    reason: Annotated[str, typer.Option(help="Why, e.g. manager.cancel.")] = "manager.cancel",
 ) -> None:
     """An approved or held application will get no card (a manager's decision, recorded)."""
     from line.db import session_scope
@@ -724,14 +727,32 @@ def keys_init(
     ctx: typer.Context,
     force: Annotated[bool, typer.Option("--force", help="Replace existing test keys.")] = False,
 ) -> None:
-    """Create a TEST country signing CA and Document Signer under the home directory."""
-    from printers.keys import init_test_keys
+    """Create a TEST country signing CA (its key in the offline CA file) and a Document
+    Signer whose key is made inside the PKCS#11 token (the embedded SoftHSM2 one by default)."""
+    from printers.keys import KeyPaths, init_keys, keys_info
 
     c = _ctx(ctx)
-    paths = init_test_keys(c.settings.keys_path, now=utc_now(), overwrite=force)
-    typer.echo(f"TEST keys (not for production) in {paths.csca_cert.parent}:")
-    for path in paths.all():
-        typer.echo(f"  {path.name}")
+    paths = init_keys(KeyPaths.from_settings(c.settings), now=utc_now(), overwrite=force)
+    info = keys_info(paths)
+    typer.echo(f"TEST keys (not for production) in {paths.directory}:")
+    typer.echo(f"  CSCA        {paths.csca_cert.name}; its key offline in {paths.csca_key}")
+    typer.echo(f"  DS          {paths.ds_cert.name}; its key in the token: {info['ds_key']}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(ctx: typer.Context) -> None:
+    """Issue a new Document Signer under the CSCA (reads the offline CA key): the line signs
+    with it from its next run; cards signed before still verify against the CSCA."""
+    from printers.keys import KeyPaths, keys_info, rotate_ds
+
+    c = _ctx(ctx)
+    paths = KeyPaths.from_settings(c.settings)
+    ds = rotate_ds(paths, now=utc_now())
+    info = keys_info(paths)
+    typer.echo(
+        f"new Document Signer {ds.serial_number:x}, signs until {info['ds_key_usage'][1]}; "
+        f"key {info['ds_key']}"
+    )
 
 
 @keys_app.command("show")
@@ -739,24 +760,28 @@ def keys_show(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Where the CSCA and Document Signer certificates are, and whose they are."""
-    from printers.keys import KeyPaths, load_certificate
+    """The CSCA and Document Signer certificates, the DS key's pkcs11: URI, its usage period
+    and how many signatures it made."""
+    from printers.keys import KeyFileMissing, KeyPaths, keys_info
 
     c = _ctx(ctx)
-    paths = KeyPaths.in_directory(c.settings.keys_path)
-    info: dict[str, Any] = {"csca_cert": str(paths.csca_cert), "ds_cert": str(paths.ds_cert)}
-    for label, path in (("csca", paths.csca_cert), ("ds", paths.ds_cert)):
-        if not path.exists():
-            raise NotFound(f"no certificate at {path}: run `cardline keys init`")
-        cert = load_certificate(path)
-        info[f"{label}_subject"] = cert.subject.rfc4514_string()
-        info[f"{label}_not_after"] = cert.not_valid_after_utc.isoformat()
+    try:
+        info = keys_info(KeyPaths.from_settings(c.settings))
+    except KeyFileMissing as exc:
+        raise NotFound(f"no certificate at {exc.path}: run `cardline keys init`") from None
     if as_json:
         _echo_json(info)
         return
     for label in ("csca", "ds"):
         typer.echo(f"{label.upper():<5}{info[f'{label}_cert']}")
         typer.echo(f"     {info[f'{label}_subject']}, valid until {info[f'{label}_not_after']}")
+        typer.echo(f"     key signs until {info[f'{label}_key_usage'][1]}")
+    typer.echo(f"     key {info['ds_key']}; {info['ds_signatures']} signatures")
+    for retired in info["ds_retired"]:
+        typer.echo(
+            f"     retired DS {retired['serial']}: signed until {retired['key_usage_ended']}, "
+            f"{retired['signatures']} signatures"
+        )
 
 
 # --- chip -----------------------------------------------------------------------------------
@@ -791,7 +816,7 @@ def chip_serve(
     next chip of the lot goes in. Needs pcscd running with the vsmartcard-vpcd driver: if
     nothing answers at HOST:PORT within --wait-seconds, one line says so (exit 1).
     """
-    from printers import vpcd
+    from printers.chip import vpcd
 
     uid = _chip_uid(first_uid, count)
     _not_nan(defect_rate, "--defect-rate")
@@ -1570,11 +1595,13 @@ def _usage_error(exc: typer.TyperException) -> int:
     """A usage error (bad option, missing argument...) on one line, with where help is."""
     from typer._click.exceptions import NoArgsIsHelpError  # typer's own click
 
-    if isinstance(exc, NoArgsIsHelpError):  # a bare group: its help is the answer
-        exc.show()
-        return 2
     ctx = getattr(exc, "ctx", None)
     hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+    if isinstance(exc, NoArgsIsHelpError):  # a bare group: its help on stdout, one line here
+        text = exc.format_message()  # typer's rich help prints itself and returns ""
+        if text:
+            typer.echo(text)
+        return _error(f"give a command{hint}", 2)
     return _error(f"{exc.format_message()}{hint}", int(getattr(exc, "exit_code", 2)))
 
 

@@ -123,6 +123,61 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return sa.create_engine(url, **kwargs)
 
 
+class ValueOutOfRange(CardlineError):
+    """A value the database would refuse (PostgreSQL) or keep wider than its column says
+    (SQLite): a string longer than its column, an integer beyond the column's range."""
+
+    def __init__(self, message: str, *, table: str, column: str) -> None:
+        super().__init__(message, table=table, column=column)
+        self.table = table
+        self.column = column
+
+
+_INTEGER_LIMITS: tuple[tuple[type[sa.types.TypeEngine[Any]], int], ...] = (
+    (sa.SmallInteger, 2**15 - 1),
+    (sa.BigInteger, 2**63 - 1),
+    (sa.Integer, 2**31 - 1),
+)
+
+
+def _limit(column_type: Any) -> int | None:
+    for kind, limit in _INTEGER_LIMITS:
+        if isinstance(column_type, kind):
+            return limit
+    return None
+
+
+def _check_values(session: Session, _context: Any, _instances: Any) -> None:
+    """Before a flush: every value written fits its column, the same on both databases.
+    PostgreSQL refuses a string longer than its VARCHAR and an integer beyond its type, with
+    a driver error naming neither field nor value; SQLite keeps them. Here both refuse
+    with ``ValueOutOfRange`` naming the field."""
+    for instance in (*session.new, *session.dirty):
+        state = sa.inspect(instance)
+        loaded = state.dict  # only what is loaded: no lazy loads inside a flush
+        table = state.mapper.local_table.name
+        for attribute in state.mapper.column_attrs:
+            value = loaded.get(attribute.key)
+            if value is None or isinstance(value, bool):
+                continue
+            column = attribute.columns[0]
+            length = getattr(column.type, "length", None)
+            if isinstance(value, str) and length is not None and len(value) > length:
+                raise ValueOutOfRange(
+                    f"{attribute.key}: at most {length} characters (got {len(value)})",
+                    table=table, column=attribute.key,
+                )  # fmt: skip
+            limit = _limit(column.type)
+            if isinstance(value, int) and limit is not None and not -limit - 1 <= value <= limit:
+                raise ValueOutOfRange(
+                    f"{attribute.key}: {value} is out of range (at most {limit})",
+                    table=table, column=attribute.key,
+                )  # fmt: skip
+
+
+sa.event.listen(Session, "before_flush", _check_values)
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""

@@ -629,11 +629,12 @@ def calibrate_command(
     from pathlib import Path
 
     from line.db import session_scope
+    from line.files import write_private
 
     with session_scope(engine) as session:
         fitted = calibrate(session=session, base=base, since=since, until=until)
     path = Path(out)
-    path.write_text(fitted.to_yaml(), encoding="utf-8")
+    write_private(path, fitted.to_yaml())  # like everything under the cardline home: 0600
     return f"{fitted.summary()}\nwrote {path}"
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -449,7 +450,9 @@ def test_dispatch_deliver_and_return_from_the_command_line(
     code, out, _ = cli(capsys, "-q", "deliver", first["code"])
     assert code == 0 and "delivered" in out
     code, _, err = cli(capsys, "-q", "deliver", first["code"])
-    assert code == 1 and err.startswith(f"cardline: error: batch {first['code']} already delivered on 20")
+    assert code == 1 and err.startswith(
+        f"cardline: error: batch {first['code']} already delivered on 20"
+    )
     assert err.count("\n") == 1
     other = batches[1]
     with session_scope_for(home) as session:
@@ -520,3 +523,253 @@ def test_cardline_run_says_so_when_the_prefect_server_does_not_answer(
     assert "--without-prefect" in done.stderr and "Traceback" not in done.stderr
     assert run(["-q", "status", "--json"]) == 0  # nothing started
     assert json.loads(capsys.readouterr().out)["cards"]["printing"] == 0
+
+
+# --- every user error is one line ---------------------------------------------------------------
+
+
+def readme_commands() -> list[str]:
+    """The ``cardline`` lines of the README's "Using it" block, as written (comments off)."""
+    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Using it", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    return [
+        line.split("  #")[0].strip() for line in block.splitlines() if line.startswith("cardline")
+    ]
+
+
+# The README's commands that name data a fresh home does not have: one line and exit 1.
+NAMES_DATA_A_FRESH_HOME_LACKS = {
+    "cardline intake applications.csv",
+    "cardline card show 079301123456",
+    "cardline spec check my-line.yaml",
+    "cardline deliver D079-0112-20261123-001",
+    "cardline card return C0000000017-1 --reason delivery.damaged",
+}
+
+
+def test_the_readme_examples_run_as_written_on_a_fresh_home(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each example with nothing to fill in (no LOT, N, DIR...; ``[...]`` parts left out)
+    runs as written; those that run Prefect or serve chips forever are left to their tests."""
+    import re
+    import shlex
+
+    ran = []
+    for line in readme_commands():
+        command = re.sub(r"\s*\[[^]]*\]", "", line)
+        if re.search(r"\b[A-Z]{2,}\b|\.\.\.|YYYY", command.replace("--reason", "")):
+            continue  # a placeholder to fill in
+        if command.startswith(("cardline chip serve", "cardline run")) and (
+            "--without-prefect" not in command
+        ):
+            continue  # serves until stopped / runs Prefect's flow (tests of their own)
+        code, out, err = cli(capsys, *shlex.split(command)[1:])
+        if command in NAMES_DATA_A_FRESH_HOME_LACKS:
+            assert code == 1 and err.count("\n") == 1, (command, err)
+        else:
+            assert code == 0, (command, err)
+        assert "Traceback" not in err
+        ran.append(command)
+    assert 'cardline machine out print-02 --reason "head worn"' in ran
+    assert "cardline run --without-prefect" in ran and "cardline stock ledger" in ran
+    code, out, _ = cli(capsys, "-q", "machine", "list", "--json")
+    (printer,) = [m for m in json.loads(out) if m["name"] == "print-02"]
+    assert printer["stage"] == "print" and printer["in_service"] is True  # out, then back in
+
+
+def test_a_new_machine_named_after_no_stage_needs_one(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli(capsys, "-q", "db", "upgrade")
+    for name, stage in (("encode-07", "chip-encode"), ("qc-07", "qc")):
+        assert cli(capsys, "-q", "machine", "out", name, "--reason", "calibration")[0] == 0
+        code, out, _ = cli(capsys, "-q", "machine", "list", "--json")
+        assert {m["name"]: m["stage"] for m in json.loads(out)}[name] == stage
+    code, _, err = cli(capsys, "-q", "machine", "out", "laminator", "--reason", "jam")
+    assert code == 1 and "give --stage" in err
+    code, _, _ = cli(
+        capsys, "-q", "machine", "out", "laminator", "--reason", "jam", "--stage", "print"
+    )
+    assert code == 0
+
+
+def test_numbers_beyond_the_id_columns_find_nothing_on_both_databases(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    pg_admin: Any,
+) -> None:
+    """PostgreSQL's INTEGER ends at 2**31-1 and SQLite's at 2**63-1: either refused the query
+    (NumericValueOutOfRange, OverflowError). No query is made for them now."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    from tests.conftest import PG_URL
+
+    schema = f"cardline_test_{uuid.uuid4().hex[:12]}"
+    with pg_admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
+    try:
+        for url in (None, f"{PG_URL}?options=-csearch_path%3D{schema}"):
+            monkeypatch.setenv("CARDLINE_HOME", str(tmp_path / "home"))
+            if url:
+                monkeypatch.setenv("CARDLINE_DB_URL", url)
+            assert cli(capsys, "-q", "db", "upgrade")[0] == 0
+            for key in ("99999999999", "9" * 23, "2147483648", "١٢٣"):
+                code, _, err = cli(capsys, "-q", "card", "show", key)
+                assert code == 1 and err.count("\n") == 1, err
+                assert err.startswith("cardline: error: no application for "), err
+    finally:
+        with pg_admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def test_a_database_url_cardline_cannot_use_is_one_line(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for url, words in (
+        ("mysql://user:secret@db/cardline", "mysql is not supported"),
+        ("postgresql://postgres@127.0.0.1/test", "driver 'psycopg2' is not installed"),
+        ("oracle+cx_oracle://scott:tiger@db", "oracle is not supported"),
+        ("postgresql+psycopg://u@h:port/db", "is not a URL"),
+    ):
+        monkeypatch.setenv("CARDLINE_DB_URL", url)
+        code, _, err = cli(capsys, "-q", "status")
+        assert code == 1 and words in err and err.count("\n") == 1, err
+        assert "secret" not in err and "tiger" not in err
+
+
+def test_a_value_too_long_for_its_column_is_refused_on_sqlite_too(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """PostgreSQL refuses a 65-character lot number (VARCHAR(64)); SQLite would keep it.
+    Both refuse it now, naming the field, and nothing is written."""
+    cli(capsys, "-q", "db", "upgrade")
+    code, _, err = cli(
+        capsys, "-q", "stock", "receive", "--lot", "L" * 65, "--supplier", "Chip Co",
+        "--quantity", "5", "--first-uid", "04D00000000001",
+    )  # fmt: skip
+    assert (code, err) == (1, "cardline: error: lot_number: at most 64 characters (got 65)\n")
+    assert cli(capsys, "-q", "stock", "ledger")[1].startswith("no stock movements yet")
+
+
+def test_a_semicolon_or_tab_separated_file_gets_a_hint(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from line.intake import FIELDS
+
+    for separator, name in ((";", ";"), ("\t", "tab")):
+        path = tmp_path / f"excel-{name}.csv"
+        path.write_text(separator.join(FIELDS) + "\n", encoding="utf-8")
+        code, _, err = cli(capsys, "-q", "intake", str(path))
+        assert (code, err) == (
+            1,
+            f"cardline: error: {path}: the header looks {name}-separated; cardline reads "
+            "comma-separated CSV\n",
+        )
+
+
+def test_stock_ledger_of_a_lot_that_does_not_exist_says_so(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli(capsys, "-q", "db", "upgrade")
+    code, out, err = cli(capsys, "-q", "stock", "ledger", "--lot", "NOPE")
+    assert code == 1 and out == "" and err.startswith("cardline: error: no lot NOPE")
+
+
+def test_chip_serve_without_vpcd_gives_up_with_one_line(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on (never vpcd's own 35963)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code, _, err = cli(capsys, "-q", "chip", "serve", "--port", str(port), "--wait-seconds", "0.5")
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith(
+        f"cardline: error: nothing answers at 127.0.0.1:{port} (vpcd) after 0.5 s"
+    )
+    assert "pcscd" in err
+
+
+def test_simulate_into_a_missing_directory_refuses_and_makes_nothing(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sim import builtin_scenarios
+
+    out = tmp_path / "nowhere" / "deeper" / "plan.pdf"
+    code, stdout, err = cli(capsys, "-q", "simulate", builtin_scenarios()[0], "--out", str(out))
+    assert code == 2 and stdout == "" and err.count("\n") == 1
+    assert f"no directory {out.parent}" in err
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_yaml_alias_bomb_is_refused_in_a_short_line(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nine levels of nine aliases stand for 9**9 values in 700 bytes: the error message
+    once carried their repr (112 MB). Aliases are refused before anything walks them."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [{', '.join(['*' + previous] * 9)}]")
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("\n".join(lines) + "\nstages: *i\nname: *i\n", encoding="utf-8")
+    for args in (["spec", "check", str(bomb)], ["simulate", str(bomb)]):
+        code, _, err = cli(capsys, "-q", *args)
+        assert code == 1 and err.count("\n") == 1 and len(err) < 300, err[:500]
+        assert "aliases (*name) are not allowed" in err
+    # A value nobody would write is quoted short in the message, not whole.
+    from line.spec import default_spec_text
+
+    long = tmp_path / "long.yaml"
+    long.write_text(
+        default_spec_text().replace("failure_rate: 0.006", f"failure_rate: '{'x' * 100_000}'"),
+        encoding="utf-8",
+    )
+    code, _, err = cli(capsys, "-q", "spec", "check", str(long))
+    assert code == 1 and "stages.qc.failure_rate" in err and len(err) < 600
+
+
+def test_an_unexpected_error_is_one_line_and_its_traceback_goes_to_the_log_masked(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The safety net at the edge: a bug (here: a function made to fail, naming a citizen's
+    ID) is one line on stderr; the traceback is in the log file, with the ID masked."""
+    import line.kpi
+
+    cli(capsys, "-q", "db", "upgrade")
+
+    def broken(**_: object) -> None:
+        raise RuntimeError("lookup of 079301123456 failed\nsecond line")
+
+    monkeypatch.setattr(line.kpi, "status_counts", broken)
+    code, out, err = cli(capsys, "status")
+    log_file = home / "logs" / "cardline.jsonl"
+    assert code == 1 and out == ""
+    assert err == (
+        "cardline: error: unexpected RuntimeError: lookup of 079301123456 failed "
+        f"(traceback in {log_file})\n"
+    )
+    records = [json.loads(line) for line in log_file.read_text(encoding="utf-8").splitlines()]
+    (record,) = [r for r in records if r.get("event") == "cli.unexpected_error"]
+    assert "Traceback" in record["exception"] and "in broken" in record["exception"]
+    assert "079301123456" not in log_file.read_text(encoding="utf-8")
+    assert "********3456" in record["exception"]
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value, words in (
+        ("CARDLINE_SEED", "many", "CARDLINE_SEED: Input should be a valid integer"),
+        ("CARDLINE_LOG_LEVEL", "chatty", "CARDLINE_LOG_LEVEL: 'chatty' is not a log level"),
+        ("CARDLINE_QR_SAMPLE_RATE", "2", "CARDLINE_QR_SAMPLE_RATE: Input should be less than"),
+    ):
+        monkeypatch.setenv(name, value)
+        code, _, err = cli(capsys, "status")
+        assert code == 1 and err.startswith(f"cardline: error: {words}") and err.count("\n") == 1
+        monkeypatch.delenv(name)
