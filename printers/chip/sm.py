@@ -369,20 +369,6 @@ def max_response_data(cipher: CipherName) -> int:
 # --- the channel ----------------------------------------------------------------------------
 
 
-def _objects(body: bytes, what: str) -> list[tuple[int, bytes, bytes]]:
-    """The data objects of ``body`` as (tag, value, encoded bytes as received)."""
-    found = []
-    offset = 0
-    try:
-        while offset < len(body):
-            item, end = tlv.decode_one(body, offset)
-            found.append((item.tag, item.value, body[offset:end]))
-            offset = end
-    except tlv.TlvError as error:
-        raise SmFormatError(f"the {what}'s SM data objects are not BER-TLV ({error})") from None
-    return found
-
-
 def _check_cla(cla: int) -> None:
     if cla & CLA_CHAINING:
         raise SmUnsupported("command chaining under secure messaging is not supported")
@@ -447,6 +433,23 @@ class _Channel:
             raise self._fail(SmSequenceError(f"{what} out of turn: {expected} was due"))
 
 
+def _objects(channel: _Channel, body: bytes, what: str) -> list[tuple[int, bytes, bytes]]:
+    """The data objects of ``body`` as (tag, value, encoded bytes as received); malformed
+    ones end ``channel``'s session."""
+    found = []
+    offset = 0
+    try:
+        while offset < len(body):
+            item, end = tlv.decode_one(body, offset)
+            found.append((item.tag, item.value, body[offset:end]))
+            offset = end
+    except tlv.TlvError as error:
+        raise channel._fail(
+            SmFormatError(f"the {what}'s SM data objects are not BER-TLV ({error})")
+        ) from None
+    return found
+
+
 class ReaderChannel(_Channel):
     """The inspection system's end: :meth:`protect` each command, :meth:`unprotect` its
     response, in turn."""
@@ -500,7 +503,7 @@ class ReaderChannel(_Channel):
                     sw=trailer.hex().upper(),
                 )
             )
-        objects = _objects(body, "response")
+        objects = _objects(self, body, "response")
         tags = [tag for tag, _, _ in objects]
         if TAG_DATA_ODD_INS in tags:
             raise self._fail(SmUnsupported("a response with DO'85' (odd INS) is not supported"))
@@ -575,7 +578,7 @@ class ChipChannel(_Channel):
             raise self._fail(SmUnsupported("extended-length APDUs are not supported"))
         if len(body) not in (1 + lc, 2 + lc):
             raise self._fail(SmFormatError(f"a body of {len(body)} bytes does not match Lc {lc}"))
-        objects = _objects(body[1 : 1 + lc], "command")
+        objects = _objects(self, body[1 : 1 + lc], "command")
         tags = [tag for tag, _, _ in objects]
         if TAG_DATA_ODD_INS in tags:
             raise self._fail(SmUnsupported("a command with DO'85' (odd INS) is not supported"))
