@@ -32,7 +32,7 @@ from line.settings import Settings
 from line.spec import spec_in_use
 from line.synthetic import BAD_KINDS, people, spoil, write_csv, write_photos
 from line.types import ApplicationState, Clock
-from printers.keys import KeyPaths, init_test_keys
+from printers.keys import KeyPaths, init_keys
 
 log = get_logger("cardline.demo")
 
@@ -90,10 +90,13 @@ def run_demo(
         f"{summary['rejected']} rejected, {summary['duplicates']} duplicates"
         + ("  (already imported: intake is idempotent)" if summary["accepted"] == 0 else "")
     )
-    keys = KeyPaths.in_directory(settings.keys_path)
-    if not keys.ds_key.exists():
-        init_test_keys(settings.keys_path, now=clock())
-        echo(f"keys      TEST CSCA and Document Signer made in {settings.keys_path}")
+    keys = KeyPaths.from_settings(settings)
+    if not keys.ds_cert.exists():
+        init_keys(keys, now=clock())
+        echo(
+            f"keys      TEST CSCA and Document Signer made in {settings.keys_path} "
+            f"(DS key in token '{keys.token.label}', CSCA key offline in {keys.csca_key.parent})"
+        )
     spec = spec_in_use(settings.line_spec)
     first_delivery = not _has_chip_stock(engine) and settings.chip_stock == "ledger"
     if first_delivery:

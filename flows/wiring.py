@@ -8,7 +8,10 @@
   come from a virtual lot whose UIDs continue after the highest one recorded. They are
   reached in process, or through pcscd and the vpcd virtual reader
   (``CARDLINE_CHIP_TRANSPORT=pcsc``; pcscd must be running);
-- keys: the CSCA and Document Signer under ``CARDLINE_KEYS_DIR`` (``cardline keys init``).
+- keys: the CSCA and Document Signer certificates under ``CARDLINE_KEYS_DIR`` (``cardline
+  keys init``); the Document Signer's key in its PKCS#11 token (the embedded SoftHSM2 one,
+  or the centre's HSM: ``CARDLINE_PKCS11_MODULE``), opened here, checked to be within its
+  private key usage period before the run starts, and once more in each helper process.
 """
 
 from __future__ import annotations
@@ -141,15 +144,18 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
     from printers.chip.bodies import CardBodies, Connect, PcscReader
     from printers.chip.encoder import LdsEncoder
     from printers.chip.vchip import VirtualChipLot
-    from printers.keys import KeyPaths, load_csca, load_signer
+    from printers.keys import KeyPaths, load_csca, load_ds_certificate, load_signer
+    from printers.pki import check_key_usage_period
     from printers.qc import Inspector
 
-    keys = KeyPaths.in_directory(settings.keys_path)
-    if not keys.ds_key.exists():
+    keys = KeyPaths.from_settings(settings)
+    if not keys.ds_cert.exists():
         raise WiringError(
-            f"no Document Signer key in {settings.keys_path}: run `cardline keys init` "
+            f"no Document Signer in {settings.keys_path}: run `cardline keys init` "
             "(test keys) or set CARDLINE_KEYS_DIR to the centre's keys"
         )
+    # One clear line, before any card is taken, when the DS key may no longer sign.
+    check_key_usage_period(load_ds_certificate(keys), at=clock())
     signer = load_signer(keys)
     csca = load_csca(keys.csca_cert)
     first_uid = next_chip_uid(engine)
@@ -200,6 +206,7 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
         reader_close()
         if render_in is not None:
             render_in.shutdown(wait=True, cancel_futures=True)
+        signer.close()
 
     devices = Devices(
         printer=_printer(settings, spec, random.Random(f"{seed}:printer"), clock, render_in),

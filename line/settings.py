@@ -38,6 +38,33 @@ class Settings(BaseSettings):
         default=None,
         description="CSCA and Document Signer certificates and keys; default: <home>/keys",
     )
+    csca_key_file: Path | None = Field(
+        default=None,
+        description=(
+            "the offline CA: the CSCA private key, read only by keys init and keys rotate; "
+            "default: <home>/offline-ca/csca.key"
+        ),
+    )
+    pkcs11_module: Path | None = Field(
+        default=None,
+        description=(
+            "PKCS#11 module of the HSM holding the Document Signer key; default: the "
+            "embedded SoftHSM2 token under the keys directory"
+        ),
+    )
+    pkcs11_token_label: str = Field(
+        default="cardline-ds",
+        min_length=1,
+        max_length=32,
+        description="label of the token holding the Document Signer key",
+    )
+    pkcs11_pin_file: Path | None = Field(
+        default=None,
+        description=(
+            "owner-only file holding the token's user PIN (needed with pkcs11_module); "
+            "default for the embedded token: <keys>/token.pin"
+        ),
+    )
     printer: str = Field(
         default="virtual",
         description="'virtual' (spool PDFs, faults at the spec's rates), 'spool', or 'cups:QUEUE'",

@@ -1,48 +1,61 @@
-"""The test PKI: a Country Signing CA (CSCA) and the Document Signer (DS) it certifies.
+"""The chip PKI on disk and in the token: the Country Signing CA (CSCA), the Document Signer
+(DS) it certifies, and where each key lives.
 
-Shaped after ICAO 9303-12, marked TEST everywhere, and for test and demonstration only: the
-private keys are written unencrypted to files (a production CSCA key lives offline in an HSM,
-a production DS key in the encoder's HSM).
-
-- Keys: ECDSA on P-256 (secp256r1), signatures ECDSA with SHA-256. (brainpoolP256r1 works
-  as well in ``cryptography``, but P-256 is what every verifier, OpenSSL included, supports.)
-- CSCA: self-signed; basicConstraints CA:TRUE, pathlen 0 (critical); keyUsage keyCertSign,
-  cRLSign (critical); subject key identifier; privateKeyUsagePeriod 5 years. Validity 15
-  years: its key signs DS certificates for up to 5 years, and each of those must stay
-  verifiable for the 10 years a DS certificate lives.
-- DS: issued by the CSCA; keyUsage digitalSignature (critical); basicConstraints CA:FALSE;
-  authority and subject key identifiers; privateKeyUsagePeriod 3 months (9303-12 advises a
-  DS key signs for at most 3 months). Validity 10 years. No extended key usage: 9303-12
-  defines none for document signing, and verifiers must not require one.
-- Chip QC checks the DS certificate at the SOD's signing time (``printers.chip.sod``), so cards
-  stay verifiable after the DS certificate's key usage period is over.
+- The DS private key lives in a PKCS#11 token and never leaves it (``printers.hsm``). The
+  embedded default is a SoftHSM2 token under the keys directory (``token/``, its own
+  ``softhsm2.conf``, its user PIN in the owner-only ``token.pin``); a centre points
+  ``CARDLINE_PKCS11_MODULE`` / ``_TOKEN_LABEL`` / ``_PIN_FILE`` at its HSM instead.
+- The CSCA key is an **offline CA** file (``csca_key``, by default ``<home>/offline-ca``,
+  not beside the DS key): only ``keys init`` writes it and only ``keys init`` and
+  ``keys rotate`` read it; the line never does. A centre keeps it on removable media and
+  mounts it for a rotation.
+- The keys directory holds the public part: ``csca.pem``, ``ds.pem`` (the current DS),
+  ``ds-retired/<serial>.pem`` (earlier ones) and ``usage/<serial>.count`` (signatures).
+- Certificates follow ICAO 9303-12 (``printers.pki``) and are marked TEST: the embedded PKI
+  is for test and demonstration only.
 """
 
 from __future__ import annotations
 
+import os
 import stat
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from line.errors import CardlineError
 from line.files import private_dir, write_private
+from printers import hsm
+from printers.pki import (
+    CSCA_KEY_USAGE_PERIOD,
+    CSCA_NAME,
+    CSCA_VALIDITY,
+    CURVE,
+    DS_KEY_USAGE_PERIOD,
+    DS_NAME,
+    DS_VALIDITY,
+    csca_certificate,
+    ds_certificate,
+    key_usage_period,
+)
 
-CURVE = ec.SECP256R1
-CSCA_VALIDITY = timedelta(days=15 * 365 + 4)
-CSCA_KEY_USAGE_PERIOD = timedelta(days=5 * 365 + 1)
-DS_VALIDITY = timedelta(days=10 * 365 + 3)
-DS_KEY_USAGE_PERIOD = timedelta(days=92)
-ORGANISATION = "cardline TEST"
-UNIT = "TEST PKI - not for production"
-CSCA_NAME = "cardline TEST CSCA - not for production"
-DS_NAME = "cardline TEST Document Signer - not for production"
+if TYPE_CHECKING:
+    from line.settings import Settings
+
+__all__ = [
+    "CSCA_KEY_USAGE_PERIOD",
+    "CSCA_NAME",
+    "CSCA_VALIDITY",
+    "DS_KEY_USAGE_PERIOD",
+    "DS_NAME",
+    "DS_VALIDITY",
+]
 
 
 class KeyStoreError(CardlineError):
@@ -57,7 +70,7 @@ class KeyStoreError(CardlineError):
 
 
 class KeysExist(KeyStoreError):
-    """The key files are there already; they are replaced only when asked to."""
+    """The keys are there already; they are replaced only when asked to."""
 
     reason_code = "keys.exist"
 
@@ -78,112 +91,173 @@ class KeyMismatch(KeyStoreError):
     reason_code = "keys.mismatch"
 
 
+class DocumentSigner(Protocol):
+    """What signs a chip's SOD: the DS certificate and a DER ECDSA-SHA256 signature over a
+    message; the key stays wherever it lives."""
+
+    @property
+    def certificate(self) -> x509.Certificate: ...
+
+    def sign(self, message: bytes) -> bytes: ...
+
+
 @dataclass(frozen=True, slots=True)
 class KeyPaths:
-    """Where the four files of the test PKI are."""
+    """Where the PKI is: the public files in ``directory``, the offline CA's key, and the
+    token holding the DS key. Holds no secret: it travels to helper processes."""
 
+    directory: Path
     csca_cert: Path
-    csca_key: Path
     ds_cert: Path
-    ds_key: Path
+    csca_key: Path
+    token: hsm.TokenRef
 
     @classmethod
-    def in_directory(cls, directory: Path) -> KeyPaths:
+    def in_directory(
+        cls,
+        directory: Path,
+        *,
+        token: hsm.TokenRef | None = None,
+        csca_key: Path | None = None,
+        token_label: str = hsm.DEFAULT_TOKEN_LABEL,
+        pin_file: Path | None = None,
+    ) -> KeyPaths:
+        """The PKI of ``directory``; without ``token``, the embedded SoftHSM2 token there;
+        without ``csca_key``, ``offline-ca/csca.key`` beside ``directory``."""
+        directory = Path(directory)
+        if token is None:
+            token = hsm.TokenRef(
+                module=hsm.find_softhsm() or hsm.SOFTHSM_MODULES[0],
+                label=token_label,
+                pin=hsm.PinFile(pin_file or directory / "token.pin"),
+                softhsm_conf=directory / "softhsm2.conf",
+            )
         return cls(
+            directory=directory,
             csca_cert=directory / "csca.pem",
-            csca_key=directory / "csca.key",
             ds_cert=directory / "ds.pem",
-            ds_key=directory / "ds.key",
+            csca_key=csca_key or directory.parent / "offline-ca" / "csca.key",
+            token=token,
         )
 
-    def all(self) -> tuple[Path, Path, Path, Path]:
-        return (self.csca_cert, self.csca_key, self.ds_cert, self.ds_key)
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentSigner:
-    """The DS private key and its certificate: what signs each chip's SOD."""
-
-    private_key: ec.EllipticCurvePrivateKey
-    certificate: x509.Certificate
-
-    def __repr__(self) -> str:  # never show the key
-        return f"DocumentSigner(serial={self.certificate.serial_number:#x})"
-
-
-def _name(common_name: str, country: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, country),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANISATION),
-            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, UNIT),
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-        ]
-    )
-
-
-def _csca_certificate(
-    key: ec.EllipticCurvePrivateKey, *, now: datetime, country: str
-) -> x509.Certificate:
-    name = _name(CSCA_NAME, country)
-    public = key.public_key()
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + CSCA_VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_key_usage(cert_sign=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(x509.PrivateKeyUsagePeriod(now, now + CSCA_KEY_USAGE_PERIOD), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-
-
-def _ds_certificate(
-    key: ec.EllipticCurvePrivateKey,
-    *,
-    csca: x509.Certificate,
-    csca_key: ec.EllipticCurvePrivateKey,
-    now: datetime,
-    country: str,
-) -> x509.Certificate:
-    public = key.public_key()
-    return (
-        x509.CertificateBuilder()
-        .subject_name(_name(DS_NAME, country))
-        .issuer_name(csca.subject)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + DS_VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(cert_sign=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(csca_key.public_key()),
-            critical=False,
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KeyPaths:
+        """The PKI the settings name (``CARDLINE_KEYS_DIR``, ``CARDLINE_CSCA_KEY_FILE``,
+        ``CARDLINE_PKCS11_*``)."""
+        token = None
+        if settings.pkcs11_module is not None:
+            if settings.pkcs11_pin_file is None:
+                raise KeyStoreError(
+                    "CARDLINE_PKCS11_PIN_FILE must name the file holding the token's PIN",
+                    path=settings.pkcs11_module,
+                )
+            token = hsm.TokenRef(
+                module=settings.pkcs11_module.expanduser(),
+                label=settings.pkcs11_token_label,
+                pin=hsm.PinFile(settings.pkcs11_pin_file.expanduser()),
+            )
+        csca_key = settings.csca_key_file or settings.home_dir / "offline-ca" / "csca.key"
+        return cls.in_directory(
+            settings.keys_path,
+            token=token,
+            csca_key=csca_key.expanduser(),
+            token_label=settings.pkcs11_token_label,
+            pin_file=settings.pkcs11_pin_file,
         )
-        .add_extension(x509.PrivateKeyUsagePeriod(now, now + DS_KEY_USAGE_PERIOD), critical=False)
-        .sign(csca_key, hashes.SHA256())
+
+    @property
+    def embedded(self) -> bool:
+        return self.token.softhsm_conf is not None
+
+    @property
+    def token_dir(self) -> Path:
+        return self.directory / "token"
+
+    @property
+    def retired_dir(self) -> Path:
+        return self.directory / "ds-retired"
+
+    def usage_file(self, certificate: x509.Certificate) -> Path:
+        return self.directory / "usage" / f"{certificate.serial_number:x}.count"
+
+    def all(self) -> tuple[Path, ...]:
+        """The files ``keys init`` writes (the embedded token's besides)."""
+        files: tuple[Path, ...] = (self.csca_cert, self.ds_cert, self.csca_key)
+        if self.embedded:
+            assert self.token.softhsm_conf is not None and isinstance(self.token.pin, hsm.PinFile)
+            files += (self.token.softhsm_conf, self.token.pin.path)
+        return files
+
+
+def _existing(paths: KeyPaths) -> list[Path]:
+    found = [path for path in paths.all() if path.exists()]
+    if paths.embedded and paths.token_dir.is_dir() and any(paths.token_dir.iterdir()):
+        found.append(paths.token_dir)
+    return found
+
+
+def init_keys(
+    paths: KeyPaths, *, now: datetime, country: str = "VN", overwrite: bool = False
+) -> KeyPaths:
+    """A new TEST CSCA (its key written to the offline CA file) and a DS whose key is made
+    inside the token (for the embedded token, a new SoftHSM2 token first), both
+    certificates starting at ``now`` (aware). Every file is 0600 in 0700 directories.
+    Raises ``KeysExist`` if any of it is there, unless ``overwrite``."""
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    existing = _existing(paths)
+    if existing and not overwrite:
+        raise KeysExist(
+            "key files exist already (" + ", ".join(p.name for p in existing) + "); "
+            "refusing to replace them (to make new ones on purpose: cardline keys init --force)",
+            path=paths.directory,
+        )
+    private_dir(paths.directory)
+    private_dir(paths.csca_key.parent)
+    if paths.embedded:
+        assert paths.token.softhsm_conf is not None and isinstance(paths.token.pin, hsm.PinFile)
+        hsm.init_softhsm_token(
+            tokendir=paths.token_dir,
+            conf=paths.token.softhsm_conf,
+            pin_file=paths.token.pin.path,
+            label=paths.token.label,
+        )
+    csca_key = ec.generate_private_key(CURVE())
+    csca = csca_certificate(csca_key, now=now, country=country)
+    ds = ds_certificate(hsm.generate_ds_key(paths.token), csca=csca, csca_key=csca_key, now=now)
+    write_private(paths.csca_key, _key_pem(csca_key))
+    write_private(paths.csca_cert, csca.public_bytes(serialization.Encoding.PEM))
+    write_private(paths.ds_cert, ds.public_bytes(serialization.Encoding.PEM))
+    return paths
+
+
+def init_test_keys(
+    directory: Path, *, now: datetime, country: str = "VN", overwrite: bool = False
+) -> KeyPaths:
+    """``init_keys`` for the embedded token in ``directory`` (the offline CA beside it)."""
+    return init_keys(
+        KeyPaths.in_directory(directory), now=now, country=country, overwrite=overwrite
     )
 
 
-def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=not cert_sign,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
+def rotate_ds(paths: KeyPaths, *, now: datetime) -> x509.Certificate:
+    """A new DS: a key made in the token, certified by the CSCA (read from the offline CA
+    file) from ``now``. The previous DS certificate moves to ``ds-retired/``; its key stays
+    in the token (cards it signed verify with the certificate they carry)."""
+    csca = load_csca(paths.csca_cert)
+    csca_key = _load_private_key(paths.csca_key)
+    if csca_key.public_key() != csca.public_key():
+        raise KeyMismatch(f"not the key of the CSCA {paths.csca_cert}", path=paths.csca_key)
+    previous = load_certificate(paths.ds_cert) if paths.ds_cert.exists() else None
+    ds = ds_certificate(hsm.generate_ds_key(paths.token), csca=csca, csca_key=csca_key, now=now)
+    if previous is not None:
+        private_dir(paths.retired_dir)
+        write_private(
+            paths.retired_dir / f"{previous.serial_number:x}.pem",
+            previous.public_bytes(serialization.Encoding.PEM),
+        )
+    write_private(paths.ds_cert, ds.public_bytes(serialization.Encoding.PEM))
+    return ds
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -192,36 +266,6 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-
-
-def init_test_keys(
-    directory: Path, *, now: datetime, country: str = "VN", overwrite: bool = False
-) -> KeyPaths:
-    """Create the test CSCA and DS in ``directory`` (made mode 0700): ``csca.pem``,
-    ``csca.key``, ``ds.pem``, ``ds.key``, all 0600 whatever the umask (the certificates are
-    public, but they live in the owner-only home with the keys). Both certificates
-    start at ``now`` (an aware datetime). Raises ``KeysExist`` if any of the files is there,
-    unless ``overwrite``."""
-    if now.tzinfo is None:
-        raise ValueError("now must be an aware datetime")
-    paths = KeyPaths.in_directory(directory)
-    existing = [path for path in paths.all() if path.exists()]
-    if existing and not overwrite:
-        raise KeysExist(
-            "key files exist already (" + ", ".join(p.name for p in existing) + "); "
-            "refusing to replace them (to make new ones on purpose: cardline keys init --force)",
-            path=directory,
-        )
-    private_dir(directory)
-    csca_key = ec.generate_private_key(CURVE())
-    csca = _csca_certificate(csca_key, now=now, country=country)
-    ds_key = ec.generate_private_key(CURVE())
-    ds = _ds_certificate(ds_key, csca=csca, csca_key=csca_key, now=now, country=country)
-    write_private(paths.csca_key, _key_pem(csca_key))
-    write_private(paths.ds_key, _key_pem(ds_key))
-    write_private(paths.csca_cert, csca.public_bytes(serialization.Encoding.PEM))
-    write_private(paths.ds_cert, ds.public_bytes(serialization.Encoding.PEM))
-    return paths
 
 
 def _read(path: Path) -> bytes:
@@ -254,8 +298,9 @@ def load_csca(path: Path) -> x509.Certificate:
 
 
 def _load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """The offline CA's key: an owner-only, unencrypted PEM EC key."""
     data = _read(path)
-    mode = stat.S_IMODE(path.stat().st_mode)
+    mode = stat.S_IMODE(os.stat(path).st_mode)
     if mode & 0o077:
         raise KeyFileUnreadable(
             f"private key readable by others (mode {mode:04o}); chmod 600 it", path=path
@@ -269,15 +314,9 @@ def _load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
     return key
 
 
-def load_signer(paths: KeyPaths) -> DocumentSigner:
-    """The Document Signer: its key and certificate, checked to belong together and the
-    certificate checked to be issued by the CSCA of ``paths``."""
-    key = _load_private_key(paths.ds_key)
+def load_ds_certificate(paths: KeyPaths) -> x509.Certificate:
+    """The current DS certificate, checked to be issued by the CSCA of ``paths``."""
     certificate = load_certificate(paths.ds_cert)
-    if certificate.public_key() != key.public_key():
-        raise KeyMismatch(
-            f"key does not belong to the certificate {paths.ds_cert}", path=paths.ds_key
-        )
     csca = load_csca(paths.csca_cert)
     try:
         certificate.verify_directly_issued_by(csca)
@@ -285,4 +324,57 @@ def load_signer(paths: KeyPaths) -> DocumentSigner:
         raise KeyMismatch(
             f"certificate not issued by the CSCA {paths.csca_cert}", path=paths.ds_cert
         ) from None
-    return DocumentSigner(key, certificate)
+    return certificate
+
+
+def load_signer(paths: KeyPaths) -> hsm.Pkcs11Signer:
+    """The Document Signer: the current DS certificate (issued by the CSCA) and a session
+    of the token holding its key. A token whose key does not match the certificate fails
+    here (``KeyMismatch``), not at the first card."""
+    certificate = load_ds_certificate(paths)
+    signer = hsm.Pkcs11Signer(
+        paths.token, certificate, usage=hsm.UsageCounter(paths.usage_file(certificate))
+    )
+    try:
+        signer.sign(b"cardline: the token's key belongs to the DS certificate")
+    except hsm.HsmError as exc:
+        signer.close()
+        if exc.reason_code != "keys.hsm.bad_signature":
+            raise
+        raise KeyMismatch(
+            f"the token's key does not belong to the certificate {paths.ds_cert}",
+            path=paths.ds_cert,
+        ) from None
+    return signer
+
+
+def keys_info(paths: KeyPaths) -> dict[str, Any]:
+    """What ``cardline keys show`` says: the certificates, the DS key's URI, its usage
+    period and signature count, and the retired DS certificates. Opens no token."""
+    info: dict[str, Any] = {
+        "csca_cert": str(paths.csca_cert),
+        "ds_cert": str(paths.ds_cert),
+        "csca_key": str(paths.csca_key),
+    }
+    for label, path in (("csca", paths.csca_cert), ("ds", paths.ds_cert)):
+        if not path.exists():
+            raise KeyFileMissing("no certificate: run `cardline keys init`", path=path)
+        certificate = load_certificate(path)
+        info[f"{label}_subject"] = certificate.subject.rfc4514_string()
+        info[f"{label}_not_after"] = certificate.not_valid_after_utc.isoformat()
+        info[f"{label}_serial"] = f"{certificate.serial_number:x}"
+        start, end = key_usage_period(certificate)
+        info[f"{label}_key_usage"] = [start.isoformat(), end.isoformat()]
+        if label == "ds":
+            info["ds_key"] = hsm.ds_key_uri(paths.token, certificate)
+            info["ds_signatures"] = hsm.UsageCounter.total(paths.usage_file(certificate))
+    retired = sorted(paths.retired_dir.glob("*.pem")) if paths.retired_dir.is_dir() else []
+    info["ds_retired"] = [
+        {
+            "serial": f"{cert.serial_number:x}",
+            "key_usage_ended": key_usage_period(cert)[1].isoformat(),
+            "signatures": hsm.UsageCounter.total(paths.usage_file(cert)),
+        }
+        for cert in map(load_certificate, retired)
+    ]
+    return info

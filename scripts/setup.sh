@@ -8,9 +8,10 @@ VENV=.venv
 STAMP="$VENV/.cardline-setup"
 # swig, gcc and libpcsclite-dev build pyscard from source; pcscd is the PC/SC daemon and
 # vsmartcard-vpcd its virtual reader; cups and cups-pdf a real print queue for the tests;
-# DejaVu has the Vietnamese glyphs, OCR-B is the MRZ font; openssl checks signatures.
+# DejaVu has the Vietnamese glyphs, OCR-B is the MRZ font; openssl checks signatures;
+# softhsm2 is the embedded PKCS#11 token that holds the Document Signer's key.
 DEBIAN_PACKAGES=(swig libpcsclite-dev pcscd vsmartcard-vpcd gcc make cups cups-client cups-filters
-    printer-driver-cups-pdf ghostscript poppler-utils fonts-dejavu-core fonts-ocr-b openssl)
+    printer-driver-cups-pdf ghostscript poppler-utils fonts-dejavu-core fonts-ocr-b openssl softhsm2)
 
 LOG="$(mktemp -t cardline-setup.XXXXXX)"
 trap 'rm -f "$LOG"' EXIT

@@ -71,6 +71,8 @@ def lds_files(
 
 @functools.cache
 def _signer(keys: KeyPaths) -> DocumentSigner:
+    """This process's Document Signer: its own session of the token (opened once, kept for
+    every batch, closed at exit by ``printers.hsm``)."""
     return load_signer(keys)
 
 
@@ -92,8 +94,8 @@ def prepare_batch(
     cards: Sequence[CardData], keys: KeyPaths, signing_time: datetime
 ) -> dict[str, dict[int, bytes] | Unpreparable]:
     """Data preparation of a batch: each card's files, signed. Runs in a worker process, which
-    loads the Document Signer from ``keys`` once (a private key does not travel between
-    processes)."""
+    opens its own session of the token named by ``keys`` once (``keys`` holds no secret; the
+    private key never leaves the token)."""
     signer = _signer(keys)
     return {
         card.card_serial: prepare_card(card, signer, signing_time=signing_time) for card in cards

@@ -156,8 +156,9 @@ def build_sod(
     data_groups: Mapping[int, bytes], signer: DocumentSigner, *, signing_time: datetime
 ) -> bytes:
     """EF.SOD (tag 77) signing the SHA-256 of each of ``data_groups`` (DG number -> the DG
-    file's bytes, tag included) with ``signer`` at ``signing_time`` (aware). Refuses to sign
-    outside the DS certificate's validity: such a card would fail QC."""
+    file's bytes, tag included) with ``signer`` (ECDSA with SHA-256 over the DER of the signed
+    attributes) at ``signing_time`` (aware). Refuses to sign outside the DS certificate's
+    validity: such a card would fail QC."""
     if signing_time.tzinfo is None:
         raise ValueError("signing_time must be an aware datetime")
     certificate = signer.certificate
@@ -174,7 +175,8 @@ def build_sod(
             {"type": "message_digest", "values": [hashlib.sha256(econtent).digest()]},
         ]
     )
-    signature = signer.private_key.sign(signed_attrs.dump(), ec.ECDSA(hashes.SHA256()))
+    # The signer hashes and signs (in its token): this code never holds a key.
+    signature = signer.sign(signed_attrs.dump())
     ds = asn1_x509.Certificate.load(certificate.public_bytes(_DER))
     signer_info = cms.SignerInfo(
         {

@@ -167,7 +167,10 @@ def test_keys_run_show_and_export(
     paths = json.loads(out)
     assert Path(paths["csca_cert"]).is_file() and Path(paths["ds_cert"]).is_file()
     assert "TEST" in paths["csca_subject"]
-    assert oct((home / "keys" / "ds.key").stat().st_mode & 0o777) == "0o600"
+    # The DS key is in the token, named by its RFC 7512 URI; no key file beside the certificates.
+    assert paths["ds_key"].startswith("pkcs11:token=cardline-ds;id=%")
+    assert not (home / "keys" / "ds.key").exists()
+    assert oct((home / "keys" / "token.pin").stat().st_mode & 0o777) == "0o600"
 
     code, out, _ = cli(capsys, "-q", "run", "--json")
     summary = json.loads(out)

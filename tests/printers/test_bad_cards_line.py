@@ -41,7 +41,7 @@ MID_LINE = (CardState.PRINTING, CardState.PRINTED, CardState.ENCODED)
 @pytest.fixture(scope="module")
 def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("keys")
-    init_test_keys(directory, now=datetime(2026, 1, 1, tzinfo=UTC))
+    init_test_keys(directory, now=datetime(2026, 11, 1, tzinfo=UTC))  # DS key usage: 3 months
     return directory
 
 

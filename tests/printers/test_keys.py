@@ -1,5 +1,9 @@
 """The test PKI: files and their modes, TEST marking, refusal to overwrite, the DS under the
-CSCA (checked by cryptography and, independently, by ``openssl verify``)."""
+CSCA (checked by cryptography and, independently, by ``openssl verify``), the DS key in the
+embedded PKCS#11 token and the CSCA key in the offline CA file, never beside it.
+
+The tokens are SoftHSM2 tokens made under each test's temporary directory, with their own
+``SOFTHSM2_CONF`` (Debian softhsm2, installed by ``make setup``)."""
 
 from __future__ import annotations
 
@@ -13,11 +17,12 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from line.errors import CardlineError
-from printers import keys
+from printers import hsm, keys
 
 NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
@@ -34,21 +39,32 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_init_writes_four_files_with_private_modes(tmp_path: Path, open_umask: None) -> None:
+def test_init_writes_the_public_files_and_the_token_with_private_modes(
+    tmp_path: Path, open_umask: None
+) -> None:
     directory = tmp_path / "pki" / "test"
     paths = keys.init_test_keys(directory, now=NOW)
 
     assert paths == keys.KeyPaths.in_directory(directory)
     assert sorted(p.name for p in directory.iterdir()) == [
-        "csca.key",
         "csca.pem",
-        "ds.key",
         "ds.pem",
+        "softhsm2.conf",
+        "token",
+        "token.pin",
     ]
-    assert mode(directory) == 0o700
-    assert (mode(paths.csca_key), mode(paths.ds_key)) == (0o600, 0o600)
-    assert (mode(paths.csca_cert), mode(paths.ds_cert)) == (0o600, 0o600)
-    assert paths.ds_key.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert paths.csca_key == tmp_path / "pki" / "offline-ca" / "csca.key"
+    assert paths.csca_key.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert mode(directory) == mode(paths.csca_key.parent) == 0o700
+    assert (mode(paths.csca_key), mode(paths.csca_cert), mode(paths.ds_cert)) == (0o600,) * 3
+    everything = [p for p in (tmp_path / "pki").rglob("*")]
+    assert everything and all(
+        mode(p) == (0o700 if p.is_dir() else 0o600) for p in everything
+    ), "SoftHSM's own files too"
+    # No file in the keys directory holds a private key: the DS key is in the token.
+    for path in directory.rglob("*"):
+        if path.is_file():
+            assert b"PRIVATE KEY" not in path.read_bytes(), path
 
 
 def test_an_existing_directory_is_made_private(tmp_path: Path, open_umask: None) -> None:
@@ -103,14 +119,16 @@ def test_another_country_code(tmp_path: Path) -> None:
     paths = keys.init_test_keys(tmp_path / "k", now=NOW, country="UT")
     csca = keys.load_csca(paths.csca_cert)
     assert csca.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value == "UT"
+    ds = keys.load_certificate(paths.ds_cert)
+    assert ds.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value == "UT"
 
 
 def test_openssl_verifies_the_ds_under_the_csca(tmp_path: Path) -> None:
     openssl = shutil.which("openssl")
     if openssl is None:
         pytest.fail("the openssl command is needed for the independent check", pytrace=False)
-    paths = keys.init_test_keys(tmp_path / "k", now=NOW)
-    other = keys.init_test_keys(tmp_path / "other", now=NOW)
+    paths = keys.init_test_keys(tmp_path / "a" / "k", now=NOW)
+    other = keys.init_test_keys(tmp_path / "b" / "other", now=NOW)
     at = str(int((NOW + timedelta(days=1)).timestamp()))
 
     def verify(ca: Path, leaf: Path) -> subprocess.CompletedProcess[str]:
@@ -126,6 +144,7 @@ def test_existing_keys_are_never_replaced_unasked(tmp_path: Path) -> None:
     directory = tmp_path / "k"
     paths = keys.init_test_keys(directory, now=NOW)
     before = {p: p.read_bytes() for p in paths.all()}
+    token_files = {p: p.read_bytes() for p in paths.token_dir.rglob("*.object")}
 
     with pytest.raises(keys.KeysExist) as caught:
         keys.init_test_keys(directory, now=NOW)
@@ -135,15 +154,17 @@ def test_existing_keys_are_never_replaced_unasked(tmp_path: Path) -> None:
     assert "--force" in str(caught.value) and str(directory) in str(caught.value)
     assert caught.value.reason_code == "keys.exist"
     assert {p: p.read_bytes() for p in paths.all()} == before
+    assert {p: p.read_bytes() for p in paths.token_dir.rglob("*.object")} == token_files
 
 
-def test_one_leftover_key_file_is_enough_to_refuse(tmp_path: Path) -> None:
+def test_one_leftover_offline_ca_key_is_enough_to_refuse(tmp_path: Path) -> None:
     directory = tmp_path / "k"
-    directory.mkdir()
-    (directory / "ds.key").write_bytes(b"precious")
-    with pytest.raises(keys.KeysExist, match="ds.key"):
+    offline = tmp_path / "offline-ca"
+    offline.mkdir()
+    (offline / "csca.key").write_bytes(b"precious")
+    with pytest.raises(keys.KeysExist, match="csca.key"):
         keys.init_test_keys(directory, now=NOW)
-    assert (directory / "ds.key").read_bytes() == b"precious"
+    assert (offline / "csca.key").read_bytes() == b"precious"
 
 
 def test_overwrite_makes_new_keys(tmp_path: Path) -> None:
@@ -152,6 +173,10 @@ def test_overwrite_makes_new_keys(tmp_path: Path) -> None:
     second = keys.load_signer(keys.init_test_keys(directory, now=NOW, overwrite=True))
     assert first.certificate.public_key() != second.certificate.public_key()
     assert not list(directory.glob(".*tmp"))
+    with pytest.raises(hsm.HsmError, match="no private key"):
+        first.sign(b"the old token is gone")  # a new token replaced it
+    first.close()
+    second.close()
 
 
 def test_now_must_be_aware(tmp_path: Path) -> None:
@@ -159,12 +184,17 @@ def test_now_must_be_aware(tmp_path: Path) -> None:
         keys.init_test_keys(tmp_path / "k", now=datetime(2026, 11, 1))
 
 
-def test_load_signer_gives_the_ds_key_and_certificate(tmp_path: Path) -> None:
+def test_load_signer_signs_with_the_ds_key_of_its_certificate(tmp_path: Path) -> None:
     paths = keys.init_test_keys(tmp_path / "k", now=NOW)
     signer = keys.load_signer(paths)
-    assert signer.private_key.public_key() == signer.certificate.public_key()
     assert signer.certificate == keys.load_certificate(paths.ds_cert)
-    assert "PRIVATE" not in repr(signer) and "serial=" in repr(signer)
+    signature = signer.sign(b"signed attributes")
+    public = signer.certificate.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    public.verify(signature, b"signed attributes", ec.ECDSA(hashes.SHA256()))
+    pin = hsm.PinFile(paths.directory / "token.pin").read()
+    assert "PRIVATE" not in repr(signer) and "serial=" in repr(signer) and pin not in repr(signer)
+    signer.close()
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
@@ -179,10 +209,10 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
 
 def test_garbage_is_unreadable(tmp_path: Path) -> None:
     paths = keys.init_test_keys(tmp_path / "k", now=NOW)
-    paths.ds_key.write_bytes(b"-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n")
+    paths.ds_cert.write_bytes(b"-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n")
     with pytest.raises(keys.KeyFileUnreadable) as caught:
         keys.load_signer(paths)
-    assert caught.value.path == paths.ds_key
+    assert caught.value.path == paths.ds_cert
     paths.csca_cert.write_bytes(b"not a certificate")
     with pytest.raises(keys.KeyFileUnreadable, match="not a PEM certificate"):
         keys.load_csca(paths.csca_cert)
@@ -194,26 +224,59 @@ def test_a_ds_certificate_is_no_csca(tmp_path: Path) -> None:
         keys.load_csca(paths.ds_cert)
 
 
-def test_a_private_key_others_can_read_is_refused(tmp_path: Path) -> None:
+def test_an_offline_ca_key_others_can_read_is_refused(tmp_path: Path) -> None:
     paths = keys.init_test_keys(tmp_path / "k", now=NOW)
-    paths.ds_key.chmod(0o644)
+    paths.csca_key.chmod(0o644)
     with pytest.raises(keys.KeyFileUnreadable, match="readable by others"):
-        keys.load_signer(paths)
+        keys.rotate_ds(paths, now=NOW)
 
 
-def test_a_key_of_another_certificate_is_a_mismatch(tmp_path: Path) -> None:
+def test_a_certificate_whose_key_is_not_in_the_token_is_refused(tmp_path: Path) -> None:
     paths = keys.init_test_keys(tmp_path / "k", now=NOW)
-    other = keys.init_test_keys(tmp_path / "other", now=NOW)
-    shutil.copyfile(other.ds_key, paths.ds_key)
-    with pytest.raises(keys.KeyMismatch) as caught:
+    csca_key = serialization.load_pem_private_key(paths.csca_key.read_bytes(), password=None)
+    assert isinstance(csca_key, ec.EllipticCurvePrivateKey)
+    from printers.pki import ds_certificate
+
+    elsewhere = ec.generate_private_key(ec.SECP256R1()).public_key()
+    stranger = ds_certificate(
+        elsewhere, csca=keys.load_csca(paths.csca_cert), csca_key=csca_key, now=NOW
+    )
+    paths.ds_cert.write_bytes(stranger.public_bytes(serialization.Encoding.PEM))
+    with pytest.raises(hsm.HsmError) as caught:
         keys.load_signer(paths)
-    assert caught.value.path == paths.ds_key and caught.value.reason_code == "keys.mismatch"
+    assert caught.value.reason_code == "keys.hsm.no_key"
 
 
 def test_a_ds_of_another_csca_is_a_mismatch(tmp_path: Path) -> None:
-    paths = keys.init_test_keys(tmp_path / "k", now=NOW)
-    other = keys.init_test_keys(tmp_path / "other", now=NOW)
+    paths = keys.init_test_keys(tmp_path / "a" / "k", now=NOW)
+    other = keys.init_test_keys(tmp_path / "b" / "other", now=NOW)
     shutil.copyfile(other.csca_cert, paths.csca_cert)  # same subject, another key
     with pytest.raises(keys.KeyMismatch) as caught:
         keys.load_signer(paths)
-    assert caught.value.path == paths.ds_cert
+    assert caught.value.path == paths.ds_cert and caught.value.reason_code == "keys.mismatch"
+
+
+def test_rotation_needs_the_offline_ca(tmp_path: Path) -> None:
+    paths = keys.init_test_keys(tmp_path / "k", now=NOW)
+    paths.csca_key.unlink()
+    with pytest.raises(keys.KeyFileMissing) as caught:
+        keys.rotate_ds(paths, now=NOW)
+    assert caught.value.path == paths.csca_key
+
+
+def test_show_names_the_key_by_its_pkcs11_uri_and_counts_signatures(tmp_path: Path) -> None:
+    paths = keys.init_test_keys(tmp_path / "k", now=NOW)
+    signer = keys.load_signer(paths)  # signs once to check the key belongs to the certificate
+    for _ in range(4):
+        signer.sign(b"x")
+    signer.close()
+    info = keys.keys_info(paths)
+    ski = signer.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    uri_id = "".join(f"%{b:02X}" for b in ski.value.digest)
+    assert info["ds_key"] == (
+        f"pkcs11:token=cardline-ds;id={uri_id};type=private"
+        f"?module-path={paths.token.module}&pin-source=file:{paths.directory / 'token.pin'}"
+    )
+    assert info["ds_signatures"] == 5
+    assert info["ds_key_usage"] == [NOW.isoformat(), (NOW + keys.DS_KEY_USAGE_PERIOD).isoformat()]
+    assert info["ds_retired"] == []

@@ -57,7 +57,7 @@ def intake(engine: Engine, folder: Path, count: int, clock: StepClock) -> None:
 
 def line_for(settings: Settings, engine: Engine, clock: StepClock, chips: int = 100) -> Line:
     """Keys, a chip lot of ``chips`` in stock, and the devices ``cardline run`` would use."""
-    init_test_keys(settings.keys_path, now=datetime(2026, 1, 1, tzinfo=UTC))
+    init_test_keys(settings.keys_path, now=datetime(2026, 11, 1, tzinfo=UTC))  # DS key usage: 3 months
     with session_scope(engine) as session:
         receive(
             session=session, item_code="chip", lot_number="LOT-T", supplier="Chip Co",

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from printers import keys
 from printers.chip import lds, sod, tlv
+from tests.signers import MemorySigner
 
 NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 SIGNED_AT = datetime(2026, 11, 2, 9, 30, 15, 123456, tzinfo=UTC)
@@ -111,7 +112,7 @@ def issue_ds(
         .not_valid_after(not_after)
         .sign(csca_key, hashes.SHA256())
     )
-    return keys.DocumentSigner(key, certificate)
+    return MemorySigner(key, certificate)
 
 
 # --- what is built --------------------------------------------------------------------------

@@ -1,0 +1,490 @@
+"""The Document Signer's private key in a PKCS#11 token (python-pkcs11), where it is made
+and used and which it never leaves.
+
+- ``TokenRef``: which module, which token (label), where its PIN comes from (a ``PinSource``,
+  never the PIN itself: a ``TokenRef`` travels to helper processes), and for the embedded
+  SoftHSM2 token its own ``SOFTHSM2_CONF``.
+- ``init_softhsm_token``: the embedded default, a SoftHSM2 token under the keys directory,
+  its user PIN generated into an owner-only file. Its SO PIN is not kept: a token whose PIN
+  is lost is replaced (``cardline keys init --force``).
+- ``generate_ds_key``: an EC P-256 key pair made inside the token, the private key
+  SENSITIVE, not EXTRACTABLE, SIGN only; CKA_ID is the subject key identifier of its public
+  key (as in its certificate), so ``ds_key_uri`` names it from the certificate alone.
+- ``Pkcs11Signer``: a ``DocumentSigner``. SoftHSM 2.6 has CKM_ECDSA but not
+  CKM_ECDSA_SHA256, so the message is hashed with SHA-256 here and the token signs the
+  digest; its raw r||s is DER-encoded for CMS. Like SignServer's MRTD SOD signer it checks
+  every signature against the certificate before returning it, and counts them.
+
+One process, one configuration per module: SoftHSM reads ``SOFTHSM2_CONF`` when it is
+initialised, so opening a token of another embedded home re-initialises the library (tests
+do; the line never does) and every signer reopens its session when it sees that. SoftHSM is
+initialised without locking callbacks (python-pkcs11 passes none), so every call into the
+module holds ``_LOCK``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import hashlib
+import os
+import secrets
+import shutil
+import stat
+import threading
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import quote
+
+import pkcs11
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_der_public_key
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, TokenFlag
+from pkcs11.util.ec import encode_ec_public_key, encode_ecdsa_signature
+from pkcs11.util.ec import encode_named_curve_parameters as named_curve
+
+from line.errors import CardlineError
+from line.files import open_private, private_dir, write_private
+
+if TYPE_CHECKING:
+    from pkcs11._pkcs11 import lib as Library
+
+SOFTHSM_MODULES = (
+    Path("/usr/lib/softhsm/libsofthsm2.so"),
+    Path("/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"),
+    Path("/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"),
+)
+DEFAULT_TOKEN_LABEL = "cardline-ds"
+_LOCK = threading.RLock()
+_loaded: dict[str, Path | None] = {}  # module -> the SOFTHSM2_CONF it was initialised with
+_generation = 0  # counts re-initialisations: sessions of an older one are gone
+
+
+class HsmError(CardlineError):
+    """The token cannot be reached or used; ``reason_code`` is ``keys.hsm.<what>``. Never
+    carries a PIN."""
+
+    def __init__(self, message: str, *, reason_code: str) -> None:
+        super().__init__(message, reason_code=reason_code)
+        self.reason_code = reason_code
+
+
+class PinSource(Protocol):
+    """Where a token's user PIN comes from (picklable, holds no PIN). A key ceremony's
+    source (two custodians' halves, M of N shares) is another implementation."""
+
+    def read(self) -> str: ...
+
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PinFile:
+    """A PIN in a file only its owner can read (one line; a trailing newline is dropped)."""
+
+    path: Path
+
+    def read(self) -> str:
+        try:
+            mode = stat.S_IMODE(self.path.stat().st_mode)
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            raise HsmError(f"no PIN file {self.path}", reason_code="keys.hsm.pin_file") from None
+        except OSError as exc:
+            raise HsmError(
+                f"PIN file {self.path} cannot be read ({exc.strerror})",
+                reason_code="keys.hsm.pin_file",
+            ) from None
+        if mode & 0o077:
+            raise HsmError(
+                f"PIN file {self.path} readable by others (mode {mode:04o}); chmod 600 it",
+                reason_code="keys.hsm.pin_file",
+            )
+        pin = data.decode("utf-8", "replace").removesuffix("\n").removesuffix("\r")
+        if not pin or "\n" in pin:
+            raise HsmError(
+                f"PIN file {self.path} does not hold one PIN line", reason_code="keys.hsm.pin_file"
+            )
+        return pin
+
+    def describe(self) -> str:
+        return f"file:{self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRef:
+    """A PKCS#11 token: ``module`` (the .so), ``label``, ``pin``; ``softhsm_conf`` for an
+    embedded SoftHSM2 token with its own configuration (``None``: the module's own)."""
+
+    module: Path
+    label: str
+    pin: PinSource
+    softhsm_conf: Path | None = None
+
+    def uri(self, *, key_id: bytes | None = None, kind: str | None = None) -> str:
+        """RFC 7512 ``pkcs11:`` URI of the token, or of its object ``key_id``/``kind``."""
+        path = [f"token={_pchar(self.label)}"]
+        if key_id is not None:
+            path.append("id=" + "".join(f"%{byte:02X}" for byte in key_id))
+        if kind is not None:
+            path.append(f"type={kind}")
+        query = f"module-path={_qchar(str(self.module))}&pin-source={_qchar(self.pin.describe())}"
+        return "pkcs11:" + ";".join(path) + "?" + query
+
+
+def _pchar(value: str) -> str:
+    return quote(value, safe=":[]@!$'()*+,=&")
+
+
+def _qchar(value: str) -> str:
+    return quote(value, safe=":[]@!$'()*+,=/?|")
+
+
+def find_softhsm() -> Path | None:
+    """SoftHSM2's PKCS#11 module on this machine (Debian ``softhsm2``), or ``None``."""
+    return next((path for path in SOFTHSM_MODULES if path.is_file()), None)
+
+
+def _library(token: TokenRef) -> Library:
+    """The module of ``token``, initialised with its configuration. Holds ``_LOCK``."""
+    global _generation
+    module = str(token.module)
+    if not token.module.is_file():
+        raise HsmError(f"no PKCS#11 module at {module}", reason_code="keys.hsm.module")
+    conf = token.softhsm_conf
+    switch = module in _loaded and conf is not None and _loaded[module] != conf
+    if conf is not None and (switch or module not in _loaded):
+        os.environ["SOFTHSM2_CONF"] = str(conf)  # SoftHSM reads it at C_Initialize
+    try:
+        library = pkcs11.lib(module)  # one object per module and process
+        if switch:
+            library.reinitialize()
+            _generation += 1
+    except pkcs11.PKCS11Error as exc:
+        raise HsmError(
+            f"PKCS#11 module {module} cannot be initialised ({type(exc).__name__})",
+            reason_code="keys.hsm.module",
+        ) from None
+    if conf is not None or module not in _loaded:
+        _loaded[module] = conf
+    return library
+
+
+def _token(token: TokenRef) -> pkcs11.Token:
+    library = _library(token)
+    try:
+        return library.get_token(token_label=token.label)
+    except pkcs11.NoSuchToken:
+        raise HsmError(
+            f"no token labelled {token.label!r} in {token.module} (embedded token: "
+            "cardline keys init; the centre's HSM: CARDLINE_PKCS11_TOKEN_LABEL)",
+            reason_code="keys.hsm.token",
+        ) from None
+    except pkcs11.MultipleTokensReturned:
+        raise HsmError(
+            f"more than one token labelled {token.label!r} in {token.module}",
+            reason_code="keys.hsm.token",
+        ) from None
+
+
+_anchors: dict[tuple[str, str, str], tuple[int, pkcs11.Session]] = {}
+
+
+def _login(token: TokenRef, found: pkcs11.Token) -> None:
+    """Log this process in to ``token`` once. PKCS#11 login is per application: one
+    logged-in session (the anchor, kept until exit) serves every session opened after it,
+    and closing those does not log the others out."""
+    anchor = (str(token.module), str(token.softhsm_conf), token.label)
+    held = _anchors.get(anchor)
+    if held is not None and held[0] == _generation:
+        return
+    try:
+        session = found.open(user_pin=token.pin.read())
+    except pkcs11.UserAlreadyLoggedIn:
+        return  # logged in by another anchor of this process (same token, other name)
+    except (pkcs11.PinIncorrect, pkcs11.PinInvalid, pkcs11.PinLenRange):
+        raise HsmError(
+            f"token {token.label!r} refused the PIN from {token.pin.describe()}",
+            reason_code="keys.hsm.pin",
+        ) from None
+    except pkcs11.PinLocked:
+        raise HsmError(
+            f"token {token.label!r}: its user PIN is locked", reason_code="keys.hsm.pin"
+        ) from None
+    except pkcs11.PKCS11Error as exc:
+        raise HsmError(
+            f"token {token.label!r}: cannot log in ({type(exc).__name__})",
+            reason_code="keys.hsm.error",
+        ) from None
+    _anchors[anchor] = (_generation, session)
+
+
+def open_session(token: TokenRef, *, rw: bool = False) -> pkcs11.Session:
+    """A session of ``token`` with this process logged in as its user (the PIN read from
+    its source once, used, and dropped). Callers hold ``_LOCK`` while they use it."""
+    with _LOCK:
+        found = _token(token)
+        _login(token, found)
+        try:
+            return found.open(rw=rw)
+        except pkcs11.PKCS11Error as exc:
+            raise HsmError(
+                f"token {token.label!r} cannot be opened ({type(exc).__name__})",
+                reason_code="keys.hsm.error",
+            ) from None
+
+
+SOFTHSM_CONF = """\
+# cardline's embedded TEST token (SoftHSM2): for test and demonstration only.
+directories.tokendir = {tokendir}
+objectstore.backend = file
+log.level = ERROR
+slots.removable = false
+"""
+
+
+def init_softhsm_token(
+    *, tokendir: Path, conf: Path, pin_file: Path, label: str = DEFAULT_TOKEN_LABEL
+) -> TokenRef:
+    """A new SoftHSM2 token ``label`` in ``tokendir`` (replacing what was there), with its
+    own ``conf`` and a random user PIN written to ``pin_file`` (0600)."""
+    module = find_softhsm()
+    if module is None:
+        raise HsmError(
+            "SoftHSM2 is not installed (Debian package softhsm2; make setup installs it)",
+            reason_code="keys.hsm.module",
+        )
+    if "\n" in str(tokendir):
+        raise HsmError(f"{tokendir!r}: no newline in a token directory", reason_code="keys.hsm")
+    shutil.rmtree(tokendir, ignore_errors=True)
+    private_dir(tokendir)
+    write_private(conf, SOFTHSM_CONF.format(tokendir=tokendir))
+    user_pin = secrets.token_urlsafe(24)
+    so_pin = secrets.token_urlsafe(24)
+    write_private(pin_file, user_pin + "\n")
+    token = TokenRef(module=module, label=label, pin=PinFile(pin_file), softhsm_conf=conf)
+    with _LOCK:
+        library = _library(token)
+        library.reinitialize()  # see the empty token directory
+        global _generation
+        _generation += 1
+        free = [
+            slot
+            for slot in library.get_slots(token_present=True)
+            if not slot.get_token().flags & TokenFlag.TOKEN_INITIALIZED
+        ]
+        if not free:
+            raise HsmError("SoftHSM2 offers no free slot", reason_code="keys.hsm.token")
+        # python-pkcs11 has no C_InitToken: call it in the same (already initialised) module.
+        init_token = ctypes.CDLL(str(module)).C_InitToken
+        init_token.argtypes = [ctypes.c_ulong, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+        init_token.restype = ctypes.c_ulong
+        so = so_pin.encode()
+        result = init_token(free[0].slot_id, so, len(so), label.encode().ljust(32, b" "))
+        if result != 0:
+            raise HsmError(f"C_InitToken failed (CKR {result:#x})", reason_code="keys.hsm.token")
+        with _token(token).open(rw=True, so_pin=so_pin) as session:
+            session.init_pin(user_pin)
+    return token
+
+
+def generate_ds_key(token: TokenRef) -> ec.EllipticCurvePublicKey:
+    """A new P-256 key pair inside ``token``; returns its public key. The private key is
+    SENSITIVE and not EXTRACTABLE; both halves carry CKA_ID = the public key's subject key
+    identifier."""
+    with _LOCK, open_session(token, rw=True) as session:
+        parameters = session.create_domain_parameters(
+            KeyType.EC, {Attribute.EC_PARAMS: named_curve("secp256r1")}, local=True
+        )
+        temporary = secrets.token_bytes(8)
+        public_object, private_object = parameters.generate_keypair(
+            store=True,
+            id=temporary,
+            label=f"cardline-ds-{temporary.hex()}",
+            public_template={Attribute.VERIFY: True, Attribute.PRIVATE: False},
+            private_template={
+                Attribute.SENSITIVE: True,
+                Attribute.EXTRACTABLE: False,
+                Attribute.PRIVATE: True,
+                Attribute.SIGN: True,
+                Attribute.DECRYPT: False,
+                Attribute.DERIVE: False,
+                Attribute.UNWRAP: False,
+            },
+        )
+        public = load_der_public_key(encode_ec_public_key(public_object))
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        key_id = ds_key_id(public)
+        label = f"cardline-ds-{key_id.hex()[:16]}"
+        for item in (public_object, private_object):
+            item[Attribute.ID] = key_id
+            item[Attribute.LABEL] = label
+        return public
+
+
+def ds_key_id(public: ec.EllipticCurvePublicKey) -> bytes:
+    """CKA_ID of a DS key: its subject key identifier (RFC 5280 method 1, as in its DSC)."""
+    return x509.SubjectKeyIdentifier.from_public_key(public).digest
+
+
+def ds_key_uri(token: TokenRef, certificate: x509.Certificate) -> str:
+    """RFC 7512 URI of the private key of ``certificate`` in ``token``."""
+    public = certificate.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    return token.uri(key_id=ds_key_id(public), kind="private")
+
+
+def private_key(session: pkcs11.Session, key_id: bytes) -> pkcs11.SignMixin:
+    """The private key object ``key_id`` of the session's token, one that signs."""
+    try:
+        key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=key_id)
+    except pkcs11.NoSuchKey:
+        raise HsmError(
+            f"no private key with id {key_id.hex()} in token {session.token.label!r}",
+            reason_code="keys.hsm.no_key",
+        ) from None
+    if not isinstance(key, pkcs11.SignMixin):
+        raise HsmError(f"key {key_id.hex()} cannot sign", reason_code="keys.hsm.no_key")
+    return key
+
+
+class UsageCounter:
+    """Signatures made with one DS key, appended to a file in steps (each process adds its
+    own lines; the count is their sum, at least what was flushed)."""
+
+    def __init__(self, path: Path, *, step: int = 100) -> None:
+        self.path = path
+        self.step = step
+        self.pending = 0
+
+    def add(self, count: int = 1) -> None:
+        self.pending += count
+        if self.pending >= self.step:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        private_dir(self.path.parent)
+        with open_private(self.path, "a") as handle:
+            handle.write(f"{self.pending}\n")
+        self.pending = 0
+
+    @staticmethod
+    def total(path: Path) -> int:
+        try:
+            lines = path.read_text(encoding="ascii").split()
+        except FileNotFoundError:
+            return 0
+        return sum(int(line) for line in lines if line.isdigit())
+
+
+_open_signers: weakref.WeakSet[Pkcs11Signer] = weakref.WeakSet()
+_RETRY = (
+    pkcs11.SessionHandleInvalid,
+    pkcs11.SessionClosed,
+    pkcs11.UserNotLoggedIn,
+    pkcs11.KeyHandleInvalid,
+    pkcs11.ObjectHandleInvalid,
+)
+
+
+class Pkcs11Signer:
+    """The Document Signer: its certificate, and its key in a PKCS#11 token. One session per
+    signer, kept open for its thousands of signatures, reopened when the module was
+    re-initialised or the session was lost, closed by ``close`` (or at exit)."""
+
+    def __init__(
+        self, token: TokenRef, certificate: x509.Certificate, *, usage: UsageCounter | None = None
+    ) -> None:
+        public = certificate.public_key()
+        if not isinstance(public, ec.EllipticCurvePublicKey):
+            raise HsmError("the DS certificate's key is not an EC key", reason_code="keys.hsm")
+        self.token = token
+        self._certificate = certificate
+        self._public = public
+        self._key_id = ds_key_id(public)
+        self.usage = usage
+        self.signatures = 0
+        self._session: pkcs11.Session | None = None
+        self._key: pkcs11.SignMixin | None = None
+        self._generation = -1
+        with _LOCK:
+            self._open()
+        _open_signers.add(self)
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return self._certificate
+
+    def __repr__(self) -> str:
+        serial = self._certificate.serial_number
+        return f"Pkcs11Signer(token={self.token.label!r}, serial={serial:#x})"
+
+    def _open(self) -> pkcs11.SignMixin:
+        self._drop()
+        self._session = open_session(self.token)
+        self._generation = _generation
+        self._key = private_key(self._session, self._key_id)
+        return self._key
+
+    def _drop(self) -> None:
+        session, self._session, self._key = self._session, None, None
+        if session is not None and self._generation == _generation:
+            with contextlib.suppress(pkcs11.PKCS11Error):
+                session.close()
+
+    def sign(self, message: bytes) -> bytes:
+        """DER ECDSA-SHA256 signature of ``message``, checked against the certificate."""
+        digest = hashlib.sha256(message).digest()
+        with _LOCK:
+            try:
+                try:
+                    current = self._generation == _generation and self._key is not None
+                    key = self._key if current and self._key is not None else self._open()
+                    raw = key.sign(digest, mechanism=Mechanism.ECDSA)
+                except _RETRY:  # the session was lost (token reset, logged out): once more
+                    raw = self._open().sign(digest, mechanism=Mechanism.ECDSA)
+            except pkcs11.PKCS11Error as exc:
+                raise HsmError(
+                    f"token {self.token.label!r} did not sign ({type(exc).__name__})",
+                    reason_code="keys.hsm.sign",
+                ) from None
+        signature: bytes = encode_ecdsa_signature(raw)
+        try:
+            self._public.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            raise HsmError(
+                "the token's signature does not verify with the DS certificate",
+                reason_code="keys.hsm.bad_signature",
+            ) from None
+        self.signatures += 1
+        if self.usage is not None:
+            self.usage.add()
+        return signature
+
+    def close(self) -> None:
+        with _LOCK:
+            self._drop()
+        if self.usage is not None:
+            self.usage.flush()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Flush the signature counts, close the sessions, log out."""
+    for signer in list(_open_signers):
+        with contextlib.suppress(Exception):  # at exit: nothing to tell anyone
+            signer.close()
+    with _LOCK:
+        for generation, session in _anchors.values():
+            if generation == _generation:
+                with contextlib.suppress(pkcs11.PKCS11Error):
+                    session.close()
+        _anchors.clear()
