@@ -311,6 +311,10 @@ def test_a_command_in_clear_during_the_session_is_answered_6987() -> None:
         "05 97 01 04 8E 00",  # a DO'8E' of no bytes
         "06 97 01 04 8E 00",  # Lc does not match
         "0D 8E 08 0102030405060708 97 01 04",  # DO'97' after DO'8E'
+        "03 9F 01 00",  # a two-byte tag: no SM data object has one
+        "04 97 83 00 00",  # a three-byte length field
+        "03 97 05 01",  # a value running past Lc
+        "02 00 00",  # a padding byte between objects
     ],
 )
 def test_malformed_protected_commands_are_refused(body: str) -> None:
