@@ -121,7 +121,7 @@ def take_out(
 ) -> Machine:
     """Take ``name`` out of service with ``reason`` (registering it if it is new)."""
     if not reason.strip():
-        raise ValueError("a machine is taken out with a reason")
+        raise CardlineError("reason: say why the machine is taken out", field="reason")
     row = session.get(Machine, name)
     if row is None:
         row = Machine(name=name, stage=stage.value, changed_by=actor, changed_at=at)

@@ -550,9 +550,7 @@ def _manager_decision(
     reason_code: str,
     at: datetime,
 ) -> None:
-    if not reason_code:
-        raise ValueError("a manager's decision needs a reason code")
-    reasons.require(
+    reasons.require(  # an empty code is refused too, naming the codes allowed
         reason_code,
         stage=EventStage.MANAGER,
         kinds=(Kind.DECISION,),

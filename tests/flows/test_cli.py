@@ -103,7 +103,7 @@ def test_unknown_application_and_bad_format(
 ) -> None:
     cli(capsys, "-q", "db", "upgrade")
     code, _, err = cli(capsys, "-q", "card", "show", "001085999999")
-    assert code == 1 and "no application for '001085999999'" in err
+    assert code == 1 and "no application for '********9999'" in err  # masked: it may be a real ID
     code, _, err = cli(capsys, "-q", "intake", str(batch), "--format", "xml")
     assert code == 2 and "csv or jsonl" in err
 
