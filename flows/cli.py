@@ -249,7 +249,8 @@ def _history_of(c: Context, key: str) -> tuple[list[Any], Any]:
     with session_scope(c.ready_engine()) as session:
         found = find_applications(session=session, key=key)
         if not found:
-            raise NotFound(f"no application for {mask_id(key)!r}")
+            shown = mask_id(key) if len(key) >= 9 else key  # an ID number, or not personal
+            raise NotFound(f"no application for {shown!r}")
         assert found[0].id is not None
         return found, history(session=session, application_id=found[0].id)
 
