@@ -185,6 +185,12 @@ HOSTILE: dict[tuple[str, ...], list[Case]] = {
         case("keys", "init", CARDLINE_KEYS_DIR="/dev/null/keys"),
         case("keys", "init", CARDLINE_KEYS_DIR="{binary}"),
     ],
+    ("keys", "rotate"): [
+        case("keys", "rotate", CARDLINE_KEYS_DIR="/nonexistent/keys"),
+        case("keys", "rotate", CARDLINE_KEYS_DIR="{badkeys}"),
+        case("keys", "rotate", CARDLINE_CSCA_KEY_FILE="{binary}"),
+        case("keys", "rotate", CARDLINE_PKCS11_MODULE="{binary}"),  # no PIN file named
+    ],
     ("keys", "show"): [
         case("keys", "show", CARDLINE_KEYS_DIR="/nonexistent/keys"),
         case("keys", "show", CARDLINE_KEYS_DIR="{badkeys}"),
