@@ -20,7 +20,8 @@ session keys for secure messaging (:mod:`printers.chip.sm`):
 
 **A refused MUTUAL AUTHENTICATE** (M_IFD wrong, i.e. the reader has the wrong MRZ, or RND.IC
 not the challenge) is answered ``6300`` by :class:`BacChip` by default, "authentication
-failed" (ISO/IEC 7816-4, the status real passports answer); JMRTD's passport applet answers
+failed" (ISO/IEC 7816-4; what passports answer in practice, e.g. the one in
+stackoverflow.com/questions/54311478); JMRTD's passport applet answers
 ``6982`` (security status not satisfied) there: pass ``failure_sw=0x6982`` to behave like
 it. Either way the challenge is used up (a new GET CHALLENGE is needed) and the chip stays
 unauthenticated. A MUTUAL AUTHENTICATE without a challenge is answered ``6985``.

@@ -20,8 +20,10 @@ command under the new ones, SSC 0 (so its first MAC covers SSC 1). That is JMRTD
 (``EACCAProtocol.doCA``: ``sendPublicKey`` through the existing wrapper, then
 ``restartSecureMessaging`` with SSC 0) and the one of gmrtd's recorded Austrian-passport
 session (``chipauth/chip_auth_test.go``, ``TestChipAuthAT``), which ``tests/printers/chip/
-test_ca.py`` replays byte for byte; 9303-11 §6.2 restarts SM with the derived keys the same
-way. :meth:`CaChip.exchange` does it in that order.
+test_ca.py`` replays byte for byte: the GENERAL AUTHENTICATE answer there is protected
+with the PACE keys, the SELECT after it with the new keys at SSC 1. (9303-11 §6.2 and
+TR-03110 say SM restarts with the derived keys; the moment is what these two show.)
+:meth:`CaChip.exchange` does it in that order.
 
 Chip Authentication is implicit: the reader learns the chip is genuine only when a response
 under the new keys verifies. :func:`chip_authenticate` returns the keys; the caller must run

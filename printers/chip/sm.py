@@ -248,7 +248,8 @@ class RetailMac:
     """ISO/IEC 9797-1 MAC algorithm 3 with DES (the "retail MAC"), 8 bytes, over a 16-byte
     key K1 K2: DES-CBC with K1 over every block, then the last block decrypted with K2 and
     encrypted with K1. :meth:`mac` pads with method 2 first; :meth:`mac_padded` takes data
-    already padded to 8 bytes."""
+    already padded to 8 bytes. Not thread-safe (it keeps its DES contexts): one per
+    session."""
 
     __slots__ = ("_cbc", "_decrypt_k2", "_encrypt_k1")
 
