@@ -369,6 +369,8 @@ def run_line(
         summary = _run_directly(c, batch_size, limit, resume_after, wait)
         where = None
     else:
+        if not wait:  # a busy or stopped station is one line, before Prefect starts
+            _station_free(c)
         from flows.prefect_env import prepare_prefect
 
         where = prepare_prefect(c.settings, quiet=as_json or _quiet(ctx))
@@ -420,6 +422,25 @@ def _not_nan(value: float, option: str) -> None:
     """Typer's range checks compare, and NaN compares false with everything: refuse it."""
     if value != value:
         raise typer.BadParameter("is not a number", param_hint=option)
+
+
+def _station_free(c: Context) -> None:
+    """Raise ``MachineOutOfService`` or ``MachinesBusy`` if this worker's machines cannot be
+    driven now (the flow would find it too, after Prefect's start and with its tracebacks)."""
+    from flows.wiring import machine_names
+    from line.db import session_scope
+    from line.leases import MachinesBusy, leases, worker_identity
+    from line.machines import require_in_service
+
+    names = machine_names(c.settings)
+    actor = worker_identity("cardline-run", c.settings.centre)
+    with session_scope(c.ready_engine()) as session:
+        now = utc_now()
+        require_in_service(session=session, machines=names, actor=actor, at=now)
+        statuses = leases(session=session, at=now)
+    held = [status for name, status in statuses.items() if name in names and status.held]
+    if held:
+        raise MachinesBusy(held)
 
 
 def _quiet(ctx: typer.Context) -> bool:

@@ -101,6 +101,18 @@ def next_chip_uid(engine: Engine) -> int:
     return max(highest + 1, FIRST_VIRTUAL_UID)
 
 
+def machine_names(settings: Settings) -> dict[str, Stage]:
+    """The machines this worker drives, by name, and their stages (what ``build_line``
+    names its devices): known before any device is built, e.g. to check the station."""
+    kind = settings.printer
+    printer = kind if kind.startswith("cups:") else f"print-{settings.station}"
+    return {
+        printer: Stage.PRINT,
+        f"encode-{settings.station}": Stage.ENCODE,
+        f"qc-{settings.station}": Stage.QC,
+    }
+
+
 def _printer(
     settings: Settings,
     spec: LineSpec,
@@ -112,7 +124,7 @@ def _printer(
 
     kind = settings.printer
     if kind in ("virtual", "spool"):
-        name = f"print-{settings.station}"
+        name = f"print-{settings.station}"  # as machine_names says
         spool = SpoolPrinter(settings.spool_dir, name=name, clock=clock, render_in=render_in)
         if kind == "spool":
             return spool

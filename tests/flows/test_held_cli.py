@@ -66,3 +66,52 @@ def test_a_held_application_is_released_accepted_or_cancelled(
     cancelled = _run_json(capsys, "card", "show", "2")
     assert cancelled["application"]["state"] == "cancelled"  # type: ignore[index]
     assert run(["-q", "check"]) == 0
+
+
+def test_a_stopped_or_busy_station_is_one_line_before_prefect_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``cardline run`` (the flow) on a station whose machine is out of service, or whose
+    machines another run holds, says so in one line before Prefect starts: with
+    PREFECT_API_URL at a port nobody answers, an attempt to start the flow would say so."""
+    import os
+    import subprocess
+    from datetime import UTC, datetime, timedelta
+
+    from line.db import make_engine, session_scope
+    from line.leases import acquire
+    from line.settings import Settings
+    from line.types import Stage
+
+    monkeypatch.setenv("CARDLINE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
+    ready_home(tmp_path, applications=2, chips=5)
+    env = {**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+    cardline = str(Path(".venv/bin/cardline").resolve())
+
+    def run_flow() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [cardline, "-q", "run"], env=env, capture_output=True, text=True, timeout=120
+        )
+
+    assert run(["-q", "machine", "out", "qc-01", "--reason", "lamp broken"]) == 0
+    stopped = run_flow()
+    assert stopped.returncode == 1
+    assert stopped.stderr.count("\n") == 1 and "qc-01" in stopped.stderr
+    assert "out of service" in stopped.stderr and "Traceback" not in stopped.stderr
+    assert run(["-q", "machine", "in", "qc-01"]) == 0
+
+    engine = make_engine(Settings().database_url)
+    with session_scope(engine) as session:
+        acquire(
+            session=session,
+            machines={"print-01": Stage.PRINT, "encode-01": Stage.ENCODE, "qc-01": Stage.QC},
+            holder="cardline-run@HN1/otherhost:4242",
+            at=datetime.now(UTC),
+            ttl=timedelta(minutes=10),
+        )
+    busy = run_flow()
+    assert busy.returncode == 1
+    assert busy.stderr.count("\n") == 1 and "otherhost:4242" in busy.stderr
+    assert "machines busy" in busy.stderr and "Traceback" not in busy.stderr
+    engine.dispose()
