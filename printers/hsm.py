@@ -10,30 +10,24 @@ and used and which it never leaves.
 - ``generate_ds_key``: an EC P-256 key pair made inside the token, the private key
   SENSITIVE, not EXTRACTABLE, SIGN only; CKA_ID is the subject key identifier of its public
   key (as in its certificate), so ``ds_key_uri`` names it from the certificate alone.
-- ``Pkcs11Signer``: a ``DocumentSigner``. SoftHSM 2.6 has CKM_ECDSA but not
-  CKM_ECDSA_SHA256, so the message is hashed with SHA-256 here and the token signs the
-  digest; its raw r||s is DER-encoded for CMS. Like SignServer's MRTD SOD signer it checks
-  every signature against the certificate before returning it, and counts them.
+- signing with it: ``printers.signer.Pkcs11Signer``.
 
 One process, one configuration per module: SoftHSM reads ``SOFTHSM2_CONF`` when it is
 initialised, so opening a token of another embedded home re-initialises the library (tests
 do; the line never does) and every signer reopens its session when it sees that. SoftHSM is
 initialised without locking callbacks (python-pkcs11 passes none), so every call into the
-module holds ``_LOCK``.
+module holds ``LOCK``.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import ctypes
-import hashlib
 import os
 import secrets
 import shutil
 import stat
 import threading
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -41,16 +35,14 @@ from urllib.parse import quote
 
 import pkcs11
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
-from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass, TokenFlag
-from pkcs11.util.ec import encode_ec_public_key, encode_ecdsa_signature
+from pkcs11 import Attribute, KeyType, ObjectClass, TokenFlag
+from pkcs11.util.ec import encode_ec_public_key
 from pkcs11.util.ec import encode_named_curve_parameters as named_curve
 
 from line.errors import CardlineError
-from line.files import open_private, private_dir, write_private
+from line.files import private_dir, write_private
 
 if TYPE_CHECKING:
     from pkcs11._pkcs11 import lib as Library
@@ -61,7 +53,7 @@ SOFTHSM_MODULES = (
     Path("/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"),
 )
 DEFAULT_TOKEN_LABEL = "cardline-ds"
-_LOCK = threading.RLock()
+LOCK = threading.RLock()
 _loaded: dict[str, Path | None] = {}  # module -> the SOFTHSM2_CONF it was initialised with
 _generation = 0  # counts re-initialisations: sessions of an older one are gone
 
@@ -146,13 +138,19 @@ def _qchar(value: str) -> str:
     return quote(value, safe=":[]@!$'()*+,=/?|")
 
 
+def generation() -> int:
+    """How many times this process re-initialised a module: a session opened under an
+    older generation is gone."""
+    return _generation
+
+
 def find_softhsm() -> Path | None:
     """SoftHSM2's PKCS#11 module on this machine (Debian ``softhsm2``), or ``None``."""
     return next((path for path in SOFTHSM_MODULES if path.is_file()), None)
 
 
 def _library(token: TokenRef) -> Library:
-    """The module of ``token``, initialised with its configuration. Holds ``_LOCK``."""
+    """The module of ``token``, initialised with its configuration. Holds ``LOCK``."""
     global _generation
     module = str(token.module)
     if not token.module.is_file():
@@ -196,11 +194,15 @@ def _token(token: TokenRef) -> pkcs11.Token:
 _anchors: dict[tuple[str, str, str], tuple[int, pkcs11.Session]] = {}
 
 
+def _anchor(token: TokenRef) -> tuple[str, str, str]:
+    return (str(token.module), str(token.softhsm_conf), token.label)
+
+
 def _login(token: TokenRef, found: pkcs11.Token) -> None:
     """Log this process in to ``token`` once. PKCS#11 login is per application: one
     logged-in session (the anchor, kept until exit) serves every session opened after it,
     and closing those does not log the others out."""
-    anchor = (str(token.module), str(token.softhsm_conf), token.label)
+    anchor = _anchor(token)
     held = _anchors.get(anchor)
     if held is not None and held[0] == _generation:
         return
@@ -227,8 +229,8 @@ def _login(token: TokenRef, found: pkcs11.Token) -> None:
 
 def open_session(token: TokenRef, *, rw: bool = False) -> pkcs11.Session:
     """A session of ``token`` with this process logged in as its user (the PIN read from
-    its source once, used, and dropped). Callers hold ``_LOCK`` while they use it."""
-    with _LOCK:
+    its source once, used, and dropped). Callers hold ``LOCK`` while they use it."""
+    with LOCK:
         found = _token(token)
         _login(token, found)
         try:
@@ -269,7 +271,7 @@ def init_softhsm_token(
     so_pin = secrets.token_urlsafe(24)
     write_private(pin_file, user_pin + "\n")
     token = TokenRef(module=module, label=label, pin=PinFile(pin_file), softhsm_conf=conf)
-    with _LOCK:
+    with LOCK:
         library = _library(token)
         library.reinitialize()  # see the empty token directory
         global _generation
@@ -298,7 +300,7 @@ def generate_ds_key(token: TokenRef) -> ec.EllipticCurvePublicKey:
     """A new P-256 key pair inside ``token``; returns its public key. The private key is
     SENSITIVE and not EXTRACTABLE; both halves carry CKA_ID = the public key's subject key
     identifier."""
-    with _LOCK, open_session(token, rw=True) as session:
+    with LOCK, open_session(token, rw=True) as session:
         parameters = session.create_domain_parameters(
             KeyType.EC, {Attribute.EC_PARAMS: named_curve("secp256r1")}, local=True
         )
@@ -354,137 +356,14 @@ def private_key(session: pkcs11.Session, key_id: bytes) -> pkcs11.SignMixin:
     return key
 
 
-class UsageCounter:
-    """Signatures made with one DS key, appended to a file in steps (each process adds its
-    own lines; the count is their sum, at least what was flushed)."""
-
-    def __init__(self, path: Path, *, step: int = 100) -> None:
-        self.path = path
-        self.step = step
-        self.pending = 0
-
-    def add(self, count: int = 1) -> None:
-        self.pending += count
-        if self.pending >= self.step:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        private_dir(self.path.parent)
-        with open_private(self.path, "a") as handle:
-            handle.write(f"{self.pending}\n")
-        self.pending = 0
-
-    @staticmethod
-    def total(path: Path) -> int:
-        try:
-            lines = path.read_text(encoding="ascii").split()
-        except FileNotFoundError:
-            return 0
-        return sum(int(line) for line in lines if line.isdigit())
-
-
-_open_signers: weakref.WeakSet[Pkcs11Signer] = weakref.WeakSet()
-_RETRY = (
-    pkcs11.SessionHandleInvalid,
-    pkcs11.SessionClosed,
-    pkcs11.UserNotLoggedIn,
-    pkcs11.KeyHandleInvalid,
-    pkcs11.ObjectHandleInvalid,
-)
-
-
-class Pkcs11Signer:
-    """The Document Signer: its certificate, and its key in a PKCS#11 token. One session per
-    signer, kept open for its thousands of signatures, reopened when the module was
-    re-initialised or the session was lost, closed by ``close`` (or at exit)."""
-
-    def __init__(
-        self, token: TokenRef, certificate: x509.Certificate, *, usage: UsageCounter | None = None
-    ) -> None:
-        public = certificate.public_key()
-        if not isinstance(public, ec.EllipticCurvePublicKey):
-            raise HsmError("the DS certificate's key is not an EC key", reason_code="keys.hsm")
-        self.token = token
-        self._certificate = certificate
-        self._public = public
-        self._key_id = ds_key_id(public)
-        self.usage = usage
-        self.signatures = 0
-        self._session: pkcs11.Session | None = None
-        self._key: pkcs11.SignMixin | None = None
-        self._generation = -1
-        with _LOCK:
-            self._open()
-        _open_signers.add(self)
-
-    @property
-    def certificate(self) -> x509.Certificate:
-        return self._certificate
-
-    def __repr__(self) -> str:
-        serial = self._certificate.serial_number
-        return f"Pkcs11Signer(token={self.token.label!r}, serial={serial:#x})"
-
-    def _open(self) -> pkcs11.SignMixin:
-        self._drop()
-        self._session = open_session(self.token)
-        self._generation = _generation
-        self._key = private_key(self._session, self._key_id)
-        return self._key
-
-    def _drop(self) -> None:
-        session, self._session, self._key = self._session, None, None
-        if session is not None and self._generation == _generation:
-            with contextlib.suppress(pkcs11.PKCS11Error):
-                session.close()
-
-    def sign(self, message: bytes) -> bytes:
-        """DER ECDSA-SHA256 signature of ``message``, checked against the certificate."""
-        digest = hashlib.sha256(message).digest()
-        with _LOCK:
-            try:
-                try:
-                    current = self._generation == _generation and self._key is not None
-                    key = self._key if current and self._key is not None else self._open()
-                    raw = key.sign(digest, mechanism=Mechanism.ECDSA)
-                except _RETRY:  # the session was lost (token reset, logged out): once more
-                    raw = self._open().sign(digest, mechanism=Mechanism.ECDSA)
-            except pkcs11.PKCS11Error as exc:
-                raise HsmError(
-                    f"token {self.token.label!r} did not sign ({type(exc).__name__})",
-                    reason_code="keys.hsm.sign",
-                ) from None
-        signature: bytes = encode_ecdsa_signature(raw)
-        try:
-            self._public.verify(signature, message, ec.ECDSA(hashes.SHA256()))
-        except InvalidSignature:
-            raise HsmError(
-                "the token's signature does not verify with the DS certificate",
-                reason_code="keys.hsm.bad_signature",
-            ) from None
-        self.signatures += 1
-        if self.usage is not None:
-            self.usage.add()
-        return signature
-
-    def close(self) -> None:
-        with _LOCK:
-            self._drop()
-        if self.usage is not None:
-            self.usage.flush()
-
-
-@atexit.register
-def _close_all() -> None:
-    """Flush the signature counts, close the sessions, log out."""
-    for signer in list(_open_signers):
-        with contextlib.suppress(Exception):  # at exit: nothing to tell anyone
-            signer.close()
-    with _LOCK:
-        for generation, session in _anchors.values():
-            if generation == _generation:
+def log_out(token: TokenRef | None = None) -> None:
+    """Log this process out of ``token`` (of every token: at exit, after the signers have
+    closed): its next session reads the PIN again."""
+    with LOCK:
+        for anchor, (held_generation, session) in list(_anchors.items()):
+            if token is not None and anchor != _anchor(token):
+                continue
+            del _anchors[anchor]
+            if held_generation == _generation:
                 with contextlib.suppress(pkcs11.PKCS11Error):
                     session.close()
-        _anchors.clear()

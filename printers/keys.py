@@ -44,6 +44,7 @@ from printers.pki import (
     ds_certificate,
     key_usage_period,
 )
+from printers.signer import Pkcs11Signer, UsageCounter
 
 if TYPE_CHECKING:
     from line.settings import Settings
@@ -225,6 +226,7 @@ def init_keys(
     csca_key = ec.generate_private_key(CURVE())
     csca = csca_certificate(csca_key, now=now, country=country)
     ds = ds_certificate(hsm.generate_ds_key(paths.token), csca=csca, csca_key=csca_key, now=now)
+    hsm.log_out(paths.token)  # an administrative login ends with the command
     write_private(paths.csca_key, _key_pem(csca_key))
     write_private(paths.csca_cert, csca.public_bytes(serialization.Encoding.PEM))
     write_private(paths.ds_cert, ds.public_bytes(serialization.Encoding.PEM))
@@ -250,6 +252,7 @@ def rotate_ds(paths: KeyPaths, *, now: datetime) -> x509.Certificate:
         raise KeyMismatch(f"not the key of the CSCA {paths.csca_cert}", path=paths.csca_key)
     previous = load_certificate(paths.ds_cert) if paths.ds_cert.exists() else None
     ds = ds_certificate(hsm.generate_ds_key(paths.token), csca=csca, csca_key=csca_key, now=now)
+    hsm.log_out(paths.token)
     if previous is not None:
         private_dir(paths.retired_dir)
         write_private(
@@ -327,13 +330,13 @@ def load_ds_certificate(paths: KeyPaths) -> x509.Certificate:
     return certificate
 
 
-def load_signer(paths: KeyPaths) -> hsm.Pkcs11Signer:
+def load_signer(paths: KeyPaths) -> Pkcs11Signer:
     """The Document Signer: the current DS certificate (issued by the CSCA) and a session
     of the token holding its key. A token whose key does not match the certificate fails
     here (``KeyMismatch``), not at the first card."""
     certificate = load_ds_certificate(paths)
-    signer = hsm.Pkcs11Signer(
-        paths.token, certificate, usage=hsm.UsageCounter(paths.usage_file(certificate))
+    signer = Pkcs11Signer(
+        paths.token, certificate, usage=UsageCounter(paths.usage_file(certificate))
     )
     try:
         signer.sign(b"cardline: the token's key belongs to the DS certificate")
@@ -367,13 +370,13 @@ def keys_info(paths: KeyPaths) -> dict[str, Any]:
         info[f"{label}_key_usage"] = [start.isoformat(), end.isoformat()]
         if label == "ds":
             info["ds_key"] = hsm.ds_key_uri(paths.token, certificate)
-            info["ds_signatures"] = hsm.UsageCounter.total(paths.usage_file(certificate))
+            info["ds_signatures"] = UsageCounter.total(paths.usage_file(certificate))
     retired = sorted(paths.retired_dir.glob("*.pem")) if paths.retired_dir.is_dir() else []
     info["ds_retired"] = [
         {
             "serial": f"{cert.serial_number:x}",
             "key_usage_ended": key_usage_period(cert)[1].isoformat(),
-            "signatures": hsm.UsageCounter.total(paths.usage_file(cert)),
+            "signatures": UsageCounter.total(paths.usage_file(cert)),
         }
         for cert in map(load_certificate, retired)
     ]

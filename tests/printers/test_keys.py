@@ -58,9 +58,9 @@ def test_init_writes_the_public_files_and_the_token_with_private_modes(
     assert mode(directory) == mode(paths.csca_key.parent) == 0o700
     assert (mode(paths.csca_key), mode(paths.csca_cert), mode(paths.ds_cert)) == (0o600,) * 3
     everything = [p for p in (tmp_path / "pki").rglob("*")]
-    assert everything and all(
-        mode(p) == (0o700 if p.is_dir() else 0o600) for p in everything
-    ), "SoftHSM's own files too"
+    assert everything and all(mode(p) == (0o700 if p.is_dir() else 0o600) for p in everything), (
+        "SoftHSM's own files too"
+    )
     # No file in the keys directory holds a private key: the DS key is in the token.
     for path in directory.rglob("*"):
         if path.is_file():
