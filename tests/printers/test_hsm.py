@@ -5,6 +5,7 @@ with its own session), the PIN's rules, and the errors one line each."""
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import pickle
@@ -105,9 +106,12 @@ def test_signers_of_two_homes_in_one_process_take_turns(tmp_path: Path) -> None:
     second.close()
 
 
-def _sign_in_helper(paths: keys.KeyPaths, message: bytes) -> tuple[int, bytes]:
-    from printers.chip.encoder import _signer
+@functools.cache
+def _signer(paths: keys.KeyPaths) -> Pkcs11Signer:
+    return keys.load_signer(paths)  # once per process, as a helper keeps it
 
+
+def _sign_in_helper(paths: keys.KeyPaths, message: bytes) -> tuple[int, bytes]:
     return os.getpid(), _signer(paths).sign(message)
 
 
