@@ -45,6 +45,7 @@ from line.errors import CardlineError
 from printers.chip import tlv
 from printers.chip.lds import DG_TAGS, TAG_SOD
 from printers.keys import DocumentSigner
+from printers.pki import check_key_usage_period
 
 ID_LDS_SECURITY_OBJECT = "2.23.136.1.1.1"
 """id-icao-mrtd-security-ldsSecurityObject."""
@@ -158,7 +159,8 @@ def build_sod(
     """EF.SOD (tag 77) signing the SHA-256 of each of ``data_groups`` (DG number -> the DG
     file's bytes, tag included) with ``signer`` (ECDSA with SHA-256 over the DER of the signed
     attributes) at ``signing_time`` (aware). Refuses to sign outside the DS certificate's
-    validity: such a card would fail QC."""
+    validity (such a card would fail QC), and outside its private key usage period
+    (``printers.pki.KeyUsagePeriodOver``: the run stops, saying ``cardline keys rotate``)."""
     if signing_time.tzinfo is None:
         raise ValueError("signing_time must be an aware datetime")
     certificate = signer.certificate
@@ -167,6 +169,8 @@ def build_sod(
             "the Document Signer certificate is not valid at the signing time",
             reason_code="sod.signer_validity",
         )
+    # ICAO 9303-12: the DS private key signs only within its private key usage period.
+    check_key_usage_period(certificate, at=signing_time)
     econtent = lds_security_object(data_groups)
     signed_attrs = cms.CMSAttributes(
         [

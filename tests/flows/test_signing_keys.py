@@ -141,3 +141,15 @@ def test_cardline_run_says_rotate_and_keys_rotate_lets_it_sign(
     shown = json.loads(capsys.readouterr().out)
     assert len(shown["ds_retired"]) == 1 and shown["ds_retired"][0]["key_usage_ended"][:10] == ended
     assert shown["ds_key"].startswith("pkcs11:") and shown["ds_signatures"] >= 1
+
+
+def test_a_run_that_outlives_the_key_usage_period_signs_no_more(tmp_path: Path) -> None:
+    paths = keys.init_test_keys(tmp_path / "home" / "keys", now=NOW)
+    signer = keys.load_signer(paths)
+    last = NOW + pki.DS_KEY_USAGE_PERIOD
+    sod.build_sod(GROUPS, signer, signing_time=last)
+    made = signer.signatures
+    with pytest.raises(pki.KeyUsagePeriodOver, match="ended on 2027-02-01: cardline keys rotate"):
+        sod.build_sod(GROUPS, signer, signing_time=last + timedelta(seconds=1))
+    assert signer.signatures == made, "the token was not asked to sign"
+    signer.close()
