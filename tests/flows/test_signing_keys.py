@@ -6,12 +6,16 @@ one line. The tokens are SoftHSM2 tokens under each test's temporary CARDLINE_HO
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pkcs11
 import pytest
 
 from flows.cli import run
@@ -20,7 +24,7 @@ from line.db import make_engine, upgrade
 from line.settings import Settings
 from line.spec import default_spec
 from line.types import utc_now
-from printers import keys, pki
+from printers import hsm, keys, pki
 from printers.chip import lds, sod, tlv
 from tests.conftest import StepClock
 
@@ -152,4 +156,48 @@ def test_a_run_that_outlives_the_key_usage_period_signs_no_more(tmp_path: Path) 
     with pytest.raises(pki.KeyUsagePeriodOver, match="ended on 2027-02-01: cardline keys rotate"):
         sod.build_sod(GROUPS, signer, signing_time=last + timedelta(seconds=1))
     assert signer.signatures == made, "the token was not asked to sign"
+    signer.close()
+
+
+def test_a_centre_plugs_in_its_own_hsm(tmp_path: Path) -> None:
+    """The production path: a token the centre initialised (here another SoftHSM2 store,
+    standing in for the HSM), named by CARDLINE_PKCS11_MODULE / _TOKEN_LABEL / _PIN_FILE;
+    the installed command makes the DS key in it and keeps no token of its own."""
+    centre = tmp_path / "centre-hsm"
+    token = hsm.init_softhsm_token(
+        tokendir=centre / "tokens", conf=centre / "softhsm2.conf",
+        pin_file=centre / "user.pin", label="centre-ds",
+    )  # fmt: skip
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "CARDLINE_HOME": str(home),
+        "SOFTHSM2_CONF": str(centre / "softhsm2.conf"),  # the HSM's own configuration
+        "CARDLINE_PKCS11_MODULE": str(token.module),
+        "CARDLINE_PKCS11_TOKEN_LABEL": "centre-ds",
+        "CARDLINE_PKCS11_PIN_FILE": str(centre / "user.pin"),
+    }
+    env.pop("CARDLINE_DB_URL", None)
+    cardline = str(Path(sys.executable).parent / "cardline")
+
+    def command(*args: str) -> str:
+        done = subprocess.run(
+            [cardline, "-q", *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    command("keys", "init")
+    command("keys", "rotate")
+    shown = json.loads(command("keys", "show", "--json"))
+    assert shown["ds_key"].startswith("pkcs11:token=centre-ds;id=%")
+    assert f"pin-source=file:{centre / 'user.pin'}" in shown["ds_key"]
+    assert sorted(p.name for p in (home / "keys").iterdir()) == ["csca.pem", "ds-retired", "ds.pem"]
+    paths = keys.KeyPaths.in_directory(
+        home / "keys", token=dataclasses.replace(token, label="centre-ds")
+    )
+    signer = keys.load_signer(paths)  # the current DS's key, in the centre's token
+    with hsm.LOCK, hsm.open_session(token) as session:
+        key = hsm.private_key(session, hsm.ds_key_id(signer.certificate.public_key()))  # type: ignore[arg-type]
+        assert key[pkcs11.Attribute.SENSITIVE] and not key[pkcs11.Attribute.EXTRACTABLE]
     signer.close()
