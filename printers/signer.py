@@ -141,16 +141,17 @@ class Pkcs11Signer:
                 "the token's signature does not verify with the DS certificate",
                 reason_code="keys.hsm.bad_signature",
             ) from None
-        self.signatures += 1
-        if self.usage is not None:
-            self.usage.add()
+        with hsm.LOCK:  # the line's threads share one signer
+            self.signatures += 1
+            if self.usage is not None:
+                self.usage.add()
         return signature
 
     def close(self) -> None:
         with hsm.LOCK:
             self._drop()
-        if self.usage is not None:
-            self.usage.flush()
+            if self.usage is not None:
+                self.usage.flush()
 
 
 @atexit.register
