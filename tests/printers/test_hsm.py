@@ -191,3 +191,22 @@ def test_usage_counts_add_up_across_processes(tmp_path: Path) -> None:
     two.flush()
     assert UsageCounter.total(path) == 32
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_threads_share_one_signer(paths: keys.KeyPaths) -> None:
+    """The printer's thread and the main thread may both reach the token: one lock."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    signer = keys.load_signer(paths)
+    public = ds_public(paths)
+
+    def work(number: int) -> None:
+        for index in range(300):
+            message = f"{number}:{index}".encode()
+            public.verify(signer.sign(message), message, ec.ECDSA(hashes.SHA256()))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(work, range(4)))
+    assert signer.signatures == 1 + 4 * 300
+    signer.close()
+    assert UsageCounter.total(paths.usage_file(signer.certificate)) == 1 + 4 * 300
