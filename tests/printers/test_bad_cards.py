@@ -117,7 +117,7 @@ def _die() -> None:
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPaths:
     directory = tmp_path_factory.mktemp("keys")
-    init_test_keys(directory, now=datetime(2026, 1, 1, tzinfo=UTC))
+    init_test_keys(directory, now=datetime(2026, 11, 1, tzinfo=UTC))  # DS key usage: 3 months
     return KeyPaths.in_directory(directory)
 
 
