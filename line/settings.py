@@ -42,7 +42,7 @@ class Settings(BaseSettings):
         default=None,
         description=(
             "the offline CA: the CSCA private key, read only by keys init and keys rotate; "
-            "default: <home>/offline-ca/csca.key"
+            "default: <keys>-offline-ca/csca.key, beside the keys directory"
         ),
     )
     pkcs11_module: Path | None = Field(
@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     @property
     def cards_dir(self) -> Path:
         return self.home_dir / "cards"
+
+    @property
+    def chips_dir(self) -> Path:
+        """Images of the virtual chips the line personalised (``printers.chip.vimage``)."""
+        return self.home_dir / "chips"
 
     def ensure_home(self) -> Path:
         """The home and its log and reject directories, owner-only (personal data lives

@@ -5,10 +5,10 @@
   embedded default is a SoftHSM2 token under the keys directory (``token/``, its own
   ``softhsm2.conf``, its user PIN in the owner-only ``token.pin``); a centre points
   ``CARDLINE_PKCS11_MODULE`` / ``_TOKEN_LABEL`` / ``_PIN_FILE`` at its HSM instead.
-- The CSCA key is an **offline CA** file (``csca_key``, by default ``<home>/offline-ca``,
-  not beside the DS key): only ``keys init`` writes it and only ``keys init`` and
-  ``keys rotate`` read it; the line never does. A centre keeps it on removable media and
-  mounts it for a rotation.
+- The CSCA key is an **offline CA** file (``csca_key``, by default in ``<keys>-offline-ca/``
+  beside the keys directory, not beside the DS key): only ``keys init`` writes it and only
+  ``keys init`` and ``keys rotate`` read it; the line never does. A centre keeps it on
+  removable media and mounts it for a rotation.
 - The keys directory holds the public part: ``csca.pem``, ``ds.pem`` (the current DS),
   ``ds-retired/<serial>.pem`` (earlier ones) and ``usage/<serial>.count`` (signatures).
 - Certificates follow ICAO 9303-12 (``printers.pki``) and are marked TEST: the embedded PKI
@@ -124,7 +124,8 @@ class KeyPaths:
         pin_file: Path | None = None,
     ) -> KeyPaths:
         """The PKI of ``directory``; without ``token``, the embedded SoftHSM2 token there;
-        without ``csca_key``, ``offline-ca/csca.key`` beside ``directory``."""
+        without ``csca_key``, ``csca.key`` in ``<directory>-offline-ca`` beside it (a
+        directory of its own for each keys directory)."""
         directory = Path(directory)
         if token is None:
             token = hsm.TokenRef(
@@ -137,7 +138,7 @@ class KeyPaths:
             directory=directory,
             csca_cert=directory / "csca.pem",
             ds_cert=directory / "ds.pem",
-            csca_key=csca_key or directory.parent / "offline-ca" / "csca.key",
+            csca_key=csca_key or directory.with_name(f"{directory.name}-offline-ca") / "csca.key",
             token=token,
         )
 
@@ -157,11 +158,11 @@ class KeyPaths:
                 label=settings.pkcs11_token_label,
                 pin=hsm.PinFile(settings.pkcs11_pin_file.expanduser()),
             )
-        csca_key = settings.csca_key_file or settings.home_dir / "offline-ca" / "csca.key"
+        csca_key = settings.csca_key_file
         return cls.in_directory(
             settings.keys_path,
             token=token,
-            csca_key=csca_key.expanduser(),
+            csca_key=csca_key.expanduser() if csca_key is not None else None,
             token_label=settings.pkcs11_token_label,
             pin_file=settings.pkcs11_pin_file,
         )

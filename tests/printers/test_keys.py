@@ -53,7 +53,7 @@ def test_init_writes_the_public_files_and_the_token_with_private_modes(
         "token",
         "token.pin",
     ]
-    assert paths.csca_key == tmp_path / "pki" / "offline-ca" / "csca.key"
+    assert paths.csca_key == tmp_path / "pki" / "test-offline-ca" / "csca.key"
     assert paths.csca_key.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
     assert mode(directory) == mode(paths.csca_key.parent) == 0o700
     assert (mode(paths.csca_key), mode(paths.csca_cert), mode(paths.ds_cert)) == (0o600,) * 3
@@ -159,7 +159,7 @@ def test_existing_keys_are_never_replaced_unasked(tmp_path: Path) -> None:
 
 def test_one_leftover_offline_ca_key_is_enough_to_refuse(tmp_path: Path) -> None:
     directory = tmp_path / "k"
-    offline = tmp_path / "offline-ca"
+    offline = tmp_path / "k-offline-ca"
     offline.mkdir()
     (offline / "csca.key").write_bytes(b"precious")
     with pytest.raises(keys.KeysExist, match="csca.key"):
