@@ -1,12 +1,12 @@
 """What QC saw of each card, kept for auditors under ``$CARDLINE_HOME/cards/``.
 
 At QC the chip's files as read back are kept, one file per card (``<serial>.chip``: EF.COM,
-DG1, DG2, DG13 and SOD one after the other; each is one BER-TLV object, so the file splits
-back exactly). The printed faces stay in the print batch's PDF in the spool, whose pages
+DG1, DG2, DG13, DG14, DG15 and SOD one after the other; each is one BER-TLV object, so the
+file splits back exactly). The printed faces stay in the print batch's PDF in the spool, whose pages
 the card records. ``export`` writes the auditor's set: ``front.pdf`` and ``back.pdf`` (the
 card's pages cut from the batch PDF), ``mrz.txt`` (the three lines of DG1 as read back) and
-the raw ``EF.COM``, ``DG1``, ``DG2``, ``DG13``, ``SOD``. Everything here is personal data:
-files are owner-only.
+the raw ``EF.COM``, ``DG1``, ``DG2``, ``DG13``, ``DG14``, ``DG15``, ``SOD``. Everything here is
+personal data: files are owner-only.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ from line.errors import CardlineError
 from line.files import private_dir, write_private
 from printers.chip import lds, tlv
 
-CHIP_FILES = ("EF.COM", "DG1", "DG2", "DG13", "SOD")
+CHIP_FILES = ("EF.COM", "DG1", "DG2", "DG13", "DG14", "DG15", "SOD")
 EXPORT_FILES = ("front.pdf", "back.pdf", "mrz.txt", *CHIP_FILES)
+REQUIRED_FILES = ("EF.COM", "DG1", "DG2", "DG13", "SOD")  # cards made before DG14 and DG15
+_BY_TAG = {0x60: "EF.COM", 0x61: "DG1", 0x75: "DG2", 0x6D: "DG13", 0x6E: "DG14", 0x6F: "DG15"}
+_BY_TAG[0x77] = "SOD"
 
 
 class ArchiveError(CardlineError):
@@ -31,17 +34,17 @@ class ArchiveError(CardlineError):
 
 
 def split_chip_file(content: bytes) -> dict[str, bytes]:
-    """The chip files of an archive, by name, from their concatenation."""
+    """The chip files of an archive, by name (each known by its tag: archives made before
+    DG14 and DG15 split as well), from their concatenation."""
     files: dict[str, bytes] = {}
     offset = 0
-    for name in CHIP_FILES:
-        if offset >= len(content):
-            break
-        _, end = tlv.decode_one(content, offset)
+    while offset < len(content):
+        item, end = tlv.decode_one(content, offset)
+        name = _BY_TAG.get(item.tag)
+        if name is None or name in files:
+            raise ArchiveError(f"chip archive holds an unexpected object (tag {item.tag:X})")
         files[name] = content[offset:end]
         offset = end
-    if offset != len(content):
-        raise ArchiveError(f"chip archive has {len(content) - offset} bytes after its last file")
     return files
 
 
@@ -87,7 +90,7 @@ class CardArchive:
                 f"card {card_serial}: its print batch {face.pdf} is gone from the spool"
             )
         files = split_chip_file(chip_file.read_bytes())
-        missing = [name for name in CHIP_FILES if name not in files]
+        missing = [name for name in REQUIRED_FILES if name not in files]
         if missing:
             raise ArchiveError(f"card {card_serial}: archive lacks {', '.join(missing)}")
         if out.exists() and not out.is_dir():
@@ -98,6 +101,7 @@ class CardArchive:
         _page(face.pdf, face.front_page, out / "front.pdf")
         _page(face.pdf, face.back_page, out / "back.pdf")
         write_private(out / "mrz.txt", "\n".join(lds.parse_dg1(files["DG1"])) + "\n")
-        for name in CHIP_FILES:
+        written = [name for name in CHIP_FILES if name in files]
+        for name in written:
             write_private(out / name, files[name])
-        return [out / name for name in EXPORT_FILES]
+        return [out / name for name in ("front.pdf", "back.pdf", "mrz.txt", *written)]

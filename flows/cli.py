@@ -811,6 +811,16 @@ def keys_show(
 
 @chip_app.command("serve")
 def chip_serve(
+    ctx: typer.Context,
+    card: Annotated[
+        str | None,
+        typer.Option(
+            "--card",
+            metavar="SERIAL",
+            help="Serve this finished card's chip, as personalised (virtual chips only), "
+            "for any PC/SC reader program to read with BAC from the card's MRZ.",
+        ),
+    ] = None,
     port: Annotated[
         int,
         typer.Option(min=1, max=65535, help="vpcd port (35963: reader 'Virtual PCD 00 00')."),
@@ -832,17 +842,33 @@ def chip_serve(
         typer.Option(min=0, max=3600, help="How long to wait for vpcd to answer before giving up."),
     ] = 10.0,
 ) -> None:
-    """Serve blank virtual chips to pcscd's virtual reader (vsmartcard vpcd) until stopped.
+    """Serve virtual chips to pcscd's virtual reader (vsmartcard vpcd) until stopped.
 
-    Each chip is a card body in the reader: once personalised, locked and powered down, the
-    next chip of the lot goes in. Needs pcscd running with the vsmartcard-vpcd driver: if
-    nothing answers at HOST:PORT within --wait-seconds, one line says so (exit 1).
+    With --card SERIAL: that card's chip as the line personalised it (its image under
+    $CARDLINE_HOME/chips), locked, readable only with BAC from the MRZ printed on the
+    card, with Chip and Active Authentication. Without: blank chips of a lot, each a card
+    body in the reader; once personalised, locked and powered down, the next goes in.
+    Needs pcscd running with the vsmartcard-vpcd driver: if nothing answers at HOST:PORT
+    within --wait-seconds, one line says so (exit 1).
     """
     from printers.chip import vpcd
 
     uid = _chip_uid(first_uid, count)
     _not_nan(defect_rate, "--defect-rate")
     _not_nan(wait_seconds, "--wait-seconds")
+    if card is not None:
+        from printers.chip.vimage import ChipImages
+
+        chip = ChipImages(_ctx(ctx).settings.chips_dir).load(card)
+        _wait_for_vpcd(host, port, wait_seconds)
+        reader = f"Virtual PCD 00 {(port - 35963):02d}" if 35963 <= port < 35963 + 100 else ""
+        typer.echo(
+            f"serving card {card} (chip {chip.uid.hex().upper()}, a VIRTUAL chip) to vpcd "
+            f"{host}:{port}{f' (reader {reader!r})' if reader else ''}; read it with BAC "
+            "from the MRZ printed on the card; Ctrl-C stops"
+        )
+        vpcd.serve_until_signalled(vpcd.ChipSlot(chip), host, port)
+        return
     _wait_for_vpcd(host, port, wait_seconds)
     code = vpcd.main(
         [

@@ -155,6 +155,7 @@ def die_with_parent() -> None:
 def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clock) -> Line:
     from printers.chip.bodies import CardBodies, Connect, PcscReader
     from printers.chip.encoder import LdsEncoder
+    from printers.chip.vimage import ChipImages
     from printers.chip.vchip import VirtualChipLot
     from printers.keys import KeyPaths, load_csca, load_ds_certificate, load_signer
     from printers.pki import check_key_usage_period
@@ -171,6 +172,9 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
     signer = load_signer(keys)
     csca = load_csca(keys.csca_cert)
     first_uid = next_chip_uid(engine)
+    # Virtual chips keep an image of their memory once personalised: the same chip for a
+    # later run (after a crash) and for outside readers (cardline chip serve --card).
+    images = ChipImages(settings.chips_dir)
     seed = f"{settings.seed}:{first_uid:X}"  # reproducible, yet new faults for every run
     stock: ChipStock | None = None
     if settings.chip_stock == "ledger":
@@ -181,7 +185,9 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
                 session=session,
                 consumables=spec.consumables,
             )
-        bodies = CardBodies(supply=StockedChips(engine, spec, random.Random(f"{seed}:chips")))
+        bodies = CardBodies(
+            supply=StockedChips(engine, spec, random.Random(f"{seed}:chips")), images=images
+        )
     elif settings.chip_stock == "none":
         lot = VirtualChipLot(
             f"VLOT-{first_uid:014X}",
@@ -190,7 +196,7 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
             spec.stage(Stage.ENCODE).failure_rate,
             random.Random(f"{seed}:chips"),
         )
-        bodies = CardBodies(lot)
+        bodies = CardBodies(lot, images=images)
     else:
         raise WiringError(f"CARDLINE_CHIP_STOCK={settings.chip_stock!r}: expected ledger or none")
     connect: Connect
@@ -228,7 +234,6 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
             connect=connect,
             clock=clock,
             prepare_in=render_in,
-            keys=keys if render_in is not None else None,
         ),
         qc=Inspector(
             name=f"qc-{settings.station}",

@@ -92,9 +92,12 @@ def open_private(
         raise
 
 
-def write_private(path: Path, data: bytes | str, *, encoding: str = "utf-8") -> Path:
+def write_private(
+    path: Path, data: bytes | str, *, encoding: str = "utf-8", durable: bool = True
+) -> Path:
     """Write ``data`` to ``path`` atomically (a 0600 temporary file in the same directory,
-    flushed, renamed over ``path``): a reader sees the old file or the new one, whole."""
+    flushed, renamed over ``path``): a reader sees the old file or the new one, whole.
+    ``durable``: synced to disk first (off for files a crash may lose, for speed)."""
     path = Path(path)
     content = data.encode(encoding) if isinstance(data, str) else data
     temporary = path.with_name(f".{path.name}.tmp")
@@ -104,7 +107,8 @@ def write_private(path: Path, data: bytes | str, *, encoding: str = "utf-8") -> 
         try:
             handle.write(content)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise

@@ -103,6 +103,11 @@ CHIP_ERRORS: Mapping[str, str] = {
     "wrong_le": "6Cxx: wrong Le, still wrong after a retry with the exact length",
     "response_pending": "61xx: response bytes still waiting after GET RESPONSE",
     "unexpected_status": "a status word the chain does not know",
+    "authentication_failed": "6300: authentication failed (BAC with a wrong MRZ, a clone)",
+    "conditions_not_satisfied": "6985: conditions of use not satisfied",
+    "sm_missing": "6987: secure messaging data objects missing (a command in clear)",
+    "sm_incorrect": "6988: secure messaging data objects incorrect (a wrong MAC)",
+    "reference_not_found": "6A88: referenced data (a key) not found",
     # printers.chip.transport: the reader and the link
     "transport_failure": "the link to the chip failed: no usable response",
     "reader_unavailable": "the PC/SC service or the reader is not available",
@@ -111,6 +116,7 @@ CHIP_ERRORS: Mapping[str, str] = {
     "card_removed": "the card left the reader during the session",
     # printers.chip.personalise, printers.chip.vchip
     "malformed_file": "a file read back does not start with a BER-TLV header",
+    "secure_messaging": "a protected response did not verify: the session ended",
     "lot_exhausted": "every chip of the virtual lot has been issued",
 }
 """What a chip (or its reader) answers: ``encode.<code>`` at encoding, ``qc.chip.<code>``
@@ -147,6 +153,23 @@ PHOTO: Mapping[str, str] = {
 }
 """Why a photo cannot go on a card (``line.portrait``): the application's data is at fault."""
 
+_ACCESS: Mapping[str, str] = {
+    # printers.chip.reader: the chip read as an inspection system reads it
+    "bac.plain_access": "the chip answered a read in clear: its files can be skimmed",
+    "bac": "BAC with the MRZ printed on the card failed (a wrong MRZ, another card's chip)",
+    "ca": "Chip Authentication failed: the chip lacks the private key of DG14's key (a clone)",
+    "sm": "secure messaging broke during the read-back (a response that does not verify)",
+    # printers.chip.aa: Active Authentication
+    "aa.challenge": "Active Authentication's challenge is not 8 bytes",
+    "aa.dg15_missing": "no DG15: no Active Authentication key to check against",
+    "aa.dg15_format": "DG15 is malformed or not an EC P-256 key",
+    "aa.dg14_format": "DG14 is missing, malformed, or gives no Active Authentication algorithm",
+    "aa.algorithm": "Active Authentication's algorithm or key is not supported",
+    "aa.response": "INTERNAL AUTHENTICATE's answer is not a 64-byte r||s",
+    "aa.signature": "the chip's signature of the challenge does not verify (a clone)",
+    "aa.refused": "the chip refused INTERNAL AUTHENTICATE",
+}
+
 _REASONS: tuple[Reason, ...] = (
     # --- print ------------------------------------------------------------------------------
     Reason("print.started", P, Kind.MARK, "a card body (and its chip) was taken; printing started"),
@@ -176,6 +199,7 @@ _REASONS: tuple[Reason, ...] = (
         for code, meaning in CHIP_ERRORS.items()
     ),
     Reason("qc.chip.uid_mismatch", Q, Kind.SPOIL, "the chip read back is not the one encoded"),
+    *(Reason(f"qc.{code}", Q, Kind.SPOIL, meaning) for code, meaning in _ACCESS.items()),
     *(Reason(f"qc.mrz.{code}", Q, Kind.SPOIL, meaning) for code, meaning in _MRZ.items()),
     Reason("qc.lds.missing.EF.COM", Q, Kind.SPOIL, "EF.COM was not read back"),
     Reason("qc.lds.format.EF.COM", Q, Kind.SPOIL, "EF.COM cannot be parsed"),

@@ -276,3 +276,11 @@ def _check_vietnamese_id(line1: str) -> list[MrzProblem]:
     if check_digit(id_number) != digit:
         return [MrzProblem("mrz.check_digit.id_number", "check digit of the ID number", 1)]
     return []
+
+
+def access_data(card: CardData) -> tuple[str, str, str]:
+    """What BAC is opened with, as the MRZ printed on the card gives it: the document number
+    (its 9 characters), the date of birth and the date of expiry (``YYMMDD``; ``<<<<<<`` for
+    a card without one). The chip derives its keys from the same three."""
+    line1, line2, _ = mrz_lines(card)
+    return line1[5:14], line2[0:6], line2[8:14]

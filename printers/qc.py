@@ -7,31 +7,28 @@ that failed; the line's routing turns that into rework.
 from __future__ import annotations
 
 import random
+import secrets
 
 from cryptography import x509
 
 from line.card import CardData
 from line.devices import ChipRecord, PrintedFace, QcVerdict
 from printers.chip import lds
-from printers.chip.apdu import ChipError
+from printers.chip.bac import RandomBytes
 from printers.chip.bodies import Connect
 from printers.chip.checks import check_chip
-from printers.chip.personalise import read_back
+from printers.chip.reader import read_chip
 from printers.face.check import PdfDocuments, check_face
-from printers.mrz import mrz_lines, validate_td1
-
-READ_ORDER = (
-    ("EF.COM", lds.EF_COM),
-    ("DG1", lds.DG_FIDS[1]),
-    ("DG2", lds.DG_FIDS[2]),
-    ("DG13", lds.DG_FIDS[13]),
-    ("SOD", lds.SOD),
-)
+from printers.mrz import access_data, mrz_lines, validate_td1
 
 
 class Inspector:
-    """Chip read-back and verification for every card, face text for every card, and the QR
-    code rasterised and decoded on a seeded sample of ``qr_sample_rate`` of the cards."""
+    """Every card read back as an inspection system reads it (``printers.chip.reader``: BAC
+    with the MRZ computed from the database, Chip Authentication, the files under secure
+    messaging, Active Authentication with a fresh random challenge), then passive
+    authentication (the SOD against the CSCA, every data group's hash, DG1 and DG13
+    against the database: ``printers.chip.checks``), the face text of every card, and the
+    QR code rasterised and decoded on a seeded sample of ``qr_sample_rate`` of the cards."""
 
     def __init__(
         self,
@@ -41,6 +38,7 @@ class Inspector:
         csca: x509.Certificate,
         rng: random.Random,
         qr_sample_rate: float,
+        random_bytes: RandomBytes = secrets.token_bytes,
     ) -> None:
         if not 0.0 <= qr_sample_rate <= 1.0:
             raise ValueError(f"qr_sample_rate must be within [0, 1], got {qr_sample_rate}")
@@ -49,27 +47,28 @@ class Inspector:
         self.csca = csca
         self.rng = rng
         self.qr_sample_rate = qr_sample_rate
+        self.random_bytes = random_bytes  # BAC's RND.IFD and K.IFD, AA's challenge: fresh
         self.documents = PdfDocuments()
 
     def inspect(self, card: CardData, face: PrintedFace, chip: ChipRecord) -> QcVerdict:
-        reasons: list[str] = []
-        readback: dict[str, bytes] = {}
-        uid: str | None = None
-        try:
-            with self.connect(card.card_serial) as transport:
-                uid = transport.uid().hex().upper()
-                files = read_back(transport, [fid for _, fid in READ_ORDER])
-            readback = {name: files[fid] for name, fid in READ_ORDER}
-        except ChipError as error:
-            reasons.append(f"qc.chip.{error.reason_code.rpartition('.')[2]}")
-        if uid is not None and uid != chip.chip_uid:
-            reasons.append("qc.chip.uid_mismatch")
         expected = mrz_lines(card)
+        document_number, born, expires = access_data(card)
+        with self.connect(card.card_serial) as transport:
+            reading = read_chip(
+                transport,
+                document_number=document_number,
+                date_of_birth=born,
+                date_of_expiry=None if expires == "<" * 6 else expires,
+                random_bytes=self.random_bytes,
+            )
+        reasons = list(reading.problems)
+        if reading.uid is not None and reading.uid != chip.chip_uid:
+            reasons.append("qc.chip.uid_mismatch")
         reasons.extend(f"qc.{problem.reason_code}" for problem in validate_td1(expected))
-        if readback:
+        if reading.files:
             reasons.extend(
                 check_chip(
-                    readback,
+                    reading.files,
                     csca_cert=self.csca,
                     expected_mrz=expected,
                     expected_dg13=lds.national_data_of(card),
@@ -89,7 +88,7 @@ class Inspector:
         return QcVerdict(
             card_serial=card.card_serial,
             passed=not reasons,
-            reasons=tuple(reasons),
-            chip_uid=uid,
-            readback=readback,
+            reasons=tuple(dict.fromkeys(reasons)),
+            chip_uid=reading.uid,
+            readback=reading.files,
         )

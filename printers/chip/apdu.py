@@ -12,6 +12,8 @@ READ BINARY         ``00 B0 oo oo``        none; Le = bytes to read; offset <= 7
 UPDATE BINARY       ``00 D6 oo oo``        the bytes to write at the offset
 CREATE FILE         ``00 E0 00 00``        FCP ``62 0B 80 02 ssss 82 01 01 83 02 ffff``
 LOCK (vendor)       ``80 01 00 00``        none (see ``lock``)
+PUT DATA            ``00 DA 00 62``        the access data (see ``put_access_data``)
+GEN. KEY PAIR       ``00 46 80 rr 00``     none; the public key (``generate_key_pair``)
 GET UID (PC/SC)     ``FF CA 00 00 00``     none; answered with the chip's UID
 ==================  =====================  ===============================================
 
@@ -50,6 +52,18 @@ INS_GET_CHALLENGE = 0x84
 INS_MUTUAL_AUTHENTICATE = 0x82  # EXTERNAL AUTHENTICATE's INS; BAC's MUTUAL AUTHENTICATE
 INS_MSE = 0x22  # MANAGE SECURITY ENVIRONMENT
 INS_GENERAL_AUTHENTICATE = 0x86
+INS_INTERNAL_AUTHENTICATE = 0x88  # Active Authentication; see printers.chip.aa
+# Personalisation (before LOCK): the chip's access keys and its own key pairs.
+INS_PUT_DATA = 0xDA
+INS_GENERATE_KEY_PAIR = 0x46  # GENERATE ASYMMETRIC KEY PAIR (ISO/IEC 7816-8)
+TAG_ACCESS_DATA = 0x62
+"""PUT DATA ``00 DA 00 62``: the MRZ fields the chip derives its BAC keys from."""
+KEY_AA = 0x01
+"""Key reference of the chip's Active Authentication key pair (DG15)."""
+KEY_CA = 0x02
+"""Key reference of the chip's Chip Authentication key pair (DG14)."""
+KEY_PAIR_GENERATE = 0x80
+KEY_PAIR_READ_PUBLIC = 0x81
 
 _INS_NAMES: dict[tuple[int, int], str] = {
     (CLA_ISO, INS_SELECT): "SELECT",
@@ -59,6 +73,13 @@ _INS_NAMES: dict[tuple[int, int], str] = {
     (CLA_ISO, INS_GET_RESPONSE): "GET RESPONSE",
     (CLA_VENDOR, INS_LOCK): "LOCK",
     (CLA_PCSC, INS_GET_DATA): "GET UID",
+    (CLA_ISO, INS_GET_CHALLENGE): "GET CHALLENGE",
+    (CLA_ISO, INS_MUTUAL_AUTHENTICATE): "MUTUAL AUTHENTICATE",
+    (CLA_ISO, INS_MSE): "MSE",
+    (CLA_ISO, INS_GENERAL_AUTHENTICATE): "GENERAL AUTHENTICATE",
+    (CLA_ISO, INS_INTERNAL_AUTHENTICATE): "INTERNAL AUTHENTICATE",
+    (CLA_ISO, INS_PUT_DATA): "PUT DATA",
+    (CLA_ISO, INS_GENERATE_KEY_PAIR): "GENERATE ASYMMETRIC KEY PAIR",
 }
 
 
@@ -192,6 +213,34 @@ def lock() -> Apdu:
 def get_uid() -> Apdu:
     """The PC/SC pseudo-APDU GET DATA for the UID (``FF CA 00 00 00``, PC/SC part 3)."""
     return Apdu(CLA_PCSC, INS_GET_DATA, 0x00, 0x00, le=MAX_LE)
+
+
+def put_access_data(document_number: str, date_of_birth: str, date_of_expiry: str) -> Apdu:
+    """PUT DATA ``00 DA 00 62``: the chip's access data, from which it derives its own BAC
+    keys (KEnc, KMAC: ICAO 9303-11 §9.7.2), as JMRTD's passport applet does with its
+    ``P2=62``. cardline's layout of the data field (the tags of ISO/IEC 7816-6):
+    ``62 L { 5A <document number> 5F2B <birth YYMMDD> 5F24 <expiry YYMMDD or <<<<<<> }``,
+    MRZ characters as printed (the document number padded with ``<`` to 9). Accepted once,
+    before LOCK."""
+    fields = (
+        (b"\x5a", document_number.encode("ascii")),
+        (b"\x5f\x2b", date_of_birth.encode("ascii")),
+        (b"\x5f\x24", date_of_expiry.encode("ascii")),
+    )
+    body = b"".join(tag + bytes((len(value),)) + value for tag, value in fields)
+    data = bytes((TAG_ACCESS_DATA, len(body))) + body
+    return Apdu(CLA_ISO, INS_PUT_DATA, 0x00, TAG_ACCESS_DATA, data)
+
+
+def generate_key_pair(key_reference: int, *, generate: bool = True) -> Apdu:
+    """GENERATE ASYMMETRIC KEY PAIR (ISO/IEC 7816-8) ``00 46 P1 ref 00``: P1 ``80`` makes the
+    key pair on the chip (once, before LOCK: its private key never leaves the chip), ``81``
+    reads the public key of one made already. The answer is ``7F49 { 86 <04 || X || Y> }``
+    (an uncompressed P-256 point)."""
+    if key_reference not in (KEY_AA, KEY_CA):
+        raise ValueError(f"unknown key reference {key_reference:#x}")
+    p1 = KEY_PAIR_GENERATE if generate else KEY_PAIR_READ_PUBLIC
+    return Apdu(CLA_ISO, INS_GENERATE_KEY_PAIR, p1, key_reference, le=MAX_LE)
 
 
 def get_response(length: int) -> Apdu:
@@ -338,6 +387,31 @@ class UnexpectedStatus(StatusWordError):
     description = "unexpected status"
 
 
+class AuthenticationFailed(StatusWordError):
+    reason = "encode.authentication_failed"
+    description = "authentication failed (BAC: wrong MRZ, or a clone)"
+
+
+class ConditionsNotSatisfied(StatusWordError):
+    reason = "encode.conditions_not_satisfied"
+    description = "conditions of use not satisfied"
+
+
+class SmObjectsMissing(StatusWordError):
+    reason = "encode.sm_missing"
+    description = "secure messaging data objects missing (a command in clear)"
+
+
+class SmObjectsIncorrect(StatusWordError):
+    reason = "encode.sm_incorrect"
+    description = "secure messaging data objects incorrect (a wrong MAC)"
+
+
+class ReferenceNotFound(StatusWordError):
+    reason = "encode.reference_not_found"
+    description = "referenced data (a key) not found"
+
+
 SwChecker = Callable[[int, int, Apdu | None, str], None]
 """One link of the chain: raises a typed error if it recognises the status word."""
 
@@ -397,6 +471,11 @@ ISO7816_CHECKERS: tuple[SwChecker, ...] = (
     ExactSw(0x6A86, WrongParameters),
     ExactSw(0x6986, CommandNotAllowed),
     ExactSw(0x6282, EndOfFile),
+    ExactSw(0x6300, AuthenticationFailed),
+    ExactSw(0x6985, ConditionsNotSatisfied),
+    ExactSw(0x6987, SmObjectsMissing),
+    ExactSw(0x6988, SmObjectsIncorrect),
+    ExactSw(0x6A88, ReferenceNotFound),
     Sw1Is(0x6C, WrongLe),
     Sw1Is(0x61, ResponsePending),
 )

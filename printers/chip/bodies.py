@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 
 from printers.chip.transport import ChipTransport, InProcessTransport, NoCard, PcscTransport
 from printers.chip.vchip import VirtualChip, VirtualChipLot
+from printers.chip.vimage import ChipImages
 from printers.chip.vpcd import ChipSlot, serve
 
 Connect = Callable[[str], AbstractContextManager[ChipTransport]]
@@ -38,18 +39,25 @@ class CardBodies:
         *,
         supply: ChipSupply | None = None,
         keep: int = 10_000,
+        images: ChipImages | None = None,
     ) -> None:
         if (lot is None) == (supply is None):
             raise ValueError("give either a lot or a supply")
         self.lot = lot
         self.supply = supply
         self.keep = keep
+        self.images = images
         self._chips: OrderedDict[str, VirtualChip] = OrderedDict()
+        self._saved: set[str] = set()
         self._lock = threading.Lock()
 
     def chip(self, card_serial: str) -> VirtualChip:
         with self._lock:
             chip = self._chips.get(card_serial)
+            if chip is None and self.images is not None and self.images.has(card_serial):
+                # Personalised by an earlier run that stopped before QC: the same chip.
+                chip = self._chips[card_serial] = self.images.load(card_serial)
+                self._saved.add(card_serial)
             if chip is None:
                 if self.supply is not None:
                     chip = self.supply(card_serial)
@@ -63,12 +71,24 @@ class CardBodies:
                 self._chips.move_to_end(card_serial)
             return chip
 
+    def personalised(self, card_serial: str, chip: VirtualChip) -> None:
+        """Keep the image of a chip once it is locked (``images``: virtual chips only), so that
+        the card's chip can be presented to outside readers, or read by a later run."""
+        if self.images is None or not chip.locked or card_serial in self._saved:
+            return
+        self.images.save(card_serial, chip)
+        self._saved.add(card_serial)
+
     @contextmanager
     def in_process(self, card_serial: str) -> Iterator[ChipTransport]:
         """A transport straight to the card's chip, in this process."""
         chip = self.chip(card_serial)
         chip.power_on()
-        yield InProcessTransport(chip)
+        try:
+            yield InProcessTransport(chip)
+        finally:
+            chip.power_off()
+            self.personalised(card_serial, chip)
 
 
 class PcscReader:
@@ -116,6 +136,7 @@ class PcscReader:
             yield transport
         finally:
             transport.close()
+            self.bodies.personalised(card_serial, chip)
 
     def _connect_to(self, chip: VirtualChip) -> PcscTransport:
         """A connection to ``chip``: pcscd notices a swapped card only after a moment, so a

@@ -36,7 +36,8 @@ from printers.chip.sod import SUPPORTED_DIGESTS, SodContents, SodError, inspect_
 
 EF_COM = "EF.COM"
 SOD = "SOD"
-REQUIRED_DATA_GROUPS = (1, 2)
+REQUIRED_DATA_GROUPS = (1, 2, 14, 15)
+"""Every chip of the line: the MRZ, the face, and Chip and Active Authentication's keys."""
 _DG_NAME = re.compile(r"DG([1-9][0-9]?)")
 
 

@@ -1,41 +1,53 @@
-"""The chip-encode station: builds the LDS of a card, signs it, writes it to the chip, locks it.
+"""The chip-encode station: gives the chip its access keys and key pairs, builds and signs the
+LDS of the card, writes it to the chip, locks it.
 
 Implements ``line.devices.ChipEncoder`` over any chip transport (in process, or PC/SC).
 """
 
 from __future__ import annotations
 
-import functools
 import io
 from collections.abc import Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass
 from datetime import datetime
 
 from line.card import CardData
 from line.devices import ChipRecord
 from line.errors import CardlineError, DeviceError
+from line.logsetup import get_logger
 from line.portrait import check_portrait
 from line.types import Clock
-from printers.chip import lds
+from printers.chip import lds, secinfo
 from printers.chip.apdu import ChipError
 from printers.chip.bodies import Connect
-from printers.chip.personalise import personalise
+from printers.chip.personalise import ChipKeys, initialise, personalise
 from printers.chip.sod import build_sod
-from printers.keys import DocumentSigner, KeyPaths, load_signer
-from printers.mrz import mrz_lines
+from printers.keys import DocumentSigner
+from printers.mrz import access_data, mrz_lines
 
 # The order the files are written in: EF.COM, the data groups, then the SOD that signs them.
-FILE_ORDER = (lds.EF_COM, lds.DG_FIDS[1], lds.DG_FIDS[2], lds.DG_FIDS[13], lds.SOD)
-
+FILE_ORDER = (
+    lds.EF_COM,
+    lds.DG_FIDS[1],
+    lds.DG_FIDS[2],
+    lds.DG_FIDS[13],
+    lds.DG_FIDS[14],
+    lds.DG_FIDS[15],
+    lds.SOD,
+)
+DATA_GROUPS = (1, 2, 13, 14, 15)
+"""What the chip holds, as EF.COM lists it and the SOD hashes it."""
 
 DATA_INVALID = "encode.data_invalid"
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Unpreparable:
     """A card whose chip data cannot be made (its photo, its MRZ...): why, without personal
-    data. Travels back from a preparation process in place of the card's files."""
+    data. Travels back from a preparation process in place of the card's data groups."""
 
     reason_code: str
     message: str
@@ -51,38 +63,39 @@ def _photo_bytes(card: CardData) -> bytes:
     return card.photo_path.read_bytes()
 
 
-def lds_files(
-    card: CardData, signer: DocumentSigner, *, signing_time: datetime
-) -> dict[int, bytes]:
-    """FID -> content of every elementary file of the card's chip, the SOD signed by ``signer``.
-
-    The photo is the file recorded at intake (its SHA-256), or nothing is made."""
+def card_data_groups(card: CardData) -> dict[int, bytes]:
+    """DG1 (the MRZ), DG2 (the face, from the photo intake recorded) and DG13 (national
+    data): what can be made before the chip is in the encoder."""
     jpeg, width, height = lds.photo_to_jpeg(io.BytesIO(_photo_bytes(card)))
-    groups = {
+    return {
         1: lds.dg1(mrz_lines(card)),
         2: lds.dg2(jpeg, width=width, height=height, sex=card.sex),
         13: lds.encode_dg13(lds.national_data_of(card)),
     }
+
+
+def chip_files(
+    groups: dict[int, bytes],
+    keys: ChipKeys,
+    signer: DocumentSigner,
+    *,
+    signing_time: datetime,
+) -> dict[int, bytes]:
+    """FID -> content of every file of the chip, in ``FILE_ORDER``: the card's data groups,
+    DG14 and DG15 with the public keys the chip made, EF.COM, and the SOD over all five data
+    groups signed by ``signer``."""
+    groups = {**groups, 14: secinfo.dg14(keys.ca), 15: secinfo.dg15(keys.aa)}
     files = {lds.EF_COM: lds.ef_com(groups)}
     files.update({lds.DG_FIDS[number]: content for number, content in groups.items()})
     files[lds.SOD] = build_sod(groups, signer, signing_time=signing_time)
     return {fid: files[fid] for fid in FILE_ORDER}
 
 
-@functools.cache
-def _signer(keys: KeyPaths) -> DocumentSigner:
-    """This process's Document Signer: its own session of the token (opened once, kept for
-    every batch, closed at exit by ``printers.hsm``)."""
-    return load_signer(keys)
-
-
-def prepare_card(
-    card: CardData, signer: DocumentSigner, *, signing_time: datetime
-) -> dict[int, bytes] | Unpreparable:
-    """The card's files, signed; or why its data cannot make a chip (never raises for one
+def prepare_card(card: CardData) -> dict[int, bytes] | Unpreparable:
+    """The card's data groups; or why its data cannot make a chip (never raises for one
     card's data: the rest of its batch goes on)."""
     try:
-        return lds_files(card, signer, signing_time=signing_time)
+        return card_data_groups(card)
     except CardlineError as exc:
         code = str(exc.fields.get("reason_code") or "")
         return Unpreparable(code if code.startswith("encode.photo_") else DATA_INVALID, exc.message)
@@ -90,24 +103,23 @@ def prepare_card(
         return Unpreparable(DATA_INVALID, f"chip data cannot be made ({type(exc).__name__})")
 
 
-def prepare_batch(
-    cards: Sequence[CardData], keys: KeyPaths, signing_time: datetime
-) -> dict[str, dict[int, bytes] | Unpreparable]:
-    """Data preparation of a batch: each card's files, signed. Runs in a worker process, which
-    opens its own session of the token named by ``keys`` once (``keys`` holds no secret; the
-    private key never leaves the token)."""
-    signer = _signer(keys)
-    return {
-        card.card_serial: prepare_card(card, signer, signing_time=signing_time) for card in cards
-    }
+def prepare_batch(cards: Sequence[CardData]) -> dict[str, dict[int, bytes] | Unpreparable]:
+    """Data preparation of a batch, in a helper process: each card's DG1, DG2 and DG13 (the
+    photo's conversion to DG2 is the expensive part). No key is needed here: the chip's own
+    key pairs are made on the chip and the SOD is signed at personalisation."""
+    return {card.card_serial: prepare_card(card) for card in cards}
 
 
 class LdsEncoder:
     """Personalises the chip of each card: a ``ChipEncoder``.
 
-    With ``prepare_in`` (a process pool) and ``keys``, ``prepare`` builds and signs a batch's
-    files ahead of time on another core, as a personalisation bureau's data preparation
-    does; ``encode`` then only writes them. Without, ``encode`` prepares each card itself.
+    For each card: the chip gets its access data (it derives its BAC keys) and makes its
+    Active and Chip Authentication key pairs; their public keys go into DG15 and DG14; the
+    SOD over every data group is signed (``signer``: the Document Signer in its token);
+    the files are written and the chip locked.
+
+    With ``prepare_in`` (a process pool), ``prepare`` makes a batch's DG1, DG2 and DG13 ahead
+    of time on another core, as a personalisation bureau's data preparation does.
     """
 
     def __init__(
@@ -118,49 +130,57 @@ class LdsEncoder:
         connect: Connect,
         clock: Clock,
         prepare_in: Executor | None = None,
-        keys: KeyPaths | None = None,
     ) -> None:
-        if (prepare_in is None) != (keys is None):
-            raise ValueError("prepare_in and keys go together")
         self.name = name
         self.signer = signer
         self.connect = connect
         self.clock = clock
         self.prepare_in = prepare_in
-        self.keys = keys
         self._prepared: dict[str, Future[dict[str, dict[int, bytes] | Unpreparable]]] = {}
 
     def prepare(self, cards: Sequence[CardData]) -> None:
-        """Start preparing the files of ``cards`` (no-op without a pool)."""
-        if self.prepare_in is None or self.keys is None or not cards:
+        """Start preparing the data groups of ``cards`` (no-op without a pool)."""
+        if self.prepare_in is None or not cards:
             return
-        future = self.prepare_in.submit(prepare_batch, list(cards), self.keys, self.clock())
+        try:
+            future = self.prepare_in.submit(prepare_batch, list(cards))
+        except BrokenExecutor as exc:  # the helper process died: prepare each card here
+            log.error(
+                "encode.prepare_helper_lost",
+                encoder=self.name,
+                error=type(exc).__name__,
+                action="preparing chip data in the line's own process from now on",
+            )
+            self.prepare_in = None
+            return
         for card in cards:
             self._prepared[card.card_serial] = future
 
-    def _files(self, card: CardData) -> dict[int, bytes] | Unpreparable:
+    def _groups(self, card: CardData) -> dict[int, bytes] | Unpreparable:
         future = self._prepared.pop(card.card_serial, None)
         if future is not None:
             try:
                 return future.result()[card.card_serial]
             except Exception:  # noqa: BLE001  (a worker's failure: prepare here, and see why)
                 pass
-        return prepare_card(card, self.signer, signing_time=self.clock())
+        return prepare_card(card)
 
     def encode(self, card: CardData) -> ChipRecord:
-        files = self._files(card)
-        if isinstance(files, Unpreparable):
+        groups = self._groups(card)
+        if isinstance(groups, Unpreparable):
             # Nothing was written: the card is spoiled with its printed face, and its
             # application waits for a manager (a new card body would fail the same way).
             raise DeviceError(
-                f"{self.name}: card {card.card_serial}: {files.message}",
+                f"{self.name}: card {card.card_serial}: {groups.message}",
                 device=self.name,
-                reason_code=files.reason_code,
+                reason_code=groups.reason_code,
                 card_serial=card.card_serial,
             )
         with self.connect(card.card_serial) as transport:
             uid = transport.uid()
             try:
+                keys = initialise(transport, *access_data(card))
+                files = chip_files(groups, keys, self.signer, signing_time=self.clock())
                 personalise(transport, files)
             except ChipError as error:
                 # The chip is spoiled with its card body; say which card and which chip.

@@ -14,21 +14,31 @@ requires it.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from printers.chip.apdu import (
+    KEY_AA,
+    KEY_CA,
     LDS_AID,
     MAX_LC,
     MAX_LE,
     ChipError,
+    ConditionsNotSatisfied,
     create_file,
+    generate_key_pair,
     lock,
+    put_access_data,
     read_binary,
     select_aid,
     select_fid,
     update_binary,
 )
 from printers.chip.transport import ChipTransport
+from printers.chip.vaccess import public_key_of
 
 DEFAULT_CHUNK = 223
 MAX_FILE_SIZE = 0xFFFF  # CREATE FILE's size field here is two bytes
@@ -104,6 +114,43 @@ def _check_files(files: Mapping[int, bytes]) -> None:
 def _check_chunk(chunk: int, largest: int) -> None:
     if not 1 <= chunk <= largest:
         raise ValueError(f"chunk {chunk} is outside 1..{largest}")
+
+
+@dataclass(frozen=True, slots=True)
+class ChipKeys:
+    """The public keys of the key pairs a chip made for itself (the private keys stay in it)."""
+
+    aa: ec.EllipticCurvePublicKey  # Active Authentication: DG15
+    ca: ec.EllipticCurvePublicKey  # Chip Authentication: DG14
+
+
+def initialise(
+    transport: ChipTransport, document_number: str, date_of_birth: str, date_of_expiry: str
+) -> ChipKeys:
+    """The first step of personalisation, in clear: SELECT the LDS application, give the chip
+    its access data (PUT DATA: it derives its BAC keys from the MRZ fields, as printed) and
+    have it make its Active and Chip Authentication key pairs; returns their public keys.
+
+    A chip that made its key pairs already (a personalisation that was interrupted) gives
+    their public keys again instead."""
+    transport.transmit(select_aid(LDS_AID))
+    # Given already by an interrupted personalisation (6985): the chip keeps the first.
+    with contextlib.suppress(ConditionsNotSatisfied):
+        transport.transmit(put_access_data(document_number, date_of_birth, date_of_expiry))
+    return ChipKeys(aa=_key_pair(transport, KEY_AA), ca=_key_pair(transport, KEY_CA))
+
+
+def _key_pair(transport: ChipTransport, reference: int) -> ec.EllipticCurvePublicKey:
+    try:
+        answer = transport.transmit(generate_key_pair(reference))[0]
+    except ConditionsNotSatisfied:
+        answer = transport.transmit(generate_key_pair(reference, generate=False))[0]
+    try:
+        return public_key_of(answer)
+    except ValueError as exc:
+        raise MalformedFile(
+            f"key pair {reference:02X}: {exc}", device=_device(transport)
+        ) from None
 
 
 def personalise(

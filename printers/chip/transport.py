@@ -45,9 +45,14 @@ _MAX_GET_RESPONSE = 64  # 61xx rounds before giving up (64 x 256 bytes is far be
 
 class ChipTransport(Protocol):
     """Sends APDUs to one chip. ``transmit`` returns (data, SW1, SW2) and raises a typed
-    ``ChipError`` for any status word but ``9000`` and for any failure of the link."""
+    ``ChipError`` for any status word but ``9000`` and for any failure of the link;
+    ``send`` moves raw command bytes and returns (data, status word) whatever it is."""
+
+    name: str
 
     def transmit(self, apdu: Apdu) -> tuple[bytes, int, int]: ...
+
+    def send(self, command: bytes) -> tuple[bytes, int]: ...
 
     def uid(self) -> bytes: ...
 
@@ -168,6 +173,26 @@ class BaseTransport(ABC):
 
     def transmit(self, apdu: Apdu) -> tuple[bytes, int, int]:
         """Send ``apdu``; return (data, SW1, SW2) with SW ``9000``, or raise a ``ChipError``."""
+        data, sw1, sw2 = self._observed(apdu)
+        self.chain.check(sw1, sw2, command=apdu, device=self.name)
+        return data, sw1, sw2
+
+    def send(self, command: bytes) -> tuple[bytes, int]:
+        """Send raw command bytes and return the response data and status word, whatever the
+        status word: for the protocols that read it themselves (BAC, secure messaging, whose
+        status word is inside the protected response). Link failures still raise."""
+        try:
+            apdu = Apdu.from_bytes(command)
+        except ValueError as exc:
+            raise TransportFailure(
+                f"{self.name}: not a short APDU: {exc}", device=self.name
+            ) from None
+        data, sw1, sw2 = self._observed(apdu)
+        return data, (sw1 << 8) | sw2
+
+    def _observed(self, apdu: Apdu) -> tuple[bytes, int, int]:
+        if not self._observers:  # nobody watches: no events to make (the line's hot path)
+            return self._exchange(apdu)
         self._notify(ApduEvent.of("command", self.name, apdu))
         started = self._clock()
         try:
@@ -187,7 +212,6 @@ class BaseTransport(ABC):
                 "response", self.name, apdu, sw=sw, response_length=len(data), elapsed_s=elapsed
             )
         )
-        self.chain.check(sw1, sw2, command=apdu, device=self.name)
         return data, sw1, sw2
 
     def _exchange(self, apdu: Apdu) -> tuple[bytes, int, int]:

@@ -7,8 +7,11 @@ as a card does. What it holds:
 - transparent EFs created in that application by CREATE FILE with a declared size, from a
   total EEPROM ``capacity`` (80 KiB by default; creation beyond it answers ``6A84``);
 - a UID (answered to the PC/SC ``FF CA 00 00`` GET DATA) and an ATR (T=1);
-- a life cycle: after LOCK (``80 01 00 00``) every write, create or lock answers ``6982``;
-  reads still work. The EEPROM (files, lock) survives power cycles; the selection does not.
+- a life cycle: personalisation in clear, then LOCK (``80 01 00 00``), after which every
+  write, create or lock answers ``6982`` and the LDS files are read only under BAC and
+  secure messaging, with Chip and Active Authentication (``printers.chip.vaccess`` says
+  what the chip allows and keeps). The EEPROM (files, access keys, private keys, lock)
+  survives power cycles; the selection and the session do not.
 
 A chip flagged ``defective`` answers ``6581`` (memory failure) to every UPDATE BINARY.
 A chip that is not powered is mute: ``transmit`` returns no bytes.
@@ -20,6 +23,7 @@ of them defective.
 from __future__ import annotations
 
 import random
+import secrets
 import threading
 
 from printers.chip.apdu import (
@@ -27,8 +31,15 @@ from printers.chip.apdu import (
     CLA_PCSC,
     CLA_VENDOR,
     INS_CREATE_FILE,
+    INS_GENERAL_AUTHENTICATE,
+    INS_GENERATE_KEY_PAIR,
+    INS_GET_CHALLENGE,
     INS_GET_DATA,
+    INS_INTERNAL_AUTHENTICATE,
     INS_LOCK,
+    INS_MSE,
+    INS_MUTUAL_AUTHENTICATE,
+    INS_PUT_DATA,
     INS_READ_BINARY,
     INS_SELECT,
     INS_UPDATE_BINARY,
@@ -36,6 +47,8 @@ from printers.chip.apdu import (
     Apdu,
     ChipError,
 )
+from printers.chip.bac import RandomBytes
+from printers.chip.vaccess import CLA_SM, ChipSecrets, Session
 
 MF_FID = 0x3F00
 DEFAULT_CAPACITY = 80 * 1024
@@ -71,6 +84,9 @@ SW_FILE_EXISTS = b"\x6a\x89"
 SW_WRONG_OFFSET = b"\x6b\x00"
 SW_INS_NOT_SUPPORTED = b"\x6d\x00"
 SW_CLA_NOT_SUPPORTED = b"\x6e\x00"
+SW_CONDITIONS_NOT_SATISFIED = b"\x69\x85"
+
+_BAC = frozenset({INS_GET_CHALLENGE, INS_MUTUAL_AUTHENTICATE})
 
 
 class VirtualChip:
@@ -86,6 +102,7 @@ class VirtualChip:
         capacity: int = DEFAULT_CAPACITY,
         defective: bool = False,
         atr: bytes = DEFAULT_ATR,
+        random_bytes: RandomBytes = secrets.token_bytes,
     ) -> None:
         if not uid:
             raise ValueError("a chip needs a UID")
@@ -101,6 +118,8 @@ class VirtualChip:
         self._powered = False
         self._in_app = False  # current DF: the application, else the MF
         self._current_ef: int | None = None
+        self.secrets = ChipSecrets()  # EEPROM: access keys and private keys
+        self._session = Session(self.secrets, random_bytes)  # volatile
 
     def __repr__(self) -> str:
         state = "locked" if self._locked else "open"
@@ -127,6 +146,12 @@ class VirtualChip:
     def free(self) -> int:
         return self.capacity - self.used
 
+    def restore(self, *, files: dict[int, bytes], locked: bool) -> None:
+        """Set the EEPROM's files and lock as a chip image has them (``printers.chip.vimage``)."""
+        with self._lock:
+            self._files = {fid: bytearray(content) for fid, content in files.items()}
+            self._locked = locked
+
     def files(self) -> dict[int, bytes]:
         """A copy of the application's EFs (FID -> content), as a probe on the EEPROM would."""
         with self._lock:
@@ -139,6 +164,7 @@ class VirtualChip:
         with self._lock:
             self._powered = True
             self._clear_selection()
+            self._session.end()
             return self.atr
 
     def reset(self) -> bytes:
@@ -149,6 +175,7 @@ class VirtualChip:
         with self._lock:
             self._powered = False
             self._clear_selection()
+            self._session.end()
 
     def _clear_selection(self) -> None:
         self._in_app = False
@@ -161,11 +188,36 @@ class VirtualChip:
         with self._lock:
             if not self._powered:
                 return b""
-            try:
-                apdu = Apdu.from_bytes(command)
-            except ValueError:
-                return SW_WRONG_LENGTH
-            return self._dispatch(apdu)
+            if len(command) >= 2 and command[0] == CLA_PCSC and command[1] == INS_GET_DATA:
+                return self._plain(command)  # the reader's own command: no session change
+            if self._session.secure:
+                if len(command) >= 4 and command[0] & CLA_SM == CLA_SM:
+                    return self._session.protected(command, self._answer_secure)
+                self._session.end()  # a command in clear ends secure messaging
+            if len(command) >= 2 and command[0] == CLA_ISO and command[1] in _BAC:
+                return self._session.bac(command)
+            return self._plain(command)
+
+    def _plain(self, command: bytes) -> bytes:
+        try:
+            apdu = Apdu.from_bytes(command)
+        except ValueError:
+            return SW_WRONG_LENGTH
+        if self._locked and not self._open_in_clear(apdu):
+            return SW_LOCKED  # 6982: security status not satisfied (BAC first)
+        return self._dispatch(apdu)
+
+    def _answer_secure(self, apdu: Apdu) -> tuple[bytes, int]:
+        response = self._dispatch(apdu)
+        return response[:-2], int.from_bytes(response[-2:], "big")
+
+    @staticmethod
+    def _open_in_clear(apdu: Apdu) -> bool:
+        """What an issued chip answers without secure messaging: SELECT of the application
+        (by AID) and the reader's GET UID; writes then answer ``6982`` all the same."""
+        return (apdu.cla, apdu.ins, apdu.p1) == (CLA_ISO, INS_SELECT, 0x04) or (
+            apdu.cla == CLA_PCSC
+        )
 
     def _dispatch(self, apdu: Apdu) -> bytes:
         handlers = {
@@ -173,6 +225,9 @@ class VirtualChip:
             (CLA_ISO, INS_READ_BINARY): self._read_binary,
             (CLA_ISO, INS_UPDATE_BINARY): self._update_binary,
             (CLA_ISO, INS_CREATE_FILE): self._create_file,
+            (CLA_ISO, INS_PUT_DATA): self._put_data,
+            (CLA_ISO, INS_GENERATE_KEY_PAIR): self._key_pair,
+            (CLA_ISO, INS_INTERNAL_AUTHENTICATE): self._internal_authenticate,
             (CLA_VENDOR, INS_LOCK): self._lock_chip,
             (CLA_PCSC, INS_GET_DATA): self._get_uid,
         }
@@ -180,8 +235,23 @@ class VirtualChip:
             return SW_CLA_NOT_SUPPORTED
         handler = handlers.get((apdu.cla, apdu.ins))
         if handler is None:
+            if apdu.cla == CLA_ISO and apdu.ins in (INS_MSE, INS_GENERAL_AUTHENTICATE):
+                return SW_LOCKED  # Chip Authentication runs under secure messaging only
             return SW_INS_NOT_SUPPORTED
         return handler(apdu)
+
+    def _put_data(self, apdu: Apdu) -> bytes:
+        if self._locked:
+            return SW_LOCKED
+        return self.secrets.put_access_data(apdu).to_bytes(2, "big")
+
+    def _key_pair(self, apdu: Apdu) -> bytes:
+        data, sw = self.secrets.key_pair(apdu, locked=self._locked)
+        return data + sw.to_bytes(2, "big")
+
+    def _internal_authenticate(self, apdu: Apdu) -> bytes:
+        data, sw = self._session.internal_authenticate(apdu)
+        return data + sw.to_bytes(2, "big")
 
     def _select(self, apdu: Apdu) -> bytes:
         if apdu.p2 not in (0x0C, 0x00):
@@ -271,6 +341,8 @@ class VirtualChip:
             return SW_LOCKED
         if (apdu.p1, apdu.p2) != (0, 0) or apdu.data:
             return SW_WRONG_P1P2
+        if not self.secrets.complete:
+            return SW_CONDITIONS_NOT_SATISFIED  # no access keys or key pairs: unusable
         self._locked = True
         return SW_OK
 

@@ -262,11 +262,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         random.Random(args.seed),
         uid_bytes=len(first),
     )
+    serve_until_signalled(LotFeeder(lot), args.host, args.port)
+    return 0
+
+
+def serve_until_signalled(chip_source: ChipSource, host: str, port: int) -> None:
+    """``serve`` until SIGINT or SIGTERM (from the main thread of a command)."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    serve(LotFeeder(lot), args.host, args.port, stop=stop)
-    return 0
+    serve(chip_source, host, port, stop=stop)
 
 
 if __name__ == "__main__":

@@ -128,9 +128,7 @@ def test_chip_data_that_cannot_be_made_is_refused_per_card(tmp_path: Path, keys:
     changed.photo_path.write_bytes(portrait(random.Random(98)))
     gif = _card(3, folder, gif_portrait(3))
     arabic_id = _card(4, folder, id_number="079070" + "٩٩٣٩٠٨")
-    prepared = prepare_batch(
-        [good, changed, gif, arabic_id], keys, datetime(2026, 11, 1, tzinfo=UTC)
-    )
+    prepared = prepare_batch([good, changed, gif, arabic_id])
     assert isinstance(prepared[good.card_serial], dict)
     assert prepared[changed.card_serial] == Unpreparable(
         "encode.photo_changed", "photo is not the file recorded at intake (its SHA-256 differs)"
@@ -178,5 +176,5 @@ def test_a_photo_changed_after_printing_is_not_signed_into_the_chip(
 ) -> None:
     card = _card(6, tmp_path / "photos")
     card.photo_path.write_bytes(portrait(random.Random(97)))
-    result = prepare_batch([dataclasses.replace(card)], keys, datetime(2026, 11, 1, tzinfo=UTC))
+    result = prepare_batch([dataclasses.replace(card)])
     assert isinstance(result[card.card_serial], Unpreparable)

@@ -34,6 +34,8 @@ from tests.conftest import TODAY, StepClock
 from tests.factories import photo_file
 from tests.line.test_intake import good_rows
 
+ACCESS = ("070751984", "700412", "300412")  # document number, birth, expiry: as in an MRZ
+
 
 def settings_for(home: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
@@ -57,7 +59,9 @@ def intake(engine: Engine, folder: Path, count: int, clock: StepClock) -> None:
 
 def line_for(settings: Settings, engine: Engine, clock: StepClock, chips: int = 100) -> Line:
     """Keys, a chip lot of ``chips`` in stock, and the devices ``cardline run`` would use."""
-    init_test_keys(settings.keys_path, now=datetime(2026, 11, 1, tzinfo=UTC))  # DS key usage: 3 months
+    init_test_keys(
+        settings.keys_path, now=datetime(2026, 11, 1, tzinfo=UTC)
+    )  # DS key usage: 3 months
     with session_scope(engine) as session:
         receive(
             session=session, item_code="chip", lot_number="LOT-T", supplier="Chip Co",
@@ -213,8 +217,9 @@ def test_cardline_chip_serve_feeds_blank_chips_to_the_virtual_reader(tmp_path: P
     import sys
     import time
 
-    from printers.chip.apdu import SecurityStatusNotSatisfied, update_binary
-    from printers.chip.personalise import personalise, read_back
+    from printers.chip.apdu import LDS_AID, SecurityStatusNotSatisfied, select_aid, update_binary
+    from printers.chip.personalise import initialise, personalise, read_back
+    from printers.chip.reader import open_session
     from printers.chip.transport import PcscTransport
 
     env = {**os.environ, "CARDLINE_HOME": str(tmp_path / "home")}
@@ -242,12 +247,88 @@ def test_cardline_chip_serve_feeds_blank_chips_to_the_virtual_reader(tmp_path: P
                     time.sleep(0.1)
             with transport:
                 files = {0x011E: tlv.encode(0x60, bytes([n]) * 40)}
+                initialise(transport, *ACCESS)
                 uids.append(personalise(transport, files).hex().upper())
-                assert read_back(transport, [0x011E]) == files
+                transport.transmit(select_aid(LDS_AID))
+                secure = open_session(transport, *ACCESS)
+                assert read_back(secure, [0x011E]) == files
                 with pytest.raises(SecurityStatusNotSatisfied):
-                    transport.transmit(update_binary(0, b"\x00"))
+                    secure.transmit(update_binary(0, b"\x00"))
         assert uids == ["04DD000000000A", "04DD000000000B"]
     finally:
         server.send_signal(signal.SIGTERM)
         code = server.wait(timeout=10)
     assert code == 0, server.stderr.read() if server.stderr else ""
+
+
+@pytest.mark.usefixtures("pcscd")
+def test_a_finished_card_is_read_by_an_outside_reader_over_pcsc(
+    sqlite_engine: Engine, tmp_path: Path, clock: StepClock
+) -> None:
+    """The line makes cards (their virtual chips' images kept); ``cardline chip serve --card``
+    presents one in vpcd's second reader; an outside reader opens it with pyscard as the
+    national app would: BAC from the printed MRZ, Chip Authentication, the files under
+    secure messaging, Active Authentication, passive authentication against the CSCA. With
+    another MRZ it does not open."""
+    import dataclasses
+    import os
+    import signal
+    import sys
+    import time
+
+    from printers.chip.checks import check_chip
+    from printers.chip.reader import read_chip
+    from printers.chip.transport import PcscTransport
+    from printers.mrz import access_data
+
+    intake(sqlite_engine, tmp_path / "in", 2, clock)
+    settings = settings_for(tmp_path / "home", qr_sample_rate=0.0)
+    line = line_for(settings, sqlite_engine, clock)
+    assert controller(sqlite_engine, line.devices, clock, line).run().passed == 2
+    with session_scope(sqlite_engine) as session:
+        card, application = session.exec(
+            select(Card, Application).join(Application).where(Card.state == "qc_passed")
+        ).first()  # type: ignore[misc]
+        data = card_data(application, card, issue_date=TODAY)
+    assert (settings.chips_dir / f"{card.serial}.vchip.json").stat().st_mode & 0o077 == 0
+    command = [str(Path(sys.executable).parent / "cardline"), "-q", "chip", "serve"]
+    command += ["--card", card.serial, "--port", "35964"]
+    env = {**os.environ, "CARDLINE_HOME": str(settings.home_dir)}
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                transport = PcscTransport("Virtual PCD 00 01", timeout=1.0)
+                transport.connect()
+                break
+            except Exception:
+                assert time.monotonic() < deadline, "the card is not in the reader"
+                time.sleep(0.1)
+        number, born, expires = access_data(data)
+        with transport:
+            reading = read_chip(
+                transport, document_number=number, date_of_birth=born, date_of_expiry=expires
+            )
+            wrong = read_chip(
+                transport,
+                document_number=number,
+                date_of_birth=dataclasses.replace(
+                    data, date_of_birth=data.date_of_birth.replace(year=1950)
+                ).date_of_birth,
+                date_of_expiry=expires,
+            )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=10)
+    assert code == 0, server.stderr.read() if server.stderr else ""
+    assert reading.problems == () and reading.uid == card.chip_uid
+    assert sorted(reading.files) == ["DG1", "DG13", "DG14", "DG15", "DG2", "EF.COM", "SOD"]
+    passive = check_chip(
+        reading.files,
+        csca_cert=line.devices.qc.csca,  # type: ignore[attr-defined]
+        expected_mrz=mrz_lines(data),
+        expected_dg13=lds.national_data_of(data),
+    )
+    assert passive == []
+    assert wrong.problems == ("qc.bac",) and wrong.files == {}

@@ -12,16 +12,19 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from line.synthetic import portrait
 from printers import keys
-from printers.chip import lds, sod
+from printers.chip import lds, secinfo, sod
 from printers.chip.checks import CHECKS, check_chip
 
 NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+AA_KEY = ec.generate_private_key(ec.SECP256R1())
+CA_KEY = ec.generate_private_key(ec.SECP256R1())
 SIGNED_AT = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 MRZ = (
     "IDVNM0890001231001089000123<<2",
@@ -70,20 +73,21 @@ def make_chip(
     *,
     mrz: tuple[str, str, str] = MRZ,
     national: Mapping[str, str] = NATIONAL,
-    listed: tuple[int, ...] = (1, 2, 13),
+    listed: tuple[int, ...] = (1, 2, 13, 14, 15),
 ) -> dict[str, bytes]:
-    """The files of a chip personalised as the encoder does it."""
+    """The files of a chip personalised as the encoder does it (DG14 and DG15 with the
+    public keys of key pairs made for the test, as the chip makes its own)."""
     jpeg, width, height = photo
     groups = {
         1: lds.dg1(mrz),
         2: lds.dg2(jpeg, width=width, height=height, sex="F"),
         13: lds.encode_dg13(national),
+        14: secinfo.dg14(CA_KEY.public_key()),
+        15: secinfo.dg15(AA_KEY.public_key()),
     }
     return {
         "EF.COM": lds.ef_com(listed),
-        "DG1": groups[1],
-        "DG2": groups[2],
-        "DG13": groups[13],
+        **{f"DG{number}": content for number, content in groups.items()},
         "SOD": sod.build_sod(groups, signer, signing_time=SIGNED_AT),
     }
 
@@ -191,22 +195,24 @@ def test_missing_files_are_named(chip: dict[str, bytes], csca: x509.Certificate)
         "qc.lds.missing.DG1",
         "qc.lds.missing.DG2",
         "qc.lds.missing.DG13",
+        "qc.lds.missing.DG14",
+        "qc.lds.missing.DG15",
     ]
 
 
 def test_ef_com_and_the_files_must_agree(
     signer: keys.DocumentSigner, photo: tuple[bytes, int, int], csca: x509.Certificate
 ) -> None:
-    unlisted = make_chip(signer, photo, listed=(1, 2))
+    unlisted = make_chip(signer, photo, listed=(1, 2, 14, 15))
     assert qc(unlisted, csca) == ["qc.lds.unlisted.DG13"]
-    over_listed = make_chip(signer, photo, listed=(1, 2, 3, 13))
+    over_listed = make_chip(signer, photo, listed=(1, 2, 3, 13, 14, 15))
     assert qc(over_listed, csca) == ["qc.lds.missing.DG3"]
 
 
 def test_a_data_group_the_sod_does_not_hash_fails_its_hash_check(
     chip: dict[str, bytes], csca: x509.Certificate
 ) -> None:
-    extra = {**chip, "EF.COM": lds.ef_com([1, 2, 11, 13]), "DG11": bytes.fromhex("6B00")}
+    extra = {**chip, "EF.COM": lds.ef_com([1, 2, 11, 13, 14, 15]), "DG11": bytes.fromhex("6B00")}
     assert qc(extra, csca) == ["qc.dg.hash.DG11"]
 
 

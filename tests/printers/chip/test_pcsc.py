@@ -47,9 +47,11 @@ from printers.chip.personalise import (
     EF_DG2,
     EF_DG13,
     EF_SOD,
+    initialise,
     personalise,
     read_back,
 )
+from printers.chip.reader import SecureTransport, open_session
 from printers.chip.transport import (
     MetricsObserver,
     NoCard,
@@ -283,6 +285,15 @@ def test_an_empty_reader_says_no_card(slot: ChipSlot) -> None:
     assert f"no card in reader '{READER}'" in str(error)
 
 
+ACCESS = ("070751984", "700412", "300412")  # document number, birth, expiry: as in an MRZ
+
+
+def bac(transport: PcscTransport) -> SecureTransport:
+    """An inspection system's session with an issued chip: BAC with its MRZ data."""
+    transport.transmit(select_aid(LDS_AID))
+    return open_session(transport, *ACCESS)
+
+
 def test_personalise_and_read_back_over_pcsc(slot: ChipSlot) -> None:
     chip = VirtualChip(hx("04 5A 11 22 33 44 01"))
     insert(slot, chip)
@@ -290,10 +301,11 @@ def test_personalise_and_read_back_over_pcsc(slot: ChipSlot) -> None:
     metrics = MetricsObserver()
     with PcscTransport(READER, observers=[metrics]) as transport:
         assert transport.atr() == DEFAULT_ATR
+        initialise(transport, *ACCESS)
         assert personalise(transport, files) == chip.uid
     with PcscTransport(READER) as transport:
         assert transport.uid() == chip.uid
-        assert read_back(transport, list(files)) == files
+        assert read_back(bac(transport), list(files)) == files  # BAC over vpcd
     assert chip.locked
     assert chip.files() == files
     assert dict(metrics.status_words) == {"9000": sum(metrics.commands.values())}
@@ -304,16 +316,20 @@ def test_a_locked_chip_refuses_writes_over_pcsc(slot: ChipSlot) -> None:
     insert(slot, chip)
     files = {EF_COM: tlv(0x60, b"\x01\x07"), EF_DG1: tlv(0x61, bytes(93))}
     with PcscTransport(READER) as transport:
+        initialise(transport, *ACCESS)
         personalise(transport, files)
     refused = []
     with PcscTransport(READER) as transport:
         transport.transmit(select_aid(LDS_AID))
-        transport.transmit(select_fid(EF_DG1))
+        with pytest.raises(SecurityStatusNotSatisfied):  # in clear: BAC first
+            transport.transmit(select_fid(EF_DG1))
+        secure = bac(transport)
+        secure.transmit(select_fid(EF_DG1))
         for write in (update_binary(0, b"\x62"), create_file(EF_DG2, 100), lock()):
             with pytest.raises(SecurityStatusNotSatisfied) as caught:
-                transport.transmit(write)
+                secure.transmit(write)
             refused.append(caught.value.sw)
-        data, _, _ = transport.transmit(read_binary(0, 2))
+        data, _, _ = secure.transmit(read_binary(0, 2))
     assert refused == ["6982", "6982", "6982"]
     assert data == b"\x61\x5d"
     assert chip.files() == files
@@ -325,6 +341,7 @@ def test_switching_chips_between_connections(slot: ChipSlot) -> None:
     for chip in chips:
         insert(slot, chip)
         with PcscTransport(READER) as transport:
+            initialise(transport, *ACCESS)
             seen.append(personalise(transport, {EF_COM: tlv(0x60, chip.uid)}))
     assert seen == [chip.uid for chip in chips]
     assert [chip.files()[EF_COM][2:] for chip in chips] == seen
@@ -359,6 +376,7 @@ def test_a_lot_feeds_the_next_chip_once_the_encoder_lets_go_of_a_locked_one(pcsc
         uids = []
         for _ in range(3):
             with PcscTransport(READER_2, timeout=READY_TIMEOUT) as transport:
+                initialise(transport, *ACCESS)
                 uids.append(personalise(transport, {EF_COM: tlv(0x60, b"\x01")}))
         assert [uid.hex().upper() for uid in uids] == [
             "04AA000000F000",

@@ -13,6 +13,8 @@ from smartcard.ATR import ATR
 from structlog.testing import capture_logs
 
 from printers.chip.apdu import (
+    KEY_AA,
+    KEY_CA,
     LDS_AID,
     Apdu,
     ChipError,
@@ -23,13 +25,16 @@ from printers.chip.apdu import (
     SecurityStatusNotSatisfied,
     WrongOffset,
     create_file,
+    generate_key_pair,
     get_uid,
     lock,
+    put_access_data,
     read_binary,
     select_aid,
     select_fid,
     update_binary,
 )
+from printers.chip.bac import BacAuthenticationFailed
 from printers.chip.personalise import (
     EF_COM,
     EF_DG1,
@@ -38,10 +43,12 @@ from printers.chip.personalise import (
     EF_SOD,
     LDS_FIDS,
     MalformedFile,
+    initialise,
     personalise,
     read_back,
     tlv_size,
 )
+from printers.chip.reader import SecureTransport, open_session
 from printers.chip.transport import (
     ApduEvent,
     BaseTransport,
@@ -108,35 +115,75 @@ def test_atr_is_well_formed_and_offers_t1() -> None:
     assert bytes(atr.getHistoricalBytes()) == b"\x80\x56CDLINE"
 
 
-def test_timeline_create_update_read_lock_then_every_write_answers_6982(chip: VirtualChip) -> None:
+ACCESS = ("070751984", "700412", "300412")  # document number, birth, expiry: as in the MRZ
+
+
+def issue(transport: InProcessTransport, files: dict[int, bytes], **kwargs: Any) -> bytes:
+    """Personalise as the encoder does: access data and key pairs first, then the files."""
+    initialise(transport, *ACCESS)
+    return personalise(transport, files, **kwargs)
+
+
+def reader(transport: InProcessTransport) -> SecureTransport:
+    """An inspection system's session with an issued chip: BAC with the MRZ data."""
+    transport.transmit(select_aid(LDS_AID))
+    return open_session(transport, ACCESS[0], ACCESS[1], ACCESS[2])
+
+
+def test_timeline_personalise_lock_then_nothing_in_clear_but_select_and_bac(
+    chip: VirtualChip,
+) -> None:
     log = [
         send(chip, "00 A4 04 0C 07 A0 00 00 02 47 10 01"),  # SELECT LDS application
         send(chip, "00 E0 00 00 0D 62 0B 80 02 00 05 82 01 01 83 02 01 1E"),  # CREATE 011E, 5 bytes
         send(chip, "00 D6 00 00 03 60 03 AA"),  # UPDATE BINARY at 0
         send(chip, "00 D6 00 03 02 BB CC"),  # UPDATE BINARY at 3
-        send(chip, "00 B0 00 00 05"),  # READ BINARY 5
+        send(chip, "00 B0 00 00 05"),  # READ BINARY 5 (personalisation: in clear)
+        send(chip, "80 01 00 00"),  # LOCK: refused, no access data nor key pairs yet
+        send(chip, put_access_data(*ACCESS)),  # PUT DATA 62: the chip derives its BAC keys
+        send(chip, put_access_data(*ACCESS)),  # given once
+        send(chip, "80 01 00 00"),  # LOCK: still no key pairs
+    ]
+    assert log == ["9000", "9000", "9000", "9000", "6003AABBCC9000", "6985", "9000", "6985", "6985"]
+    aa = chip.transmit(generate_key_pair(KEY_AA).to_bytes())
+    assert aa[-2:] == b"\x90\x00" and aa[:2] == b"\x7f\x49"  # 7F49 { 86 04||X||Y }
+    assert send(chip, generate_key_pair(KEY_AA)) == "6985"  # made once
+    assert chip.transmit(generate_key_pair(KEY_AA, generate=False).to_bytes()) == aa
+    assert send(chip, generate_key_pair(KEY_CA, generate=False)) == "6A88"  # not made yet
+    assert send(chip, generate_key_pair(KEY_CA))[-4:] == "9000"
+    log = [
         send(chip, "80 01 00 00"),  # LOCK
         send(chip, "00 D6 00 00 01 00"),  # UPDATE BINARY after lock
         send(chip, "00 E0 00 00 0D 62 0B 80 02 00 05 82 01 01 83 02 01 01"),  # CREATE after lock
         send(chip, "80 01 00 00"),  # LOCK again
-        send(chip, "00 A4 02 0C 02 01 1E"),  # SELECT still works
-        send(chip, "00 B0 00 01 04"),  # and reads too
+        send(chip, generate_key_pair(KEY_AA, generate=False)),  # keys are read no more
+        send(chip, "00 A4 04 0C 07 A0 00 00 02 47 10 01"),  # SELECT by AID: works in clear
+        send(chip, "00 A4 02 0C 02 01 1E"),  # SELECT of an EF in clear: BAC first
+        send(chip, "00 B0 00 01 04"),  # READ BINARY in clear: BAC first
+        send(chip, "00 88 00 00 08 01 02 03 04 05 06 07 08 00"),  # INTERNAL AUTHENTICATE
+        send(chip, "00 22 41 A4 0C 80 0A 04 00 7F 00 07 02 02 03 02 02"),  # MSE in clear
     ]
-    assert log == [
-        "9000",
-        "9000",
-        "9000",
-        "9000",
-        "6003AABBCC9000",
-        "9000",
-        "6982",
-        "6982",
-        "6982",
-        "9000",
-        "03AABBCC9000",
-    ]
+    assert log == ["9000", "6982", "6982", "6982", "6982", "9000", "6982", "6982", "6982", "6982"]
     assert chip.locked
     assert chip.files() == {0x011E: hx("60 03 AA BB CC")}
+    # The same file under BAC and secure messaging:
+    secure = reader(InProcessTransport(chip))
+    assert read_back(secure, [0x011E]) == {0x011E: hx("60 03 AA BB CC")}
+
+
+def test_a_wrong_mrz_is_refused_and_a_bad_mac_ends_the_session(chip: VirtualChip) -> None:
+    transport = InProcessTransport(chip)
+    issue(transport, {EF_COM: tlv(0x60, b"\x01\x02")})
+    transport.transmit(select_aid(LDS_AID))
+    with pytest.raises(BacAuthenticationFailed):
+        open_session(transport, "070751985", ACCESS[1], ACCESS[2])  # one digit off
+    secure = reader(transport)
+    protected = bytearray(secure.channel.protect(select_fid(EF_COM).to_bytes()))
+    protected[-2] ^= 0x01  # one bit of the MAC
+    data, sw = transport.send(bytes(protected))
+    assert (data, f"{sw:04X}") == (b"", "6988")
+    assert send(chip, select_fid(EF_COM)) == "6982"  # the session is over: in clear again
+    assert read_back(reader(transport), [EF_COM]) == {EF_COM: tlv(0x60, b"\x01\x02")}
 
 
 @pytest.mark.parametrize(
@@ -151,20 +198,21 @@ def test_timeline_create_update_read_lock_then_every_write_answers_6982(chip: Vi
     ids=["update-at-0", "update-at-16", "create-new", "create-existing", "lock-again"],
 )
 def test_a_locked_chip_refuses_every_write(chip: VirtualChip, write: Apdu) -> None:
+    """Even under BAC and secure messaging: a locked chip is written no more."""
     transport = InProcessTransport(chip)
-    personalise(transport, {EF_COM: tlv(0x60, b"\x01\x02")})
+    issue(transport, {EF_COM: tlv(0x60, b"\x01\x02")})
     before = chip.files()
     for _power_cycle in range(2):  # the lock is in EEPROM: it survives a power cycle
+        secure = reader(transport)
+        secure.transmit(select_fid(EF_COM))
         with pytest.raises(SecurityStatusNotSatisfied) as caught:
-            transport.transmit(select_aid(LDS_AID))
-            transport.transmit(select_fid(EF_COM))
-            transport.transmit(write)
+            secure.transmit(write)
         assert caught.value.sw == "6982"
         assert caught.value.reason_code == "encode.chip_locked"
         chip.power_off()
         chip.power_on()
     assert chip.files() == before
-    assert read_back(transport, [EF_COM]) == {EF_COM: tlv(0x60, b"\x01\x02")}
+    assert read_back(reader(transport), [EF_COM]) == {EF_COM: tlv(0x60, b"\x01\x02")}
 
 
 def test_capacity_exhaustion_answers_6a84() -> None:
@@ -345,17 +393,17 @@ def test_personalise_then_read_back_in_process() -> None:
     chip = VirtualChip(UID)
     files = lds_files(random.Random(42))
     transport = InProcessTransport(chip)
-    assert personalise(transport, files) == UID
+    assert issue(transport, files) == UID
     assert chip.locked
     assert chip.files() == files
-    assert read_back(transport, LDS_FIDS) == files
+    assert read_back(reader(transport), LDS_FIDS) == files
 
 
 def test_read_back_of_a_missing_file_raises_file_not_found() -> None:
     transport = InProcessTransport(VirtualChip(UID))
-    personalise(transport, {EF_COM: tlv(0x60, b"\x00")})
+    issue(transport, {EF_COM: tlv(0x60, b"\x00")})
     with pytest.raises(FileNotFound) as caught:
-        read_back(transport, [EF_COM, EF_SOD])
+        read_back(reader(transport), [EF_COM, EF_SOD])
     assert caught.value.fields["command"] == "SELECT"
 
 
@@ -446,8 +494,8 @@ def lds_sets(draw: st.DrawFn) -> dict[int, bytes]:
 def test_round_trip_of_random_payloads(files: dict[int, bytes], chunk: int) -> None:
     chip = VirtualChip(UID, capacity=10 * 6010)
     transport = InProcessTransport(chip)
-    assert personalise(transport, files, chunk=chunk) == UID
-    assert read_back(transport, list(files), chunk=min(chunk, 256)) == files
+    assert issue(transport, files, chunk=chunk) == UID
+    assert read_back(reader(transport), list(files), chunk=min(chunk, 223)) == files
 
 
 # --- observers ----------------------------------------------------------------------------
@@ -465,17 +513,21 @@ def test_trace_logs_headers_and_status_words_never_the_data(
     secret = b"NGUYEN<<THI<ANH<TUYET"
     files = {EF_COM: tlv(0x60, b"\x01"), EF_DG1: tlv(0x61, tlv(0x5F1F, secret))}
     transport = InProcessTransport(VirtualChip(UID), observers=[TraceObserver()])
-    personalise(transport, files)
-    read_back(transport, list(files))
-    assert [(e["ins"], e["sw"]) for e in logs[:6]] == [
-        ("CA", "9000"),
+    issue(transport, files)
+    read_back(reader(transport), list(files))
+    assert [(e["ins"], e["sw"]) for e in logs[:10]] == [
+        ("A4", "9000"),  # SELECT the application
+        ("DA", "9000"),  # PUT DATA: the access data (personal data: never in the trace)
+        ("46", "9000"),  # GENERATE ASYMMETRIC KEY PAIR: AA
+        ("46", "9000"),  # CA
+        ("CA", "9000"),  # GET UID
         ("A4", "9000"),
         ("E0", "9000"),
         ("D6", "9000"),
         ("E0", "9000"),
         ("D6", "9000"),
     ]
-    assert logs[6]["cla"] == "80" and logs[6]["ins"] == "01"
+    assert logs[10]["cla"] == "80" and logs[10]["ins"] == "01"
     assert all(e["event"] == "apdu" and e["log_level"] == "debug" for e in logs)
     keys = {"event", "log_level", "device", "cla", "ins", "p1p2", "lc", "le", "sw"}
     assert all(set(e) == keys | {"response_length", "elapsed_ms", "reason_code"} for e in logs)
