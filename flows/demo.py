@@ -165,7 +165,11 @@ def run_demo(
             f"card      {card.serial}: chip {card.chip_uid}, QC {card.qc_result}; "
             f"exported {len(files)} files to {out}"
         )
-        echo("          (front.pdf, back.pdf, mrz.txt, EF.COM, DG1, DG2, DG13, SOD)")
+        echo(f"          ({', '.join(path.name for path in files)})")
+        echo(
+            f"          its chip opens with BAC from the MRZ printed on the card: "
+            f"cardline chip serve --card {card.serial}"
+        )
         echo(f"          cardline card show {application.id}")
     echo(
         "status    applications: "

@@ -155,8 +155,8 @@ def die_with_parent() -> None:
 def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clock) -> Line:
     from printers.chip.bodies import CardBodies, Connect, PcscReader
     from printers.chip.encoder import LdsEncoder
-    from printers.chip.vimage import ChipImages
     from printers.chip.vchip import VirtualChipLot
+    from printers.chip.vimage import ChipImages
     from printers.keys import KeyPaths, load_csca, load_ds_certificate, load_signer
     from printers.pki import check_key_usage_period
     from printers.qc import Inspector

@@ -15,8 +15,8 @@
   (the CSCA's subjectKeyIdentifier); subjectKeyIdentifier; privateKeyUsagePeriod of 3 months
   (9303-12 advises a DS key signs for at most 3 months); the Document Type List extension
   (9303-12 7.1.1.6, OID 2.23.136.1.1.6.2, non-critical) naming ``ID``, the document code of
-  the card's TD1 MRZ; basicConstraints cA FALSE (critical): the checks ICAO applies to PKD
-  uploads only require a DSC not to be a CA. Validity 10 years, never past the CSCA's.
+  the card's TD1 MRZ; no basicConstraints (the profile's "x": an end entity carries none,
+  and a verifier treats it as no CA). Validity 10 years, never past the CSCA's.
 - Chip QC checks the DSC at the SOD's signing time (``printers.chip.sod``), so cards stay
   verifiable after the DS key's usage period is over; the line refuses to sign after it
   (``check_key_usage_period``).
@@ -171,7 +171,8 @@ def ds_certificate(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        # No basicConstraints: ICAO 9303-12's profile (Table 6) has it "x", must not be
+        # present, in a Document Signer certificate (an end entity).
         .add_extension(_key_usage(cert_sign=False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
         .add_extension(

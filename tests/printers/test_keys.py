@@ -100,7 +100,8 @@ def test_certificates_say_test_and_have_the_icao_shape(tmp_path: Path) -> None:
     assert usage.critical and usage.value.key_cert_sign and usage.value.crl_sign
     assert not usage.value.digital_signature
 
-    assert not ds.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    with pytest.raises(x509.ExtensionNotFound):  # an end entity: 9303-12 leaves it out
+        ds.extensions.get_extension_for_class(x509.BasicConstraints)
     ds_usage = ds.extensions.get_extension_for_class(x509.KeyUsage)
     assert ds_usage.critical and ds_usage.value.digital_signature
     assert not ds_usage.value.key_cert_sign

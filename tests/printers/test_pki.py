@@ -73,7 +73,7 @@ def test_the_csca_profile(csca: x509.Certificate) -> None:
         ExtensionOID.KEY_USAGE,
         ExtensionOID.SUBJECT_KEY_IDENTIFIER,
         ExtensionOID.PRIVATE_KEY_USAGE_PERIOD,
-    }, "no EKU, no alternative names, nothing else"
+    }, "no basic constraints, no EKU, no alternative names, nothing else"
     constraints = extension(csca, ExtensionOID.BASIC_CONSTRAINTS)
     assert constraints.critical
     assert constraints.value == x509.BasicConstraints(ca=True, path_length=0)
@@ -101,13 +101,12 @@ def test_the_csca_profile(csca: x509.Certificate) -> None:
 
 def test_the_document_signer_profile(csca: x509.Certificate, ds: x509.Certificate) -> None:
     assert {e.oid for e in ds.extensions} == {
-        ExtensionOID.BASIC_CONSTRAINTS,
         ExtensionOID.KEY_USAGE,
         ExtensionOID.SUBJECT_KEY_IDENTIFIER,
         ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
         ExtensionOID.PRIVATE_KEY_USAGE_PERIOD,
         pki.ID_DOCUMENT_TYPE_LIST,
-    }, "no EKU, no alternative names, nothing else"
+    }, "no basic constraints, no EKU, no alternative names, nothing else"
     usage = extension(ds, ExtensionOID.KEY_USAGE)
     assert usage.critical and usage.value.digital_signature
     assert not any(
@@ -120,8 +119,8 @@ def test_the_document_signer_profile(csca: x509.Certificate, ds: x509.Certificat
             usage.value.crl_sign,
         )
     )
-    constraints = extension(ds, ExtensionOID.BASIC_CONSTRAINTS)
-    assert constraints.value == x509.BasicConstraints(ca=False, path_length=None)
+    with pytest.raises(x509.ExtensionNotFound):  # 9303-12 Table 6: "x" for the DS
+        ds.extensions.get_extension_for_oid(ExtensionOID.BASIC_CONSTRAINTS)
     aki = extension(ds, ExtensionOID.AUTHORITY_KEY_IDENTIFIER)
     csca_ski = extension(csca, ExtensionOID.SUBJECT_KEY_IDENTIFIER).value
     assert not aki.critical and aki.value.key_identifier == csca_ski.digest
