@@ -518,8 +518,9 @@ class LineController:
                 for serial, reason in job.spoiled:
                     outcomes.append((cards[serial], Outcome.FAIL, reason, started, ended))
                 self._record(session, Stage.PRINT, outcomes, summary)
+            rows = self._card_rows(session, (card for card, _ in printed))
             for card, face in printed:
-                _store_face(self._card_row(session, card), face)
+                _store_face(rows[card.card_serial], face)
         self._forget(serial for job, _, _ in done.jobs for serial, _ in job.spoiled)
         summary.count("printed", len(printed))
         return printed
@@ -547,9 +548,9 @@ class LineController:
             chips.append((card, face, chip))
         with session_scope(self.engine) as session:
             self._record(session, Stage.ENCODE, outcomes, summary)
-            for card, _ in faces:
-                if card.card_serial in uids:
-                    self._card_row(session, card).chip_uid = uids[card.card_serial]
+            rows = self._card_rows(session, (c for c, _ in faces if c.card_serial in uids))
+            for serial, uid in uids.items():
+                rows[serial].chip_uid = uid
         self._forget(card.card_serial for card, outcome, *_ in outcomes if outcome is Outcome.FAIL)
         summary.count("encoded", len(chips))
         return chips
@@ -576,8 +577,9 @@ class LineController:
                 outcomes.append((card, Outcome.FAIL, reason, started, ended))
         with session_scope(self.engine) as session:
             self._record(session, Stage.QC, outcomes, summary)
-            for card, _, _ in chips:
-                self._card_row(session, card).qc_result = results[card.card_serial]
+            rows = self._card_rows(session, (card for card, _, _ in chips))
+            for serial, result in results.items():
+                rows[serial].qc_result = result
         self._forget(card.card_serial for card, *_ in outcomes)  # QC is their last stage here
 
     # --- recording ------------------------------------------------------------------------
@@ -588,10 +590,12 @@ class LineController:
             self._card_ids.pop(serial, None)
             self._cards.pop(serial, None)
 
-    def _card_row(self, session: Session, card: CardData) -> Card:
-        row = session.get(Card, self._card_ids[card.card_serial])
-        assert row is not None
-        return row
+    def _card_rows(self, session: Session, cards: Iterable[CardData]) -> dict[str, Card]:
+        """The rows of ``cards`` by serial, in one query (``finish_stages`` has them in the
+        session already when it was called for them)."""
+        ids = [self._card_ids[card.card_serial] for card in cards]
+        rows = session.exec(select(Card).where(col(Card.id).in_(ids))).all() if ids else []
+        return {row.serial: row for row in rows}
 
     def _record(
         self, session: Session, stage: Stage, outcomes: Sequence[Outcome_], summary: RunSummary

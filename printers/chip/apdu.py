@@ -96,10 +96,13 @@ class Apdu:
     le: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("cla", "ins", "p1", "p2"):
-            value = getattr(self, name)
-            if not 0 <= value <= 0xFF:
-                raise ValueError(f"APDU {name} {value} is not a byte")
+        if not (
+            0 <= self.cla <= 0xFF and 0 <= self.ins <= 0xFF and 0 <= self.p1 <= 0xFF
+        ) or not 0 <= self.p2 <= 0xFF:  # one comparison chain: APDUs are made by the thousand
+            for name in ("cla", "ins", "p1", "p2"):
+                value = getattr(self, name)
+                if not 0 <= value <= 0xFF:
+                    raise ValueError(f"APDU {name} {value} is not a byte")
         if len(self.data) > MAX_LC:
             raise ValueError(f"APDU data of {len(self.data)} bytes needs extended length")
         if self.le is not None and not 1 <= self.le <= MAX_LE:

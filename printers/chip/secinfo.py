@@ -294,6 +294,14 @@ def dg14(ca_public_key: ec.EllipticCurvePublicKey, *, ca_key_id: int | None = No
     requires for ECDSA). ``ca_key_id`` goes into both CA structures when given (9303-11
     9.2.5: it MUST be given when the chip holds several CA keys)."""
     key_id = _key_id(ca_key_id)
+    if key_id is None:  # the line's DG14: the template, with this key's point
+        point = _p256_point(ca_public_key, "Chip Authentication", "DG14")
+        template = _dg14_template()
+        return template.der[: template.point] + point + template.der[template.point + len(point) :]
+    return _build_dg14(ca_public_key, key_id)
+
+
+def _build_dg14(ca_public_key: ec.EllipticCurvePublicKey, key_id: int | None) -> bytes:
     spki = keys.PublicKeyInfo.load(explicit_subject_public_key_info(ca_public_key))
     optional_key_id = {} if key_id is None else {"key_id": key_id}
     infos = SecurityInfos(
@@ -328,6 +336,54 @@ def dg14(ca_public_key: ec.EllipticCurvePublicKey, *, ca_key_id: int | None = No
         ]
     )
     return tlv.encode(DG_TAGS[14], infos.dump())
+
+
+@dataclass(frozen=True, slots=True)
+class _Template:
+    """The line's DG14 (no keyId) around the base point: where the point and the CA key's
+    SubjectPublicKeyInfo lie. Building and parsing DG14 with ``asn1crypto`` costs about half
+    a millisecond each, and the line does both for every card: a DG14 equal to the template
+    but for its 65-byte point is that very structure (DER by construction), and only the
+    point needs reading (and checking on the curve)."""
+
+    der: bytes
+    point: int  # offset of the point
+    spki: slice  # the SubjectPublicKeyInfo
+
+
+@functools.cache
+def _dg14_template() -> _Template:
+    base = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), P256_G)
+    der = _build_dg14(base, None)
+    spki = explicit_subject_public_key_info(base)
+    start = der.index(spki)
+    return _Template(der, start + len(spki) - len(P256_G), slice(start, start + len(spki)))
+
+
+def _template_dg14(data: bytes) -> Dg14 | None:
+    """``data`` as the line's own DG14 (see ``_Template``), or None if it is any other."""
+    template = _dg14_template()
+    end = template.point + len(P256_G)
+    if (
+        len(data) != len(template.der)
+        or data[: template.point] != template.der[: template.point]
+        or data[end:] != template.der[end:]
+    ):
+        return None
+    try:
+        key = ec.EllipticCurvePublicKey.from_encoded_point(
+            ec.SECP256R1(), data[template.point : end]
+        )
+    except ValueError:
+        raise _Malformed("public point is not on P-256") from None
+    return Dg14(
+        chip_authentication=(CaProtocol(ID_CA_ECDH_AES_CBC_CMAC_128, CA_VERSION, None),),
+        chip_authentication_keys=(
+            CaPublicKey(ID_PK_ECDH, data[template.spki], None, True, key),
+        ),
+        active_authentication=AaInfo(AA_VERSION, ECDSA_PLAIN_SHA256),
+        other_protocols=(),
+    )
 
 
 def dg15(aa_public_key: ec.EllipticCurvePublicKey) -> bytes:
@@ -459,6 +515,9 @@ def _check_key_ids(items: Iterable[CaProtocol | CaPublicKey], what: str) -> None
 
 
 def _dg14(data: bytes) -> Dg14:
+    own = _template_dg14(data)
+    if own is not None:
+        return own
     der = tlv.decode_single(data, DG_TAGS[14])
     if tlv.encode(DG_TAGS[14], der) != data:
         raise _Malformed("DG14 length is not DER")

@@ -26,6 +26,7 @@ one reason code:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -153,6 +154,21 @@ def lds_security_object(data_groups: Mapping[int, bytes]) -> bytes:
     return cast(bytes, lso.dump())
 
 
+@functools.lru_cache(maxsize=8)
+def _signer_identity(certificate_der: bytes) -> tuple[bytes, bytes]:
+    """The DER of the SignerIdentifier (issuer and serial number) and of the certificate
+    choice of a DS certificate: the same for every SOD it signs, made once."""
+    ds = asn1_x509.Certificate.load(certificate_der)
+    sid = cms.SignerIdentifier(
+        {
+            "issuer_and_serial_number": cms.IssuerAndSerialNumber(
+                {"issuer": ds.issuer, "serial_number": ds.serial_number}
+            )
+        }
+    )
+    return bytes(sid.dump()), bytes(cms.CertificateChoices({"certificate": ds}).dump())
+
+
 def build_sod(
     data_groups: Mapping[int, bytes], signer: DocumentSigner, *, signing_time: datetime
 ) -> bytes:
@@ -181,17 +197,11 @@ def build_sod(
     )
     # The signer hashes and signs (in its token): this code never holds a key.
     signature = signer.sign(signed_attrs.dump())
-    ds = asn1_x509.Certificate.load(certificate.public_bytes(_DER))
+    sid, choice = _signer_identity(certificate.public_bytes(_DER))
     signer_info = cms.SignerInfo(
         {
             "version": "v1",
-            "sid": cms.SignerIdentifier(
-                {
-                    "issuer_and_serial_number": cms.IssuerAndSerialNumber(
-                        {"issuer": ds.issuer, "serial_number": ds.serial_number}
-                    )
-                }
-            ),
+            "sid": cms.SignerIdentifier.load(sid),
             "digest_algorithm": _sha256(),
             "signed_attrs": signed_attrs,
             "signature_algorithm": {"algorithm": "sha256_ecdsa"},
@@ -206,7 +216,7 @@ def build_sod(
                 "content_type": ID_LDS_SECURITY_OBJECT,
                 "content": core.ParsableOctetString(econtent),
             },
-            "certificates": [cms.CertificateChoices({"certificate": ds})],
+            "certificates": [cms.CertificateChoices.load(choice)],
             "signer_infos": [signer_info],
         }
     )

@@ -224,7 +224,7 @@ def test_keys_run_show_and_export(
     assert code == 0
     names = sorted(p.name for p in (tmp_path / "audit").iterdir())
     assert names == sorted(
-        ["front.pdf", "back.pdf", "mrz.txt", "EF.COM", "DG1", "DG2", "DG13", "SOD"]
+        ["front.pdf", "back.pdf", "mrz.txt", "EF.COM", "DG1", "DG2", "DG13", "DG14", "DG15", "SOD"]
     )
     from printers.chip import lds
 

@@ -79,3 +79,25 @@ def slot(pcscd: str) -> Iterator[ChipSlot]:
     yield slot
     stop.set()
     thread.join(5)
+
+
+@pytest.fixture
+def empty_slot(slot: ChipSlot) -> ChipSlot:
+    """The session's slot, emptied, once pcscd has seen the reader empty: whatever an earlier
+    test left in the reader (a card swapped mid-session, say) is gone before this one starts."""
+    from printers.chip.transport import NoCard, PcscTransport, TransportFailure
+
+    slot.remove()
+
+    def empty() -> bool | None:
+        try:
+            with PcscTransport(READER, timeout=0.0) as transport:
+                transport.uid()
+        except NoCard:
+            return True
+        except TransportFailure:  # the card on its way out: present, unpowered or gone mid-call
+            return None
+        return None
+
+    eventually(empty, timeout=READY_TIMEOUT, what=f"'{READER}' to look empty")
+    return slot

@@ -177,8 +177,9 @@ def test_a_chip_altered_after_signing_is_rejected_and_reworked(
 
 @pytest.mark.usefixtures("pcscd")
 def test_the_line_through_pcscd_and_vpcd(
-    sqlite_engine: Engine, tmp_path: Path, clock: StepClock, slot: ChipSlot
+    sqlite_engine: Engine, tmp_path: Path, clock: StepClock, empty_slot: ChipSlot
 ) -> None:
+    slot = empty_slot
     intake(sqlite_engine, tmp_path / "in", 3, clock)
     settings = settings_for(tmp_path / "home", qr_sample_rate=0.0)
     line = line_for(settings, sqlite_engine, clock)
@@ -202,7 +203,7 @@ def test_the_line_through_pcscd_and_vpcd(
         ),  # type: ignore[attr-defined]
     )
     summary = controller(sqlite_engine, devices, clock, line).run()
-    assert (summary.started, summary.passed) == (3, 3)
+    assert (summary.started, summary.passed) == (3, 3), (summary.spoiled, summary.device_faults)
     with session_scope(sqlite_engine) as session:
         cards = session.exec(select(Card)).all()
         assert all(bodies.chip(c.serial).uid.hex().upper() == c.chip_uid for c in cards)

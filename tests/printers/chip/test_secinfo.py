@@ -538,3 +538,28 @@ def test_every_truncation_is_refused(data: bytes, at: int) -> None:
     parse = secinfo.parse_dg14 if data[0] == 0x6E else secinfo.parse_dg15
     with pytest.raises(lds.LdsError):
         parse(cut)
+
+
+def test_the_lines_own_dg14_takes_the_short_way_and_gives_the_same_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DG14 built and parsed through the template (the line's DG14 with its point spliced
+    in) is byte for byte and field for field what asn1crypto builds and parses."""
+    for _ in range(5):
+        key = ec.generate_private_key(ec.SECP256R1()).public_key()
+        fast = secinfo.dg14(key)
+        assert fast == secinfo._build_dg14(key, None)
+        parsed = secinfo.parse_dg14(fast)
+        secinfo.parse_dg14.cache_clear()
+        monkeypatch.setattr(secinfo, "_template_dg14", lambda data: None)
+        slow = secinfo.parse_dg14(fast)
+        monkeypatch.undo()
+        secinfo.parse_dg14.cache_clear()
+        assert parsed == slow
+        assert parsed.chip_authentication_keys[0].public_key == key
+    template = secinfo._dg14_template()
+    off_curve = bytearray(fast)
+    off_curve[template.point + 5] ^= 0x01  # no longer a point of P-256
+    with pytest.raises(lds.LdsError) as caught:
+        secinfo.parse_dg14(bytes(off_curve))
+    assert caught.value.reason_code == "lds.dg14.format"
