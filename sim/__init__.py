@@ -1,7 +1,7 @@
 """The capacity-planning simulator: the line's own ``LineSpec`` played forward in time.
 
     from sim import load_scenario, replicate, summarise
-    scenario = load_scenario("base-2021")               # or a path to a scenario YAML
+    scenario = load_scenario("plan-2021")               # or a path to a scenario YAML
     slipped = scenario.with_overrides({"chips": {"deliveries": {"april": {"slip_days": 21}}}})
     runs = replicate(scenario, 10, seed=1)               # parallel, one process per core
     print(summarise(runs).to_json(indent=2))             # means and 95 % t-intervals
@@ -31,12 +31,23 @@ Two modes, one entry point (``simulate``/``replicate``, ``mode=``):
 Replications use common random numbers (``sim.streams``): one seeded stream per purpose, so
 scenarios run with the same seed see the same delays, breakdowns and arrivals where they share
 structure; a replication depends only on (seed, index), whatever the number of workers.
+
+On top of that, for planners:
+
+- ``sim.comparison``: paired differences between scenarios, replication by replication
+  (paired-t intervals), and replications added until a target date is precise enough;
+- ``sim.plan``: the goal seek (``cardline plan``): the cheapest setting of some scenario
+  fields that reaches the target in time with a wanted probability; ``sim.search`` holds
+  its searches, ``sim.plan_report`` its text and PDF;
+- ``sim.report``: the forecast document, its text and its PDF (``sim.pdf``: drawing helpers);
+- ``sim.history``: the published figures of the 2021 drive, and the fit of ``history-2021``.
 """
 
 from sim.results import DayResult, RunResult, StageResult, StageSummary, Summary, Totals, summarise
 from sim.run import AUTO_FAST_ABOVE, Mode, compare, pick_mode, replicate, simulate
 from sim.scenario import (
     Chips,
+    Costs,
     Delivery,
     Demand,
     Group,
@@ -53,6 +64,7 @@ from sim.stats import Interval, t_interval
 __all__ = [
     "AUTO_FAST_ABOVE",
     "Chips",
+    "Costs",
     "DayResult",
     "Delivery",
     "Demand",

@@ -19,6 +19,7 @@ waiting there, as it was taken first), with its next attempt number.
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
 from collections.abc import Sequence
 
@@ -125,11 +126,17 @@ class Pool:
         if self.fair:
             self._take_fair(n, out)
             return out
+        # the class heads in a heap, ordered as _best orders them (rank, key, then the lower
+        # class index): the same order, without scanning every class for every run taken
+        queues, ranks = self.queues, self.ranks
+        heads = [(ranks[c], q[0][0], c) for c, q in enumerate(queues) if self.counts[c]]
+        heapq.heapify(heads)
         while n > 0:
-            cls = self._best(range(len(self.queues)))
-            queue = self.queues[cls]
-            # take from this class while its head stays the best (same rank, key not beaten)
+            _, _, cls = heapq.heappop(heads)
+            queue = queues[cls]
             n -= self._take_class(cls, min(n, int(queue[0][2])), out)
+            if self.counts[cls]:
+                heapq.heappush(heads, (ranks[cls], queue[0][0], cls))
         return out
 
     def _take_fair(self, n: int, out: list[Taken]) -> None:

@@ -3,7 +3,7 @@
 ``RunResult.to_dict()`` (one replication)::
 
     {
-      "scenario": "base-2021", "mode": "fast" | "cards", "seed": 1, "replication": 0,
+      "scenario": "plan-2021", "mode": "fast" | "cards", "seed": 1, "replication": 0,
       "start": "2021-03-03", "days": 120, "warmup_days": 0.0,
       "target": {"cards": 50000000, "by": "2021-07-01" | null,
                  "reached_on": "2021-06-24" | null, "day": 113 | null},

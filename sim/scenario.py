@@ -1,9 +1,9 @@
 """Scenarios: a base line spec plus overrides, demand, chip supply and a target.
 
-A scenario is a YAML file (``sim/scenarios/base-2021.yaml`` is the reference)::
+A scenario is a YAML file (``sim/scenarios/plan-2021.yaml`` is the reference)::
 
     name: slip-march-21d
-    extends: base-2021.yaml        # optional: another scenario file, merged under this one
+    extends: plan-2021.yaml        # optional: another scenario file, merged under this one
     base: default                  # the line spec: "default" (built-in) or a path
     line:                          # overrides merged into the base line spec
       stages: {chip-encode: {machines: 56}}

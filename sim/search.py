@@ -18,12 +18,16 @@ Two searches:
 - ``frontier_search``: for fields in which the target is *monotone* (a step up the ladder
   never makes it harder: more machines, more chips, an earlier delivery, one more shift),
   the feasible points form an up-set and the cheapest lies on its lower frontier. The
-  search enumerates the other monotone fields ("outer") in order and, in each column,
-  finds the lowest feasible value of the field with the longest ladder ("inner") by
-  bisection, or by galloping down from the column before (the frontier of column ``o + 1``
-  is never above that of column ``o``): about ``columns x log(values)`` points instead of
-  the grid. Known results bound the rest: a point below a ruled-out one is ruled out without
-  a run; a column whose cheapest point already costs more than the best found is skipped.
+  search enumerates the other monotone fields ("outer"), dearest column first, and in
+  each column finds the lowest feasible value of the field with the longest ladder
+  ("inner") by bisection, or by galloping from what the columns before left known (a
+  failure in a dearer column rules out everything below it in the cheaper ones: the
+  frontier of a cheaper column is never lower): about ``columns x log(values)`` points
+  instead of the grid, and far fewer when most of the grid fails. (Cheapest column first,
+  ``descending=False``, gallops down from a dominated success instead: on random monotone
+  problems it decides about a third more points.) Known results bound the rest: a point
+  below a ruled-out one is ruled out without a run; a column whose cheapest point already
+  costs more than the best found is skipped.
   Non-monotone fields are enumerated, each of their values with its own frontier walk.
   Only the winner needs proof: ``LIKELY`` points steer the walk, and the cheapest one is
   certified at the end (if it fails, the walk runs again with that knowledge; runs already
@@ -91,7 +95,13 @@ class FrontierSearch:
     """``frontier_search`` with its state (what is known of each point it met)."""
 
     def __init__(
-        self, sizes: Sequence[int], monotone: Sequence[bool], costs: Costs, oracle: Oracle
+        self,
+        sizes: Sequence[int],
+        monotone: Sequence[bool],
+        costs: Costs,
+        oracle: Oracle,
+        *,
+        descending: bool = True,
     ) -> None:
         if len(sizes) != len(monotone) or len(sizes) != len(costs.fields):
             raise ValueError("one size, monotone flag and cost ladder per field")
@@ -104,6 +114,7 @@ class FrontierSearch:
         self.inner = max(mono, key=lambda f: (self.sizes[f], -f)) if mono else None
         self.outer = [f for f in mono if f != self.inner]
         self.violations = 0  # a cheaper neighbour of the winner turned out feasible
+        self.descending = descending
 
     # -- what is known ------------------------------------------------------------------------
 
@@ -159,7 +170,8 @@ class FrontierSearch:
         best: Point | None = None
         others = [f for f in range(len(self.sizes)) if f not in self.grid]
         for fixed in itertools.product(*(range(self.sizes[f]) for f in self.grid)):
-            for rest in itertools.product(*(range(self.sizes[f]) for f in self.outer)):
+            columns = list(itertools.product(*(range(self.sizes[f]) for f in self.outer)))
+            for rest in reversed(columns) if self.descending else columns:
                 base = [0] * len(self.sizes)
                 for f, v in zip(self.grid, fixed, strict=True):
                     base[f] = v
@@ -194,12 +206,12 @@ class FrontierSearch:
         if cap < lo:
             return None
         if top is not None and top <= cap:
-            hi, gallop = top, True
+            hi, known_top = top, True
         else:
-            hi, gallop = cap, False
+            hi, known_top = cap, False
             if not self.feasible(self._with(base, inner, hi)):
                 return None  # nothing in this column can beat the best (or reach the target)
-        if gallop:
+        if known_top and lo == 0:  # the frontier is near the top: gallop down from it
             step = 1
             while hi - step >= lo:
                 if self.feasible(self._with(base, inner, hi - step)):
@@ -208,6 +220,15 @@ class FrontierSearch:
                 else:
                     lo = hi - step + 1
                     break
+        elif lo > 0 and not known_top:  # near the bottom (a failure above): gallop up
+            step, probe = 1, lo
+            while probe < hi:
+                if self.feasible(self._with(base, inner, probe)):
+                    hi = probe
+                    break
+                lo = probe + 1
+                probe = min(hi, lo + step)
+                step *= 2
         while lo < hi:
             mid = (lo + hi) // 2
             if self.feasible(self._with(base, inner, mid)):

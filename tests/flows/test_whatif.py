@@ -152,3 +152,79 @@ def test_the_what_if_deployment_passes_the_flow_its_own_defaults() -> None:
     assert entry["parameters"] == {
         name: parameter.default for name, parameter in signature.parameters.items()
     }
+
+
+# --- the plan flow ------------------------------------------------------------------------
+
+PLAN_VARY = [
+    "line.stages.print.machines=1..2",
+    "chips.deliveries.first.date=2021-03-03..2021-03-06",
+]
+PLAN_ARGS: dict[str, Any] = {"probability": 0.8, "seed": SEED, "max_replications": 16}
+
+
+@pytest.fixture(scope="module")
+def plan_file(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("plan") / "small-plan.yaml"
+    small = campaign(name="small-plan", target={"cards": 45_000, "by": "2021-03-08"})
+    path.write_text(yaml.safe_dump(small.definition), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def expected_plan(plan_file: str) -> dict[str, Any]:
+    """The plan without Prefect: ``sim.plan`` in this process."""
+    from sim.plan import plan
+
+    return plan(load_scenario(plan_file), PLAN_VARY, mode="fast", workers=1, **PLAN_ARGS)
+
+
+def test_the_plan_flow_gives_the_plan_and_a_table_of_the_candidates(
+    prefect_server: None, plan_file: str, expected_plan: dict[str, Any]
+) -> None:
+    from flows.plan_flow import plan_flow
+
+    document = plan_flow(scenario=plan_file, vary=PLAN_VARY, mode="fast", workers=2, **PLAN_ARGS)
+    assert document == expected_plan  # the same replications, whatever ran them
+    stored = _artifacts()
+    table = stored["plan-candidates"]
+    rows = json.loads(table) if isinstance(table, str) else table
+    assert len(rows) == expected_plan["evaluated"]
+    assert sum(1 for row in rows if row["best"]) == 1
+    assert [row["cost"] for row in rows] == sorted(row["cost"] for row in rows)
+    assert "cheapest setting: cost" in str(stored["plan-summary"])
+
+
+def test_the_plan_flow_runs_its_candidates_as_tasks_on_a_dask_cluster(
+    prefect_server: None, plan_file: str, expected_plan: dict[str, Any], dask_address: str
+) -> None:
+    from distributed import Client
+
+    from flows.plan_flow import plan_flow
+
+    document = plan_flow(
+        scenario=plan_file, vary=PLAN_VARY, mode="fast", dask_address=dask_address, **PLAN_ARGS
+    )
+    with Client(dask_address) as client:  # type: ignore[no-untyped-call]
+        ran = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
+    assert document == expected_plan
+    assert any("plan-candidate" in prefix for prefix in ran), ran
+
+
+def test_the_plan_deployment_passes_the_flow_its_own_defaults_and_they_make_a_plan() -> None:
+    import inspect
+
+    from flows.plan_flow import plan_flow
+    from sim.plan import deadline_of, varied_field
+
+    deployments = yaml.safe_load(Path("prefect.yaml").read_text(encoding="utf-8"))["deployments"]
+    (entry,) = [d for d in deployments if d["name"] == "plan"]
+    assert entry["entrypoint"] == "flows/plan_flow.py:plan_flow"
+    signature = inspect.signature(plan_flow.fn)
+    assert entry["parameters"] == {
+        name: parameter.default for name, parameter in signature.parameters.items()
+    }
+    scenario = load_scenario(entry["parameters"]["scenario"])
+    _, _, deadline = deadline_of(scenario)
+    for text in entry["parameters"]["vary"]:
+        assert varied_field(scenario, text, deadline).monotone

@@ -63,15 +63,17 @@ def problems(draw: st.DrawFn) -> tuple[list[int], Costs, Threshold]:
 def test_the_frontier_walk_finds_the_cheapest_feasible_point_as_brute_force_does(
     problem: tuple[list[int], Costs, Threshold],
 ) -> None:
-    sizes, costs, oracle = problem
-    brute = Threshold(oracle.weights, oracle.need, oracle.likely)
+    sizes, costs, problem_oracle = problem
+    brute = Threshold(problem_oracle.weights, problem_oracle.need, problem_oracle.likely)
     expected = grid_search(sizes, costs, brute)
-    search = FrontierSearch(sizes, [True] * len(sizes), costs, oracle)
-    assert search.run() == expected
-    assert search.violations == 0
-    assert len(set(oracle.screened)) <= len(list(all_points(sizes)))
-    # proof is asked only of points that looked like winners, and of the winner's neighbours
-    assert set(oracle.certified) <= oracle.likely
+    for descending in (True, False):  # columns from the dearest, or from the cheapest
+        oracle = Threshold(problem_oracle.weights, problem_oracle.need, problem_oracle.likely)
+        search = FrontierSearch(sizes, [True] * len(sizes), costs, oracle, descending=descending)
+        assert search.run() == expected
+        assert search.violations == 0
+        assert len(set(oracle.screened)) <= len(list(all_points(sizes)))
+        # proof is asked only of points that looked like winners
+        assert set(oracle.certified) <= oracle.likely
 
 
 @given(problems(), st.data())
