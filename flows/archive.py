@@ -12,6 +12,7 @@ personal data: files are owner-only.
 from __future__ import annotations
 
 import io
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -62,22 +63,48 @@ def _page(pdf: Path, index: int, out: Path) -> None:
 
 
 class CardArchive:
-    """Keeps each card's chip read-back at QC; exports an auditor's set of files."""
+    """Keeps each card's chip read-back at QC (``keep``: written by a thread of its own, so
+    that the disk's sync overlaps the next card's inspection; ``flush`` waits for it); exports
+    an auditor's set of files."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: list[Future[None]] = []
 
     def chip_file(self, card_serial: str) -> Path:
         return self.root / f"{card_serial}.chip"
 
-    def __call__(self, card: CardData, face: PrintedFace, verdict: QcVerdict) -> None:
+    def keep(self, card: CardData, face: PrintedFace, verdict: QcVerdict) -> None:
         if not verdict.readback:
             return  # nothing could be read from the chip: the card is spoiled with its reason
-        private_dir(self.root)
         content = b"".join(
             verdict.readback[name] for name in CHIP_FILES if name in verdict.readback
         )
-        write_private(self.chip_file(card.card_serial), content)
+        if self._writer is None:
+            private_dir(self.root)
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="archive")
+        self._pending.append(self._writer.submit(self._write, card.card_serial, content))
+
+    def _write(self, card_serial: str, content: bytes) -> None:
+        write_private(self.chip_file(card_serial), content)
+
+    def flush(self) -> None:
+        """Wait until every kept archive is written (a write's error is raised here)."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            future.result()
+
+    def __call__(self, card: CardData, face: PrintedFace, verdict: QcVerdict) -> None:
+        """Keep one card's archive now (written and synced before this returns)."""
+        self.keep(card, face, verdict)
+        self.flush()
+
+    def close(self) -> None:
+        self.flush()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
     def export(self, card_serial: str, face: PrintedFace | None, out: Path) -> list[Path]:
         """Write the auditor's set of files of one card to ``out`` (made 0700 if new; the

@@ -212,6 +212,7 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
             f"CARDLINE_CHIP_TRANSPORT={settings.chip_transport!r}: expected inprocess or pcsc"
         )
     render_in: ProcessPoolExecutor | None = None
+    verify_in: ProcessPoolExecutor | None = None
     if settings.render_processes:
         # spawn, not fork: this process may run threads (the vpcd emulator).
         render_in = ProcessPoolExecutor(
@@ -219,11 +220,21 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
             mp_context=multiprocessing.get_context("spawn"),
             initializer=die_with_parent,
         )
+        # QC's checks that need no chip (passive authentication, the face) in a process of
+        # their own: beside the chip read here, never queued behind a batch's rendering.
+        verify_in = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=die_with_parent,
+        )
+    archive = CardArchive(settings.cards_dir)
 
     def close_all() -> None:
         reader_close()
-        if render_in is not None:
-            render_in.shutdown(wait=True, cancel_futures=True)
+        for pool in (render_in, verify_in):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        archive.close()
         signer.close()
 
     devices = Devices(
@@ -241,8 +252,7 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
             csca=csca,
             rng=random.Random(f"{seed}:qc"),
             qr_sample_rate=settings.qr_sample_rate,
+            verify_in=verify_in,
         ),
     )
-    return Line(
-        devices=devices, archive=CardArchive(settings.cards_dir), close=close_all, stock=stock
-    )
+    return Line(devices=devices, archive=archive, close=close_all, stock=stock)

@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -44,8 +44,14 @@ from line.types import CardState, Clock, Outcome, Stage
 
 log = get_logger(__name__)
 
-Archive = Callable[[CardData, PrintedFace, QcVerdict], None]
-"""Keeps what QC saw of a card (faces and chip files) for auditors."""
+class Archive(Protocol):
+    """Keeps what QC saw of a card (faces and chip files) for auditors. ``keep`` may write in
+    the background; ``flush`` returns once everything kept so far is on disk (the line
+    records a QC outcome only after its card's archive is written)."""
+
+    def keep(self, card: CardData, face: PrintedFace, verdict: QcVerdict) -> None: ...
+
+    def flush(self) -> None: ...
 
 Screen = Callable[[Application], str | None]
 """Why an application's data cannot make a card (a reason code), checked before a card body
@@ -560,12 +566,13 @@ class LineController:
     ) -> None:
         outcomes: list[Outcome_] = []
         results: dict[str, str] = {}
-        for card, face, chip in chips:
-            started = self.clock()
-            verdict = self.devices.qc.inspect(card, face, chip)
+        chips = list(chips)
+        started = self.clock()
+        verdicts = self.devices.qc.inspect_all(chips)
+        for (card, face, _), verdict in zip(chips, verdicts, strict=True):
             ended = self.clock()
             if self.archive is not None:
-                self.archive(card, face, verdict)
+                self.archive.keep(card, face, verdict)
             results[card.card_serial] = (
                 "passed" if verdict.passed else ",".join(verdict.reasons)[:512]
             )
@@ -575,6 +582,9 @@ class LineController:
             else:
                 reason = verdict.reasons[0] if verdict.reasons else "qc.reject"
                 outcomes.append((card, Outcome.FAIL, reason, started, ended))
+            started = ended  # the station works on the next card from here
+        if self.archive is not None:
+            self.archive.flush()
         with session_scope(self.engine) as session:
             self._record(session, Stage.QC, outcomes, summary)
             rows = self._card_rows(session, (card for card, _, _ in chips))

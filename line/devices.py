@@ -6,7 +6,7 @@ only know these protocols, so they never know whether a device is real.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -83,6 +83,13 @@ class QcStation(Protocol):
     name: str
 
     def inspect(self, card: CardData, face: PrintedFace, chip: ChipRecord) -> QcVerdict: ...
+
+    def inspect_all(
+        self, cards: Iterable[tuple[CardData, PrintedFace, ChipRecord]]
+    ) -> Iterator[QcVerdict]:
+        """``inspect`` of each card, in order (a station may overlap one card's checks with
+        the next card's read-back)."""
+        ...
 
 
 class ChipStock(Protocol):

@@ -6,29 +6,101 @@ that failed; the line's routing turns that into rework.
 
 from __future__ import annotations
 
+import functools
 import random
 import secrets
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import BrokenExecutor, Executor, Future
+from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from line.card import CardData
 from line.devices import ChipRecord, PrintedFace, QcVerdict
+from line.logsetup import get_logger
 from printers.chip import lds
 from printers.chip.bac import RandomBytes
 from printers.chip.bodies import Connect
 from printers.chip.checks import check_chip
-from printers.chip.reader import read_chip
+from printers.chip.reader import ChipReading, active_authentication_problems, read_chip
 from printers.face.check import PdfDocuments, check_face
 from printers.mrz import access_data, mrz_lines, validate_td1
+
+log = get_logger(__name__)
+
+
+def verify_card(
+    card: CardData,
+    face: PrintedFace,
+    files: Mapping[str, bytes],
+    active_authentication: tuple[bytes, bytes] | None,
+    *,
+    decode_qr: bool,
+    csca_pem: bytes,
+) -> list[str]:
+    """Every check of a card that needs no chip: Active Authentication's answer against DG15,
+    passive authentication (the SOD against the CSCA, every data group's hash, DG1 and DG13
+    against the card's data), the MRZ's own rules and the printed face. A pure function of
+    its arguments (picklable): QC runs it in a helper process while it reads the next chip."""
+    expected = mrz_lines(card)
+    reasons = [f"qc.{problem.reason_code}" for problem in validate_td1(expected)]
+    if files:
+        if active_authentication is not None:
+            reasons.extend(active_authentication_problems(dict(files), *active_authentication))
+        reasons.extend(
+            check_chip(
+                files,
+                csca_cert=_csca(csca_pem),
+                expected_mrz=expected,
+                expected_dg13=lds.national_data_of(card),
+            )
+        )
+    reasons.extend(
+        check_face(
+            card,
+            face.pdf,
+            face.front_page,
+            face.back_page,
+            decode_qr=decode_qr,
+            documents=_documents(),
+        )
+    )
+    return reasons
+
+
+@functools.cache
+def _csca(pem: bytes) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem)
+
+
+@functools.cache
+def _documents() -> PdfDocuments:
+    """This process's open print batches (one per process: the line's, or a helper's)."""
+    return PdfDocuments()
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    card: CardData
+    face: PrintedFace
+    chip: ChipRecord
+    reading: ChipReading
+    decode_qr: bool
+    verified: Future[list[str]] | None
 
 
 class Inspector:
     """Every card read back as an inspection system reads it (``printers.chip.reader``: BAC
     with the MRZ computed from the database, Chip Authentication, the files under secure
-    messaging, Active Authentication with a fresh random challenge), then passive
-    authentication (the SOD against the CSCA, every data group's hash, DG1 and DG13
-    against the database: ``printers.chip.checks``), the face text of every card, and the
-    QR code rasterised and decoded on a seeded sample of ``qr_sample_rate`` of the cards."""
+    messaging, Active Authentication with a fresh random challenge), then ``verify_card``:
+    the chip's answer to Active Authentication, passive authentication (the SOD against the
+    CSCA, every data group's hash, DG1 and DG13 against the database:
+    ``printers.chip.checks``), the face text of every card, and the QR code rasterised and
+    decoded on a seeded sample of ``qr_sample_rate`` of the cards.
+
+    With ``verify_in`` (a process pool), ``inspect_all`` verifies each card in a helper
+    process while it reads the next chip here (the chip is read where it is)."""
 
     def __init__(
         self,
@@ -39,6 +111,7 @@ class Inspector:
         rng: random.Random,
         qr_sample_rate: float,
         random_bytes: RandomBytes = secrets.token_bytes,
+        verify_in: Executor | None = None,
     ) -> None:
         if not 0.0 <= qr_sample_rate <= 1.0:
             raise ValueError(f"qr_sample_rate must be within [0, 1], got {qr_sample_rate}")
@@ -48,10 +121,27 @@ class Inspector:
         self.rng = rng
         self.qr_sample_rate = qr_sample_rate
         self.random_bytes = random_bytes  # BAC's RND.IFD and K.IFD, AA's challenge: fresh
-        self.documents = PdfDocuments()
+        self.verify_in = verify_in
+        self._csca_pem = csca.public_bytes(serialization.Encoding.PEM)
 
     def inspect(self, card: CardData, face: PrintedFace, chip: ChipRecord) -> QcVerdict:
-        expected = mrz_lines(card)
+        return next(self.inspect_all([(card, face, chip)]))
+
+    def inspect_all(
+        self, cards: Iterable[tuple[CardData, PrintedFace, ChipRecord]]
+    ) -> Iterator[QcVerdict]:
+        """The verdict of each card, in order; each is yielded once the next chip is read (its
+        verification ran meanwhile)."""
+        previous: _Reading | None = None
+        for card, face, chip in cards:
+            current = self._read(card, face, chip)
+            if previous is not None:
+                yield self._verdict(previous)
+            previous = current
+        if previous is not None:
+            yield self._verdict(previous)
+
+    def _read(self, card: CardData, face: PrintedFace, chip: ChipRecord) -> _Reading:
         document_number, born, expires = access_data(card)
         with self.connect(card.card_serial) as transport:
             reading = read_chip(
@@ -60,35 +150,49 @@ class Inspector:
                 date_of_birth=born,
                 date_of_expiry=None if expires == "<" * 6 else expires,
                 random_bytes=self.random_bytes,
-            )
-        reasons = list(reading.problems)
-        if reading.uid is not None and reading.uid != chip.chip_uid:
-            reasons.append("qc.chip.uid_mismatch")
-        reasons.extend(f"qc.{problem.reason_code}" for problem in validate_td1(expected))
-        if reading.files:
-            reasons.extend(
-                check_chip(
-                    reading.files,
-                    csca_cert=self.csca,
-                    expected_mrz=expected,
-                    expected_dg13=lds.national_data_of(card),
-                )
+                verify_signature=False,
             )
         decode_qr = self.rng.random() < self.qr_sample_rate
-        reasons.extend(
-            check_face(
-                card,
-                face.pdf,
-                face.front_page,
-                face.back_page,
-                decode_qr=decode_qr,
-                documents=self.documents,
-            )
-        )
+        verified = None
+        if self.verify_in is not None:
+            try:
+                verified = self.verify_in.submit(
+                    verify_card, card, face, reading.files, reading.active_authentication,
+                    decode_qr=decode_qr, csca_pem=self._csca_pem,
+                )  # fmt: skip
+            except BrokenExecutor:
+                self._lost_helper()
+        return _Reading(card, face, chip, reading, decode_qr, verified)
+
+    def _verdict(self, read: _Reading) -> QcVerdict:
+        reading = read.reading
+        reasons = list(reading.problems)
+        if reading.uid is not None and reading.uid != read.chip.chip_uid:
+            reasons.append("qc.chip.uid_mismatch")
+        found: list[str] | None = None
+        if read.verified is not None:
+            try:
+                found = read.verified.result()
+            except BrokenExecutor:
+                self._lost_helper()
+        if found is None:
+            found = verify_card(
+                read.card, read.face, reading.files, reading.active_authentication,
+                decode_qr=read.decode_qr, csca_pem=self._csca_pem,
+            )  # fmt: skip
+        reasons.extend(found)
         return QcVerdict(
-            card_serial=card.card_serial,
+            card_serial=read.card.card_serial,
             passed=not reasons,
             reasons=tuple(dict.fromkeys(reasons)),
             chip_uid=reading.uid,
             readback=reading.files,
         )
+
+    def _lost_helper(self) -> None:
+        log.error(
+            "qc.verify_helper_lost",
+            station=self.name,
+            action="verifying in the line's own process from now on",
+        )
+        self.verify_in = None

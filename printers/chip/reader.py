@@ -116,6 +116,7 @@ class ChipReading:
     uid: str | None
     files: dict[str, bytes] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    active_authentication: tuple[bytes, bytes] | None = None  # (challenge, the chip's answer)
 
     @property
     def passed(self) -> bool:
@@ -135,13 +136,17 @@ def read_chip(
     challenge: bytes | None = None,
     random_bytes: RandomBytes = secrets.token_bytes,
     generate_key: KeyGenerator = ec.generate_private_key,
+    verify_signature: bool = True,
 ) -> ChipReading:
     """Inspect the chip in ``transport`` with the MRZ data printed on its card (see the
     module's docstring). ``challenge``: Active Authentication's (8 fresh random bytes
-    when None). Never raises for a bad chip: every failure is a reason code."""
+    when None). ``verify_signature`` False: the chip's answer to it is returned
+    (``ChipReading.active_authentication``) for the caller to verify elsewhere (QC does it
+    in a helper process). Never raises for a bad chip: every failure is a reason code."""
     problems: list[str] = []
     files: dict[str, bytes] = {}
     uid: str | None = None
+    exchange: tuple[bytes, bytes] | None = None
     try:
         uid = transport.uid().hex().upper()
         transport.transmit(select_aid(LDS_AID))
@@ -155,14 +160,18 @@ def read_chip(
             files.update(_read(secure, [name for name, _ in FILES if name != "DG14"]))
         except SecureChannelBroken:
             raise _Stop("no response under the new keys", reason_code="qc.ca") from None
-        problems.extend(_active_authentication(secure, files, challenge or random_bytes(8)))
+        exchange = _internal_authenticate(secure, challenge or random_bytes(8))
+        if exchange is None:
+            problems.append("qc.aa.refused")
+        elif verify_signature:
+            problems.extend(active_authentication_problems(files, *exchange))
     except _Stop as stop:
         problems.append(str(stop.fields["reason_code"]))
     except SecureChannelBroken:
         problems.append("qc.sm")
     except ChipError as error:
         problems.append(f"qc.chip.{error.reason_code.rpartition('.')[2]}")
-    return ChipReading(uid, files, tuple(problems))
+    return ChipReading(uid, files, tuple(problems), None if verify_signature else exchange)
 
 
 def open_session(
@@ -222,16 +231,26 @@ def _chip_authentication(secure: SecureTransport, dg14: bytes, generate_key: Key
     secure.switch(keys)
 
 
-def _active_authentication(
-    secure: SecureTransport, files: dict[str, bytes], challenge: bytes
-) -> list[str]:
+def _internal_authenticate(secure: SecureTransport, challenge: bytes) -> tuple[bytes, bytes] | None:
+    """INTERNAL AUTHENTICATE under secure messaging: (challenge, the chip's answer), or None
+    if the chip refused it."""
     try:
-        signature, _, _ = secure.transmit(internal_authenticate_command(challenge))
-        verify_active_authentication(files.get("DG15"), files.get("DG14"), challenge, signature)
-    except AaError as error:
-        return [error.reason_code]
+        return challenge, secure.transmit(internal_authenticate_command(challenge))[0]
+    except AaError:
+        return None
     except ChipError as error:
         if isinstance(error, SecureChannelBroken):
             raise
-        return ["qc.aa.refused"]
+        return None
+
+
+def active_authentication_problems(
+    files: dict[str, bytes], challenge: bytes, signature: bytes
+) -> list[str]:
+    """The reason code of an Active Authentication answer that does not verify with DG15's
+    key and DG14's algorithm (none: the chip is the one its files describe)."""
+    try:
+        verify_active_authentication(files.get("DG15"), files.get("DG14"), challenge, signature)
+    except AaError as error:
+        return [error.reason_code]
     return []

@@ -5,7 +5,7 @@ The same controller with the real virtual devices is tested in tests/printers/te
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -71,6 +71,11 @@ class ScriptedQc:
     reject: set[str] = field(default_factory=set)
     name: str = "qc-01"
     seen: list[str] = field(default_factory=list)
+
+    def inspect_all(
+        self, cards: Iterable[tuple[CardData, PrintedFace, ChipRecord]]
+    ) -> Iterator[QcVerdict]:
+        return (self.inspect(*card) for card in cards)
 
     def inspect(self, card: CardData, face: PrintedFace, chip: ChipRecord) -> QcVerdict:
         self.seen.append(card.card_serial)
