@@ -547,6 +547,8 @@ NAMES_DATA_A_FRESH_HOME_LACKS = {
     "cardline spec check my-line.yaml",
     "cardline deliver D079-0112-20261123-001",
     "cardline card return C0000000017-1 --reason delivery.damaged",
+    "cardline card release 079301123456 --accept-photo",
+    "cardline card cancel 079301123456",
 }
 
 
