@@ -245,6 +245,8 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
             connect=connect,
             clock=clock,
             prepare_in=render_in,
+            sign_in=verify_in,  # encode and QC take turns: one helper serves both
+            keys=keys if verify_in is not None else None,
         ),
         qc=Inspector(
             name=f"qc-{settings.station}",

@@ -537,21 +537,22 @@ class LineController:
         chips: list[tuple[CardData, PrintedFace, ChipRecord]] = []
         outcomes: list[Outcome_] = []
         uids: dict[str, str] = {}
-        for card, face in faces:
-            started = self.clock()
-            try:
-                chip = self.devices.encoder.encode(card)
-            except DeviceError as fault:
-                if fault.card_serial not in (None, card.card_serial):
-                    raise
-                uid = fault.fields.get("chip_uid")
+        face_of = {card.card_serial: face for card, face in faces}
+        started = self.clock()
+        for card, result in self.devices.encoder.encode_all([card for card, _ in faces]):
+            ended = self.clock()
+            if isinstance(result, DeviceError):
+                if result.card_serial != card.card_serial:  # the encoder's own fault
+                    raise result
+                uid = result.fields.get("chip_uid")
                 if isinstance(uid, str):  # the defective chip is used up all the same
                     uids[card.card_serial] = uid
-                outcomes.append((card, Outcome.FAIL, fault.reason_code, started, self.clock()))
-                continue
-            outcomes.append((card, Outcome.OK, None, started, self.clock()))
-            uids[card.card_serial] = chip.chip_uid
-            chips.append((card, face, chip))
+                outcomes.append((card, Outcome.FAIL, result.reason_code, started, ended))
+            else:
+                outcomes.append((card, Outcome.OK, None, started, ended))
+                uids[card.card_serial] = result.chip_uid
+                chips.append((card, face_of[card.card_serial], result))
+            started = ended
         with session_scope(self.engine) as session:
             self._record(session, Stage.ENCODE, outcomes, summary)
             rows = self._card_rows(session, (c for c, _ in faces if c.card_serial in uids))

@@ -15,6 +15,7 @@ from typing import Protocol
 from sqlmodel import Session
 
 from line.card import CardData
+from line.errors import DeviceError
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,13 @@ class ChipEncoder(Protocol):
     name: str
 
     def encode(self, card: CardData) -> ChipRecord: ...
+
+    def encode_all(
+        self, cards: Sequence[CardData]
+    ) -> Iterator[tuple[CardData, ChipRecord | DeviceError]]:
+        """``encode`` of each card as each is done: its chip, or the fault that spoiled it
+        (a ``DeviceError`` naming the card); a fault of the encoder itself is raised."""
+        ...
 
 
 class QcStation(Protocol):

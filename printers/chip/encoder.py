@@ -6,11 +6,15 @@ Implements ``line.devices.ChipEncoder`` over any chip transport (in process, or 
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass
 from datetime import datetime
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from line.card import CardData
 from line.devices import ChipRecord
@@ -23,7 +27,7 @@ from printers.chip.apdu import ChipError
 from printers.chip.bodies import Connect
 from printers.chip.personalise import ChipKeys, initialise, personalise
 from printers.chip.sod import build_sod
-from printers.keys import DocumentSigner
+from printers.keys import DocumentSigner, KeyPaths, load_signer
 from printers.mrz import access_data, mrz_lines
 
 # The order the files are written in: EF.COM, the data groups, then the SOD that signs them.
@@ -130,12 +134,18 @@ class LdsEncoder:
         connect: Connect,
         clock: Clock,
         prepare_in: Executor | None = None,
+        sign_in: Executor | None = None,
+        keys: KeyPaths | None = None,
     ) -> None:
+        if (sign_in is None) != (keys is None):
+            raise ValueError("sign_in and keys go together")
         self.name = name
         self.signer = signer
         self.connect = connect
         self.clock = clock
         self.prepare_in = prepare_in
+        self.sign_in = sign_in
+        self.keys = keys
         self._prepared: dict[str, Future[dict[str, dict[int, bytes] | Unpreparable]]] = {}
 
     def prepare(self, cards: Sequence[CardData]) -> None:
@@ -166,30 +176,117 @@ class LdsEncoder:
         return prepare_card(card)
 
     def encode(self, card: CardData) -> ChipRecord:
-        groups = self._groups(card)
-        if isinstance(groups, Unpreparable):
-            # Nothing was written: the card is spoiled with its printed face, and its
-            # application waits for a manager (a new card body would fail the same way).
-            raise DeviceError(
-                f"{self.name}: card {card.card_serial}: {groups.message}",
-                device=self.name,
-                reason_code=groups.reason_code,
-                card_serial=card.card_serial,
-            )
-        with self.connect(card.card_serial) as transport:
-            uid = transport.uid()
-            try:
-                keys = initialise(transport, *access_data(card))
-                files = chip_files(groups, keys, self.signer, signing_time=self.clock())
-                personalise(transport, files)
-            except ChipError as error:
-                # The chip is spoiled with its card body; say which card and which chip.
-                raise DeviceError(
-                    f"{self.name}: card {card.card_serial}: {error}",
+        (result,) = (result for _, result in self.encode_all([card]))
+        if isinstance(result, DeviceError):
+            raise result
+        return result
+
+    def encode_all(
+        self, cards: Sequence[CardData]
+    ) -> Iterator[tuple[CardData, ChipRecord | DeviceError]]:
+        """Each card's chip personalised, or the fault that spoiled it (``DeviceError`` with
+        the card's serial), as each one is done: first every chip gets its access data and
+        key pairs; their files are built and signed (in ``sign_in``, a helper process with
+        its own session of the token, when given), and written as they come back. A fault
+        that is not one card's (the token, the reader gone) is raised."""
+        staged: list[tuple[CardData, bytes, dict[int, bytes], ChipKeys]] = []
+        for card in cards:
+            groups = self._groups(card)
+            if isinstance(groups, Unpreparable):
+                # Nothing was written: the card is spoiled with its printed face, and its
+                # application waits for a manager (a new card body would fail the same way).
+                yield card, DeviceError(
+                    f"{self.name}: card {card.card_serial}: {groups.message}",
                     device=self.name,
-                    reason_code=error.reason_code,
+                    reason_code=groups.reason_code,
                     card_serial=card.card_serial,
-                    chip_uid=uid.hex().upper(),
-                    sw=error.fields.get("sw"),
-                ) from error
-        return ChipRecord(card_serial=card.card_serial, chip_uid=uid.hex().upper())
+                )
+                continue
+            with self.connect(card.card_serial) as transport:
+                uid = transport.uid()
+                try:
+                    staged.append((card, uid, groups, initialise(transport, *access_data(card))))
+                except ChipError as error:
+                    yield card, self._spoiled(card, uid, error)
+        signed = self._sign_all([(groups, keys) for _, _, groups, keys in staged])
+        for (card, uid, _, _), files in zip(staged, signed, strict=True):
+            with self.connect(card.card_serial) as transport:
+                try:
+                    personalise(transport, files())
+                except ChipError as error:
+                    yield card, self._spoiled(card, uid, error)
+                    continue
+            yield card, ChipRecord(card_serial=card.card_serial, chip_uid=uid.hex().upper())
+
+    def _sign_all(
+        self, work: Sequence[tuple[dict[int, bytes], ChipKeys]]
+    ) -> list[Callable[[], dict[int, bytes]]]:
+        """Each card's files, built and signed: futures of the helper process, or, without
+        one, made here when asked for."""
+        signing_time = self.clock()
+        if self.sign_in is not None and self.keys is not None and work:
+            try:
+                futures = [
+                    self.sign_in.submit(
+                        sign_files, groups, _points(keys), signing_time, self.keys
+                    )
+                    for groups, keys in work
+                ]
+                return [future.result for future in futures]
+            except BrokenExecutor:
+                self._lost_helper("sign_in")
+        return [
+            functools.partial(chip_files, groups, keys, self.signer, signing_time=signing_time)
+            for groups, keys in work
+        ]
+
+    def _spoiled(self, card: CardData, uid: bytes, error: ChipError) -> DeviceError:
+        """The chip is spoiled with its card body; say which card and which chip."""
+        spoiled = DeviceError(
+            f"{self.name}: card {card.card_serial}: {error}",
+            device=self.name,
+            reason_code=error.reason_code,
+            card_serial=card.card_serial,
+            chip_uid=uid.hex().upper(),
+            sw=error.fields.get("sw"),
+        )
+        spoiled.__cause__ = error
+        return spoiled
+
+    def _lost_helper(self, which: str) -> None:
+        log.error(
+            "encode.helper_lost",
+            encoder=self.name,
+            helper=which,
+            action="doing its work in the line's own process from now on",
+        )
+        setattr(self, which, None)
+
+
+def _points(keys: ChipKeys) -> tuple[bytes, bytes]:
+    """The chip's public keys as uncompressed points (keys do not cross processes)."""
+    encoding, form = serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    return keys.aa.public_bytes(encoding, form), keys.ca.public_bytes(encoding, form)
+
+
+@functools.cache
+def _signer(keys: KeyPaths) -> DocumentSigner:
+    """This process's Document Signer: its own session of the token (opened once, kept for
+    every card, closed at exit by ``printers.hsm``)."""
+    return load_signer(keys)
+
+
+def sign_files(
+    groups: dict[int, bytes],
+    points: tuple[bytes, bytes],
+    signing_time: datetime,
+    keys: KeyPaths,
+) -> dict[int, bytes]:
+    """``chip_files`` in a helper process: the chip's public keys as points, the Document
+    Signer from ``keys`` (which names the token, and holds no secret)."""
+    curve = ec.SECP256R1()
+    chip_keys = ChipKeys(
+        aa=ec.EllipticCurvePublicKey.from_encoded_point(curve, points[0]),
+        ca=ec.EllipticCurvePublicKey.from_encoded_point(curve, points[1]),
+    )
+    return chip_files(groups, chip_keys, _signer(keys), signing_time=signing_time)

@@ -52,6 +52,15 @@ class ScriptedEncoder:
     name: str = "encode-01"
     issued: int = 0
 
+    def encode_all(
+        self, cards: Sequence[CardData]
+    ) -> Iterator[tuple[CardData, ChipRecord | DeviceError]]:
+        for card in cards:
+            try:
+                yield card, self.encode(card)
+            except DeviceError as fault:
+                yield card, fault
+
     def encode(self, card: CardData) -> ChipRecord:
         self.issued += 1
         uid = f"04{self.issued:012X}"

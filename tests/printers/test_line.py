@@ -4,6 +4,7 @@ chips in process and through pcscd + vpcd, QC read-back; rework of what QC rejec
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from line.card import CardData
 from line.controller import Devices, LineController, card_data
 from line.db import session_scope
 from line.devices import ChipRecord, PrintedFace
+from line.errors import DeviceError
 from line.intake import import_file
 from line.kpi import status_counts
 from line.models import Application, Card
@@ -139,6 +141,11 @@ class TamperingEncoder:
         self.fid = fid
         self.victims = victims
         self.name = "encode-tampering"
+
+    def encode_all(
+        self, cards: Sequence[CardData]
+    ) -> Iterator[tuple[CardData, ChipRecord | DeviceError]]:
+        return ((card, self.encode(card)) for card in cards)
 
     def encode(self, card: CardData) -> ChipRecord:
         record: ChipRecord = self.inner.encode(card)  # type: ignore[attr-defined]
