@@ -27,9 +27,10 @@ from sim import Mode, Scenario, load_scenario, pick_mode
 from sim.plan import Outcome, Search, deadline_of, outcome, plan
 from sim.plan_report import money, plan_text, probability_text
 
-DEFAULT_VARY = (
-    "line.stages.chip-encode.machines=56..76:4",
-    "chips.deliveries.june.date=2021-05-01..2021-06-10:5",
+DEFAULT_VARY = (  # the README's question: what would 50 million by 1 July have taken?
+    "chips.deliveries.march.quantity=5800000..25800000:2500000",
+    "chips.deliveries.march.date=2021-03-06..2021-04-05:5",
+    "chips.deliveries.april.quantity=5800000..25800000:2500000",
 )
 
 

@@ -422,6 +422,13 @@ def render_plan(
     if page.room() < 70 * mm:
         page.new_page()
     page.paragraph("The settings tried", 10, bold=True, space_after=0)
+    fields = document["fields"]
+    if len(fields) > 2 and best is not None:
+        fixed = ", ".join(
+            f"{f['path']} = {value_text(best['setting'][f['path']], f['kind'])}"
+            for f in fields[2:]
+        )
+        page.paragraph(f"the first two fields; the others at the best setting: {fixed}", 7.5)
     _key(page)
     height = page.room()
     chart = _map if len(document["fields"]) > 1 else _probability_chart
@@ -430,7 +437,6 @@ def render_plan(
     )
     page.new_page()
     page.paragraph("Every setting simulated, cheapest first", 12, bold=True)
-    fields = document["fields"]
     share = (page.text_width - 125 * mm) / max(1, len(fields))
     columns = [
         *(Column(f["path"], share) for f in fields),
