@@ -321,20 +321,28 @@ def test_precision_adds_replications_until_the_target_date_is_narrow_enough(
 
 
 def test_warmup_and_time_in_system_in_card_mode(
-    small_files: list[str], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    import yaml
+
+    from tests.sim.factories import campaign
+
+    path = tmp_path / "three-days.yaml"
+    three_days = campaign(days=2, chips={"unlimited": True})  # the elderly go first: dispatched
+    path.write_text(yaml.safe_dump(three_days.definition), encoding="utf-8")
+    small_files = [str(path)]
     code, out, err = cli(
-        capsys, "simulate", small_files[0], "-n", "1", "--mode", "cards", "--warmup", "2",
+        capsys, "simulate", small_files[0], "-n", "1", "--mode", "cards", "--warmup", "1",
         "--json",
     )  # fmt: skip
     assert code == 0, err
     figures = json.loads(out)
-    assert figures["warmup_days"] == 2
+    assert figures["warmup_days"] == 1
     sojourn = figures["scenarios"][0]["time_in_system_s"]
     assert sojourn is not None and sojourn["mean"] > 0
     code, out, err = cli(
-        capsys, "simulate", small_files[0], "-n", "1", "--mode", "cards", "--warmup", "2"
+        capsys, "simulate", small_files[0], "-n", "1", "--mode", "cards", "--warmup", "1"
     )
     assert code == 0 and "time in system" in out
-    code, _, err = cli(capsys, "simulate", small_files[0], "--warmup", "8")
+    code, _, err = cli(capsys, "simulate", small_files[0], "--warmup", "2")
     assert code == 2 and "--warmup" in err
