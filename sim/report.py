@@ -353,10 +353,14 @@ def _y(chart: LinePlot, value: float) -> float:
     return float(chart.y + chart.height * value / chart.yValueAxis.valueMax)
 
 
+def _legend_width(names: Sequence[str], font: str) -> float:
+    return float(max(stringWidth(name, font, 7.5) for name in names) + 9 * mm)
+
+
 def _legend(drawing: Drawing, chart: LinePlot, names: Sequence[str], font: str) -> None:
     """Scenario names in their colours, inside the chart's top left corner."""
     x, y = chart.x + 3 * mm, chart.y + chart.height - 4 * mm
-    width = max(stringWidth(name, font, 7.5) for name in names) + 9 * mm
+    width = _legend_width(names, font)
     drawing.add(
         Rect(
             x - 1.5 * mm,
@@ -413,9 +417,10 @@ def cumulative_chart(figures: Mapping[str, Any], font: str, width: float, height
                  strokeDashArray=[3, 2], strokeWidth=0.7)
         )  # fmt: skip
         label = f"target {millions(cards)}"
-        drawing.add(
-            String(chart.x + 2 * mm, y + 1.5 * mm, label, fontName=font, fontSize=7.5)
-        )  # fmt: skip
+        # right of the legend (top left), so that the two never meet
+        names = [e["scenario"] for e in entries]
+        x = chart.x + 3 * mm + _legend_width(names, font) + 2 * mm
+        drawing.add(String(x, y + 1.5 * mm, label, fontName=font, fontSize=7.5))
         for n, entry in enumerate(entries):  # the interval of the target date
             when = entry["target"]["date"]
             if when is None:
