@@ -139,3 +139,18 @@ def test_the_pdf_draws_with_reportlabs_own_fonts_too(
     ascii_only = {**figures, "scenarios": figures["scenarios"][1:]}
     out = render_forecast(ascii_only, tmp_path / "plain.pdf")
     assert "small-late" in pdf_text(out)
+
+
+def test_nine_scenarios_side_by_side_still_fit_the_page(
+    figures: dict[str, Any], tmp_path: Path
+) -> None:
+    """The legend grows with the scenarios: it must not reach the target line's label."""
+    entries = [
+        {**entry, "scenario": f"{entry['scenario']}-{n}"}
+        for n in range(3)
+        for entry in figures["scenarios"]
+    ]
+    out = render_forecast({**figures, "scenarios": entries}, tmp_path / "nine.pdf")
+    text = assert_readable(out)
+    for entry in entries:
+        assert entry["scenario"] in text
