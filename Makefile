@@ -12,12 +12,12 @@ demo: setup
 
 test: setup
 	@scripts/ensure-postgres.sh
-	$(BIN)/ruff check line inventory printers sim flows tests bench
+	$(BIN)/ruff check line inventory printers sim flows schema tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check line inventory printers sim flows tests bench
+	$(BIN)/ruff check line inventory printers sim flows schema tests bench
 	$(BIN)/mypy
 
 bench: setup

@@ -45,12 +45,13 @@ TODAY = date(2026, 11, 1)
 def prepare(cards: int) -> Path:
     """The template home: applications, keys, chips and consumables, schema at head."""
     from inventory.ledger import receive, register_consumables
-    from line.db import make_engine, session_scope, upgrade
+    from line.db import make_engine, session_scope
     from line.intake import import_file
     from line.settings import Settings
     from line.spec import default_spec
     from line.synthetic import people, write_csv, write_photos
     from printers.keys import init_test_keys
+    from schema import upgrade
 
     template = OUT / "template"
     rng = random.Random(11)

@@ -50,8 +50,9 @@ def make_file(rows: int, seed: int = 2021) -> Path:
 def worker(url: str, file: Path, schema: str | None) -> None:
     import sqlalchemy as sa
 
-    from line.db import make_engine, upgrade
+    from line.db import make_engine
     from line.intake import import_file
+    from schema import upgrade
 
     kwargs = {"connect_args": {"options": f"-csearch_path={schema}"}} if schema else {}
     engine = make_engine(url, **kwargs)

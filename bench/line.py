@@ -40,11 +40,12 @@ TODAY = date(2026, 11, 1)
 
 
 def prepare(cards: int) -> tuple[object, object, object]:
-    from line.db import make_engine, upgrade
+    from line.db import make_engine
     from line.intake import import_file
     from line.settings import Settings
     from line.synthetic import people, write_csv, write_photos
     from printers.keys import init_test_keys
+    from schema import upgrade
 
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)

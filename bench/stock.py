@@ -75,8 +75,9 @@ def prepare(url: str, schema: str | None, count: int) -> list[int]:
     import sqlalchemy as sa
 
     from inventory.ledger import receive
-    from line.db import session_scope, upgrade
+    from line.db import session_scope
     from line.models import Application
+    from schema import upgrade
 
     engine = _engine(url, schema)
     upgrade(engine)

@@ -59,7 +59,7 @@ class Context:
 
     def ready_engine(self) -> sa.Engine:
         """An engine whose schema is at the head revision (or a clear error)."""
-        from line.db import require_current_schema
+        from schema import require_current_schema
 
         engine = self.engine()
         require_current_schema(engine)
@@ -111,7 +111,7 @@ def _main(
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Create the schema, or bring it up to date (Alembic migrations)."""
-    from line.db import upgrade
+    from schema import upgrade
 
     c = _ctx(ctx)
     engine = c.engine()
@@ -126,7 +126,7 @@ def db_upgrade(ctx: typer.Context) -> None:
 @db_app.command("current")
 def db_current(ctx: typer.Context) -> None:
     """Show the schema revision of the database and the one this cardline needs."""
-    from line.db import current_revision, head_revision
+    from schema import current_revision, head_revision
 
     engine = _ctx(ctx).engine()
     typer.echo(f"current: {current_revision(engine) or '(none)'}  head: {head_revision()}")

@@ -21,11 +21,12 @@ from prefect.cache_policies import NO_CACHE
 from flows.dispatching import dispatch_batch, ready_batches
 from flows.report import render_report
 from inventory.cover import cover
-from line.db import make_engine, require_current_schema, session_scope
+from line.db import make_engine, session_scope
 from line.kpi import daily_figures, status_counts
 from line.settings import Settings
 from line.spec import spec_in_use
 from line.types import ApplicationState, utc_now
+from schema import require_current_schema
 
 
 def _setup() -> tuple[Settings, Any]:

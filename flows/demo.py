@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from flows.archive import CardArchive
 from inventory.ledger import receive, register_consumables
 from inventory.models import StockLot
-from line.db import make_engine, session_scope, upgrade
+from line.db import make_engine, session_scope
 from line.devices import PrintedFace
 from line.files import private_dir
 from line.kpi import status_counts
@@ -33,6 +33,7 @@ from line.spec import spec_in_use
 from line.synthetic import BAD_KINDS, people, spoil, write_csv, write_photos
 from line.types import ApplicationState, Clock
 from printers.keys import KeyPaths, init_keys
+from schema import upgrade
 
 log = get_logger("cardline.demo")
 

@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from line.db import make_engine, require_current_schema
+from line.db import make_engine
 from line.intake import import_file
 from line.settings import Settings
 from line.spec import spec_in_use
 from line.types import utc_now
+from schema import require_current_schema
 
 
 def _reject_reasons(report: Path) -> list[dict[str, Any]]:

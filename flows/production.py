@@ -52,7 +52,7 @@ from sqlalchemy.engine import Engine
 from flows.wiring import Line, build_line
 from line.card import CardData
 from line.controller import LineController, RunSummary
-from line.db import make_engine, require_current_schema, session_scope
+from line.db import make_engine, session_scope
 from line.devices import ChipRecord, PrintedFace
 from line.errors import CardlineError, DeviceError
 from line.kpi import status_counts
@@ -61,6 +61,7 @@ from line.machines import require_in_service, take_out
 from line.settings import Settings
 from line.spec import spec_in_use
 from line.types import Stage, utc_now
+from schema import require_current_schema
 
 DEVICE_RETRIES = 2
 # A slot is leased and renewed while its task runs; a worker killed outright stops renewing,

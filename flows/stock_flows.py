@@ -22,10 +22,11 @@ from prefect.events import emit_event
 
 from inventory.cover import ItemCover, cover
 from inventory.ledger import receive, register_consumables
-from line.db import make_engine, require_current_schema, session_scope
+from line.db import make_engine, session_scope
 from line.settings import Settings
 from line.spec import spec_in_use
 from line.types import utc_now
+from schema import require_current_schema
 
 EVENTS = {"low": "cardline.stock.low", "out": "cardline.stock.out", "short": "cardline.stock.out"}
 

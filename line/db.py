@@ -1,23 +1,21 @@
-"""Engines, sessions and migrations. The engine comes from a factory, never a module global."""
+"""Engines and sessions. The engine comes from a factory, never a module global.
+
+The schema's history (Alembic migrations of every package's tables) is the top-level
+``schema`` package, above ``line`` and ``inventory``."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from line.errors import CardlineError, SchemaError
+from line.errors import CardlineError
 from line.files import private_file
 
 SUPPORTED_DATABASES = {
@@ -188,81 +186,3 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
-
-
-def alembic_config(engine: Engine | None = None) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(resources.files("line") / "migrations"))
-    if engine is not None:
-        # configparser interpolates '%': a URL with escapes (options, passwords) needs '%%'.
-        url = engine.url.render_as_string(hide_password=False)
-        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return config
-
-
-def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
-
-
-def current_revision(engine: Engine) -> str | None:
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
-
-
-def _migrate(engine: Engine, run: Any) -> None:
-    """Run a migration in one transaction. On SQLite, foreign keys are switched off around
-    it (a PRAGMA that only works outside a transaction): Alembic's batch mode rebuilds a
-    table by copy, drop and rename, which other tables' references would refuse. The keys
-    are checked before the migration commits."""
-    sqlite = engine.dialect.name == "sqlite"
-    with engine.connect() as connection:
-        raw = connection.connection.driver_connection
-        if sqlite:
-            raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
-        try:
-            with connection.begin():
-                run(connection)
-                if sqlite:
-                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                    if broken:
-                        raise SchemaError(f"migration would break foreign keys: {broken[:5]}")
-        finally:
-            if sqlite:
-                raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
-
-
-def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
-    """Bring the schema to ``revision``; returns (before, after)."""
-    before = current_revision(engine)
-    config = alembic_config(engine)
-
-    def run(connection: Any) -> None:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-    _migrate(engine, run)
-    return before, current_revision(engine)
-
-
-def downgrade(engine: Engine, revision: str) -> None:
-    config = alembic_config(engine)
-
-    def run(connection: Any) -> None:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
-
-    _migrate(engine, run)
-
-
-def require_current_schema(engine: Engine) -> None:
-    """Raise ``SchemaError`` unless the database is at the head revision."""
-    current = current_revision(engine)
-    head = head_revision()
-    if current != head:
-        state = "has no cardline schema" if current is None else f"is at revision {current}"
-        raise SchemaError(
-            f"database {engine.url.render_as_string(hide_password=True)} {state}, "
-            f"this cardline needs {head}: run `cardline db upgrade`"
-        )

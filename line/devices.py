@@ -122,3 +122,33 @@ class ChipStock(Protocol):
     def spoil(self, *, session: Session, card_serial: str, reason: str, at: datetime) -> None:
         """The card body taken for ``card_serial`` was spoiled."""
         ...
+
+
+class EncodesOneByOne:
+    """``encode_all`` for an encoder that does one card at a time (``encode``)."""
+
+    def encode(self, card: CardData) -> ChipRecord:
+        raise NotImplementedError
+
+    def encode_all(
+        self, cards: Sequence[CardData]
+    ) -> Iterator[tuple[CardData, ChipRecord | DeviceError]]:
+        for card in cards:
+            try:
+                yield card, self.encode(card)
+            except DeviceError as fault:
+                if fault.card_serial != card.card_serial:
+                    raise
+                yield card, fault
+
+
+class InspectsOneByOne:
+    """``inspect_all`` for a QC station that does one card at a time (``inspect``)."""
+
+    def inspect(self, card: CardData, face: PrintedFace, chip: ChipRecord) -> QcVerdict:
+        raise NotImplementedError
+
+    def inspect_all(
+        self, cards: Iterable[tuple[CardData, PrintedFace, ChipRecord]]
+    ) -> Iterator[QcVerdict]:
+        return (self.inspect(card, face, chip) for card, face, chip in cards)

@@ -2,7 +2,7 @@
 
 Models come in families (``ApplicationBase`` / ``ApplicationCreate`` / ``Application`` /
 ``ApplicationPublic``). The schema itself is made by the Alembic migrations in
-``line/migrations``; a test holds the two together.
+``schema`` package; a test holds the two together.
 """
 
 from __future__ import annotations

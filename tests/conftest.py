@@ -18,7 +18,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from line.db import make_engine, upgrade
+from line.db import make_engine
+from schema import upgrade
 
 PG_URL = os.environ.get("CARDLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TODAY = date(2026, 11, 1)

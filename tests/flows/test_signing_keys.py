@@ -20,12 +20,13 @@ import pytest
 
 from flows.cli import run
 from flows.wiring import build_line
-from line.db import make_engine, upgrade
+from line.db import make_engine
 from line.settings import Settings
 from line.spec import default_spec
 from line.types import utc_now
 from printers import hsm, keys, pki
 from printers.chip import lds, sod, tlv
+from schema import upgrade
 from tests.conftest import StepClock
 
 NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)

@@ -29,7 +29,7 @@ from inventory.models import MovementKind, StockMovement
 from line.card import CardData
 from line.controller import Devices, LineController
 from line.db import session_scope
-from line.devices import ChipRecord
+from line.devices import ChipRecord, EncodesOneByOne
 from line.dispatch import deliver, dispatch, ready_for_dispatch, return_card
 from line.errors import DeviceError, IllegalTransition, UnknownReason
 from line.models import Application, Card, StageEvent
@@ -43,7 +43,7 @@ from tests.line.test_controller import ScriptedPrinter, ScriptedQc
 
 
 @dataclass
-class LedgerEncoder:
+class LedgerEncoder(EncodesOneByOne):
     """Writes the chip the ledger issued to the card body (its recorded UID); the cards in
     ``defective`` have a chip that fails with a memory failure."""
 

@@ -25,7 +25,8 @@ from inventory.ledger import (
     stock,
 )
 from inventory.models import MovementKind, StockLot, StockMovement
-from line.db import make_engine, session_scope, upgrade
+from line.db import make_engine, session_scope
+from schema import upgrade
 from tests.conftest import PG_URL, TODAY
 from tests.factories import add_application
 

@@ -5,7 +5,7 @@ The same controller with the real virtual devices is tested in tests/printers/te
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +16,14 @@ from sqlmodel import select
 from line.card import CardData
 from line.controller import Devices, LineController
 from line.db import session_scope
-from line.devices import ChipRecord, PrintedFace, PrintJob, QcVerdict
+from line.devices import (
+    ChipRecord,
+    EncodesOneByOne,
+    InspectsOneByOne,
+    PrintedFace,
+    PrintJob,
+    QcVerdict,
+)
 from line.errors import DeviceError
 from line.kpi import status_counts
 from line.models import Application, Card, StageEvent
@@ -47,19 +54,10 @@ class ScriptedPrinter:
 
 
 @dataclass
-class ScriptedEncoder:
+class ScriptedEncoder(EncodesOneByOne):
     defective: set[str] = field(default_factory=set)
     name: str = "encode-01"
     issued: int = 0
-
-    def encode_all(
-        self, cards: Sequence[CardData]
-    ) -> Iterator[tuple[CardData, ChipRecord | DeviceError]]:
-        for card in cards:
-            try:
-                yield card, self.encode(card)
-            except DeviceError as fault:
-                yield card, fault
 
     def encode(self, card: CardData) -> ChipRecord:
         self.issued += 1
@@ -76,15 +74,10 @@ class ScriptedEncoder:
 
 
 @dataclass
-class ScriptedQc:
+class ScriptedQc(InspectsOneByOne):
     reject: set[str] = field(default_factory=set)
     name: str = "qc-01"
     seen: list[str] = field(default_factory=list)
-
-    def inspect_all(
-        self, cards: Iterable[tuple[CardData, PrintedFace, ChipRecord]]
-    ) -> Iterator[QcVerdict]:
-        return (self.inspect(*card) for card in cards)
 
     def inspect(self, card: CardData, face: PrintedFace, chip: ChipRecord) -> QcVerdict:
         self.seen.append(card.card_serial)

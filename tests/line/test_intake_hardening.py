@@ -212,7 +212,8 @@ def test_a_killed_intake_is_marked_interrupted_by_the_next_one(
     tmp_path: Path, folder: Path, clock: StepClock
 ) -> None:
     url = f"sqlite:///{tmp_path / 'cardline.db'}"
-    from line.db import make_engine, upgrade
+    from line.db import make_engine
+    from schema import upgrade
 
     engine = make_engine(url)
     upgrade(engine)

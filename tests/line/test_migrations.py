@@ -11,8 +11,8 @@ from sqlmodel import SQLModel
 
 import inventory.models  # noqa: F401
 import line.models  # noqa: F401
-from line.db import current_revision, downgrade, head_revision, require_current_schema, upgrade
 from line.errors import SchemaError
+from schema import current_revision, downgrade, head_revision, require_current_schema, upgrade
 
 
 def test_upgrade_from_empty_reaches_head_and_matches_the_models(empty_engine: Engine) -> None:

@@ -26,12 +26,13 @@ from flows.wiring import build_line
 from inventory.check import reconcile
 from inventory.ledger import receive
 from line.controller import LineController, RunSummary
-from line.db import make_engine, session_scope, upgrade
+from line.db import make_engine, session_scope
 from line.models import Application, Card, StageEvent
 from line.settings import Settings
 from line.spec import default_spec
 from line.types import ApplicationState, CardState, Outcome
 from printers.keys import init_test_keys
+from schema import upgrade
 from tests.badcards import BAD_KINDS, add_applications
 from tests.conftest import TODAY, StepClock
 

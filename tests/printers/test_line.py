@@ -4,7 +4,6 @@ chips in process and through pcscd + vpcd, QC read-back; rework of what QC rejec
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from inventory.ledger import receive
 from line.card import CardData
 from line.controller import Devices, LineController, card_data
 from line.db import session_scope
-from line.devices import ChipRecord, PrintedFace
-from line.errors import DeviceError
+from line.devices import ChipRecord, EncodesOneByOne, PrintedFace
 from line.intake import import_file
 from line.kpi import status_counts
 from line.models import Application, Card
@@ -132,7 +130,7 @@ def test_cards_go_through_print_encode_and_qc(
     assert "Verification successful" in done.stderr
 
 
-class TamperingEncoder:
+class TamperingEncoder(EncodesOneByOne):
     """Encodes like the real station, then alters one data group in the chip's EEPROM."""
 
     def __init__(self, inner: object, bodies: CardBodies, fid: int, victims: set[str]) -> None:
@@ -141,11 +139,6 @@ class TamperingEncoder:
         self.fid = fid
         self.victims = victims
         self.name = "encode-tampering"
-
-    def encode_all(
-        self, cards: Sequence[CardData]
-    ) -> Iterator[tuple[CardData, ChipRecord | DeviceError]]:
-        return ((card, self.encode(card)) for card in cards)
 
     def encode(self, card: CardData) -> ChipRecord:
         record: ChipRecord = self.inner.encode(card)  # type: ignore[attr-defined]

@@ -54,10 +54,11 @@ def _worker(
 def test_two_workers_never_take_the_same_card(pg_admin: Engine, tmp_path: Path) -> None:
     from inventory.check import reconcile
     from inventory.ledger import receive
-    from line.db import make_engine, session_scope, upgrade
+    from line.db import make_engine, session_scope
     from line.intake import import_file
     from line.synthetic import write_csv
     from printers.keys import init_test_keys
+    from schema import upgrade
     from tests.factories import photo_file
     from tests.line.test_intake import good_rows
 

@@ -30,11 +30,12 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from line.db import make_engine, session_scope, upgrade
+from line.db import make_engine, session_scope
 from line.models import Application
 from line.operations import StageResult, finish_stages, start_prints
 from line.spec import LineSpec, default_spec, load_spec, parse_spec
 from line.types import ApplicationState, Outcome, Stage
+from schema import upgrade
 from sim.calibrate import calibrate, calibrate_command
 from sim.clock import WorkClock, working_intervals
 

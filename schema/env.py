@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from alembic import context
 from sqlmodel import SQLModel
 
-import line.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-
-# One migration history holds the schema of every package; the tables of ``inventory``
-# are registered when it is installed beside ``line`` (as it is in cardline).
-with contextlib.suppress(ImportError):
-    import inventory.models  # noqa: F401
+# One migration history holds the schema of every package (see ``schema``): both packages'
+# models register their tables on SQLModel.metadata.
+import inventory.models  # noqa: F401
+import line.models  # noqa: F401
 from line.db import make_engine
 
 config = context.config
