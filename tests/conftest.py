@@ -9,6 +9,8 @@ trust auth; ``make test`` starts it when it is installed but stopped). Set
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +22,20 @@ from sqlalchemy.engine import Engine
 
 from line.db import make_engine
 from schema import upgrade
+
+# Prefect reads PREFECT_HOME when it first needs it: before any test imports it, point it at
+# a directory of this test session's own. Otherwise an in-process flow run (Prefect's
+# ephemeral server) would share ~/.prefect/prefect.db with every other run on the machine,
+# and wait on whoever holds its lock. A server a test needs, it starts itself.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="cardline-tests-prefect-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+for _name in ("PREFECT_API_URL", "PREFECT_PROFILES_PATH"):
+    os.environ.pop(_name, None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_PREFECT_HOME, ignore_errors=True)
+
 
 PG_URL = os.environ.get("CARDLINE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TODAY = date(2026, 11, 1)
