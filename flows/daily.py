@@ -8,6 +8,8 @@ station, each with its manifest (the same as ``cardline dispatch``).
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
@@ -19,13 +21,11 @@ from prefect.artifacts import (
 from prefect.cache_policies import NO_CACHE
 
 from flows.dispatching import dispatch_batch, ready_batches
-from flows.report import render_report
-from inventory.cover import cover
+from flows.report import DailyReport, days_of_cover, gather, render_report, stockout
 from line.db import make_engine, session_scope
-from line.kpi import daily_figures, status_counts
 from line.settings import Settings
 from line.spec import spec_in_use
-from line.types import ApplicationState, utc_now
+from line.types import utc_now
 from schema import require_current_schema
 
 
@@ -37,49 +37,83 @@ def _setup() -> tuple[Settings, Any]:
     return settings, engine
 
 
+def artifact_key(*parts: str) -> str:
+    """A Prefect artifact key (lowercase letters, digits and dashes) from its parts: one
+    key per centre and campaign, so that two campaigns' artifacts never overwrite each other."""
+    text = "-".join(parts).lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def summary_markdown(report: DailyReport, pdf: Path) -> str:
+    """The daily summary as a manager reads it in the Prefect UI: the report's own figures
+    (the PDF lies on the worker's disk; its name is only a pointer)."""
+    today, figures, local = report.today, report.figures, report.local_at
+    share = "" if today.share is None else f" ({100 * today.share:.0f} % of plan)"
+    lines = [
+        f"# Daily report, centre {report.centre}, {local:%Y-%m-%d}",
+        "",
+        f"Made {local:%Y-%m-%d %H:%M} ({report.zone.key}).",
+        "",
+        "| Figure | Value |",
+        "|---|---|",
+        f"| Good cards today | {today.good:,} of a plan of {today.planned:,}{share} |",
+        f"| Campaign progress | {figures.made:,} of {report.target:,} good cards |",
+    ]
+    if (chip := report.chip) is not None:
+        lines.append(
+            f"| Chip cover | {days_of_cover(chip)}, stock-out projected {stockout(chip)} |"
+        )
+    out = ", ".join(m.name for m in report.machines_out) or "none"
+    lines += [f"| Machines out of service | {out} |",
+              f"| Replacement cards started | {figures.reworked:,} |"]  # fmt: skip
+    for stage in ("print", "chip-encode", "qc"):
+        if (value := figures.yield_of(stage)) is not None:
+            lines.append(f"| Yield, {stage} | {100 * value:.2f} % |")
+    if report.spoilage:
+        lines += ["", "| Top spoilage reason | Stage | Cards |", "|---|---|---:|"]
+        lines += [f"| {r.code} | {r.stage} | {r.cards:,} |" for r in report.spoilage]
+    lines += ["", f"PDF on the worker: `{pdf.name}` (in {pdf.parent})"]
+    return "\n".join(lines) + "\n"
+
+
 @flow(name="daily-report")
-def daily_report(target: int = 50_000_000, days: int = 7) -> dict[str, Any]:
-    """The manager's report of the last ``days`` days; ``target``: cards of the campaign."""
+def daily_report(
+    target: int = 50_000_000, days: int = 7, campaign: str = "national"
+) -> dict[str, Any]:
+    """The manager's report of the last ``days`` days; ``target``: good cards the
+    ``campaign`` needs (its artifacts are keyed by centre and campaign)."""
     settings, engine = _setup()
     at = utc_now()
+    spec = spec_in_use(settings.line_spec)
     with session_scope(engine) as session:
-        counts = status_counts(session=session)
-        figures = daily_figures(session=session, until=at, days=days)
-        stock = cover(
-            session=session, now=at, backlog=counts.applications[ApplicationState.APPROVED]
+        report = gather(
+            session=session, spec=spec, centre=settings.centre, at=at, target=target, days=days
         )
+    local = report.local_at
     pdf = render_report(
-        out=settings.home_dir / "reports" / f"daily-{at:%Y-%m-%d}.pdf",
-        centre=settings.centre, at=at, counts=counts, figures=figures, stock=stock, target=target,
-    )  # fmt: skip
-    create_table_artifact(
-        key="wip-per-stage",
-        table=[{"state": state, "applications": n} for state, n in counts.applications.items()],
-        description="Work in progress: applications per state",
+        out=settings.home_dir / "reports" / f"daily-{local:%Y-%m-%d}.pdf", report=report
     )
-    yields = ", ".join(
-        f"{stage} {100 * y:.2f} %"
-        for stage in ("print", "chip-encode", "qc")
-        if (y := figures.yield_of(stage)) is not None
+    create_table_artifact(
+        key=artifact_key(settings.centre, "applications-per-state"),
+        table=[
+            {"State": state.replace("_", " "), "Applications": f"{n:,}"}
+            for state, n in report.counts.applications.items()
+        ],
+        description=f"Work in progress at centre {settings.centre}: applications per state",
     )
     create_markdown_artifact(
-        key="daily-summary",
-        markdown=(
-            f"# Daily report {settings.centre} {at:%Y-%m-%d}\n\n"
-            f"- good cards so far: {figures.made:,} of {target:,}\n"
-            f"- yield: {yields or '-'}\n"
-            f"- replacement cards started: {figures.reworked}\n"
-            + "".join(f"- stock {s.item}: {s.state} ({s.reason})\n" for s in stock)
-            + f"\nReport: `{pdf}`\n"
-        ),
-        description="Daily report summary",
+        key=artifact_key(settings.centre, campaign, "daily-summary"),
+        markdown=summary_markdown(report, pdf),
+        description=f"Daily report of centre {settings.centre}, {local:%Y-%m-%d}",
     )
+    made = report.figures.made
     create_progress_artifact(
-        progress=min(100.0, 100.0 * figures.made / target) if target else 0.0,
-        key="campaign-progress",
-        description=f"Good cards toward the campaign target of {target:,}",
+        progress=min(100.0, 100.0 * made / target) if target else 0.0,
+        key=artifact_key(settings.centre, campaign, "progress"),
+        description=f"Campaign {campaign} at centre {settings.centre}: {made:,} of "
+        f"{target:,} good cards",
     )
-    return {"report": str(pdf), "made": figures.made, "target": target}
+    return {"report": str(pdf), "made": made, "target": target}
 
 
 @task(name="dispatch-station", cache_policy=NO_CACHE)

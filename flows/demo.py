@@ -140,7 +140,7 @@ def run_demo(
             f"{len(batches)} batches to police stations; manifests in "
             f"{Path(batches[0]['manifest']).parent}"
         )
-    report = daily_report(target=count, days=7)
+    report = daily_report(target=count, days=7, campaign="demo")
     echo(f"report    flow 'daily-report': {report['report']}")
     with session_scope(engine) as session:
         counts = status_counts(session=session)
@@ -185,7 +185,8 @@ def run_demo(
     echo(
         "look      the Prefect UI: flow runs intake, production, shortage-monitor, "
         "stock-receipt, dispatch, daily-report, with their artifacts (cards-per-state, "
-        "production-run, stock, wip-per-stage, campaign-progress)"
+        "production-run, stock, <centre>-applications-per-state, <centre>-demo-daily-summary, "
+        "<centre>-demo-progress)"
     )
     echo("next      cardline status | cardline card show <12-digit ID> | cardline machine list")
 

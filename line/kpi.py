@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -107,10 +107,15 @@ class DailyFigures:
         return good / total if total else None
 
 
-def daily_figures(*, session: Session, until: datetime, days: int = 7) -> DailyFigures:
-    """Cards per stage per day over the last ``days`` days up to ``until`` (UTC days)."""
+def daily_figures(
+    *, session: Session, until: datetime, days: int = 7, zone: tzinfo = UTC
+) -> DailyFigures:
+    """Cards per stage per day over the last ``days`` days up to ``until``; a day is a
+    calendar day in ``zone`` (the centre's time zone; UTC by default)."""
     since = until - timedelta(days=days)
-    day_list = [(since + timedelta(days=n + 1)).date().isoformat() for n in range(days)]
+    day_list = [
+        (since + timedelta(days=n + 1)).astimezone(zone).date().isoformat() for n in range(days)
+    ]
     done: dict[str, dict[str, int]] = {}
     failed: dict[str, int] = {}
     for event in session.exec(
@@ -122,7 +127,7 @@ def daily_figures(*, session: Session, until: datetime, days: int = 7) -> DailyF
             continue
         stage = event.stage.value
         if event.outcome.value == "ok":
-            day = event.ended_at.date().isoformat()
+            day = event.ended_at.astimezone(zone).date().isoformat()
             done.setdefault(stage, {}).setdefault(day, 0)
             done[stage][day] += 1
         else:

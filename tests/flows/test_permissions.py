@@ -58,25 +58,22 @@ def cardline(home: Path, *args: str, timeout: float = 300) -> str:
 DAILY_REPORT_AND_OPEN_DATABASE = """
 import json, os, stat, sys
 from pathlib import Path
-from flows.report import render_report
-from inventory.cover import cover
+from flows.report import gather, render_report
 from line.db import make_engine, session_scope
-from line.kpi import daily_figures, status_counts
 from line.settings import Settings
-from line.types import ApplicationState, utc_now
+from line.spec import spec_in_use
+from line.types import utc_now
 
 settings = Settings()
 engine = make_engine(settings.database_url)
 at = utc_now()
 with engine.connect() as connection:  # open while the report reads: -wal and -shm exist
     with session_scope(engine) as session:
-        counts = status_counts(session=session)
-        figures = daily_figures(session=session, until=at, days=7)
-        stock = cover(session=session, now=at, backlog=counts.applications[ApplicationState.APPROVED])
-    pdf = render_report(
-        out=settings.home_dir / "reports" / "daily.pdf", centre=settings.centre, at=at,
-        counts=counts, figures=figures, stock=stock, target=100,
-    )
+        report = gather(
+            session=session, spec=spec_in_use(settings.line_spec), centre=settings.centre,
+            at=at, target=100,
+        )
+    pdf = render_report(out=settings.home_dir / "reports" / "daily.pdf", report=report)
     home = settings.home_dir
     seen = {
         str(p.relative_to(home)): stat.S_IMODE(p.stat().st_mode)

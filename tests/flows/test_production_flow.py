@@ -126,8 +126,9 @@ def test_dispatch_and_daily_report_flows(
     import pypdfium2 as pdfium
     from prefect.client.orchestration import get_client
 
-    from flows.daily import daily_report, dispatch_flow
+    from flows.daily import artifact_key, daily_report, dispatch_flow
     from flows.production import production
+    from line.settings import Settings
 
     monkeypatch.setenv("CARDLINE_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
@@ -140,7 +141,7 @@ def test_dispatch_and_daily_report_flows(
     result = daily_report(target=10)
     assert result["made"] == 6
     text = pdfium.PdfDocument(result["report"])[0].get_textpage().get_text_bounded()
-    assert "Daily report" in text and "6 good cards of 10 (60.0 %)" in text
+    assert "Daily report" in text and "of 10 good cards (60.0 %)" in text
     for id_number in (row["id_number"] for row in good_rows(6)):
         assert id_number not in text
 
@@ -149,11 +150,14 @@ def test_dispatch_and_daily_report_flows(
             return {a.key: a.data for a in await client.read_artifacts() if a.key}
 
     stored = asyncio.run(artifacts())
-    assert stored["campaign-progress"] == 60.0
-    assert "good cards so far: 6 of 10" in str(stored["daily-summary"])
-    wip = stored["wip-per-stage"]
+    centre = Settings().centre
+    assert stored[artifact_key(centre, "national", "progress")] == 60.0
+    summary = str(stored[artifact_key(centre, "national", "daily-summary")])
+    assert "| Campaign progress | 6 of 10 good cards |" in summary
+    assert "{" not in summary, "no Python reprs in what the UI shows"
+    wip = stored[artifact_key(centre, "applications-per-state")]
     rows = json.loads(wip) if isinstance(wip, str) else wip
-    assert {row["state"]: row["applications"] for row in rows}["dispatched"] == 6  # type: ignore[union-attr]
+    assert {row["State"]: row["Applications"] for row in rows}["dispatched"] == "6"  # type: ignore[union-attr]
 
 
 def _failing_printer_spec(folder: Path) -> Path:
