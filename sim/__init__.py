@@ -43,6 +43,7 @@ On top of that, for planners:
 - ``sim.history``: the published figures of the 2021 drive, and the fit of ``history-2021``.
 """
 
+from sim.errors import SimError
 from sim.results import DayResult, RunResult, StageResult, StageSummary, Summary, Totals, summarise
 from sim.run import AUTO_FAST_ABOVE, Mode, compare, pick_mode, replicate, simulate
 from sim.scenario import (
@@ -74,6 +75,7 @@ __all__ = [
     "RunResult",
     "Scenario",
     "ScenarioError",
+    "SimError",
     "SpecChange",
     "StageResult",
     "StageSummary",

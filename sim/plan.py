@@ -71,9 +71,10 @@ from typing import Any, Literal
 import numpy as np
 
 from sim.clock import DAY
+from sim.errors import PlanError
 from sim.results import STALL_FRACTION
 from sim.run import Mode, pick_mode, play
-from sim.scenario import Scenario, ScenarioError, parse_scenario
+from sim.scenario import Scenario, parse_scenario
 from sim.search import Costs, FrontierSearch, Point, Verdict, grid_search
 from sim.stats import t_interval, wilson_interval
 
@@ -87,16 +88,6 @@ MAX_GRID_SEARCH = 5_000
 
 MAX_OUTER = 20_000
 """The most columns a frontier walk may enumerate (every field but the longest)."""
-
-
-class PlanError(ScenarioError):
-    """A plan that cannot be made: names the option or field (``--vary``, ``target.by``)."""
-
-    def __init__(self, message: str, *, field: str, source: str | None = None) -> None:
-        super().__init__(message, field=field, source=source)
-        where = f" {source}" if source else ""
-        self.message = f"plan{where}: {field}: {message}"
-        self.args = (self.message,)
 
 
 # --- fields -----------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ replaces the one below it, and so does a distribution (a mapping with ``kind``);
 removes a key, so its default applies (``breakdowns: null``: no breakdowns). A delivery's
 ``delay`` is a random extra delay in days (the distributions of ``line.distributions``);
 ``slip_days`` is a known slip, for what-ifs.
-A bad file raises ``ScenarioError`` (a ``line.errors.SpecError``) naming the field
+A bad file raises ``sim.errors.ScenarioError`` (a ``line.errors.SpecError`` too) naming the field
 (``chips.deliveries.march.date``; ``line.stages.print.machines`` inside the line overrides).
 
 ``costs`` is read only by ``cardline plan``: the cost of one unit of each field a plan varies
@@ -71,17 +71,7 @@ from line.spec import (
     spec_error,
 )
 from line.types import Stage
-
-
-class ScenarioError(SpecError):
-    """A scenario file that cannot be used; ``field`` is the dotted path of the culprit
-    (``line.stages.print.machines`` for a field of the line spec inside it)."""
-
-    def __init__(self, message: str, *, field: str, source: str | None = None) -> None:
-        super().__init__(message, field=field, source=source)
-        where = f"{source}: " if source else ""
-        self.message = f"scenario {where}{field}: {message}"
-        self.args = (self.message,)
+from sim.errors import ScenarioError as ScenarioError  # re-exported: callers import it here
 
 
 def _reason(exc: SpecError) -> str:
