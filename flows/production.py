@@ -51,9 +51,8 @@ from sqlalchemy.engine import Engine
 
 from flows.wiring import Line, build_line
 from line.card import CardData
-from line.controller import LineController, RunSummary
+from line.controller import EncodedCard, LineController, PrintedCard, RunSummary
 from line.db import make_engine, session_scope
-from line.devices import ChipRecord, PrintedFace
 from line.errors import CardlineError, DeviceError
 from line.kpi import status_counts
 from line.leases import LeaseLost, MachinesBusy, hold, worker_identity
@@ -69,8 +68,8 @@ DEVICE_RETRIES = 2
 MACHINE_LEASE_SECONDS = 60.0
 RETRY_DELAYS: list[float] = [2.0, 5.0]
 
-Face = tuple[CardData, PrintedFace]
-Chip = tuple[CardData, PrintedFace, ChipRecord]
+Face = PrintedCard
+Chip = EncodedCard
 Faces = list[Face]
 T = TypeVar("T")
 

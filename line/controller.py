@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -29,6 +29,7 @@ from line.devices import (
     ChipRecord,
     ChipStock,
     PrintedFace,
+    PrinterStopped,
     PrintJob,
     QcStation,
     QcVerdict,
@@ -44,6 +45,7 @@ from line.types import CardState, Clock, Outcome, Stage
 
 log = get_logger(__name__)
 
+
 class Archive(Protocol):
     """Keeps what QC saw of a card (faces and chip files) for auditors. ``keep`` may write in
     the background; ``flush`` returns once everything kept so far is on disk (the line
@@ -52,6 +54,32 @@ class Archive(Protocol):
     def keep(self, card: CardData, face: PrintedFace, verdict: QcVerdict) -> None: ...
 
     def flush(self) -> None: ...
+
+
+class PrintedCard(NamedTuple):
+    """A card the printer printed, and where its faces are: what the encoder gets."""
+
+    card: CardData
+    face: PrintedFace
+
+
+class EncodedCard(NamedTuple):
+    """A printed card whose chip is personalised and locked: what QC gets."""
+
+    card: CardData
+    face: PrintedFace
+    chip: ChipRecord
+
+
+class StageOutcome(NamedTuple):
+    """How a stage ended for one card (and why, if it failed), when it started and ended."""
+
+    card: CardData
+    outcome: Outcome
+    reason_code: str | None
+    started_at: datetime
+    ended_at: datetime
+
 
 Screen = Callable[[Application], str | None]
 """Why an application's data cannot make a card (a reason code), checked before a card body
@@ -229,9 +257,7 @@ class LineController:
                     return None
                 summary.batches += 1
                 # An encoder that prepares its data ahead (signing on another core) starts now.
-                prepare = getattr(self.devices.encoder, "prepare", None)
-                if callable(prepare):
-                    prepare(cards)
+                self.devices.encoder.prepare(cards)
                 return printer.submit(self._print_round, cards)
 
             in_print = start_next()
@@ -255,28 +281,22 @@ class LineController:
 
     def print_batch(
         self, cards: Sequence[CardData], summary: RunSummary
-    ) -> tuple[list[tuple[CardData, PrintedFace]], PrintRound]:
+    ) -> tuple[list[PrintedCard], PrintRound]:
         """Print a batch (``device_retries`` retries of printer faults) and record it.
 
         Returns the printed cards and the round itself: its ``unprinted`` cards (the
         printer gave up; they stay at print) and its ``faults``, for an orchestrator that
         retries with a policy of its own.
         """
-        prepare = getattr(self.devices.encoder, "prepare", None)
-        if callable(prepare):
-            prepare(cards)
+        self.devices.encoder.prepare(cards)
         done = self._print_round(cards)
         return self._record_print(done, summary), done
 
-    def encode_batch(
-        self, faces: Sequence[tuple[CardData, PrintedFace]], summary: RunSummary
-    ) -> list[tuple[CardData, PrintedFace, ChipRecord]]:
+    def encode_batch(self, faces: Sequence[PrintedCard], summary: RunSummary) -> list[EncodedCard]:
         """Encode the printed cards of a batch and record it."""
         return self._encode(faces, summary)
 
-    def check_batch(
-        self, chips: Sequence[tuple[CardData, PrintedFace, ChipRecord]], summary: RunSummary
-    ) -> None:
+    def check_batch(self, chips: Sequence[EncodedCard], summary: RunSummary) -> None:
         """QC the encoded cards of a batch and record it (failures go to rework)."""
         self._check(chips, summary)
 
@@ -347,9 +367,8 @@ class LineController:
                 data = card_data(application, card, issue_date=issue_date)
                 self._cards[card.serial] = data
                 started.append(data)
-            use_supplies = getattr(self.stock, "use_supplies", None)
-            if started and callable(use_supplies):
-                for item, missing in use_supplies(session=session, at=at).items():
+            if started and self.stock is not None:
+                for item, missing in self.stock.use_supplies(session=session, at=at).items():
                     summary.supplies_missing[item] = summary.supplies_missing.get(item, 0) + missing
         summary.count("started", len(started))
         return started
@@ -360,10 +379,9 @@ class LineController:
         """As many of ``waiting`` (in line order) as the ribbon and film can print: on the
         mounted rolls, then on the rolls in store. The others wait; with none left the
         printer gets no more cards, and the run says which supply stopped it."""
-        supplies_left = getattr(self.stock, "supplies_left", None)
-        if not waiting or not callable(supplies_left):
+        if not waiting or self.stock is None:
             return waiting
-        left: dict[str, int] = supplies_left(session=session)
+        left = self.stock.supplies_left(session=session)
         can = min([len(waiting), *left.values()])
         summary.waiting_for_supplies = len(waiting) - can
         if can == len(waiting):
@@ -445,28 +463,27 @@ class LineController:
         log.info("line.resume", cards=len(rows))
         self._through_the_line([data for _, data in by_state.get(CardState.PRINTING, [])], summary)
         printed = [
-            (data, _face(card)) for card, data in by_state.get(CardState.PRINTED, []) if _face(card)
+            PrintedCard(data, face)
+            for card, data in by_state.get(CardState.PRINTED, [])
+            if (face := _face(card)) is not None
         ]
-        self._encode_and_check([(d, f) for d, f in printed if f is not None], summary)
+        self._encode_and_check(printed, summary)
         encoded = [
-            (data, _face(card), ChipRecord(card.serial, card.chip_uid or ""))
+            EncodedCard(data, face, ChipRecord(card.serial, card.chip_uid or ""))
             for card, data in by_state.get(CardState.ENCODED, [])
+            if (face := _face(card)) is not None
         ]
-        self._check([(d, f, c) for d, f, c in encoded if f is not None], summary)
+        self._check(encoded, summary)
 
     def _through_the_line(self, cards: Sequence[CardData], summary: RunSummary) -> None:
         faces = self._print(cards, summary)
         self._encode_and_check(faces, summary)
 
-    def _encode_and_check(
-        self, faces: Sequence[tuple[CardData, PrintedFace]], summary: RunSummary
-    ) -> None:
+    def _encode_and_check(self, faces: Sequence[PrintedCard], summary: RunSummary) -> None:
         chips = self._encode(faces, summary)
         self._check(chips, summary)
 
-    def _print(
-        self, cards: Sequence[CardData], summary: RunSummary
-    ) -> list[tuple[CardData, PrintedFace]]:
+    def _print(self, cards: Sequence[CardData], summary: RunSummary) -> list[PrintedCard]:
         return self._record_print(self._print_round(cards), summary)
 
     def _print_round(self, cards: Sequence[CardData]) -> PrintRound:
@@ -483,8 +500,7 @@ class LineController:
             except DeviceError as fault:
                 done.faults.append(fault)
                 # A printer that stops mid-batch reports the cards it did print.
-                partial = getattr(fault, "job", None)
-                job = partial if isinstance(partial, PrintJob) else None
+                job = fault.job if isinstance(fault, PrinterStopped) else None
                 attempts += 1
                 if job is None and attempts > self.device_retries:
                     done.unprinted = pending  # they stay at print; the next run picks them up
@@ -492,14 +508,11 @@ class LineController:
                 if job is None:
                     continue
             done.jobs.append((job, started, self.clock()))
-            handled = {face.card_serial for face in job.printed}
-            handled.update(serial for serial, _ in job.spoiled)
+            handled = set(job.serials)
             pending = [card for card in pending if card.card_serial not in handled]
         return done
 
-    def _record_print(
-        self, done: PrintRound, summary: RunSummary
-    ) -> list[tuple[CardData, PrintedFace]]:
+    def _record_print(self, done: PrintRound, summary: RunSummary) -> list[PrintedCard]:
         for attempt, fault in enumerate(done.faults, start=1):
             summary.fault(fault.reason_code)
             log.warning(
@@ -513,29 +526,31 @@ class LineController:
             log.warning("print.unprinted", cards=len(done.unprinted), station=Stage.PRINT.value)
         elif done.unprinted:
             log.error("print.gave_up", cards=len(done.unprinted), station=Stage.PRINT.value)
-        printed: list[tuple[CardData, PrintedFace]] = []
+        printed: list[PrintedCard] = []
         with session_scope(self.engine) as session:
             for job, started, ended in done.jobs:
-                cards = {serial: self._cards[serial] for serial in _serials(job)}
-                outcomes: list[Outcome_] = []
+                cards = {serial: self._cards[serial] for serial in job.serials}
+                outcomes: list[StageOutcome] = []
                 for face in job.printed:
-                    outcomes.append((cards[face.card_serial], Outcome.OK, None, started, ended))
-                    printed.append((cards[face.card_serial], face))
+                    outcomes.append(
+                        StageOutcome(cards[face.card_serial], Outcome.OK, None, started, ended)
+                    )
+                    printed.append(PrintedCard(cards[face.card_serial], face))
                 for serial, reason in job.spoiled:
-                    outcomes.append((cards[serial], Outcome.FAIL, reason, started, ended))
+                    outcomes.append(
+                        StageOutcome(cards[serial], Outcome.FAIL, reason, started, ended)
+                    )
                 self._record(session, Stage.PRINT, outcomes, summary)
             rows = self._card_rows(session, (card for card, _ in printed))
             for card, face in printed:
                 _store_face(rows[card.card_serial], face)
-        self._forget(serial for job, _, _ in done.jobs for serial, _ in job.spoiled)
+        self._forget(s.card_serial for job, _, _ in done.jobs for s in job.spoiled)
         summary.count("printed", len(printed))
         return printed
 
-    def _encode(
-        self, faces: Sequence[tuple[CardData, PrintedFace]], summary: RunSummary
-    ) -> list[tuple[CardData, PrintedFace, ChipRecord]]:
-        chips: list[tuple[CardData, PrintedFace, ChipRecord]] = []
-        outcomes: list[Outcome_] = []
+    def _encode(self, faces: Sequence[PrintedCard], summary: RunSummary) -> list[EncodedCard]:
+        chips: list[EncodedCard] = []
+        outcomes: list[StageOutcome] = []
         uids: dict[str, str] = {}
         face_of = {card.card_serial: face for card, face in faces}
         started = self.clock()
@@ -547,25 +562,25 @@ class LineController:
                 uid = result.fields.get("chip_uid")
                 if isinstance(uid, str):  # the defective chip is used up all the same
                     uids[card.card_serial] = uid
-                outcomes.append((card, Outcome.FAIL, result.reason_code, started, ended))
+                outcomes.append(
+                    StageOutcome(card, Outcome.FAIL, result.reason_code, started, ended)
+                )
             else:
-                outcomes.append((card, Outcome.OK, None, started, ended))
+                outcomes.append(StageOutcome(card, Outcome.OK, None, started, ended))
                 uids[card.card_serial] = result.chip_uid
-                chips.append((card, face_of[card.card_serial], result))
+                chips.append(EncodedCard(card, face_of[card.card_serial], result))
             started = ended
         with session_scope(self.engine) as session:
             self._record(session, Stage.ENCODE, outcomes, summary)
             rows = self._card_rows(session, (c for c, _ in faces if c.card_serial in uids))
             for serial, uid in uids.items():
                 rows[serial].chip_uid = uid
-        self._forget(card.card_serial for card, outcome, *_ in outcomes if outcome is Outcome.FAIL)
+        self._forget(o.card.card_serial for o in outcomes if o.outcome is Outcome.FAIL)
         summary.count("encoded", len(chips))
         return chips
 
-    def _check(
-        self, chips: Iterable[tuple[CardData, PrintedFace, ChipRecord]], summary: RunSummary
-    ) -> None:
-        outcomes: list[Outcome_] = []
+    def _check(self, chips: Iterable[EncodedCard], summary: RunSummary) -> None:
+        outcomes: list[StageOutcome] = []
         results: dict[str, str] = {}
         chips = list(chips)
         started = self.clock()
@@ -578,11 +593,11 @@ class LineController:
                 "passed" if verdict.passed else ",".join(verdict.reasons)[:512]
             )
             if verdict.passed:
-                outcomes.append((card, Outcome.OK, None, started, ended))
+                outcomes.append(StageOutcome(card, Outcome.OK, None, started, ended))
                 summary.count("passed", 1)
             else:
                 reason = verdict.reasons[0] if verdict.reasons else "qc.reject"
-                outcomes.append((card, Outcome.FAIL, reason, started, ended))
+                outcomes.append(StageOutcome(card, Outcome.FAIL, reason, started, ended))
             started = ended  # the station works on the next card from here
         if self.archive is not None:
             self.archive.flush()
@@ -591,7 +606,7 @@ class LineController:
             rows = self._card_rows(session, (card for card, _, _ in chips))
             for serial, result in results.items():
                 rows[serial].qc_result = result
-        self._forget(card.card_serial for card, *_ in outcomes)  # QC is their last stage here
+        self._forget(o.card.card_serial for o in outcomes)  # QC is their last stage here
 
     # --- recording ------------------------------------------------------------------------
 
@@ -609,7 +624,7 @@ class LineController:
         return {row.serial: row for row in rows}
 
     def _record(
-        self, session: Session, stage: Stage, outcomes: Sequence[Outcome_], summary: RunSummary
+        self, session: Session, stage: Stage, outcomes: Sequence[StageOutcome], summary: RunSummary
     ) -> None:
         """One stage's outcomes for a batch of cards: one call, one flush."""
         machine = {
@@ -648,14 +663,6 @@ class PrintRound:
     jobs: list[tuple[PrintJob, datetime, datetime]] = field(default_factory=list)
     faults: list[DeviceError] = field(default_factory=list)
     unprinted: list[CardData] = field(default_factory=list)
-
-
-def _serials(job: PrintJob) -> list[str]:
-    return [face.card_serial for face in job.printed] + [serial for serial, _ in job.spoiled]
-
-
-Outcome_ = tuple[CardData, Outcome, str | None, datetime, datetime]
-"""A card, how a stage ended for it (and why, if it failed), when it started and ended."""
 
 
 def _store_face(row: Card, face: PrintedFace) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlmodel import Session
 
@@ -28,13 +28,33 @@ class PrintedFace:
     back_page: int
 
 
+class SpoiledCard(NamedTuple):
+    """A card the printer spoiled, and why (a ``print.*`` reason code of ``line.reasons``)."""
+
+    card_serial: str
+    reason_code: str
+
+
 @dataclass(frozen=True, slots=True)
 class PrintJob:
     """The result of printing a batch: the PDF, the cards printed, the cards spoiled (with why)."""
 
     pdf: Path | None
     printed: tuple[PrintedFace, ...]
-    spoiled: tuple[tuple[str, str], ...] = ()  # (card serial, reason code)
+    spoiled: tuple[SpoiledCard, ...] = ()
+
+    @property
+    def serials(self) -> list[str]:
+        """Every card the job handled: printed, then spoiled."""
+        return [face.card_serial for face in self.printed] + [s.card_serial for s in self.spoiled]
+
+
+class PrinterStopped(DeviceError):
+    """A printer that stopped part-way through a batch (ribbon out): ``job`` is what it did
+    before it stopped (cards printed and spoiled), ``None`` when it did nothing. The line
+    records that part and leaves the other cards of the batch at print."""
+
+    job: PrintJob | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +88,15 @@ class CardPrinter(Protocol):
 
 class ChipEncoder(Protocol):
     """Writes the citizen's data to the card's chip, signs it and locks it.
-    A defective chip raises ``line.errors.DeviceError`` with the reason code.
-
-    An encoder may also offer ``prepare(cards)``: the controller calls it when a batch
-    enters the line, so that data preparation runs while the batch is printed."""
+    A defective chip raises ``line.errors.DeviceError`` with the reason code."""
 
     name: str
+
+    def prepare(self, cards: Sequence[CardData]) -> None:
+        """Called when a batch enters the line, so that an encoder that prepares its data
+        ahead (signing on another core) does it while the batch is printed; an encoder
+        with nothing to prepare does nothing (``EncodesOneByOne``'s default)."""
+        ...
 
     def encode(self, card: CardData) -> ChipRecord: ...
 
@@ -101,9 +124,22 @@ class QcStation(Protocol):
 
 
 class ChipStock(Protocol):
-    """The chip card bodies in stock, as the line uses them (``inventory`` implements it).
+    """The chip card bodies (and the printer's consumables) in stock, as the line uses them
+    (``inventory`` implements it).
 
-    All three work inside the caller's transaction (``session``)."""
+    Every call works inside the caller's transaction (``session``). A stock that tracks no
+    consumables subclasses this protocol and inherits ``supplies_left`` and ``use_supplies``
+    as they are here: nothing tracked, nothing missing."""
+
+    def supplies_left(self, *, session: Session) -> dict[str, int]:
+        """Cards each tracked consumable (ribbon, film) can still print, checked before a
+        batch starts: the line starts no more cards than the least of them."""
+        return {}
+
+    def use_supplies(self, *, session: Session, at: datetime) -> dict[str, int]:
+        """The consumables a batch just started uses up: returns the units of each item
+        needed but not in stock."""
+        return {}
 
     def reserve(
         self, *, session: Session, application_ids: Sequence[int], at: datetime
@@ -125,7 +161,11 @@ class ChipStock(Protocol):
 
 
 class EncodesOneByOne:
-    """``encode_all`` for an encoder that does one card at a time (``encode``)."""
+    """``encode_all`` for an encoder that does one card at a time (``encode``), with
+    nothing to ``prepare``."""
+
+    def prepare(self, cards: Sequence[CardData]) -> None:
+        """Nothing to prepare: each card's data is made as it is encoded."""
 
     def encode(self, card: CardData) -> ChipRecord:
         raise NotImplementedError

@@ -24,7 +24,7 @@ from datetime import UTC
 from pathlib import Path
 
 from line.card import CardData
-from line.devices import CardPrinter, PrintedFace, PrintJob
+from line.devices import CardPrinter, PrintedFace, PrinterStopped, PrintJob, SpoiledCard
 from line.errors import DeviceError
 from line.files import private_dir
 from line.logsetup import get_logger
@@ -50,7 +50,7 @@ class PrinterJam(PrinterFault):
         super().__init__(message, device=device, reason_code=JAM, card_serial=card_serial)
 
 
-class RibbonOut(PrinterFault):
+class RibbonOut(PrinterFault, PrinterStopped):
     """The ribbon is used up (``print.ribbon_out``): the printer stops until it is replaced.
 
     ``job`` holds what the printer did before it stopped (cards printed and spoiled), or
@@ -153,7 +153,7 @@ class SpoolPrinter:
                 reason_code=refusal.reason_code,
                 why=refusal.message,
             )
-        spoiled = tuple((refusal.card_serial, refusal.reason_code) for refusal in done.refused)
+        spoiled = tuple(SpoiledCard(r.card_serial, r.reason_code) for r in done.refused)
         if path is None:
             return PrintJob(pdf=None, printed=(), spoiled=spoiled)
         printed = tuple(
@@ -342,7 +342,7 @@ class VirtualPrinter:
         if self.rng.random() < self.offline_rate:
             raise PrinterOffline(f"{self.name}: printer offline", device=self.name)
         good: list[CardData] = []
-        spoiled: list[tuple[str, str]] = []
+        spoiled: list[SpoiledCard] = []
         stopped = False
         for card in cards:
             if self.ribbon_left is not None:
@@ -351,7 +351,7 @@ class VirtualPrinter:
                     break
                 self.ribbon_left -= 1
             if self.rng.random() < self.jam_rate:
-                spoiled.append((card.card_serial, JAM))
+                spoiled.append(SpoiledCard(card.card_serial, JAM))
                 log.info("print.jam", printer=self.name, card_serial=card.card_serial)
             else:
                 good.append(card)

@@ -21,8 +21,10 @@ from line.devices import (
     EncodesOneByOne,
     InspectsOneByOne,
     PrintedFace,
+    PrinterStopped,
     PrintJob,
     QcVerdict,
+    SpoiledCard,
 )
 from line.errors import DeviceError
 from line.kpi import status_counts
@@ -49,7 +51,9 @@ class ScriptedPrinter:
             for i, c in enumerate(cards)
             if c.card_serial not in self.jam
         )
-        spoiled = tuple((c.card_serial, "print.jam") for c in cards if c.card_serial in self.jam)
+        spoiled = tuple(
+            SpoiledCard(c.card_serial, "print.jam") for c in cards if c.card_serial in self.jam
+        )
         return PrintJob(Path("/spool/batch.pdf"), printed, spoiled)
 
 
@@ -208,3 +212,52 @@ def test_cards_left_mid_line_are_taken_over_only_once_abandoned(
         actor="other-worker",
     ).run()
     assert (later.started, later.printed, later.passed) == (0, 2, 2)
+
+
+@dataclass
+class StoppingPrinter(ScriptedPrinter):
+    """Prints the first card of its first batch, then stops (ribbon out) with that part done."""
+
+    stopped: bool = False
+
+    def print_cards(self, cards: Sequence[CardData]) -> PrintJob:
+        if self.stopped:
+            return super().print_cards(cards)
+        self.stopped = True
+        fault = PrinterStopped("ribbon out", device=self.name, reason_code="print.ribbon_out")
+        fault.job = super().print_cards(cards[:1])
+        raise fault
+
+
+def test_a_printer_that_stops_mid_batch_has_its_part_recorded_and_the_rest_printed_again(
+    sqlite_engine: Engine, clock: StepClock
+) -> None:
+    add(sqlite_engine, 3)
+    printer = StoppingPrinter()
+    devices = Devices(printer, ScriptedEncoder(), ScriptedQc())
+    summary = controller(sqlite_engine, clock, devices).run(batch_size=3)
+    assert summary.device_faults == {"print.ribbon_out": 1}
+    assert (summary.started, summary.printed, summary.passed) == (3, 3, 3)
+    with session_scope(sqlite_engine) as session:
+        events = session.exec(select(StageEvent).where(StageEvent.reason_code.is_(None))).all()
+        prints = [e for e in events if e.stage.value == "print"]
+        assert len(prints) == 3, "each card printed once: the stopped job's card not again"
+
+
+@dataclass
+class PreparingEncoder(ScriptedEncoder):
+    prepared: list[list[str]] = field(default_factory=list)
+
+    def prepare(self, cards: Sequence[CardData]) -> None:
+        self.prepared.append([c.card_serial for c in cards])
+
+
+def test_the_encoder_prepares_each_batch_as_it_enters_the_line(
+    sqlite_engine: Engine, clock: StepClock
+) -> None:
+    add(sqlite_engine, 3)
+    encoder = PreparingEncoder()
+    devices = Devices(ScriptedPrinter(), encoder, ScriptedQc())
+    controller(sqlite_engine, clock, devices).run(batch_size=2)
+    assert encoder.prepared == [[serial(1), serial(2)], [serial(3)]]
+    assert ScriptedEncoder().prepare([]) is None, "an encoder of one card at a time: no-op"
