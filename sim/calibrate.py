@@ -23,7 +23,9 @@ What is estimated, per stage, and how (every figure the record cannot support is
 - **failure rate**: fail outcomes / outcomes at that stage (the print "started" markers,
   reason ``print.started``, are not outcomes), with a 95 % Wilson interval; at least
   ``MIN_OUTCOMES`` outcomes are needed. The spec's ``failure_reason`` becomes the most common
-  reason seen; every reason seen is reported.
+  recorded code that the catalogue (``line.reasons``) allows there (a code of the stage that
+  spoils a card), exactly as recorded: calibration renames no code. Every code seen is
+  reported, and one that is not in the catalogue is said.
 - **breakdowns**: from *stoppages* in the record. Per machine, its work spans (batch records
   merged) are put in shift time with the base spec's calendar (``sim.clock``: nights, days off
   and breaks take no shift time). A gap between two consecutive spans is a stoppage when work
@@ -55,7 +57,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -65,6 +67,7 @@ import sqlalchemy as sa
 import yaml
 from sqlmodel import Session, col, select
 
+from line import reasons
 from line.distributions import Deterministic, Distribution, Exponential, LogNormal
 from line.models import Application, Card, StageEvent
 from line.spec import LineSpec, parse_spec
@@ -331,12 +334,28 @@ def wilson(failures: int, n: int, z: float = Z95) -> tuple[float, float]:
 
 
 def fit_defects(events: Sequence[_Event]) -> DefectFit:
-    reasons = Counter(e.reason or "unknown" for e in events if e.outcome is Outcome.FAIL)
-    n, failures = len(events), sum(reasons.values())
+    """Failure rate of one stage's outcome events, and the reason codes recorded, as they
+    are (a failure recorded without a code counts as a failure, under no code)."""
+    failed = [e for e in events if e.outcome is Outcome.FAIL]
+    codes = Counter(e.reason for e in failed if e.reason)
+    n, failures = len(events), len(failed)
     if n == 0:
         return DefectFit(0, 0, None, None, None, {})
     low, high = wilson(failures, n)
-    return DefectFit(n, failures, failures / n, low, high, dict(reasons))
+    return DefectFit(n, failures, failures / n, low, high, dict(codes))
+
+
+def failure_reason(stage: Stage, recorded: Mapping[str, int]) -> str | None:
+    """The most common recorded code that the catalogue (``line.reasons``) allows as
+    ``stage``'s ``failure_reason`` (a code of the stage that spoils a card), as recorded;
+    None when no recorded code is one (the base spec's then stays)."""
+    usable = [code for code in sorted(recorded) if _spoils_at(stage, code)]
+    return max(usable, key=lambda code: recorded[code]) if usable else None
+
+
+def _spoils_at(stage: Stage, code: str) -> bool:
+    reason = reasons.find(code)
+    return reason is not None and reason.stage.value == stage.value and reason.spoils
 
 
 # --- breakdowns -------------------------------------------------------------------------------
@@ -531,10 +550,17 @@ def calibrate(
         else:
             stage_data["failure_rate"] = defects.rate
             used.append(f"failure rate from {defects.outcomes} outcomes")
-            if defects.reasons:
-                stage_data["failure_reason"] = max(
-                    sorted(defects.reasons), key=lambda r: defects.reasons[r]
+            code = failure_reason(stage, defects.reasons)
+            if code is not None:
+                stage_data["failure_reason"] = code
+            elif defects.reasons:
+                notes.append(
+                    f"no recorded failure code is a spoiling code of {stage.value} in the "
+                    f"catalogue: failure reason {base_stage.failure_reason} kept"
                 )
+            unlisted = sorted(c for c in defects.reasons if reasons.find(c) is None)
+            if unlisted:
+                notes.append(f"codes not in the catalogue: {', '.join(unlisted)}")
 
         breakdowns = fit_breakdowns(session, outcomes, stage, base, min_stoppage_seconds)
         base_breaks = (

@@ -1,6 +1,6 @@
 """Backtest: a recorded period made from a known spec is replayed by the simulator.
 
-The record is played by ``record_history`` (tests/sim/test_calibrate.py) from a known spec,
+The record is played by ``record_history`` (tests/sim/recorded.py) from a known spec,
 through the controller's operations. Without breakdowns, the backtest of its last three days
 with that same spec must agree with it (total within the prediction interval or 5 %), and a
 spec with half the printer's capacity (the bottleneck) must clearly disagree. With printer
@@ -23,7 +23,7 @@ from line.spec import LineSpec, parse_spec
 from line.types import Stage
 from sim.backtest import Backtest, backtest, backtest_command, backtest_summary
 from sim.calibrate import calibrate
-from tests.sim.test_calibrate import (
+from tests.sim.recorded import (
     BREAKDOWNS,
     START,
     ZONE,

@@ -1,269 +1,43 @@
 """Calibration against a recorded history whose parameters are known.
 
-``record_history`` plays a small line (one printer printing jobs of ``batch`` cards, one
-encoder, one QC station, a two-hour shift a day) with the processing times, spoilage rates and
-printer breakdowns of a known spec, and records it through the controller's own operations
-(``start_prints``, ``finish_stages``): print jobs are batch records (one span for the whole
-job), encode and QC are timed per card, spoiled cards go back to print. ``calibrate`` must then
-recover the figures: means within three standard errors, failure rates within a 99.9 %
-binomial band, the printer's repair time and time between failures within three standard
-errors (plus, for the latter, the half job a failure waits for in this generator).
+The history (``tests.sim.recorded.record_history``) is played from a known spec through the
+controller's operations. ``calibrate`` must then recover the figures: means within three
+standard errors, failure rates within a 99.9 % binomial band, the printer's repair time and
+time between failures within three standard errors (plus, for the latter, the half job a
+failure waits for in this generator), and the reason codes exactly as recorded.
 
 The history is written to a SQLite file once per module (about 3,000 cards).
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-import random
-from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import select
 
-from line.db import make_engine, session_scope
-from line.models import Application
-from line.operations import StageResult, finish_stages, start_prints
-from line.spec import LineSpec, default_spec, load_spec, parse_spec
-from line.types import ApplicationState, Outcome, Stage
-from schema import upgrade
-from sim.calibrate import calibrate, calibrate_command
-from sim.clock import WorkClock, working_intervals
-
-ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
-START = date(2026, 3, 2)
-
-
-def known_spec(
-    *,
-    print_time: dict[str, Any] | None = None,
-    print_breakdowns: dict[str, Any] | None = None,
-) -> LineSpec:
-    """The truth: the reference centre's spec made small, with known figures."""
-    data = default_spec().model_dump(mode="json", by_alias=True)
-    data["name"] = "known"
-    data["rework_limit"] = 2
-    data["allocation"] = {"policy": "fifo", "priority_groups": []}
-    data["calendar"] = {
-        "timezone": "Asia/Ho_Chi_Minh",
-        "working_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
-        "shifts": [{"name": "morning", "start": "08:00", "end": "10:00"}],
-        "holidays": [],
-    }
-
-    def stage(service: dict[str, Any], rate: float, reason: str) -> dict[str, Any]:
-        return {
-            "machines": 1,
-            "service_time": service,
-            "failure_rate": rate,
-            "failure_reason": reason,
-            "availability": 1.0,
-        }
-
-    data["stages"] = {
-        "print": stage(
-            print_time or {"kind": "lognormal", "mean": 6.0, "sd": 1.5}, 0.02, "print.jam"
-        ),
-        "chip-encode": stage(
-            {"kind": "lognormal", "mean": 5.0, "sd": 1.0}, 0.05, "encode.memory_failure"
-        ),
-        "qc": stage({"kind": "deterministic", "value": 4.0}, 0.03, "qc.reject"),
-        "dispatch": stage({"kind": "deterministic", "value": 0.5}, 0.0, "dispatch.damaged"),
-    }
-    if print_breakdowns is not None:
-        data["stages"]["print"]["breakdowns"] = print_breakdowns
-        del data["stages"]["print"]["availability"]
-    return parse_spec(data)
-
-
-BREAKDOWNS: dict[str, dict[str, Any]] = {
-    "time_between_failures": {"kind": "exponential", "mean": 400.0},
-    "time_to_repair": {"kind": "lognormal", "mean": 150.0, "sd": 40.0},
-}
-
-
-@dataclass(frozen=True)
-class Recorded:
-    cards: int  # card bodies started
-    passed_by_day: dict[date, int]  # local day -> cards that passed QC
-    failures: int  # printer breakdowns played
-
-
-def record_history(
-    engine: Engine,
-    spec: LineSpec,
-    *,
-    days: int,
-    backlog: int,
-    per_day: int,
-    batch: int = 10,
-    seed: int = 1,
-    start: date = START,
-) -> Recorded:
-    """Play ``spec`` (one machine per stage) for ``days`` from ``start`` and record it.
-
-    Shift time (the calendar's) drives the machines; a task that would run past the end of a
-    shift starts at the next shift instead. The printer fails after an exponential up time
-    (from the spec's breakdowns); a failure is noticed at the next job start, and the printer
-    is then repaired before the job. ``backlog`` applications were received the evening
-    before; ``per_day`` arrive each day at random between 07:00 and 17:00.
-    """
-    rng = random.Random(seed)
-    calendar = spec.calendar
-    clock = WorkClock(working_intervals(lambda _: calendar, start, days))
-    origin = datetime.combine(start, datetime.min.time(), tzinfo=ZONE)
-
-    def when(w: float, *, start: bool = False) -> datetime:
-        """Calendar time of shift time ``w``; a start at a shift's end is the next morning."""
-        i = bisect_right(clock.work_after, w)
-        if start and i < len(clock.starts):
-            t = clock.starts[i] + (w - clock.work_before[i])
-        else:
-            t = clock.time_at(w)
-        return (origin + timedelta(seconds=t)).astimezone(UTC)
-
-    def fit(w: float, d: float) -> float:
-        """Start of a task of ``d`` shift seconds wanted at ``w``: whole within one shift."""
-        i = bisect_right(clock.work_after, w)
-        if i < len(clock.work_after) and w + d > clock.work_after[i]:
-            return clock.work_after[i]
-        return w
-
-    stages = {s: spec.stage(s) for s in (Stage.PRINT, Stage.ENCODE, Stage.QC)}
-    breakdowns = stages[Stage.PRINT].breakdowns
-    received: list[datetime] = [origin - timedelta(hours=3)] * backlog
-    for day in range(days):
-        base = origin + timedelta(days=day, hours=7)
-        received += [base + timedelta(seconds=rng.uniform(0, 36_000)) for _ in range(per_day)]
-    received.sort()
-    waiting: list[tuple[float, int, int]] = []  # (ready in shift time, seq, application id)
-    attempts: dict[int, int] = {}
-    with session_scope(engine) as session:
-        for i, at in enumerate(received):
-            app = _application(session, i, at.astimezone(UTC))
-            assert app.id is not None
-            ready = clock.work_at((at - origin).total_seconds())
-            heapq.heappush(waiting, (ready, app.id, app.id))
-            attempts[app.id] = 0
-    seq = len(received) + 1
-    printer = encoder = qc = 0.0
-    next_fail = math.inf if breakdowns is None else breakdowns.time_between_failures.sample(rng)
-    failures = cards = 0
-    passed: dict[date, int] = {}
-    horizon = clock.total
-    results: dict[Stage, list[StageResult]] = {s: [] for s in stages}
-    retry: list[tuple[float, int]] = []
-    while waiting:
-        for recorded in results.values():
-            recorded.clear()
-        retry.clear()
-        t = max(printer, waiting[0][0])
-        while t >= next_fail and breakdowns is not None:
-            down = max(next_fail, printer)
-            up = down + breakdowns.time_to_repair.sample(rng)
-            failures += 1
-            t = max(t, up)
-            next_fail = up + breakdowns.time_between_failures.sample(rng)
-        job: list[int] = []
-        while waiting and waiting[0][0] <= t and len(job) < batch:
-            job.append(heapq.heappop(waiting)[2])
-        times = [stages[Stage.PRINT].service_time.sample(rng) for _ in job]
-        t = fit(t, sum(times))
-        end = t + sum(times)
-        if end > horizon:
-            break
-        printer = end
-
-        def outcome(stage: Stage, card_id: int, app: int, begin: float, finish: float) -> bool:
-            failed = rng.random() < stages[stage].failure_rate
-            results[stage].append(
-                StageResult(
-                    card_id,
-                    stage,
-                    Outcome.FAIL if failed else Outcome.OK,
-                    "generator",
-                    f"{stage.value}-01",
-                    when(begin, start=True),
-                    when(finish),
-                    stages[stage].failure_reason if failed else None,
-                )
-            )
-            if failed and attempts[app] <= spec.rework_limit:
-                retry.append((finish, app))
-            return not failed
-
-        with session_scope(engine) as session:
-            started = start_prints(
-                session=session, application_ids=job, actor="generator", machine="print-01",
-                at=when(t, start=True),
-            )  # fmt: skip
-            cards += len(started)
-            printed = []
-            for card in started:
-                assert card.id is not None
-                attempts[card.application_id] += 1
-                if outcome(Stage.PRINT, card.id, card.application_id, t, end):
-                    printed.append(card)
-            for card in printed:
-                assert card.id is not None
-                e = stages[Stage.ENCODE].service_time.sample(rng)
-                begin = fit(max(encoder, end), e)
-                if begin + e > horizon:
-                    break
-                encoder = begin + e
-                if not outcome(Stage.ENCODE, card.id, card.application_id, begin, encoder):
-                    continue
-                q = stages[Stage.QC].service_time.sample(rng)
-                begin = fit(max(qc, encoder), q)
-                if begin + q > horizon:
-                    break
-                qc = begin + q
-                if outcome(Stage.QC, card.id, card.application_id, begin, qc):
-                    on = when(qc).astimezone(ZONE).date()
-                    passed[on] = passed.get(on, 0) + 1
-            for stage in stages:
-                finish_stages(session=session, results=results[stage], rework_limit=2)
-        for ready, again in retry:
-            heapq.heappush(waiting, (ready, seq, again))
-            seq += 1
-    return Recorded(cards, passed, failures)
-
-
-def _application(session: Session, i: int, at: datetime) -> Application:
-    application = Application(
-        id_number=f"079{i:09d}",
-        full_name="Nguyễn Thị Ánh Tuyết",
-        date_of_birth=date(1990, 1, 1),
-        sex="F",
-        nationality="Việt Nam",
-        place_of_origin="Hà Nội",
-        place_of_residence="Hà Nội",
-        photo_path="/photos/x.jpg",
-        photo_sha256="0" * 64,
-        destination=f"0{i % 3}1-0001",
-        state=ApplicationState.APPROVED,
-        received_at=at,
-        updated_at=at,
-    )
-    session.add(application)
-    session.flush()
-    return application
-
-
-def fresh_engine(directory: Path) -> Engine:
-    engine = make_engine(f"sqlite:///{directory / 'cardline.db'}")
-    upgrade(engine)
-    return engine
-
+from line import reasons
+from line.db import session_scope
+from line.models import StageEvent
+from line.spec import default_spec, load_spec
+from line.types import EventStage, Outcome, Stage
+from sim.calibrate import calibrate, calibrate_command, failure_reason
+from tests.sim.recorded import (
+    BREAKDOWNS,
+    START,
+    ZONE,
+    Recorded,
+    fresh_engine,
+    known_spec,
+    record_history,
+)
 
 TRUTH = known_spec(print_breakdowns=BREAKDOWNS)
 BASE = default_spec().model_copy(update={"calendar": TRUTH.calendar})
@@ -413,3 +187,66 @@ def test_the_written_spec_loads_back(history: tuple[Engine, Recorded], tmp_path:
     assert loaded == fitted.spec
     assert yaml.safe_load(out.read_text(encoding="utf-8"))["stages"]["print"]["breakdowns"]
     assert "print:" in summary and f"wrote {out}" in summary
+
+
+def _recorded_failure_codes(engine: Engine, stage: Stage) -> Counter[str]:
+    """The reason codes of ``stage``'s failed events, read from the record itself."""
+    with session_scope(engine) as session:
+        codes = session.exec(
+            select(StageEvent.reason_code).where(
+                StageEvent.stage == EventStage(stage.value), StageEvent.outcome == Outcome.FAIL
+            )
+        ).all()
+    return Counter(code for code in codes if code is not None)
+
+
+def _assert_codes_as_recorded(engine: Engine) -> None:
+    """Every reason code of the calibrated spec is in the catalogue, and the codes of the
+    report and the spec are the recorded ones, unrenamed."""
+    fitted = _calibrated(engine)
+    for stage in (Stage.PRINT, Stage.ENCODE, Stage.QC, Stage.DISPATCH):
+        code = fitted.spec.stage(stage).failure_reason
+        assert reasons.find(code) is not None, (stage, code)
+        written = yaml.safe_load(fitted.to_yaml())["stages"][stage.value]["failure_reason"]
+        assert written == code
+        recorded = _recorded_failure_codes(engine, stage)
+        assert fitted.stage(stage).defects.reasons == dict(recorded), stage
+        if recorded:
+            assert code == recorded.most_common(1)[0][0], stage
+
+
+def test_the_spec_holds_the_recorded_reason_codes_of_the_catalogue(
+    history: tuple[Engine, Recorded],
+) -> None:
+    engine, _ = history
+    _assert_codes_as_recorded(engine)
+
+
+def test_family_and_data_codes_are_written_as_recorded(tmp_path: Path) -> None:
+    # a chip-error code of encode and a data group's code of a family at QC, as the
+    # devices report them: the spec carries them as they are
+    spec = known_spec(
+        failure_reasons={Stage.ENCODE: "encode.chip_defect", Stage.QC: "qc.dg.hash.DG2"}
+    )
+    engine = fresh_engine(tmp_path)
+    try:
+        record_history(engine, spec, days=2, backlog=900, per_day=0, seed=5)
+        assert _recorded_failure_codes(engine, Stage.QC).keys() == {"qc.dg.hash.DG2"}
+        _assert_codes_as_recorded(engine)
+        fitted = _calibrated(engine)
+        assert fitted.spec.stage(Stage.QC).failure_reason == "qc.dg.hash.DG2"
+        assert fitted.spec.stage(Stage.ENCODE).failure_reason == "encode.chip_defect"
+    finally:
+        engine.dispose()
+
+
+def test_the_failure_reason_is_a_catalogue_code_of_the_stage_as_recorded() -> None:
+    # the most common code that may spoil a card at the stage; ties go to the first code
+    assert failure_reason(Stage.QC, {"qc.reject": 3, "qc.dg.hash.DG2": 5}) == "qc.dg.hash.DG2"
+    assert failure_reason(Stage.QC, {"qc.reject": 4, "qc.face.qr": 4}) == "qc.face.qr"
+    # a code outside the catalogue (an old record's), or one of another stage, is never
+    # written, nor renamed into one that is: the base spec's reason then stays
+    assert failure_reason(Stage.PRINT, {"p.x": 9, "print.jam": 1}) == "print.jam"
+    assert failure_reason(Stage.PRINT, {"p.x": 9}) is None
+    assert failure_reason(Stage.PRINT, {"qc.reject": 9}) is None
+    assert failure_reason(Stage.PRINT, {}) is None
