@@ -22,8 +22,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from inventory.ledger import CHIP, Balance, supplies
+from inventory.books import CHIP, Balance
 from inventory.models import ChipReservation, MovementKind, StockLot, StockMovement
+from inventory.supplies import supplies
 from line.models import Card
 from line.types import CardState
 
@@ -34,8 +35,22 @@ NAMED = 10
 
 def reconcile(*, session: Session) -> list[str]:
     """Every mismatch found, one line each (empty: everything adds up)."""
-    problems: list[str] = []
     lots = {lot.id: lot for lot in session.exec(select(StockLot).order_by(col(StockLot.id)))}
+    problems, running, adjustments = _replay(session)
+    problems.extend(_lot_totals(lots, running, adjustments))
+    problems.extend(_card_chips(session, lots))
+    chip_lots_by_id = {lot_id: lot for lot_id, lot in lots.items() if lot.item_code == CHIP}
+    problems.extend(_reservations(session, chip_lots_by_id, running))
+    problems.extend(_cards_against_lots(session, chip_lots_by_id, running))
+    problems.extend(_consumables(session))
+    return problems
+
+
+def _replay(session: Session) -> tuple[list[str], dict[int, Balance], dict[int, int]]:
+    """Replay every movement in order: the balance each carries must be the one the
+    movements before it make. Returns the problems, each lot's replayed balance and its
+    adjustments' sum (a stock take's correction is part of what the lot received)."""
+    problems: list[str] = []
     running: dict[int, Balance] = {}
     adjustments: dict[int, int] = {}
     for movement in session.exec(select(StockMovement).order_by(col(StockMovement.id))):
@@ -60,6 +75,14 @@ def reconcile(*, session: Session) -> list[str]:
         running[movement.lot_id] = after
         if movement.kind.value == "adjustment":
             adjustments[movement.lot_id] = adjustments.get(movement.lot_id, 0) + movement.quantity
+    return problems, running, adjustments
+
+
+def _lot_totals(
+    lots: dict[int | None, StockLot], running: dict[int, Balance], adjustments: dict[int, int]
+) -> list[str]:
+    """Per lot: received (+ adjustments) = available + reserved + consumed + spoiled."""
+    problems = []
     for lot_id, stock_lot in lots.items():
         assert lot_id is not None
         balance = running.get(lot_id, Balance())
@@ -72,6 +95,13 @@ def reconcile(*, session: Session) -> list[str]:
                 f"but available {balance.available} + reserved {balance.reserved} "
                 f"+ consumed {balance.consumed} + spoiled {balance.spoiled} = {total}"
             )
+    return problems
+
+
+def _card_chips(session: Session, lots: dict[int | None, StockLot]) -> list[str]:
+    """Per card with a chip: its UID used once, its lot known, the UID in the lot's range
+    (cards of no known lot are named up to ten, then counted)."""
+    problems = []
     chip_lots = {each.lot_number: each for each in lots.values() if each.item_code == "chip"}
     seen: dict[str, str] = {}
     unknown = 0
@@ -99,10 +129,6 @@ def reconcile(*, session: Session) -> list[str]:
             )
     if unknown > 10:
         problems.append(f"... and {unknown - 10} more cards whose chip comes from no known lot")
-    chip_lots_by_id = {lot_id: lot for lot_id, lot in lots.items() if lot.item_code == CHIP}
-    problems.extend(_reservations(session, chip_lots_by_id, running))
-    problems.extend(_cards_against_lots(session, chip_lots_by_id, running))
-    problems.extend(_consumables(session))
     return problems
 
 
@@ -186,25 +212,42 @@ def _named(problems: list[str], found: list[str], what: str) -> None:
         problems.append(f"... and {len(found) - NAMED} more {what}")
 
 
+def _booked(kind: MovementKind) -> sa.ScalarSelect[int]:
+    """How many ``kind`` movements of the card's own chip lot name the card (correlated
+    with the ``Card`` row of the outer query)."""
+    return (
+        select(sa.func.count())
+        .select_from(StockMovement)
+        .join(StockLot, col(StockLot.id) == StockMovement.lot_id)
+        .where(
+            StockMovement.card_serial == Card.serial,
+            StockMovement.kind == kind,
+            StockLot.lot_number == Card.chip_lot,
+            StockLot.item_code == CHIP,
+        )
+        .scalar_subquery()
+    )
+
+
 def _cards_against_movements(session: Session, lots: dict[int, str]) -> list[str]:
     """Each card of ``lots`` (id -> lot number): one body taken for it from its lot, its
     chip booked as spoiled if and only if it is spoiled; and no body taken for no card."""
+    untaken, unspoiled, wrongly = _misbooked_cards(session, list(lots.values()))
+    problems: list[str] = []
+    _named(problems, untaken, "cards whose body the ledger does not book once")
+    _named(problems, unspoiled, "spoiled cards whose chip is not booked as spoiled")
+    _named(problems, wrongly, "good cards whose chip is booked as spoiled")
+    _named(problems, _orphan_bodies(session, list(lots)), "card bodies taken for no card")
+    return problems
 
-    def booked(kind: MovementKind) -> sa.ScalarSelect[int]:
-        return (
-            select(sa.func.count())
-            .select_from(StockMovement)
-            .join(StockLot, col(StockLot.id) == StockMovement.lot_id)
-            .where(
-                StockMovement.card_serial == Card.serial,
-                StockMovement.kind == kind,
-                StockLot.lot_number == Card.chip_lot,
-                StockLot.item_code == CHIP,
-            )
-            .scalar_subquery()
-        )
 
-    taken, spoilage = booked(MovementKind.CONSUMPTION), booked(MovementKind.SPOILAGE)
+def _misbooked_cards(
+    session: Session, lot_numbers: list[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """The cards of those lots whose books are off, in one query: those the ledger takes
+    no body (or more than one) for, spoiled ones whose chip is not booked as spoiled, and
+    good ones whose chip is."""
+    taken, spoilage = _booked(MovementKind.CONSUMPTION), _booked(MovementKind.SPOILAGE)
     state = col(Card.state)
     rows = (
         session.connection()
@@ -213,7 +256,7 @@ def _cards_against_movements(session: Session, lots: dict[int, str]) -> list[str
                 col(Card.serial), state, col(Card.chip_lot), col(Card.spoil_reason), taken, spoilage
             )
             .where(
-                col(Card.chip_lot).in_(list(lots.values())),
+                col(Card.chip_lot).in_(lot_numbers),
                 sa.or_(
                     taken != 1,
                     sa.and_(state == CardState.SPOILED, spoilage != 1),
@@ -241,14 +284,20 @@ def _cards_against_movements(session: Session, lots: dict[int, str]) -> list[str
             wrongly.append(
                 f"card {serial} is {now.value}, but the ledger books its chip as spoiled"
             )
-    orphans = [
+    return untaken, unspoiled, wrongly
+
+
+def _orphan_bodies(session: Session, lot_ids: list[int]) -> list[str]:
+    """Card bodies the ledger books as taken from those lots for a card none of the lot's
+    cards is."""
+    return [
         f"lot {lot_number}: the ledger books a card body taken for {serial or 'no card'}, "
         "which no card of that lot records"
         for lot_number, serial in session.exec(
             select(StockLot.lot_number, StockMovement.card_serial)
             .join(StockLot, col(StockLot.id) == StockMovement.lot_id)
             .where(
-                col(StockMovement.lot_id).in_(list(lots)),
+                col(StockMovement.lot_id).in_(lot_ids),
                 StockMovement.kind == MovementKind.CONSUMPTION,
                 ~sa.exists().where(
                     col(Card.serial) == col(StockMovement.card_serial),
@@ -258,12 +307,6 @@ def _cards_against_movements(session: Session, lots: dict[int, str]) -> list[str
             .order_by(col(StockMovement.id))
         )
     ]
-    problems: list[str] = []
-    _named(problems, untaken, "cards whose body the ledger does not book once")
-    _named(problems, unspoiled, "spoiled cards whose chip is not booked as spoiled")
-    _named(problems, wrongly, "good cards whose chip is booked as spoiled")
-    _named(problems, orphans, "card bodies taken for no card")
-    return problems
 
 
 def _consumables(session: Session) -> list[str]:

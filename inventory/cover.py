@@ -11,7 +11,7 @@ cover = available / rate. The state says what a manager must know:
 - ``ok``.
 
 A consumable (ribbon, overlay film) is counted in cards it can still print: a mounted roll
-with panels left is stock in use, not stock gone (``inventory.ledger.SupplyUse``). It is
+with panels left is stock in use, not stock gone (``inventory.supplies.SupplyUse``). It is
 ``out`` only when nothing is left to print with, ``short`` when the cards left do not cover
 the backlog, and its rate is the card bodies taken, in units (``cards_per_unit`` cards a
 unit), so a roll mounted now and then does not make the rate jump.
@@ -29,9 +29,10 @@ from datetime import date, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from inventory.ledger import CHIP, SupplyUse, stock, supplies
+from inventory.books import CHIP, stock
 from inventory.models import MovementKind, PurchaseOrder, StockItem, StockMovement
 from inventory.orders import expected
+from inventory.supplies import SupplyUse, supplies
 from line.models import Application
 from line.types import ApplicationState
 
@@ -213,26 +214,7 @@ def _supply_cover(
         )
     units_left = use.cards_left / per_unit
     days = units_left / rate if rate > 0 else None
-    mounted = (
-        f"{use.in_use} {item.unit} in use ({use.left_on_mounted} cards left on it), "
-        if use.in_use
-        else ""
-    )
-    holding = f"{mounted}{use.in_store} in store: {use.cards_left} cards left"
-    if use.cards_left <= 0:
-        state = "out"
-        reason = f"nothing left to print with ({use.mounted} {item.unit}(s) used up, none in store)"
-    elif window.backlog > use.cards_left:
-        state, reason = "short", f"{holding} for {window.backlog} approved applications"
-    elif rate > 0 and units_left <= reorder_point:
-        state = "low"
-        reason = (
-            f"{holding}, {days:.1f} days of cover, at or below the reorder point "
-            f"({reorder_point} {item.unit}s: {window.lead_days:g} days)"
-        )
-    else:
-        state = "ok"
-        reason = holding + ("" if days is None else f", {days:.1f} days of cover")
+    state, reason = _supply_state(window, item, use, rate, days, reorder_point)
     return ItemCover(
         item.code,
         held.on_hand,
@@ -255,6 +237,37 @@ def _supply_cover(
         in_use=use.in_use,
         cards_left=use.cards_left,
     )
+
+
+def _supply_state(
+    window: _Window,
+    item: StockItem,
+    use: SupplyUse,
+    rate: float,
+    days: float | None,
+    reorder_point: int,
+) -> tuple[str, str]:
+    """A delivered consumable's state and the reason a manager reads, from the cards it
+    can still print (``rate`` and ``reorder_point`` in units, ``days`` of cover)."""
+    units_left = use.cards_left / item.cards_per_unit
+    mounted = (
+        f"{use.in_use} {item.unit} in use ({use.left_on_mounted} cards left on it), "
+        if use.in_use
+        else ""
+    )
+    holding = f"{mounted}{use.in_store} in store: {use.cards_left} cards left"
+    if use.cards_left <= 0:
+        return "out", (
+            f"nothing left to print with ({use.mounted} {item.unit}(s) used up, none in store)"
+        )
+    if window.backlog > use.cards_left:
+        return "short", f"{holding} for {window.backlog} approved applications"
+    if rate > 0 and units_left <= reorder_point:
+        return "low", (
+            f"{holding}, {days:.1f} days of cover, at or below the reorder point "
+            f"({reorder_point} {item.unit}s: {window.lead_days:g} days)"
+        )
+    return "ok", holding + ("" if days is None else f", {days:.1f} days of cover")
 
 
 def _stockout(

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from inventory.ledger import StockError
+from inventory.errors import StockError
 from inventory.models import PurchaseOrder, StockItem
 
 EXPECTED_AHEAD = timedelta(days=731)
