@@ -37,9 +37,11 @@ On top of that, for planners:
 - ``sim.comparison``: paired differences between scenarios, replication by replication
   (paired-t intervals), and replications added until a target date is precise enough;
 - ``sim.plan``: the goal seek (``cardline plan``): the cheapest setting of some scenario
-  fields that reaches the target in time with a wanted probability; ``sim.search`` holds
-  its searches, ``sim.plan_report`` its text and PDF;
-- ``sim.report``: the forecast document, its text and its PDF (``sim.pdf``: drawing helpers);
+  fields that reaches the target in time with a wanted probability; ``sim.plan_fields``
+  reads the fields it varies, ``sim.plan_trials`` decides each candidate, ``sim.search``
+  holds its searches, ``sim.plan_report`` its text and PDF;
+- ``sim.report``: the forecast document; ``sim.report_text`` its text, ``sim.report_pdf``
+  its PDF with the charts of ``sim.report_charts`` (``sim.pdf``: drawing helpers);
 - ``sim.history``: the published figures of the 2021 drive, and the fit of ``history-2021``.
 """
 

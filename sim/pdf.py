@@ -1,4 +1,4 @@
-"""Drawing helpers shared by the planner's PDFs (``sim.report``, ``sim.plan_report``).
+"""Drawing helpers shared by the planner's PDFs (``sim.report_pdf``, ``sim.plan_report``).
 
 Every piece of text goes through ``Page.text``/``Page.paragraph``/``Page.table``, which keep
 it inside its box: a paragraph wraps at its width, a table cell shrinks its font a little
