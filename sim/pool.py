@@ -1,8 +1,9 @@
 """The approved applications waiting for a chip and a printer, given out by the spec's policy.
 
 ``line.allocation.next_in_line`` orders applications in the database; this is the same
-policy over counts, since the simulator cannot keep 50 million rows. Applications of one
-``DemandClass`` (group x destination) are alike but for their intake order, so each class
+policy (its ranks built from the same ``line.allocation.RANK_KEYS``) over counts, since the
+simulator cannot keep 50 million rows. Applications of one ``DemandClass`` (group x
+destination) are alike but for their intake order, so each class
 keeps a queue of runs ``[key, attempt, count, entry]``: ``key`` is the intake order (smaller
 is older), ``attempt`` the number of the card the application will get next, ``entry`` when it
 started waiting (for the wait at print). The policies, as in ``AllocationPolicy``:
@@ -23,6 +24,7 @@ import heapq
 from collections import deque
 from collections.abc import Sequence
 
+from line.allocation import rank_of
 from line.spec import AllocationPolicy
 from sim.inputs import DemandClass
 
@@ -31,13 +33,13 @@ Taken = tuple[int, int, int, float]  # (class index, attempt, count, entry time)
 
 
 def class_ranks(policy: AllocationPolicy, classes: Sequence[DemandClass]) -> list[float]:
-    """Each class's rank under the policy (smaller goes first; the key breaks ties)."""
-    if policy.policy == "priority":
-        order = {group: i for i, group in enumerate(policy.priority_groups)}
-        return [float(order.get(c.group, len(order))) for c in classes]
-    if policy.policy == "earliest_due":
-        return [float(c.due.toordinal()) if c.due else float("inf") for c in classes]
-    return [0.0] * len(classes)
+    """Each class's rank under the policy (smaller goes first; the key breaks ties): the
+    place of its ``line.allocation.rank_of`` among the classes' distinct ranks, so that the
+    database's order and the simulator's are one definition, and a rank is one float to
+    compare in the hot loop."""
+    ranks = [rank_of(policy, group=c.group, due=c.due) for c in classes]
+    place = {rank: float(i) for i, rank in enumerate(sorted(set(ranks)))}
+    return [place[rank] for rank in ranks]
 
 
 class Pool:
