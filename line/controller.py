@@ -37,7 +37,13 @@ from line.devices import (
 from line.errors import DeviceError
 from line.logsetup import get_logger
 from line.models import Application, Card
-from line.operations import StageResult, finish_stages, hold_application, start_prints
+from line.operations import (
+    StageResult,
+    finish_stages,
+    hold_application,
+    start_prints,
+    take_chips,
+)
 from line.portrait import check_portrait
 from line.routing import Action
 from line.spec import LineSpec
@@ -351,18 +357,12 @@ class LineController:
                 machine=self.devices.printer.name,
                 at=at,
             )
+            if self.stock is not None:
+                # The card bodies (and their chips) are taken from stock as printing starts.
+                take_chips(session=session, cards=cards, stock=self.stock, at=at)
             started = []
             for application, card in zip(waiting, cards, strict=True):
-                assert card.id is not None and application.id is not None
-                if self.stock is not None:
-                    # The card body (and its chip) is taken from stock as printing starts.
-                    card.chip_lot, card.chip_uid = self.stock.consume(
-                        session=session,
-                        application_id=application.id,
-                        card_serial=card.serial,
-                        at=at,
-                    )
-                    session.add(card)
+                assert card.id is not None
                 self._card_ids[card.serial] = card.id
                 data = card_data(application, card, issue_date=issue_date)
                 self._cards[card.serial] = data

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
 from line.idnumber import mask_id
-from line.types import ApplicationState, CardState, EventStage, Outcome
+from line.types import ApplicationState, CardState, Outcome, Stage
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -189,7 +189,7 @@ class StageEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     application_id: int = Field(foreign_key="application.id", index=True)
     card_id: int | None = Field(default=None, foreign_key="card.id", index=True)
-    stage: EventStage = Field(sa_column=sa.Column(_enum(EventStage), nullable=False, index=True))
+    stage: Stage = Field(sa_column=sa.Column(_enum(Stage), nullable=False, index=True))
     machine: str | None = Field(default=None, max_length=64)
     actor: str = Field(max_length=64)
     outcome: Outcome = Field(sa_column=sa.Column(_enum(Outcome, 8), nullable=False))
@@ -228,7 +228,7 @@ class StageEventRecord:
     id: int
     application_id: int
     card_id: int | None
-    stage: EventStage
+    stage: Stage
     machine: str | None
     actor: str
     outcome: Outcome

@@ -1,29 +1,32 @@
-"""The controller's stage operations: every change of an application or a card goes through here.
+"""The stage operations: every change of a card's or an application's state goes through here.
 
-Each operation checks the transition against ``line.states``, applies it to the
-application and its live card together, and appends one stage event. Every reason code an
-event carries is one of the catalogue (``line.reasons``). A card that is spoiled here (at a
-stage, or returned after dispatch) has its chip booked as spoiled through the chip stock
-port (``line.devices.ChipStock``) in the same transaction: no other path spoils a card.
+One path: a card starts (``start_prints``), takes its chip from stock (``take_chips``), and
+every outcome after that (a line stage's end, a delivery confirmed, a card returned) is a
+``StageResult`` recorded by ``finish_stages``: the transition checked against
+``line.states``, application and live card changed together, one stage event appended
+(``line.events``), and the stock effect booked in the same transaction: a card spoiled
+here has its chip booked as spoiled through the chip stock port (``line.devices.ChipStock``);
+no other path spoils a card. Every reason code an event carries is one of the catalogue's
+(``line.reasons``). A manager's decisions are in ``line.decisions`` (re-exported here).
 Functions take a keyword-only ``session`` and commit nothing: the caller owns the
 transaction.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from sqlmodel import Session, col, select
 
 from line import reasons
+from line.decisions import accept_photo, cancel_application, release_held
 from line.devices import ChipStock
 from line.errors import IllegalTransition, LiveCardExists, NotFound
+from line.events import append_event, locked_application
 from line.logsetup import get_logger
-from line.models import Application, Card, StageEvent, card_serial
+from line.models import Application, Card, card_serial
 from line.reasons import Kind
 from line.routing import Action, Route, next_stage
 from line.states import (
@@ -33,32 +36,30 @@ from line.states import (
     check_application_transition,
     check_card_transition,
 )
-from line.types import (
-    ApplicationState,
-    CardState,
-    EventStage,
-    Outcome,
-    Stage,
-)
+from line.types import ApplicationState, CardState, Outcome, Stage
+
+__all__ = [
+    "RETURNABLE",
+    "StageResult",
+    "accept_photo",
+    "cancel_application",
+    "confirm_delivery",
+    "finish_stage",
+    "finish_stages",
+    "hold_application",
+    "live_card",
+    "release_held",
+    "return_card",
+    "route_targets",
+    "start_print",
+    "start_prints",
+    "take_chips",
+]
 
 log = get_logger(__name__)
 
-
-def _application(session: Session, application_id: int, *, lock: bool = True) -> Application:
-    statement = select(Application).where(Application.id == application_id)
-    if lock:
-        statement = statement.with_for_update()
-    application = session.exec(statement).first()
-    if application is None:
-        raise NotFound(f"application {application_id} not found", application_id=application_id)
-    return application
-
-
-def _card(session: Session, card_id: int) -> Card:
-    card = session.exec(select(Card).where(Card.id == card_id).with_for_update()).first()
-    if card is None:
-        raise NotFound(f"card {card_id} not found", card_id=card_id)
-    return card
+RETURNABLE: frozenset[CardState] = frozenset({CardState.DISPATCHED, CardState.DELIVERED})
+"""Card states a card may come back from (handed over to its station, or delivered there)."""
 
 
 def live_card(*, session: Session, application_id: int) -> Card | None:
@@ -68,42 +69,7 @@ def live_card(*, session: Session, application_id: int) -> Card | None:
     ).first()
 
 
-def _event(
-    session: Session,
-    application: Application,
-    card: Card | None,
-    *,
-    stage: EventStage,
-    outcome: Outcome,
-    actor: str,
-    machine: str | None,
-    reason_code: str | None,
-    started_at: datetime,
-    ended_at: datetime | None = None,
-) -> StageEvent:
-    """Append one stage event; an instant event (a decision, a start) has no ``ended_at``.
-    Its reason code, if any, must be one of the catalogue's for ``stage``."""
-    if reason_code is not None:
-        reasons.require(reason_code, stage=stage, field="reason_code")
-    ended_at = started_at if ended_at is None else ended_at
-    if ended_at < started_at:
-        raise ValueError(f"event ends ({ended_at}) before it starts ({started_at})")
-    assert application.id is not None
-    event = StageEvent(
-        application_id=application.id,
-        card_id=card.id if card is not None else None,
-        stage=stage,
-        machine=machine,
-        actor=actor,
-        outcome=outcome,
-        reason_code=reason_code,
-        application_state=application.state,
-        card_state=card.state if card is not None else None,
-        started_at=started_at,
-        ended_at=ended_at,
-    )
-    session.add(event)
-    return event
+# --- a card starts ----------------------------------------------------------------------------
 
 
 def start_print(
@@ -138,6 +104,53 @@ def start_prints(
             select(Application).where(col(Application.id).in_(application_ids)).with_for_update()
         )
     }
+    cards_made = _check_startable(session, application_ids, applications)
+    cards = []
+    for application_id in application_ids:
+        attempt = cards_made[application_id] + 1
+        card = Card(
+            serial=card_serial(application_id, attempt),
+            application_id=application_id,
+            attempt=attempt,
+            state=CardState.PRINTING,
+            created_at=at,
+            updated_at=at,
+        )
+        application = applications[application_id]
+        application.state = ApplicationState.PRINTING
+        application.updated_at = at
+        session.add(card)
+        session.add(application)
+        cards.append(card)
+    session.flush()  # the cards get their ids
+    for card in cards:
+        append_event(
+            session,
+            applications[card.application_id],
+            card,
+            stage=Stage.PRINT,
+            outcome=Outcome.OK,
+            actor=actor,
+            machine=machine,
+            reason_code="print.started",
+            started_at=at,
+        )
+        log.debug(
+            "card.started",
+            application_id=card.application_id,
+            card_serial=card.serial,
+            station=Stage.PRINT.value,
+            machine=machine,
+            attempt=card.attempt,
+        )
+    session.flush()
+    return cards
+
+
+def _check_startable(
+    session: Session, application_ids: Sequence[int], applications: dict[int | None, Application]
+) -> dict[int, int]:
+    """Raise unless every application may start a card; returns the cards each has had."""
     cards_made: dict[int, int] = dict.fromkeys(application_ids, 0)
     live: set[int] = set()
     for application_id, state in session.exec(
@@ -159,51 +172,29 @@ def start_prints(
                 application_id=application_id,
             )
     check_card_transition(None, CardState.PRINTING)
-    cards = []
-    for application_id in application_ids:
-        attempt = cards_made[application_id] + 1
-        card = Card(
-            serial=card_serial(application_id, attempt),
-            application_id=application_id,
-            attempt=attempt,
-            state=CardState.PRINTING,
-            created_at=at,
-            updated_at=at,
-        )
-        application = applications[application_id]
-        application.state = ApplicationState.PRINTING
-        application.updated_at = at
-        session.add(card)
-        session.add(application)
-        cards.append(card)
-    session.flush()  # the cards get their ids
+    return cards_made
+
+
+def take_chips(*, session: Session, cards: Sequence[Card], stock: ChipStock, at: datetime) -> None:
+    """The card bodies (and their chips) of cards that just started are taken from stock:
+    each application's reserved body is consumed, and the card records its lot and chip."""
     for card in cards:
-        _event(
-            session,
-            applications[card.application_id],
-            card,
-            stage=EventStage.PRINT,
-            outcome=Outcome.OK,
-            actor=actor,
-            machine=machine,
-            reason_code="print.started",
-            started_at=at,
+        card.chip_lot, card.chip_uid = stock.consume(
+            session=session, application_id=card.application_id, card_serial=card.serial, at=at
         )
-        log.debug(
-            "card.started",
-            application_id=card.application_id,
-            card_serial=card.serial,
-            station=Stage.PRINT.value,
-            machine=machine,
-            attempt=card.attempt,
-        )
-    session.flush()
-    return cards
+        session.add(card)
+
+
+# --- outcomes: one path -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class StageResult:
-    """How ``stage`` ended for one card, as a device or an operator reports it."""
+    """How ``stage`` ended for one card, as a device, an operator or a station reports it.
+
+    A line stage (``LINE_ORDER``) works on the card state ``STAGE_INPUT`` names; at
+    ``Stage.DELIVERY`` an OK result is the station's confirmation of a dispatched card and
+    a failure is a card that came back (dispatched or delivered) with a return reason."""
 
     card_id: int
     stage: Stage
@@ -236,10 +227,21 @@ def finish_stage(
     replacement cards, is held for a manager.
     """
     result = StageResult(card_id, stage, outcome, actor, machine, started_at, ended_at, reason_code)
-    routes = finish_stages(
-        session=session, results=[result], rework_limit=rework_limit, stock=stock
-    )
-    return routes[0]
+    return finish_stages(session=session, results=[result], rework_limit=rework_limit, stock=stock)[
+        0
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """A checked change: the result, its card and application, the route and target states."""
+
+    result: StageResult
+    card: Card
+    application: Application
+    route: Route
+    card_target: CardState
+    application_target: ApplicationState
 
 
 def finish_stages(
@@ -249,7 +251,7 @@ def finish_stages(
     rework_limit: int,
     stock: ChipStock | None = None,
 ) -> list[Route]:
-    """``finish_stage`` for a batch of cards, with one read of the cards and applications
+    """Record outcomes for a batch of cards, with one read of the cards and applications
     (locked) and one flush: the line records a batch at a time. All or nothing: an illegal
     transition of any card raises before anything is changed.
 
@@ -274,74 +276,82 @@ def finish_stages(
             select(Application).where(col(Application.id).in_(application_ids)).with_for_update()
         )
     }
-    plans = []
+    changes = []
     for result in results:
         card = cards[result.card_id]
-        application = applications[card.application_id]
-        route, card_target, application_target = _plan(result, card, application, rework_limit)
-        if card_target is CardState.SPOILED:
+        change = _plan(result, card, applications[card.application_id], rework_limit)
+        if change.card_target is CardState.SPOILED:
             _check_stock(card, stock)
-        plans.append((result, card, application, route, card_target, application_target))
-    routes = []
-    for result, card, application, route, card_target, application_target in plans:
-        _apply(
-            session,
-            card,
-            application,
-            card_target=card_target,
-            application_target=application_target,
-            stage=EventStage(result.stage.value),
-            outcome=result.outcome,
-            actor=result.actor,
-            machine=result.machine,
-            reason_code=result.reason_code,
-            started_at=result.started_at,
-            ended_at=result.ended_at,
-            stock=stock,
-        )
-        # Good cards are routine (the stage event record has them); spoils and holds are news.
-        (log.debug if route.action is Action.ADVANCE else log.info)(
-            "stage.finished",
-            application_id=application.id,
-            card_serial=card.serial,
-            station=result.stage.value,
-            machine=result.machine,
-            outcome=result.outcome.value,
-            reason_code=result.reason_code,
-            route=route.action.value,
-            application_state=application_target.value,
-        )
-        routes.append(route)
+        changes.append(change)
+    for change in changes:
+        _apply(session, change, stock)
+        _log_finished(change)
     session.flush()
-    return routes
+    return [change.route for change in changes]
 
 
-def _plan(
-    result: StageResult, card: Card, application: Application, rework_limit: int
-) -> tuple[Route, CardState, ApplicationState]:
-    """Where ``result`` takes the card and its application; raises if it may not."""
-    expected = STAGE_INPUT[result.stage]
-    if card.state is not expected:
-        raise IllegalTransition(
-            "card",
-            card.state,
-            STAGE_OUTPUT[result.stage] if result.outcome is Outcome.OK else CardState.SPOILED,
-            entity_id=card.serial,
-        )
-    if result.outcome is Outcome.FAIL and not result.reason_code:
-        raise ValueError("a failed stage needs a reason code")
-    if result.outcome is Outcome.FAIL:
+def _log_finished(change: _Change) -> None:
+    """Good cards are routine (the stage event record has them); spoils and holds are news."""
+    result = change.result
+    (log.debug if change.route.action is Action.ADVANCE else log.info)(
+        "stage.finished",
+        application_id=change.application.id,
+        card_serial=change.card.serial,
+        station=result.stage.value,
+        machine=result.machine,
+        outcome=result.outcome.value,
+        reason_code=result.reason_code,
+        route=change.route.action.value,
+        application_state=change.application_target.value,
+    )
+
+
+def _takes(result: StageResult) -> frozenset[CardState]:
+    """The card states ``result`` may come from."""
+    if result.stage is Stage.DELIVERY and result.outcome is Outcome.FAIL:
+        return RETURNABLE
+    return frozenset({STAGE_INPUT[result.stage]})
+
+
+def _require_failure_reason(result: StageResult) -> None:
+    """A failure names why: a spoil or data reason of its stage, or at delivery a return
+    reason (``delivery.damaged``...)."""
+    if result.stage is Stage.DELIVERY:
         reasons.require(
             result.reason_code,
-            stage=EventStage(result.stage.value),
-            kinds=(Kind.SPOIL, Kind.DATA),
-            field="reason_code",
-            what="failure reason",
+            stage=Stage.DELIVERY,
+            kinds=(Kind.RETURN,),
+            field="reason",
+            what="return reason",
         )
+        return
+    if not result.reason_code:
+        raise ValueError("a failed stage needs a reason code")
+    reasons.require(
+        result.reason_code,
+        stage=result.stage,
+        kinds=(Kind.SPOIL, Kind.DATA),
+        field="reason_code",
+        what="failure reason",
+    )
+
+
+def _plan(result: StageResult, card: Card, application: Application, rework_limit: int) -> _Change:
+    """Where ``result`` takes the card and its application; raises if it may not."""
+    if card.state not in _takes(result):
+        returned = result.stage is Stage.DELIVERY and result.outcome is Outcome.FAIL
+        refused = (
+            CardState.SPOILED if result.outcome is Outcome.FAIL else STAGE_OUTPUT[result.stage]
+        )
+        target = "returned" if returned else refused
+        raise IllegalTransition("card", card.state, target, entity_id=card.serial)
+    if result.outcome is Outcome.FAIL:
+        _require_failure_reason(result)
     if result.ended_at < result.started_at:
         raise ValueError(f"event ends ({result.ended_at}) before it starts ({result.started_at})")
     route = next_stage(
-        result.stage,
+        # A card that fails at delivery (comes back) is routed as a failure after dispatch.
+        Stage.DISPATCH if result.stage is Stage.DELIVERY else result.stage,
         result.outcome,
         attempt=card.attempt,
         rework_limit=rework_limit,
@@ -350,12 +360,12 @@ def _plan(
     card_target, application_target = route_targets(result.stage, route)
     check_card_transition(card.state, card_target, entity_id=card.serial)
     check_application_transition(application.state, application_target, entity_id=application.id)
-    return route, card_target, application_target
+    return _Change(result, card, application, route, card_target, application_target)
 
 
 def route_targets(stage: Stage, route: Route) -> tuple[CardState, ApplicationState]:
     """Where ``route`` takes a card that ended ``stage``, and its application: the one
-    mapping from a routing decision to states (a stage's end and a return alike)."""
+    mapping from a routing decision to states (a stage's end, a delivery and a return alike)."""
     if route.action is Action.ADVANCE:
         card_target = STAGE_OUTPUT[stage]
         return card_target, application_state_for(card_target)
@@ -373,53 +383,44 @@ def _check_stock(card: Card, stock: ChipStock | None) -> None:
         )
 
 
-def _apply(
-    session: Session,
-    card: Card,
-    application: Application,
-    *,
-    card_target: CardState,
-    application_target: ApplicationState,
-    stage: EventStage,
-    outcome: Outcome,
-    actor: str,
-    machine: str | None,
-    reason_code: str | None,
-    started_at: datetime,
-    ended_at: datetime,
-    stock: ChipStock | None,
-) -> None:
+def _apply(session: Session, change: _Change, stock: ChipStock | None) -> None:
     """Apply a checked change to a card and its application, append its stage event, and
     book the chip of a card it spoils (the one place a card is spoiled)."""
-    card.state = card_target
-    card.updated_at = ended_at
-    if card_target is CardState.SPOILED:
-        card.spoiled_at_stage = stage.value
-        card.spoil_reason = reason_code
+    card, application, result = change.card, change.application, change.result
+    card.state = change.card_target
+    card.updated_at = result.ended_at
+    spoiled = change.card_target is CardState.SPOILED
+    if spoiled:
+        card.spoiled_at_stage = result.stage.value
+        card.spoil_reason = result.reason_code
         application.spoiled_cards += 1
-    application.state = application_target
-    application.updated_at = ended_at
+    application.state = change.application_target
+    application.updated_at = result.ended_at
     session.add(card)
     session.add(application)
-    _event(
+    append_event(
         session,
         application,
         card,
-        stage=stage,
-        outcome=outcome,
-        actor=actor,
-        machine=machine,
-        reason_code=reason_code,
-        started_at=started_at,
-        ended_at=ended_at,
+        stage=result.stage,
+        outcome=result.outcome,
+        actor=result.actor,
+        machine=result.machine,
+        reason_code=result.reason_code,
+        started_at=result.started_at,
+        ended_at=result.ended_at,
     )
-    if card_target is CardState.SPOILED and card.chip_lot is not None:
+    if spoiled and card.chip_lot is not None:
         assert stock is not None  # _check_stock refused it before anything changed
-        stock.spoil(session=session, card_serial=card.serial, reason=reason_code or "", at=ended_at)
+        stock.spoil(
+            session=session,
+            card_serial=card.serial,
+            reason=result.reason_code or "",
+            at=result.ended_at,
+        )
 
 
-RETURNABLE: frozenset[CardState] = frozenset({CardState.DISPATCHED, CardState.DELIVERED})
-"""Card states a card may come back from (handed over to its station, or delivered there)."""
+# --- after dispatch ---------------------------------------------------------------------------
 
 
 def return_card(
@@ -433,155 +434,30 @@ def return_card(
     stock: ChipStock | None = None,
 ) -> Route:
     """A dispatched or delivered card came back with ``reason_code`` (a return reason of
-    the catalogue: ``delivery.damaged``...): it is spoiled, its chip booked as spoiled in
-    ``stock``, and its application gets a new card (or waits for a manager past the rework
-    limit), routed as a failure after dispatch."""
-    card = _card(session, card_id)
-    application = _application(session, card.application_id)
-    if card.state not in RETURNABLE:
-        raise IllegalTransition("card", card.state, "returned", entity_id=card.serial)
-    reasons.require(
-        reason_code,
-        stage=EventStage.DELIVERY,
-        kinds=(Kind.RETURN,),
-        field="reason",
-        what="return reason",
+    the catalogue: ``delivery.damaged``...): a failure at delivery, recorded by
+    ``finish_stages``: the card is spoiled, its chip booked as spoiled in ``stock``, and
+    its application gets a new card (or waits for a manager past the rework limit)."""
+    result = StageResult(card_id, Stage.DELIVERY, Outcome.FAIL, actor, None, at, at, reason_code)
+    (route,) = finish_stages(
+        session=session, results=[result], rework_limit=rework_limit, stock=stock
     )
-    route = next_stage(
-        Stage.DISPATCH,
-        Outcome.FAIL,
-        attempt=card.attempt,
-        rework_limit=rework_limit,
-        reason_code=reason_code,
-    )
-    card_target, application_target = route_targets(Stage.DISPATCH, route)
-    check_card_transition(card.state, card_target, entity_id=card.serial)
-    check_application_transition(application.state, application_target, entity_id=application.id)
-    _check_stock(card, stock)
-    _apply(
-        session,
-        card,
-        application,
-        card_target=card_target,
-        application_target=application_target,
-        stage=EventStage.DELIVERY,
-        outcome=Outcome.FAIL,
-        actor=actor,
-        machine=None,
-        reason_code=reason_code,
-        started_at=at,
-        ended_at=at,
-        stock=stock,
-    )
-    session.flush()
     log.info(
         "card.returned",
-        application_id=application.id,
-        card_serial=card.serial,
-        station=EventStage.DELIVERY.value,
+        card_id=card_id,
+        station=Stage.DELIVERY.value,
         reason_code=reason_code,
         route=route.action.value,
-        application_state=application_target.value,
     )
     return route
 
 
 def confirm_delivery(*, session: Session, card_id: int, actor: str, at: datetime) -> None:
     """The police station has received the card: card and application are delivered."""
-    card = _card(session, card_id)
-    application = _application(session, card.application_id)
-    check_card_transition(card.state, CardState.DELIVERED, entity_id=card.serial)
-    check_application_transition(
-        application.state, ApplicationState.DELIVERED, entity_id=application.id
-    )
-    card.state = CardState.DELIVERED
-    card.updated_at = at
-    application.state = ApplicationState.DELIVERED
-    application.updated_at = at
-    session.add_all([card, application])
-    _event(
-        session,
-        application,
-        card,
-        stage=EventStage.DELIVERY,
-        outcome=Outcome.OK,
-        actor=actor,
-        machine=None,
-        reason_code=None,
-        started_at=at,
-    )
-    session.flush()
+    result = StageResult(card_id, Stage.DELIVERY, Outcome.OK, actor, None, at, at)
+    finish_stages(session=session, results=[result], rework_limit=0)
 
 
-def release_held(
-    *, session: Session, application_id: int, actor: str, reason_code: str, at: datetime
-) -> None:
-    """A manager sends a held application back to print (a further card body is allowed)."""
-    _manager_decision(
-        session,
-        application_id,
-        ApplicationState.APPROVED,
-        actor=actor,
-        reason_code=reason_code,
-        at=at,
-    )
-
-
-def cancel_application(
-    *, session: Session, application_id: int, actor: str, reason_code: str, at: datetime
-) -> None:
-    """A manager closes an application that will not get a card (approved or held)."""
-    _manager_decision(
-        session,
-        application_id,
-        ApplicationState.CANCELLED,
-        actor=actor,
-        reason_code=reason_code,
-        at=at,
-    )
-
-
-def _manager_decision(
-    session: Session,
-    application_id: int,
-    target: ApplicationState,
-    *,
-    actor: str,
-    reason_code: str,
-    at: datetime,
-) -> None:
-    reasons.require(  # an empty code is refused too, naming the codes allowed
-        reason_code,
-        stage=EventStage.MANAGER,
-        kinds=(Kind.DECISION,),
-        field="reason_code",
-        what="manager's decision",
-    )
-    application = _application(session, application_id)
-    check_application_transition(application.state, target, entity_id=application_id)
-    application.state = target
-    application.updated_at = at
-    session.add(application)
-    _event(
-        session,
-        application,
-        None,
-        stage=EventStage.MANAGER,
-        outcome=Outcome.OK,
-        actor=actor,
-        machine=None,
-        reason_code=reason_code,
-        started_at=at,
-    )
-    session.flush()
-    log.info(
-        "application.decided",
-        application_id=application_id,
-        station=EventStage.MANAGER.value,
-        actor=actor,
-        reason_code=reason_code,
-        application_state=target.value,
-    )
+# --- before a card -----------------------------------------------------------------------------
 
 
 def hold_application(
@@ -597,18 +473,16 @@ def hold_application(
     taken: its photo is gone or changed) waits for a manager; no chip is used."""
     if not reason_code:
         raise ValueError("holding an application needs a reason code")
-    application = _application(session, application_id)
-    check_application_transition(
-        application.state, ApplicationState.HELD, entity_id=application_id
-    )
+    application = locked_application(session, application_id)
+    check_application_transition(application.state, ApplicationState.HELD, entity_id=application_id)
     application.state = ApplicationState.HELD
     application.updated_at = at
     session.add(application)
-    _event(
+    append_event(
         session,
         application,
         None,
-        stage=EventStage(stage.value),
+        stage=stage,
         outcome=Outcome.FAIL,
         actor=actor,
         machine=None,
@@ -622,37 +496,3 @@ def hold_application(
         station=stage.value,
         reason_code=reason_code,
     )
-
-
-def accept_photo(*, session: Session, application_id: int, actor: str, at: datetime) -> str:
-    """A manager has looked at a held application's photo file as it is now and accepts it:
-    its SHA-256 becomes the recorded one (an event says who and when). Returns the hash."""
-    application = _application(session, application_id)
-    if application.state is not ApplicationState.HELD:
-        raise IllegalTransition(
-            "application", application.state, "photo accepted", entity_id=application_id
-        )
-    try:
-        raw = Path(application.photo_path).read_bytes()
-    except OSError as exc:
-        raise NotFound(
-            f"application {application_id}: its photo file cannot be read "
-            f"({type(exc).__name__}); replace it first",
-            application_id=application_id,
-        ) from None
-    application.photo_sha256 = hashlib.sha256(raw).hexdigest()
-    application.updated_at = at
-    session.add(application)
-    _event(
-        session,
-        application,
-        None,
-        stage=EventStage.MANAGER,
-        outcome=Outcome.OK,
-        actor=actor,
-        machine=None,
-        reason_code="manager.photo_accepted",
-        started_at=at,
-    )
-    session.flush()
-    return application.photo_sha256

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from line.errors import UnknownReason
-from line.types import EventStage
+from line.types import Stage
 
 
 class Kind(StrEnum):
@@ -57,7 +57,7 @@ class Reason:
     """One reason code: where it belongs, what kind of thing it says, what it means."""
 
     code: str  # a family holds DATA_GROUP in place of a number
-    stage: EventStage
+    stage: Stage
     kind: Kind
     meaning: str
 
@@ -82,7 +82,7 @@ class Reason:
         return re.fullmatch(pattern, code) is not None
 
 
-P, E, Q = EventStage.PRINT, EventStage.ENCODE, EventStage.QC
+P, E, Q = Stage.PRINT, Stage.ENCODE, Stage.QC
 
 CHIP_ERRORS: Mapping[str, str] = {
     # printers.chip.apdu: status words other than 9000
@@ -241,48 +241,48 @@ _REASONS: tuple[Reason, ...] = (
     Reason("qc.face.qr", Q, Kind.SPOIL, "the printed QR code does not decode to its 7 fields"),
     Reason("qc.face.unreadable", Q, Kind.SPOIL, "the printed faces cannot be read back"),
     # --- dispatch and delivery ----------------------------------------------------------------
-    Reason("dispatch.damaged", EventStage.DISPATCH, Kind.SPOIL, "damaged while sorted and packed"),
-    Reason("delivery.damaged", EventStage.DELIVERY, Kind.RETURN, "the card came back damaged"),
+    Reason("dispatch.damaged", Stage.DISPATCH, Kind.SPOIL, "damaged while sorted and packed"),
+    Reason("delivery.damaged", Stage.DELIVERY, Kind.RETURN, "the card came back damaged"),
     Reason(
         "delivery.refused",
-        EventStage.DELIVERY,
+        Stage.DELIVERY,
         Kind.RETURN,
         "the station or the citizen refused the card (not theirs, data disputed)",
     ),
     Reason(
         "delivery.lost",
-        EventStage.DELIVERY,
+        Stage.DELIVERY,
         Kind.RETURN,
         "the card was lost in transit or at the station",
     ),
     Reason(
         "delivery.chip_unreadable",
-        EventStage.DELIVERY,
+        Stage.DELIVERY,
         Kind.RETURN,
         "the card's chip does not read at the station",
     ),
     Reason(
         "delivery.misprinted",
-        EventStage.DELIVERY,
+        Stage.DELIVERY,
         Kind.RETURN,
         "the station found a printing defect on the card",
     ),
     # --- a manager's decisions --------------------------------------------------------------
     Reason(
         "manager.retry",
-        EventStage.MANAGER,
+        Stage.MANAGER,
         Kind.DECISION,
         "a held application goes back to print on a new card body (its fault put right)",
     ),
     Reason(
         "manager.cancel",
-        EventStage.MANAGER,
+        Stage.MANAGER,
         Kind.DECISION,
         "the application is closed without a card (withdrawn, a duplicate person...)",
     ),
     Reason(
         "manager.photo_accepted",
-        EventStage.MANAGER,
+        Stage.MANAGER,
         Kind.DECISION,
         "a manager accepted the photo file as it is now (its SHA-256 is recorded anew)",
     ),
@@ -302,9 +302,7 @@ def find(code: str) -> Reason | None:
     return next((family for family in _FAMILIES if family.matches(code)), None)
 
 
-def allowed(
-    *, stage: EventStage | None = None, kinds: Iterable[Kind] | None = None
-) -> list[Reason]:
+def allowed(*, stage: Stage | None = None, kinds: Iterable[Kind] | None = None) -> list[Reason]:
     """The reasons of ``stage`` (any, if None) of one of ``kinds`` (any, if None)."""
     wanted = None if kinds is None else frozenset(kinds)
     return [
@@ -317,7 +315,7 @@ def allowed(
 def require(
     code: str | None,
     *,
-    stage: EventStage | None = None,
+    stage: Stage | None = None,
     kinds: Iterable[Kind] | None = None,
     field: str = "reason",
     what: str = "reason code",

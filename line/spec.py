@@ -218,7 +218,7 @@ class LineSpec(_Frozen):
     @classmethod
     def _known_stages(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            known = {stage.value for stage in Stage}
+            known = {stage.value for stage in LINE_ORDER}
             for key in value:
                 if str(key) not in known:
                     raise ValueError(

@@ -42,14 +42,16 @@ STAGE_INPUT: Mapping[Stage, C] = {
     Stage.ENCODE: C.PRINTED,
     Stage.QC: C.ENCODED,
     Stage.DISPATCH: C.QC_PASSED,
+    Stage.DELIVERY: C.DISPATCHED,
 }
-"""The card state a stage works on."""
+"""The card state a stage works on (delivery: a dispatched card the station confirms)."""
 
 STAGE_OUTPUT: Mapping[Stage, C] = {
     Stage.PRINT: C.PRINTED,
     Stage.ENCODE: C.ENCODED,
     Stage.QC: C.QC_PASSED,
     Stage.DISPATCH: C.DISPATCHED,
+    Stage.DELIVERY: C.DELIVERED,
 }
 """The card state a stage leaves a good card in."""
 

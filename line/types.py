@@ -44,19 +44,9 @@ def utc_now() -> datetime:
 
 
 class Stage(StrEnum):
-    """The four stages of the production line, in line order."""
-
-    PRINT = "print"
-    ENCODE = "chip-encode"
-    QC = "qc"
-    DISPATCH = "dispatch"
-
-
-LINE_ORDER: tuple[Stage, ...] = (Stage.PRINT, Stage.ENCODE, Stage.QC, Stage.DISPATCH)
-
-
-class EventStage(StrEnum):
-    """Where a stage event happened: a line stage, delivery, or a manager's decision."""
+    """Where a card's or an application's change happens: the four stages of the production
+    line (``LINE_ORDER``), then delivery at the police station, and a manager's decision.
+    The one vocabulary of stages: stage events, the spec, routing and the simulator."""
 
     PRINT = "print"
     ENCODE = "chip-encode"
@@ -66,9 +56,29 @@ class EventStage(StrEnum):
     MANAGER = "manager"
 
 
+LINE_ORDER: tuple[Stage, ...] = (Stage.PRINT, Stage.ENCODE, Stage.QC, Stage.DISPATCH)
+"""The stages of the production line itself, in line order (what the spec and the simulator
+model; delivery and a manager's decisions happen after it or beside it)."""
+
+EventStage = Stage
+"""The name stage events used for ``Stage`` before the two became one enum (same values)."""
+
+
 class Outcome(StrEnum):
+    """How a stage ended for a card: well, or with a failure (which spoils the card)."""
+
     OK = "ok"
     FAIL = "fail"
+
+
+class EventKind(StrEnum):
+    """What a stage event records: a card body taken as printing starts (``start``: no
+    outcome yet), the end of a stage for a card (``outcome``: ok or fail), or a manager's
+    decision on an application (``decision``). KPIs and calibration count outcomes only."""
+
+    START = "start"
+    OUTCOME = "outcome"
+    DECISION = "decision"
 
 
 class ApplicationState(StrEnum):

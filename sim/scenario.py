@@ -70,7 +70,7 @@ from line.spec import (
     read_yaml,
     spec_error,
 )
-from line.types import Stage
+from line.types import LINE_ORDER, Stage
 from sim.errors import ScenarioError as ScenarioError  # re-exported: callers import it here
 
 
@@ -226,7 +226,7 @@ class Costs(_Frozen):
     @classmethod
     def _stages(cls, value: PerName | None) -> PerName | None:
         if isinstance(value, dict):
-            stages = [s.value for s in Stage]
+            stages = [s.value for s in LINE_ORDER]
             for name in value:
                 if name not in stages:
                     raise ValueError(f"unknown stage {name!r} (expected one of {stages})")

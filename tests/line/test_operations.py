@@ -23,9 +23,9 @@ from line.operations import (
     start_print,
 )
 from line.routing import Action
+from line.types import LINE_ORDER, Outcome, Stage
 from line.types import ApplicationState as A
 from line.types import CardState as C
-from line.types import Outcome, Stage
 from tests.factories import add_application
 
 T0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
@@ -75,7 +75,7 @@ def test_a_card_goes_from_approved_to_delivered(engine: Engine) -> None:
         card = start_print(
             session=session, application_id=app.id, actor="worker-1", machine="print-01", at=at(0)
         )
-        for t, stage in enumerate(Stage):
+        for t, stage in enumerate(LINE_ORDER):
             assert run_stage(session, card, stage, Outcome.OK, 10 * t) is Action.ADVANCE
         assert card.id is not None
         confirm_delivery(session=session, card_id=card.id, actor="station-079-0112", at=at(100))

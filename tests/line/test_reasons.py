@@ -23,7 +23,7 @@ from line.operations import finish_stage, release_held, start_print
 from line.reasons import REASONS, RETURN_REASONS, Kind, find, require
 from line.routing import Action, next_stage
 from line.spec import default_spec, default_spec_text, parse_spec
-from line.types import EventStage, Outcome, Stage
+from line.types import LINE_ORDER, Outcome, Stage
 from tests.conftest import TODAY
 from tests.factories import add_application, card_for
 from tests.line.test_operations import at
@@ -53,10 +53,10 @@ def test_every_chip_error_is_a_code_of_encoding_and_of_qc_reading_it_back() -> N
     assert len(classes) > 20
     for cls in classes:
         code = cls.reason  # type: ignore[attr-defined]
-        encode = require(code, stage=EventStage.ENCODE, kinds=[Kind.SPOIL])
+        encode = require(code, stage=Stage.ENCODE, kinds=[Kind.SPOIL])
         assert encode.spoils and code.startswith("encode.")
         # printers.qc reports a chip error of the read-back as qc.chip.<its last part>
-        qc = require(f"qc.chip.{code.rpartition('.')[2]}", stage=EventStage.QC)
+        qc = require(f"qc.chip.{code.rpartition('.')[2]}", stage=Stage.QC)
         assert qc.spoils
 
 
@@ -85,7 +85,7 @@ def test_every_mrz_problem_qc_can_report_is_in_the_catalogue() -> None:
     found = _mrz_problems(mrz_lines(card_for(1))) | _mrz_problems(specimen)
     assert {"mrz.check_digit.id_number", "mrz.composite", "mrz.length"} <= found
     for code in found:  # printers.qc reports each as qc.<code>
-        assert require(f"qc.{code}", stage=EventStage.QC, kinds=[Kind.SPOIL])
+        assert require(f"qc.{code}", stage=Stage.QC, kinds=[Kind.SPOIL])
 
 
 def _is_log_call(node: ast.Call) -> bool:
@@ -176,7 +176,7 @@ def test_every_photo_problem_is_a_data_fault_of_print_and_of_encoding() -> None:
     from line.portrait import CODES, PortraitProblem
 
     assert set(CODES) == set(reasons.PHOTO)
-    prefixes = {"print": EventStage.PRINT, "encode": EventStage.ENCODE}
+    prefixes = {"print": Stage.PRINT, "encode": Stage.ENCODE}
     for code, (prefix, stage) in itertools.product(CODES, prefixes.items()):
         reason_code = PortraitProblem(code, "why", prefix).reason_code
         assert require(reason_code, stage=stage).kind is Kind.DATA, reason_code
@@ -197,7 +197,7 @@ def test_the_codes_the_other_engineers_added_for_bad_data_are_data_faults() -> N
 
 def test_the_routing_holds_at_once_exactly_the_data_faults_of_the_catalogue() -> None:
     for code, reason in REASONS.items():
-        if reason.stage.value not in {s.value for s in Stage} or not reason.spoils:
+        if reason.stage.value not in {s.value for s in LINE_ORDER} or not reason.spoils:
             continue
         stage = Stage(reason.stage.value)
         route = next_stage(stage, Outcome.FAIL, attempt=1, rework_limit=2, reason_code=code)
@@ -215,12 +215,12 @@ def test_families_stand_for_data_groups_1_to_16() -> None:
 
 def test_every_code_fits_a_stage_event_and_names_its_stage() -> None:
     prefixes = {
-        EventStage.PRINT: "print.",
-        EventStage.ENCODE: "encode.",
-        EventStage.QC: "qc.",
-        EventStage.DISPATCH: "dispatch.",
-        EventStage.DELIVERY: "delivery.",
-        EventStage.MANAGER: "manager.",
+        Stage.PRINT: "print.",
+        Stage.ENCODE: "encode.",
+        Stage.QC: "qc.",
+        Stage.DISPATCH: "dispatch.",
+        Stage.DELIVERY: "delivery.",
+        Stage.MANAGER: "manager.",
     }
     for code, reason in REASONS.items():
         assert len(code.replace("<n>", "16")) <= 64, code  # StageEvent.reason_code
@@ -231,8 +231,8 @@ def test_every_code_fits_a_stage_event_and_names_its_stage() -> None:
 
 def test_the_spec_failure_reasons_are_the_catalogue_codes_of_their_stage() -> None:
     spec = default_spec()
-    for stage in Stage:
-        reason = require(spec.stage(stage).failure_reason, stage=EventStage(stage.value))
+    for stage in LINE_ORDER:
+        reason = require(spec.stage(stage).failure_reason, stage=Stage(stage.value))
         assert reason.kind is Kind.SPOIL
     # The devices report these: the virtual printer jams, a defective chip answers 6581.
     assert spec.stage(Stage.PRINT).failure_reason == "print.jam"
@@ -283,8 +283,7 @@ def test_a_stage_failure_or_a_decision_outside_the_catalogue_is_refused_and_not_
         assert str(caught.value) == (
             "reason_code: unknown failure reason 'print.smudged' (allowed at print: "
             + ", ".join(
-                r.code
-                for r in reasons.allowed(stage=EventStage.PRINT, kinds=[Kind.SPOIL, Kind.DATA])
+                r.code for r in reasons.allowed(stage=Stage.PRINT, kinds=[Kind.SPOIL, Kind.DATA])
             )
             + ")"
         )
@@ -304,12 +303,12 @@ def test_a_stage_failure_or_a_decision_outside_the_catalogue_is_refused_and_not_
 
 def test_require_names_the_field_and_lists_the_codes_allowed() -> None:
     with pytest.raises(UnknownReason) as caught:
-        require("", stage=EventStage.DELIVERY, kinds=[Kind.RETURN], what="return reason")
+        require("", stage=Stage.DELIVERY, kinds=[Kind.RETURN], what="return reason")
     assert caught.value.allowed == RETURN_REASONS
     assert str(caught.value).startswith(
         "reason: a return reason is required (allowed at delivery: "
     )
-    reason = require("delivery.refused", stage=EventStage.DELIVERY, kinds=[Kind.RETURN])
+    reason = require("delivery.refused", stage=Stage.DELIVERY, kinds=[Kind.RETURN])
     assert replace(reason, meaning="") == reasons.Reason(
-        "delivery.refused", EventStage.DELIVERY, Kind.RETURN, ""
+        "delivery.refused", Stage.DELIVERY, Kind.RETURN, ""
     )
