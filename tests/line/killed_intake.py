@@ -23,10 +23,10 @@ if str(ROOT) not in sys.path:
 
 
 def main(url: str, file: str, rejects: str, batch_size: str) -> int:
-    import line.intake
+    import line.intake.importer
     from line.db import make_engine
 
-    real = line.intake._insert_batch
+    real = line.intake.importer._insert_batch
     calls = 0
 
     def insert_then_die(*args: Any, **kwargs: Any) -> None:
@@ -37,11 +37,11 @@ def main(url: str, file: str, rejects: str, batch_size: str) -> int:
             os.kill(os.getpid(), signal.SIGKILL)
         real(*args, **kwargs)
 
-    line.intake._insert_batch = insert_then_die  # type: ignore[assignment]
+    line.intake.importer._insert_batch = insert_then_die  # type: ignore[assignment]
     moments = iter(
         datetime(2026, 11, 1, 8, 0, tzinfo=UTC) + timedelta(seconds=n) for n in range(10**6)
     )
-    line.intake.import_file(
+    line.intake.importer.import_file(
         engine=make_engine(url),
         path=Path(file),
         today=datetime(2026, 11, 1, tzinfo=UTC).date(),
