@@ -39,7 +39,8 @@ On top of that, for planners:
 - ``sim.plan``: the goal seek (``cardline plan``): the cheapest setting of some scenario
   fields that reaches the target in time with a wanted probability; ``sim.plan_fields``
   reads the fields it varies, ``sim.plan_trials`` decides each candidate, ``sim.search``
-  holds its searches, ``sim.plan_report`` its text and PDF;
+  holds its searches, ``sim.plan_report`` its PDF (its text in ``sim.plan_text``, its
+  charts in ``sim.plan_charts``);
 - ``sim.report``: the forecast document; ``sim.report_text`` its text, ``sim.report_pdf``
   its PDF with the charts of ``sim.report_charts`` (``sim.pdf``: drawing helpers);
 - ``sim.history``: the published figures of the 2021 drive, and the fit of ``history-2021``.
