@@ -31,7 +31,7 @@ Rules a row is held to, field by field (one small checker each, in ``RowValidato
   window is taken (the card is late, not unwanted), and the run logs a warning with the
   number of such rows.
 
-**A killed intake.** A run records its host, pid namespace (``line.leases.Worker``) and pid,
+**A killed intake.** A run records its host, pid namespace (``line.worker.Worker``) and pid,
 and beats (``heartbeat_at``, with its counts so far) after every batch, and between batches
 once a minute (:data:`HEARTBEAT_EVERY`, looked at every :data:`HEARTBEAT_ROWS` rows). Each
 intake, before it starts, marks ``interrupted`` the runs left ``running`` whose process is

@@ -22,10 +22,10 @@ from line.intake.runs import (
     start_run,
 )
 from line.intake.validator import RowValidator
-from line.leases import Worker
 from line.logsetup import get_logger
 from line.models import LIVE_APPLICATION_SQL, Application, IntakeRun
 from line.types import ApplicationState, Clock
+from line.worker import Worker
 
 log = get_logger(__name__)
 

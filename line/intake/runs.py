@@ -19,9 +19,9 @@ from line.files import open_private, private_dir
 from line.idnumber import mask_id
 from line.intake.fields import FieldError
 from line.intake.reading import IntakeFile
-from line.leases import Worker
 from line.logsetup import get_logger
 from line.models import IntakeRun
+from line.worker import Worker
 
 log = get_logger(__name__)
 
