@@ -61,15 +61,8 @@ from pydantic import ValidationError
 
 from line.digits import iso_date
 from line.errors import SpecError
-from line.spec import (
-    LineSpec,
-    SafeYamlLoader,
-    YamlRefused,
-    default_spec_text,
-    parse_spec,
-    read_yaml,
-    spec_error,
-)
+from line.spec import LineSpec, default_spec_text, parse_spec, spec_error
+from line.yamlfile import SafeYamlLoader, YamlRefused, read_yaml
 from sim.errors import ScenarioError as ScenarioError  # re-exported: callers import it here
 from sim.scenario_model import (
     Chips,
