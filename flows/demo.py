@@ -24,14 +24,15 @@ from inventory.ledger import receive, register_consumables
 from inventory.models import StockLot
 from line.db import make_engine, session_scope
 from line.devices import PrintedFace
+from line.events import QC_PASSED
 from line.files import private_dir
 from line.kpi import status_counts
 from line.logsetup import get_logger
-from line.models import Application, Card
+from line.models import Application, Card, StageEvent
 from line.settings import Settings
 from line.spec import spec_in_use
 from line.synthetic import BAD_KINDS, people, spoil, write_csv, write_photos
-from line.types import ApplicationState, Clock
+from line.types import ApplicationState, Clock, EventKind, Outcome, Stage
 from printers.keys import KeyPaths, init_keys
 from schema import upgrade
 
@@ -147,7 +148,12 @@ def run_demo(
         example = session.exec(
             select(Card, Application)
             .join(Application, col(Application.id) == Card.application_id)
-            .where(Card.qc_result == "passed")
+            .join(StageEvent, col(StageEvent.card_id) == Card.id)  # the QC verdict's event
+            .where(
+                StageEvent.stage == Stage.QC,
+                StageEvent.kind == EventKind.OUTCOME,
+                StageEvent.outcome == Outcome.OK,
+            )
             .order_by(col(Card.id).desc())
         ).first()
     pdfs = sorted(settings.spool_dir.glob("*.pdf"))
@@ -163,7 +169,7 @@ def run_demo(
         out = home / "demo" / f"export-{card.serial}"
         files = CardArchive(settings.cards_dir).export(card.serial, face, out)
         echo(
-            f"card      {card.serial}: chip {card.chip_uid}, QC {card.qc_result}; "
+            f"card      {card.serial}: chip {card.chip_uid}, QC {QC_PASSED}; "
             f"exported {len(files)} files to {out}"
         )
         echo(f"          ({', '.join(path.name for path in files)})")

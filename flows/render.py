@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from line.events import qc_verdict
 from line.kpi import History
 from line.spec import LineSpec
 from line.types import LINE_ORDER
@@ -45,8 +46,9 @@ def history_text(shown: History, *, other_applications: list[int | None]) -> str
         lines.append(
             f"  {card.serial:<16}{card.state.value:<12}made {_when(card.created_at)}{spoiled}"
         )
-        if card.chip_uid or card.qc_result:
-            lines.append(f"  {'':<16}chip UID {card.chip_uid or '-'}   QC {card.qc_result or '-'}")
+        qc = qc_verdict(shown.events, card.id) if card.id is not None else None
+        if card.chip_uid or qc:
+            lines.append(f"  {'':<16}chip UID {card.chip_uid or '-'}   QC {qc or '-'}")
     lines.append("Events" + ("" if shown.events else ": none yet"))
     for e in shown.events:
         lines.append(
@@ -64,7 +66,11 @@ def history_json(shown: History, *, other_applications: list[int | None]) -> dic
     a = shown.application
     return {
         "application": a.model_dump(mode="json"),
-        "cards": [card.model_dump(mode="json") for card in shown.cards],
+        "cards": [
+            # the QC verdict is the card's QC stage event; shown with the card as before
+            {**card.model_dump(mode="json"), "qc_result": qc_verdict(shown.events, card.id or 0)}
+            for card in shown.cards
+        ],
         "events": [
             {
                 "stage": e.stage.value,

@@ -581,7 +581,6 @@ class LineController:
 
     def _check(self, chips: Iterable[EncodedCard], summary: RunSummary) -> None:
         outcomes: list[StageOutcome] = []
-        results: dict[str, str] = {}
         chips = list(chips)
         started = self.clock()
         verdicts = self.devices.qc.inspect_all(chips)
@@ -589,9 +588,6 @@ class LineController:
             ended = self.clock()
             if self.archive is not None:
                 self.archive.keep(card, face, verdict)
-            results[card.card_serial] = (
-                "passed" if verdict.passed else ",".join(verdict.reasons)[:512]
-            )
             if verdict.passed:
                 outcomes.append(StageOutcome(card, Outcome.OK, None, started, ended))
                 summary.count("passed", 1)
@@ -602,10 +598,8 @@ class LineController:
         if self.archive is not None:
             self.archive.flush()
         with session_scope(self.engine) as session:
+            # The verdict is the QC stage event (``line.events.qc_verdicts`` reads it back).
             self._record(session, Stage.QC, outcomes, summary)
-            rows = self._card_rows(session, (card for card, _, _ in chips))
-            for serial, result in results.items():
-                rows[serial].qc_result = result
         self._forget(o.card.card_serial for o in outcomes)  # QC is their last stage here
 
     # --- recording ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from line.events import append_event, locked_application
 from line.logsetup import get_logger
 from line.reasons import Kind
 from line.states import check_application_transition
-from line.types import ApplicationState, Outcome, Stage
+from line.types import ApplicationState, EventKind, Outcome, Stage
 
 log = get_logger(__name__)
 
@@ -78,6 +78,7 @@ def _manager_decision(
         application,
         None,
         stage=Stage.MANAGER,
+        kind=EventKind.DECISION,
         outcome=Outcome.OK,
         actor=actor,
         machine=None,
@@ -119,6 +120,7 @@ def accept_photo(*, session: Session, application_id: int, actor: str, at: datet
         application,
         None,
         stage=Stage.MANAGER,
+        kind=EventKind.DECISION,
         outcome=Outcome.OK,
         actor=actor,
         machine=None,

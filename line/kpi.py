@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from line.errors import NotFound
 from line.models import Application, Card, StageEvent, StageEventRecord
-from line.types import MAX_DB_INTEGER, ApplicationState, CardState
+from line.types import MAX_DB_INTEGER, ApplicationState, CardState, EventKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +123,7 @@ def daily_figures(
             col(StageEvent.ended_at) > since, col(StageEvent.ended_at) <= until
         )
     ):
-        if event.reason_code == "print.started":
+        if event.kind is EventKind.START:  # a card body taken: not an outcome
             continue
         stage = event.stage.value
         if event.outcome.value == "ok":

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
 from line.idnumber import mask_id
-from line.types import ApplicationState, CardState, Outcome, Stage
+from line.types import ApplicationState, CardState, EventKind, Outcome, Stage
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -164,7 +164,6 @@ class Card(SQLModel, table=True):
     print_pdf: str | None = Field(default=None, max_length=1024)
     front_page: int | None = None
     back_page: int | None = None
-    qc_result: str | None = Field(default=None, max_length=512)  # "passed" or reason codes
     dispatch_batch_id: int | None = Field(default=None, foreign_key="dispatch_batch.id", index=True)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
@@ -190,6 +189,7 @@ class StageEvent(SQLModel, table=True):
     application_id: int = Field(foreign_key="application.id", index=True)
     card_id: int | None = Field(default=None, foreign_key="card.id", index=True)
     stage: Stage = Field(sa_column=sa.Column(_enum(Stage), nullable=False, index=True))
+    kind: EventKind = Field(sa_column=sa.Column(_enum(EventKind), nullable=False))
     machine: str | None = Field(default=None, max_length=64)
     actor: str = Field(max_length=64)
     outcome: Outcome = Field(sa_column=sa.Column(_enum(Outcome, 8), nullable=False))
@@ -210,6 +210,7 @@ class StageEvent(SQLModel, table=True):
             application_id=self.application_id,
             card_id=self.card_id,
             stage=self.stage,
+            kind=self.kind,
             machine=self.machine,
             actor=self.actor,
             outcome=self.outcome,
@@ -229,6 +230,7 @@ class StageEventRecord:
     application_id: int
     card_id: int | None
     stage: Stage
+    kind: EventKind
     machine: str | None
     actor: str
     outcome: Outcome

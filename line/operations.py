@@ -36,7 +36,7 @@ from line.states import (
     check_application_transition,
     check_card_transition,
 )
-from line.types import ApplicationState, CardState, Outcome, Stage
+from line.types import ApplicationState, CardState, EventKind, Outcome, Stage
 
 __all__ = [
     "RETURNABLE",
@@ -129,10 +129,11 @@ def start_prints(
             applications[card.application_id],
             card,
             stage=Stage.PRINT,
+            kind=EventKind.START,
             outcome=Outcome.OK,
             actor=actor,
             machine=machine,
-            reason_code="print.started",
+            reason_code=reasons.STARTED,
             started_at=at,
         )
         log.debug(
@@ -403,6 +404,7 @@ def _apply(session: Session, change: _Change, stock: ChipStock | None) -> None:
         application,
         card,
         stage=result.stage,
+        kind=EventKind.OUTCOME,
         outcome=result.outcome,
         actor=result.actor,
         machine=result.machine,
@@ -483,6 +485,7 @@ def hold_application(
         application,
         None,
         stage=stage,
+        kind=EventKind.OUTCOME,
         outcome=Outcome.FAIL,
         actor=actor,
         machine=None,

@@ -43,6 +43,10 @@ class Kind(StrEnum):
     MARK = "mark"
 
 
+STARTED = "print.started"
+"""The reason code of a start event (``line.types.EventKind.START``: a card body, and its chip,
+taken as printing starts); an event of kind ``start`` carries it, and no outcome does."""
+
 SPOILING: frozenset[Kind] = frozenset({Kind.SPOIL, Kind.DATA, Kind.RETURN})
 """Kinds whose code, recorded as a card's outcome, spoils the card."""
 
@@ -172,7 +176,7 @@ _ACCESS: Mapping[str, str] = {
 
 _REASONS: tuple[Reason, ...] = (
     # --- print ------------------------------------------------------------------------------
-    Reason("print.started", P, Kind.MARK, "a card body (and its chip) was taken; printing started"),
+    Reason(STARTED, P, Kind.MARK, "a card body (and its chip) was taken; printing started"),
     Reason("print.jam", P, Kind.SPOIL, "the card jammed in the printer and is damaged"),
     Reason("print.defect", P, Kind.SPOIL, "misprint or card body damage found at print"),
     *(Reason(f"print.photo_{code}", P, Kind.DATA, meaning) for code, meaning in PHOTO.items()),

@@ -94,7 +94,7 @@ MIN_STOPPAGES = 5
 """Fewer stoppages than this at a stage: its breakdowns are kept from the base spec."""
 MIN_STOPPAGE_SECONDS = 60.0
 """Default shortest gap with work waiting (shift seconds) counted as a stoppage."""
-START_MARKER = "print.started"
+START_MARKER = reasons.STARTED  # the reason a start event (EventKind.START) carries
 """Reason code of the instant event the controller records when a card body is started."""
 
 

@@ -19,6 +19,7 @@ from line.card import CardData
 from line.controller import Devices, LineController, card_data
 from line.db import session_scope
 from line.devices import ChipRecord, EncodesOneByOne, PrintedFace
+from line.events import qc_verdicts
 from line.intake import import_file
 from line.kpi import status_counts
 from line.models import Application, Card
@@ -100,7 +101,8 @@ def test_cards_go_through_print_encode_and_qc(
         cards = session.exec(select(Card)).all()
         uids = [card.chip_uid for card in cards]
         assert len(set(uids)) == 12 and all(uid and len(uid) == 14 for uid in uids)
-        assert {card.qc_result for card in cards} == {"passed"}
+        verdicts = qc_verdicts(session=session, card_ids=[c.id for c in cards if c.id])
+        assert {verdicts.get(card.id or 0) for card in cards} == {"passed"}
         first = cards[0]
     face = PrintedFace(
         first.serial, Path(first.print_pdf or ""), first.front_page or 0, first.back_page or 0
@@ -172,7 +174,10 @@ def test_a_chip_altered_after_signing_is_rejected_and_reworked(
     with session_scope(sqlite_engine) as session:
         rejected = session.exec(select(Card).where(Card.attempt == 1)).all()
         assert {c.state.value for c in rejected} == {"spoiled"}
-        assert all(c.spoil_reason == reason and reason in (c.qc_result or "") for c in rejected)
+        verdicts = qc_verdicts(session=session, card_ids=[c.id for c in rejected if c.id])
+        assert all(
+            c.spoil_reason == reason and reason in (verdicts.get(c.id or 0) or "") for c in rejected
+        )
 
 
 @pytest.mark.usefixtures("pcscd")
