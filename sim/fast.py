@@ -98,6 +98,28 @@ class FastLine:
                 self.pool.add(cls, float(i - BACKLOG_SLICES), int(count), 0.0)
         self.bounds = _boundaries(inputs, warmup)
         self.work = inputs.clock.work_at_many(self.bounds)
+        self.up_machines: dict[int, np.ndarray] = {}
+        self.attempts = self.spec.rework_limit + 1
+        self.means = [self.spec.stage(s).service_time.mean for s in LINE_ORDER]
+        self.scvs = [
+            self.spec.stage(s).service_time.variance / m**2
+            for s, m in zip(LINE_ORDER, self.means, strict=True)
+        ]
+        self.rates = [self.spec.stage(s).failure_rate for s in LINE_ORDER]
+        self.routes = {
+            (i, a): next_stage(
+                LINE_ORDER[i], Outcome.FAIL, attempt=a, rework_limit=self.spec.rework_limit
+            )
+            for i in range(len(LINE_ORDER))
+            for a in range(1, self.attempts + 1)
+        }
+        self.buffers = [
+            np.zeros((len(inputs.classes), self.attempts), dtype=np.int64) for _ in LINE_ORDER
+        ]
+        self.credit = [0.0] * len(LINE_ORDER)  # capacity left over from whole cards
+        self.stock = self.scenario.chips.opening_stock
+        self.deliveries = list(inputs.deliveries)
+        self.last_hour = -1
 
     def _capacity(self, position: int) -> np.ndarray:
         """Cards each step's up time lets the stage finish (with the spread of times)."""
@@ -120,150 +142,173 @@ class FastLine:
             self.inputs.seed, self.inputs.replication, Purpose.SERVICE, stage_key(stage)
         )
         noise = rng.standard_normal(len(up)) * np.sqrt(up * var / mean**3)
-        self.up_machines = getattr(self, "up_machines", {})
         self.up_machines[position] = up
         return np.maximum(0.0, up / mean + noise)
 
     def run(self, until: float | None = None) -> Tally:
         """Play the replication to its end, or only ``until`` seconds (see ``CardLine``)."""
-        inputs, tally, pool, spec = self.inputs, self.tally, self.pool, self.spec
         stop = math.inf if until is None else until
-        nstages = len(LINE_ORDER)
-        attempts = spec.rework_limit + 1
-        nclasses = len(inputs.classes)
-        capacity = [self._capacity(i) for i in range(nstages)]
-        means = [spec.stage(s).service_time.mean for s in LINE_ORDER]
-        scvs = [
-            spec.stage(s).service_time.variance / m**2
-            for s, m in zip(LINE_ORDER, means, strict=True)
-        ]
-        rates = [spec.stage(s).failure_rate for s in LINE_ORDER]
-        defect_rngs = [
+        inputs = self.inputs
+        self.capacity = [self._capacity(i) for i in range(len(LINE_ORDER))]
+        self.defect_rngs = [
             np_stream(inputs.seed, inputs.replication, Purpose.DEFECTS, stage_key(s))
             for s in LINE_ORDER
         ]
-        buffers = [np.zeros((nclasses, attempts), dtype=np.int64) for _ in LINE_ORDER]
-        credit = [0.0] * nstages
-        unlimited = self.scenario.chips.unlimited
-        stock = self.scenario.chips.opening_stock
-        deliveries = list(inputs.deliveries)
-        arrivals = inputs.arrivals
-        horizon, warmup = inputs.horizon, self.warmup
-        clock = inputs.clock
-        last_hour = -1
-        routes = {
-            (i, a): next_stage(
-                LINE_ORDER[i], Outcome.FAIL, attempt=a, rework_limit=spec.rework_limit
-            )
-            for i in range(nstages)
-            for a in range(1, attempts + 1)
-        }
-        if warmup <= 0:
-            tally.entries[0] += pool.size
+        if self.warmup <= 0:
+            self.tally.entries[0] += self.pool.size
         for k in range(len(self.bounds) - 1):
-            t0, t1 = float(self.bounds[k]), float(self.bounds[k + 1])
-            if t0 >= stop:
+            if float(self.bounds[k]) >= stop:
                 break
-            dt, shift = t1 - t0, float(self.work[k + 1] - self.work[k])
-            day = min(int(t0 // DAY), self.scenario.days - 1)
-            counting = t0 >= warmup
-            hour = int(t0 // HOUR)
-            if hour != last_hour:
-                last_hour = hour
-                for arriving in np.flatnonzero(arrivals[hour]).tolist():
-                    count = int(arrivals[hour, arriving])
-                    pool.add(arriving, hour * HOUR, count, hour * HOUR + HOUR / 2)
-                    if counting:
-                        tally.entries[0] += count
-            while deliveries and deliveries[0].time <= t0:
-                delivery = deliveries.pop(0)
-                stock += delivery.quantity
-                tally.received[day] += delivery.quantity
-            waiting_before = pool.size
-            moved = [0] * nstages
-            if shift > 0:
-                t_mid = clock.time_at(float(self.work[k]) + shift / 2)
-                # print: as many as capacity, work waiting and chips allow
-                possible = credit[0] + capacity[0][k]
-                want = min(int(possible), pool.size)
-                n = want if unlimited else min(want, stock)
-                if not unlimited and pool.size > 0 and stock < want:
-                    tally.starved[day] += shift * (1.0 - stock / max(possible, 1e-9))
-                elif not unlimited and pool.size > 0 and stock <= 0:
-                    tally.starved[day] += shift
-                credit[0] = possible - n if n >= int(possible) else 0.0
-                inflow = np.zeros((nclasses, attempts), dtype=np.int64)
-                for taken, attempt, count, entry in pool.take(n):
-                    inflow[taken, attempt - 1] += count
-                    if entry >= warmup:
-                        tally.wait_sum[0] += count * (t_mid - entry)
-                        tally.waited[0] += count
-                if not unlimited:
-                    stock -= n
-                tally.started[day] += n
-                for i in range(nstages):
-                    if i == 0:
-                        done = inflow
-                    else:
-                        buffers[i] += inflow
-                        available = int(buffers[i].sum())
-                        possible = credit[i] + capacity[i][k]
-                        m = min(int(possible), available)
-                        credit[i] = possible - m if m >= int(possible) else 0.0
-                        done = _taken_proportionally(buffers[i], m)
-                        buffers[i] -= done
-                        if counting:
-                            c = self.up_machines[i][k] / shift
-                            wait = allen_cunneen_wait(m / shift, means[i], scvs[i], c)
-                            tally.wait_sum[i] += m * wait
-                            tally.waited[i] += m
-                            tally.queue_area[i] += (m / shift) * wait * shift
-                    processed = int(done.sum())
-                    moved[i] = processed
-                    tally.processed[i] += processed
-                    if counting:
-                        tally.busy[i] += processed * means[i]
-                    spoiled = defect_rngs[i].binomial(done, rates[i]) if rates[i] > 0 else 0 * done
-                    good = done - spoiled
-                    nspoiled = int(spoiled.sum())
-                    if nspoiled:
-                        tally.spoiled_at[i] += nspoiled
-                        tally.spoiled[day] += nspoiled
-                        for a in range(1, attempts + 1):
-                            column = spoiled[:, a - 1]
-                            if not column.any():
-                                continue
-                            if routes[(i, a)].action is Action.REWORK:
-                                for cls in np.flatnonzero(column):
-                                    pool.add_front(
-                                        int(cls), REWORK_KEY, int(column[cls]), t_mid, a + 1
-                                    )
-                                    if counting:
-                                        tally.entries[0] += int(column[cls])
-                            else:
-                                tally.held[day] += int(column.sum())
-                    if i + 1 < nstages:
-                        inflow = good
-                        if counting:
-                            tally.entries[i + 1] += int(good.sum())
-                    else:
-                        tally.completed[day] += good.sum(axis=1)
-            # time-weighted figures over the step
-            in_line = sum(int(b.sum()) for b in buffers[1:])
-            in_service = sum(moved[i] * means[i] for i in range(nstages))
-            tally.wip_area += in_line * dt + in_service
+            self._step(k)
+        self._fluid_waits()
+        return self.tally
+
+    def _step(self, k: int) -> None:
+        """Step ``k``: arrivals and deliveries at its start, the stages' work in its shift
+        time (a card may cross the whole line), then the figures weighted by its length."""
+        t0, t1 = float(self.bounds[k]), float(self.bounds[k + 1])
+        dt, shift = t1 - t0, float(self.work[k + 1] - self.work[k])
+        day = min(int(t0 // DAY), self.scenario.days - 1)
+        counting = t0 >= self.warmup
+        self._arrivals(int(t0 // HOUR), counting)
+        while self.deliveries and self.deliveries[0].time <= t0:
+            delivery = self.deliveries.pop(0)
+            self.stock += delivery.quantity
+            self.tally.received[day] += delivery.quantity
+        waiting_before = self.pool.size
+        moved = [0] * len(LINE_ORDER)
+        if shift > 0:
+            t_mid = self.inputs.clock.time_at(float(self.work[k]) + shift / 2)
+            inflow = self._print_starts(k, shift, day, t_mid)
+            for i in range(len(LINE_ORDER)):
+                done = inflow if i == 0 else self._stage_takes(i, k, inflow, shift, counting)
+                moved[i] = int(done.sum())
+                inflow = self._finish(i, done, day, t_mid, counting)
+        self._step_figures(t1, dt, moved, waiting_before, counting)
+
+    def _arrivals(self, hour: int, counting: bool) -> None:
+        """The applications of ``hour`` into the pool, once, at the hour's first step."""
+        if hour == self.last_hour:
+            return
+        self.last_hour = hour
+        arrivals = self.inputs.arrivals
+        for arriving in np.flatnonzero(arrivals[hour]).tolist():
+            count = int(arrivals[hour, arriving])
+            self.pool.add(arriving, hour * HOUR, count, hour * HOUR + HOUR / 2)
             if counting:
-                tally.queue_area[0] += (waiting_before + pool.size) / 2 * dt
-                for i in range(1, nstages):
-                    tally.queue_area[i] += int(buffers[i].sum()) * dt
-            if t1 % DAY == 0 or t1 >= horizon:
-                end_day = min(int(t1 // DAY) - 1, self.scenario.days - 1)
-                tally.wip_end[end_day] = in_line
-                tally.waiting_end[end_day] = pool.size
-                tally.stock_end[end_day] = stock
-        # leftover fluid queue waits: by Little's law over the run's buffers
-        for i in range(1, nstages):
+                self.tally.entries[0] += count
+
+    def _print_starts(self, k: int, shift: float, day: int, t_mid: float) -> np.ndarray:
+        """Cards print starts in step ``k``: as many as its capacity, the work waiting and
+        the chips allow, taken from the pool in allocation order (class x attempt counts)."""
+        tally, pool = self.tally, self.pool
+        unlimited = self.scenario.chips.unlimited
+        possible = self.credit[0] + self.capacity[0][k]
+        want = min(int(possible), pool.size)
+        n = want if unlimited else min(want, self.stock)
+        if not unlimited and pool.size > 0 and self.stock < want:
+            tally.starved[day] += shift * (1.0 - self.stock / max(possible, 1e-9))
+        elif not unlimited and pool.size > 0 and self.stock <= 0:
+            tally.starved[day] += shift
+        self.credit[0] = possible - n if n >= int(possible) else 0.0
+        inflow = np.zeros((len(self.inputs.classes), self.attempts), dtype=np.int64)
+        for taken, attempt, count, entry in pool.take(n):
+            inflow[taken, attempt - 1] += count
+            if entry >= self.warmup:
+                tally.wait_sum[0] += count * (t_mid - entry)
+                tally.waited[0] += count
+        if not unlimited:
+            self.stock -= n
+        tally.started[day] += n
+        return inflow
+
+    def _stage_takes(
+        self, i: int, k: int, inflow: np.ndarray, shift: float, counting: bool
+    ) -> np.ndarray:
+        """What downstream stage ``i`` finishes in step ``k`` out of its buffer (``inflow``
+        added), in proportion, with the Allen-Cunneen wait of those it takes."""
+        buffer = self.buffers[i]
+        buffer += inflow
+        available = int(buffer.sum())
+        possible = self.credit[i] + self.capacity[i][k]
+        m = min(int(possible), available)
+        self.credit[i] = possible - m if m >= int(possible) else 0.0
+        done = _taken_proportionally(buffer, m)
+        buffer -= done
+        if counting:
+            tally = self.tally
+            c = self.up_machines[i][k] / shift
+            wait = allen_cunneen_wait(m / shift, self.means[i], self.scvs[i], c)
+            tally.wait_sum[i] += m * wait
+            tally.waited[i] += m
+            tally.queue_area[i] += (m / shift) * wait * shift
+        return done
+
+    def _finish(
+        self, i: int, done: np.ndarray, day: int, t_mid: float, counting: bool
+    ) -> np.ndarray:
+        """Stage ``i``'s finished cards: a binomial share spoiled and routed, the good ones
+        passed on (returned) or, at the last stage, counted as completed."""
+        tally = self.tally
+        processed = int(done.sum())
+        tally.processed[i] += processed
+        if counting:
+            tally.busy[i] += processed * self.means[i]
+        rate = self.rates[i]
+        spoiled = self.defect_rngs[i].binomial(done, rate) if rate > 0 else 0 * done
+        good: np.ndarray = done - spoiled
+        nspoiled = int(spoiled.sum())
+        if nspoiled:
+            tally.spoiled_at[i] += nspoiled
+            tally.spoiled[day] += nspoiled
+            self._route_spoiled(i, spoiled, day, t_mid, counting)
+        if i + 1 < len(LINE_ORDER):
+            if counting:
+                tally.entries[i + 1] += int(good.sum())
+        else:
+            tally.completed[day] += good.sum(axis=1)
+        return good
+
+    def _route_spoiled(
+        self, i: int, spoiled: np.ndarray, day: int, t_mid: float, counting: bool
+    ) -> None:
+        """Spoiled cards by attempt: reworked (their applications to the front of their
+        class) or held, as ``line.routing.next_stage`` decides."""
+        for a in range(1, self.attempts + 1):
+            column = spoiled[:, a - 1]
+            if not column.any():
+                continue
+            if self.routes[(i, a)].action is Action.REWORK:
+                for cls in np.flatnonzero(column):
+                    self.pool.add_front(int(cls), REWORK_KEY, int(column[cls]), t_mid, a + 1)
+                    if counting:
+                        self.tally.entries[0] += int(column[cls])
+            else:
+                self.tally.held[day] += int(column.sum())
+
+    def _step_figures(
+        self, t1: float, dt: float, moved: list[int], waiting_before: int, counting: bool
+    ) -> None:
+        """The time-weighted figures over a step (WIP, queues), and the day's end figures
+        when the step ends a day."""
+        tally, buffers = self.tally, self.buffers
+        in_line = sum(int(b.sum()) for b in buffers[1:])
+        in_service = sum(moved[i] * self.means[i] for i in range(len(LINE_ORDER)))
+        tally.wip_area += in_line * dt + in_service
+        if counting:
+            tally.queue_area[0] += (waiting_before + self.pool.size) / 2 * dt
+            for i in range(1, len(LINE_ORDER)):
+                tally.queue_area[i] += int(buffers[i].sum()) * dt
+        if t1 % DAY == 0 or t1 >= self.inputs.horizon:
+            end_day = min(int(t1 // DAY) - 1, self.scenario.days - 1)
+            tally.wip_end[end_day] = in_line
+            tally.waiting_end[end_day] = self.pool.size
+            tally.stock_end[end_day] = self.stock
+
+    def _fluid_waits(self) -> None:
+        """Leftover fluid queue waits: by Little's law over the run's buffers."""
+        tally = self.tally
+        for i in range(1, len(LINE_ORDER)):
             if tally.waited[i]:
                 fluid = tally.queue_area[i] - tally.wait_sum[i]
                 tally.wait_sum[i] += max(0.0, fluid)
-        return tally
