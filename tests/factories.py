@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from line.card import CardData, expiry_date
 from line.models import Application
-from line.synthetic import SyntheticApplication, person, portrait
+from line.synthetic import SyntheticApplication, people, person, portrait
 from line.types import ApplicationState
 
 
@@ -25,6 +25,17 @@ def photo_file(directory: Path, name: str = "photo.jpg", *, seed: int = 1) -> Pa
 
 def applicant(seed: int, *, today: date, photo: str = "photo.jpg") -> SyntheticApplication:
     return person(random.Random(seed), today=today, photo=photo)
+
+
+def good_rows(count: int, *, seed: int = 11) -> list[dict[str, str]]:
+    """``count`` valid intake rows, their photos ``photos/a.jpg`` and ``photos/b.png`` in turn
+    (a test puts those two files beside the batch: ``photo_file``)."""
+    from tests.conftest import TODAY
+
+    rng = random.Random(seed)
+    return [
+        p.row() for p in people(rng, count, today=TODAY, photos=["photos/a.jpg", "photos/b.png"])
+    ]
 
 
 def add_application(session: Session, *, seed: int, today: date, **overrides: Any) -> Application:

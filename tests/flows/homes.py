@@ -6,8 +6,7 @@ from pathlib import Path
 
 from flows.cli import run
 from line.synthetic import write_csv
-from tests.factories import photo_file
-from tests.line.test_intake import good_rows
+from tests.factories import good_rows, photo_file
 
 
 def ready_home(

@@ -17,8 +17,7 @@ from flows.cli import run
 from line.models import Card
 from line.synthetic import write_csv
 from line.types import CardState
-from tests.factories import photo_file
-from tests.line.test_intake import good_rows
+from tests.factories import good_rows, photo_file
 
 
 @pytest.fixture

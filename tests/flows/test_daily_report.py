@@ -21,8 +21,8 @@ from line.settings import Settings
 from line.spec import spec_in_use
 from line.today import day_bounds, planned_cards
 from line.types import CardState, EventStage, Outcome
+from tests.factories import good_rows
 from tests.flows.homes import ready_home
-from tests.line.test_intake import good_rows
 from tests.sim.pdfcheck import assert_readable
 
 OUT_REASON = (

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flows.cli import run
+from tests.flows.consistency import assert_line_consistent
 from tests.flows.homes import ready_home
 from tests.flows.prefect_server import (
     BIN,
@@ -30,7 +31,6 @@ from tests.flows.prefect_server import (
     stop,
     wait_for_runs,
 )
-from tests.flows.test_crash_safety import assert_line_consistent
 
 
 def deploy(env: dict[str, str]) -> str:

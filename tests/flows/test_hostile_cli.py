@@ -31,8 +31,7 @@ from sqlalchemy.engine import Engine
 from flows.cli import app, run
 from line.synthetic import write_csv
 from tests.conftest import PG_URL
-from tests.factories import photo_file
-from tests.line.test_intake import good_rows
+from tests.factories import good_rows, photo_file
 
 CARDLINE = Path(sys.executable).parent / "cardline"
 

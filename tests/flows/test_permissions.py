@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from line.synthetic import write_csv
-from tests.factories import photo_file
-from tests.line.test_intake import good_rows
+from tests.factories import good_rows, photo_file
 
 CARDLINE = Path(sys.executable).parent / "cardline"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from flows.cli import run
+from tests.factories import good_rows
 from tests.flows.homes import ready_home
-from tests.line.test_intake import good_rows
 
 
 @pytest.fixture(scope="module")
@@ -350,7 +350,7 @@ def test_a_flow_whose_machines_lease_is_taken_stops_before_its_next_batch(
 
     import flows.production
     from line.leases import LeaseLost
-    from tests.line.test_machines_two_runs import THIEF, TakenDuringPrint
+    from tests.line.helpers import THIEF, TakenDuringPrint
 
     home = tmp_path / "home"
     monkeypatch.setenv("CARDLINE_HOME", str(home))

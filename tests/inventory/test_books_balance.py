@@ -7,97 +7,28 @@ writes the chip the ledger issued to each card body, as the virtual card bodies 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import timedelta
-
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from inventory.check import reconcile
 from inventory.ledger import (
-    CHIP,
     LedgerChipStock,
-    balance_of,
     consume_chip,
     reserve_chips,
     spoil_card,
-    stock,
 )
 from inventory.models import MovementKind, StockMovement
-from line.card import CardData
-from line.controller import Devices, LineController
 from line.db import session_scope
-from line.devices import ChipRecord, EncodesOneByOne
 from line.dispatch import deliver, dispatch, ready_for_dispatch, return_card
-from line.errors import DeviceError, IllegalTransition, UnknownReason
+from line.errors import IllegalTransition, UnknownReason
 from line.models import Application, Card, StageEvent
 from line.reasons import RETURN_REASONS
 from line.routing import Action
-from line.spec import LineSpec, default_spec
 from line.types import ApplicationState, CardState
 from tests.conftest import StepClock
-from tests.inventory.test_ledger import applications, at, receive_chips
-from tests.line.test_controller import ScriptedPrinter, ScriptedQc
-
-
-@dataclass
-class LedgerEncoder(EncodesOneByOne):
-    """Writes the chip the ledger issued to the card body (its recorded UID); the cards in
-    ``defective`` have a chip that fails with a memory failure."""
-
-    engine: Engine
-    defective: set[str] = field(default_factory=set)
-    name: str = "encode-01"
-
-    def encode(self, card: CardData) -> ChipRecord:
-        with session_scope(self.engine) as session:
-            uid = session.exec(select(Card.chip_uid).where(Card.serial == card.card_serial)).one()
-        assert uid is not None, "the ledger gave every card body its chip"
-        if card.card_serial in self.defective:
-            raise DeviceError(
-                "memory failure",
-                device=self.name,
-                reason_code="encode.memory_failure",
-                card_serial=card.card_serial,
-                chip_uid=uid,
-            )
-        return ChipRecord(card.card_serial, uid)
-
-
-def line(
-    engine: Engine,
-    clock: StepClock,
-    *,
-    spec: LineSpec | None = None,
-    printer: ScriptedPrinter | None = None,
-    defective: set[str] | None = None,
-) -> LineController:
-    return LineController(
-        engine=engine,
-        spec=spec or default_spec(),
-        devices=Devices(
-            printer or ScriptedPrinter(), LedgerEncoder(engine, defective or set()), ScriptedQc()
-        ),
-        clock=clock,
-        actor="test-run",
-        stock=LedgerChipStock(actor="line"),
-        resume_after=timedelta(0),
-    )
-
-
-def books(engine: Engine, lot: str = "L1") -> tuple[int, int, int]:
-    """The lot's chips consumed by good cards, spoiled, available."""
-    with session_scope(engine) as session:
-        (found,) = [s for s in stock(session=session, item_code=CHIP) if s.lot.lot_number == lot]
-        balance = balance_of(session=session, lot_id=found.lot.id or 0)
-        return balance.consumed, balance.spoiled, balance.available
-
-
-def problems(engine: Engine) -> list[str]:
-    with session_scope(engine) as session:
-        return reconcile(session=session)
+from tests.inventory.helpers import applications, at, books, line, problems, receive_chips
+from tests.line.helpers import ScriptedPrinter
 
 
 def delivered(engine: Engine, clock: StepClock, count: int) -> list[str]:

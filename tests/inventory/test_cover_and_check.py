@@ -12,7 +12,7 @@ from inventory.ledger import consume_chip, reserve_chips, spoil_chip
 from inventory.models import StockLot
 from line.db import session_scope
 from line.models import Card
-from tests.inventory.test_ledger import applications, at, receive_chips
+from tests.inventory.helpers import applications, at, receive_chips
 
 
 def states(engine: Engine, backlog: int) -> list[tuple[str, int, int, str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -27,35 +26,8 @@ from inventory.ledger import (
 from inventory.models import MovementKind, StockLot, StockMovement
 from line.db import make_engine, session_scope
 from schema import upgrade
-from tests.conftest import PG_URL, TODAY
-from tests.factories import add_application
-
-T0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
-
-
-def at(minutes: int) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def applications(engine: Engine, count: int, first_seed: int = 1) -> list[int]:
-    with session_scope(engine) as session:
-        return [
-            add_application(session, seed=first_seed + n, today=TODAY).id or 0 for n in range(count)
-        ]
-
-
-def receive_chips(engine: Engine, lot: str, quantity: int, first_uid: str, minute: int = 0) -> None:
-    with session_scope(engine) as session:
-        receive(
-            session=session,
-            item_code=CHIP,
-            lot_number=lot,
-            supplier="Chip Co",
-            quantity=quantity,
-            first_uid=first_uid,
-            at=at(minute),
-            actor="storekeeper",
-        )
+from tests.conftest import PG_URL
+from tests.inventory.helpers import applications, at, receive_chips
 
 
 def test_reservations_come_from_the_oldest_lot_first_and_stop_when_stock_runs_out(

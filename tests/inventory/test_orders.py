@@ -13,7 +13,7 @@ from inventory.cover import cover
 from inventory.ledger import StockError, consume_chip, receive, reserve_chips
 from inventory.orders import delay, expect, expected, split
 from line.db import session_scope
-from tests.inventory.test_ledger import applications, at, receive_chips
+from tests.inventory.helpers import applications, at, receive_chips
 
 TODAY = date(2026, 11, 2)  # the centre's date at at(0)
 

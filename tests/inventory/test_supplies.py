@@ -23,8 +23,7 @@ from inventory.models import ChipReservation
 from line.db import session_scope
 from line.spec import ConsumableSpec, LineSpec, default_spec
 from tests.conftest import StepClock
-from tests.inventory.test_books_balance import books, line, problems
-from tests.inventory.test_ledger import applications, at, receive_chips
+from tests.inventory.helpers import applications, at, books, line, problems, receive_chips
 
 
 def with_supplies(ribbon: int, overlay: int) -> LineSpec:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
@@ -19,12 +18,8 @@ from line.db import session_scope
 from line.devices import (
     ChipRecord,
     EncodesOneByOne,
-    InspectsOneByOne,
-    PrintedFace,
     PrinterStopped,
     PrintJob,
-    QcVerdict,
-    SpoiledCard,
 )
 from line.errors import DeviceError
 from line.events import qc_verdicts
@@ -33,29 +28,7 @@ from line.models import Application, Card, StageEvent
 from line.spec import default_spec
 from tests.conftest import TODAY, StepClock
 from tests.factories import add_application
-
-
-@dataclass
-class ScriptedPrinter:
-    """Spoils the cards named in ``jam``; goes offline ``offline`` times first."""
-
-    jam: set[str] = field(default_factory=set)
-    offline: int = 0
-    name: str = "print-01"
-
-    def print_cards(self, cards: Sequence[CardData]) -> PrintJob:
-        if self.offline:
-            self.offline -= 1
-            raise DeviceError("offline", device=self.name, reason_code="print.offline")
-        printed = tuple(
-            PrintedFace(c.card_serial, Path("/spool/batch.pdf"), 2 * i, 2 * i + 1)
-            for i, c in enumerate(cards)
-            if c.card_serial not in self.jam
-        )
-        spoiled = tuple(
-            SpoiledCard(c.card_serial, "print.jam") for c in cards if c.card_serial in self.jam
-        )
-        return PrintJob(Path("/spool/batch.pdf"), printed, spoiled)
+from tests.line.helpers import ScriptedPrinter, ScriptedQc
 
 
 @dataclass
@@ -76,19 +49,6 @@ class ScriptedEncoder(EncodesOneByOne):
                 chip_uid=uid,
             )
         return ChipRecord(card.card_serial, uid)
-
-
-@dataclass
-class ScriptedQc(InspectsOneByOne):
-    reject: set[str] = field(default_factory=set)
-    name: str = "qc-01"
-    seen: list[str] = field(default_factory=list)
-
-    def inspect(self, card: CardData, face: PrintedFace, chip: ChipRecord) -> QcVerdict:
-        self.seen.append(card.card_serial)
-        if card.card_serial in self.reject:
-            return QcVerdict(card.card_serial, False, ("qc.sod.signature",), chip.chip_uid)
-        return QcVerdict(card.card_serial, True, (), chip.chip_uid)
 
 
 def serial(application_id: int, attempt: int = 1) -> str:

@@ -10,25 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from line.digits import foreign_digit, is_digits, iso_date, parse_iso_date
-
-# The zero of every decimal digit set Unicode has besides ASCII (Arabic-Indic, full-width,
-# Devanagari, Thai, mathematical bold...): each set's digits follow its zero.
-NON_ASCII_ZEROS: tuple[int, ...] = tuple(
-    code
-    for code in range(0x80, 0x110000)
-    if unicodedata.category(chr(code)) == "Nd" and unicodedata.digit(chr(code)) == 0
-)
-zeros = st.sampled_from(NON_ASCII_ZEROS)
-
-
-def in_script(text: str, zero: int, positions: set[int] | None = None) -> str:
-    """``text`` with its ASCII digits (those at ``positions``, or all) in another script."""
-    return "".join(
-        chr(zero + int(char)) if char.isascii() and char.isdigit() and (
-            positions is None or index in positions
-        ) else char
-        for index, char in enumerate(text)
-    )  # fmt: skip
+from tests.line.helpers import NON_ASCII_ZEROS, in_script, zeros
 
 
 def test_the_trap_is_real_and_there_are_many_scripts() -> None:

@@ -15,7 +15,7 @@ from line.idnumber import (
     mask_id,
 )
 from line.provinces import PROVINCES
-from tests.line.test_digits import in_script, zeros
+from tests.line.helpers import in_script, zeros
 
 births = st.dates(min_value=date(1900, 1, 1), max_value=date(2399, 12, 31))
 sexes = st.sampled_from(["M", "F"])

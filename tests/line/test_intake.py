@@ -22,50 +22,14 @@ from sqlmodel import select
 
 from line.db import session_scope
 from line.errors import IntakeFileError
-from line.intake import FIELDS, IntakeSummary, import_file
+from line.intake import FIELDS
 from line.models import Application, IntakeRun
 from line.operations import cancel_application
 from line.synthetic import people, portrait, write_csv
 from line.types import ApplicationState
 from tests.conftest import TODAY, StepClock
-from tests.factories import applicant, photo_file
-from tests.line.test_digits import in_script
-from tests.line.test_portrait import image_bytes, png_bomb
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    photo_file(tmp_path / "photos", "a.jpg", seed=1)
-    photo_file(tmp_path / "photos", "b.png", seed=2)
-    return tmp_path
-
-
-def good_rows(count: int, *, seed: int = 11) -> list[dict[str, str]]:
-    rng = random.Random(seed)
-    return [
-        p.row() for p in people(rng, count, today=TODAY, photos=["photos/a.jpg", "photos/b.png"])
-    ]
-
-
-def run(engine: Engine, path: Path, clock: StepClock, **kwargs: Any) -> IntakeSummary:
-    return import_file(
-        engine=engine,
-        path=path,
-        today=TODAY,
-        clock=clock,
-        rejects_dir=path.parent / "rejects",
-        **kwargs,
-    )
-
-
-def report(summary: IntakeSummary) -> list[tuple[int, str, str]]:
-    with open(summary.reject_report, encoding="utf-8", newline="") as handle:
-        return [(int(r["row"]), r["field"], r["reason_code"]) for r in csv.DictReader(handle)]
-
-
-def applications(engine: Engine) -> list[Application]:
-    with session_scope(engine) as session:
-        return list(session.exec(select(Application).order_by(Application.id)))
+from tests.factories import applicant, good_rows
+from tests.line.helpers import applications, image_bytes, in_script, png_bomb, report, run
 
 
 def test_good_rows_go_in_with_every_field(engine: Engine, folder: Path, clock: StepClock) -> None:

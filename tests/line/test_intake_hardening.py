@@ -37,10 +37,8 @@ from line.leases import Worker
 from line.models import IntakeRun
 from line.synthetic import write_csv
 from tests.conftest import TODAY, StepClock
-from tests.line.test_digits import in_script, zeros
-from tests.line.test_intake import applications, folder, good_rows, report, run
-
-__all__ = ["folder"]  # the fixture, shared with test_intake
+from tests.factories import good_rows
+from tests.line.helpers import applications, in_script, report, run, zeros
 
 HARNESS = Path(__file__).with_name("killed_intake.py")
 ROOT = Path(__file__).resolve().parents[2]

@@ -65,8 +65,7 @@ def test_intake_logs_its_start_and_end_without_personal_data(
     from line.intake import import_file
     from line.synthetic import write_csv
     from tests.conftest import TODAY
-    from tests.factories import photo_file
-    from tests.line.test_intake import good_rows
+    from tests.factories import good_rows, photo_file
 
     photo_file(tmp_path / "photos", "a.jpg")
     photo_file(tmp_path / "photos", "b.png")

@@ -17,8 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +26,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flows.cli import run
-from line.card import CardData
-from line.devices import CardPrinter, PrintJob
-from line.leases import LEASE_TTL, Worker, take
-from line.types import utc_now
+from line.leases import Worker
 from tests.flows.homes import ready_home
 from tests.flows.prefect_server import clean_environ, fresh_database, stop
+from tests.line.helpers import STATION, THIEF, TakenDuringPrint
 
 CARDLINE = str(Path(sys.executable).parent / "cardline")
-STATION = ["print-01", "encode-01", "qc-01"]
-THIEF = "cardline-run@HN1/host2:4242"
 
 
 def cards(engine: Engine) -> dict[str, int]:
@@ -146,35 +141,6 @@ def test_two_cardline_runs_on_one_database_one_drives_the_other_says_who(
     finally:
         engine.dispose()
     assert run(["-q", "check"]) == 0
-
-
-@dataclasses.dataclass
-class TakenDuringPrint:
-    """The station's printer, during whose first job another run takes the machines (as if
-    this run had stalled past its lease)."""
-
-    real: CardPrinter
-    url: str
-    name: str = ""
-    taken: bool = False
-
-    def __post_init__(self) -> None:
-        self.name = self.real.name
-
-    def print_cards(self, cards: Sequence[CardData]) -> PrintJob:
-        if not self.taken:
-            self.taken = True
-            from line.db import make_engine
-
-            other = make_engine(self.url)
-            try:
-                take(
-                    engine=other, machines=STATION, holder=THIEF, worker=Worker("host2", 4242, None),
-                    clock=lambda: utc_now() + LEASE_TTL + timedelta(seconds=1),
-                )  # fmt: skip
-            finally:
-                other.dispose()
-        return self.real.print_cards(cards)
 
 
 def test_a_direct_run_whose_lease_is_taken_stops_before_its_next_batch(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -27,13 +27,9 @@ from line.types import LINE_ORDER, Outcome, Stage
 from line.types import ApplicationState as A
 from line.types import CardState as C
 from tests.factories import add_application
+from tests.line.helpers import at
 
-T0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 1)
-
-
-def at(seconds: float) -> datetime:
-    return T0 + timedelta(seconds=seconds)
 
 
 def run_stage(

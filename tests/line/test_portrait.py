@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import io
 import random
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -29,42 +27,7 @@ from line.portrait import (
     inspect_portrait,
 )
 from line.synthetic import portrait
-
-
-def image_bytes(
-    width: int, height: int, fmt: str = "PNG", *, orientation: int | None = None
-) -> bytes:
-    out = io.BytesIO()
-    image = Image.new("RGB", (width, height), (200, 180, 160))
-    if orientation is None:
-        image.save(out, format=fmt)
-    else:
-        exif = Image.Exif()
-        exif[0x0112] = orientation
-        image.save(out, format=fmt, exif=exif.tobytes())
-    return out.getvalue()
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that says it is ``width`` x ``height`` and holds no pixels at all."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IEND", b"")
-
-
-def png_bomb(width: int = 20_000, height: int = 20_000) -> bytes:
-    """A real, decodable PNG of ``width`` x ``height`` pixels (1-bit grey: 50 MB of rows to
-    compress, not 1.2 GB), a few tens of KB on disk, like the issue's 20000 x 20000."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    row = b"\x00" + b"\xff" * ((width + 7) // 8)  # filter 0, white pixels
-    packer = zlib.compressobj(6)
-    data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    return (
-        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", data) + _chunk(b"IEND", b"")
-    )
+from tests.line.helpers import image_bytes, png_bomb, png_header_only
 
 
 @pytest.fixture(scope="module")

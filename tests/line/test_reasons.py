@@ -26,7 +26,7 @@ from line.spec import default_spec, default_spec_text, parse_spec
 from line.types import LINE_ORDER, Outcome, Stage
 from tests.conftest import TODAY
 from tests.factories import add_application, card_for
-from tests.line.test_operations import at
+from tests.line.helpers import at
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = ("printers", "line", "flows", "inventory")

@@ -18,20 +18,20 @@ from pathlib import Path
 import pytest
 
 from printers.chip.vpcd import ChipSlot, serve
-from tests.printers.chip.test_pcsc import (
+from tests.printers.helpers import (
     READER,
     READY_TIMEOUT,
     VPCD_CONFIG,
     VPCD_PORT,
-    _reader_names,
     eventually,
+    reader_names,
 )
 
 
 @pytest.fixture(scope="session")
 def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A pcscd with the vpcd readers: the running one, or one started here."""
-    names = _reader_names()
+    names = reader_names()
     process: subprocess.Popen[bytes] | None = None
     log_path = tmp_path_factory.mktemp("pcscd") / "pcscd.log"
     if names is None:
@@ -51,7 +51,7 @@ def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     f"pcscd exited with {process.returncode}: {log_path.read_text()[-2000:]}",
                     pytrace=False,
                 )
-            found = _reader_names()
+            found = reader_names()
             return found if found and READER in found else None
 
         names = eventually(listed, timeout=READY_TIMEOUT, what=f"pcscd to list '{READER}'")

@@ -32,8 +32,7 @@ from printers.chip.vpcd import ChipSlot
 from printers.keys import init_test_keys
 from printers.mrz import mrz_lines
 from tests.conftest import TODAY, StepClock
-from tests.factories import photo_file
-from tests.line.test_intake import good_rows
+from tests.factories import good_rows, photo_file
 
 ACCESS = ("070751984", "700412", "300412")  # document number, birth, expiry: as in an MRZ
 

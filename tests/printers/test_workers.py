@@ -59,8 +59,7 @@ def test_two_workers_never_take_the_same_card(pg_admin: Engine, tmp_path: Path) 
     from line.synthetic import write_csv
     from printers.keys import init_test_keys
     from schema import upgrade
-    from tests.factories import photo_file
-    from tests.line.test_intake import good_rows
+    from tests.factories import good_rows, photo_file
 
     schema = f"cardline_workers_{uuid.uuid4().hex[:8]}"
     with pg_admin.begin() as connection:

@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from printers.chip import aa, apdu, secinfo, tlv
-from tests.printers.chip.test_secinfo import BSI_DG15, ca_info, ca_key
+from tests.printers.chip.helpers import BSI_DG15, ca_info, ca_key
 
 CHALLENGE = bytes.fromhex("0123456789ABCDEF")
 OTHER_CHALLENGE = bytes.fromhex("0123456789ABCDEE")

@@ -24,9 +24,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import TypeVar
+from collections.abc import Iterator
 
 import pytest
 
@@ -62,14 +60,14 @@ from printers.chip.transport import (
 )
 from printers.chip.vchip import DEFAULT_ATR, VirtualChip, VirtualChipLot
 from printers.chip.vpcd import CTRL_ATR, CTRL_OFF, CTRL_ON, ChipSlot, LotFeeder, frame, serve
-
-READER = "Virtual PCD 00 00"
-READER_2 = "Virtual PCD 00 01"
-VPCD_PORT = 35963
-VPCD_CONFIG = Path("/etc/reader.conf.d/vpcd")
-READY_TIMEOUT = 15.0
-
-T = TypeVar("T")
+from tests.printers.helpers import (
+    READER,
+    READER_2,
+    READY_TIMEOUT,
+    VPCD_PORT,
+    eventually,
+    reader_names,
+)
 
 
 def hx(text: str) -> bytes:
@@ -90,18 +88,6 @@ def lds_files(rng: random.Random, dg2_size: int = 20_000) -> dict[int, bytes]:
         EF_DG13: tlv(0x6D, rng.randbytes(600)),
         EF_SOD: tlv(0x77, rng.randbytes(1900)),
     }
-
-
-def eventually(probe: Callable[[], T | None], *, timeout: float, what: str) -> T:
-    """Poll ``probe`` until it returns something, for at most ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result is not None:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}", pytrace=False)
-        time.sleep(0.05)
 
 
 # --- the vpcd protocol against a stand-in listener (no daemon) ----------------------------
@@ -217,17 +203,6 @@ def test_vpcd_reconnects_switches_chips_and_empties_the_reader(
 # --- real pcscd ---------------------------------------------------------------------------
 
 
-def _reader_names() -> list[str] | None:
-    """The PC/SC readers, or None if no pcscd answers."""
-    from smartcard.pcsc.PCSCExceptions import BaseSCardException
-    from smartcard.System import readers
-
-    try:
-        return [str(reader) for reader in readers()]
-    except BaseSCardException:
-        return None
-
-
 def uid_in(reader: str) -> bytes | None:
     """The UID of the card in ``reader`` now, or None if there is none (yet)."""
     try:
@@ -258,7 +233,7 @@ def insert(slot: ChipSlot, chip: VirtualChip) -> None:
 
 
 def test_pyscard_lists_the_virtual_reader(pcscd: str) -> None:
-    names = _reader_names()
+    names = reader_names()
     assert names is not None and READER in names
 
 

@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from printers.chip import lds, secinfo, tlv
+from tests.printers.chip.helpers import BSI_DG15, ca_info, ca_key, public_key
 
-# RFC 6979 A.2.5's P-256 key: a published private key, so its public point is published too.
-RFC6979_X = int("C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721", 16)
+# RFC 6979 A.2.5's P-256 key's public point (its key: helpers.RFC6979_X, helpers.public_key).
 RFC6979_POINT = bytes.fromhex(
     "04"
     "60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6"
@@ -57,7 +57,7 @@ DG15_RFC6979 = "6f5b3059301306072a8648ce3d020106082a8648ce3d030107034200" + RFC6
 # BSI TR-03105-5 ReferenceDataSet, as pymrtd's tests hold them (tests/ef/dg14_test.py and
 # dg15_test.py): a DG14 with Chip Authentication id-CA-ECDH-3DES-CBC-CBC, a CA key with
 # explicit domain parameters of a 224-bit curve (brainpoolP224r1) and a TerminalAuthentication
-# Info, its SecurityInfos not in DER order; and a DG15 holding an RSA-1024 key.
+# Info, its SecurityInfos not in DER order (the DG15, BSI_DG15, holds an RSA-1024 key).
 BSI_DG14 = bytes.fromhex(
     "6E82014A3182014630820122060904007F000702020102308201133081D406072A8648CE3D02013081C802"
     "0101302806072A8648CE3D0101021D00D7C134AA264366862A18302575D1D787B09F075797DA89F57EC8C0"
@@ -68,16 +68,6 @@ BSI_DG14 = bytes.fromhex(
     "223A354D6AC7727018B26E281C6FFB96A83B142AAF303C23F2BCF2CDE4706C14E45914A9BE42C15BCB67A0"
     "1F300F060A04007F00070202030201020101300D060804007F0007020202020101"
 )
-BSI_DG15 = bytes.fromhex(
-    "6F81A230819F300D06092A864886F70D010101050003818D00308189028181008130E120BB785A45D8D87E"
-    "6F1A89EF4C6B655A555F58887DC6F78C293E71B028621B464C7B3123DF8896449ACB2A6E0219B7A43141BA"
-    "617AE0E94CB5372EB6D964A1DBF2A43BD0CE659E962AC2CE9CEDF681CA1E3C74EA23C62D9ABFB81371D260"
-    "2E39162EB578F9DED459C758EFD6A27A755B8C0E0E31E040D4D37A276939090203010001"
-)
-
-
-def public_key(secret: int = RFC6979_X) -> ec.EllipticCurvePublicKey:
-    return ec.derive_private_key(secret, ec.SECP256R1()).public_key()
 
 
 def openssl() -> str:
@@ -110,26 +100,6 @@ def security_infos(*infos: bytes, tag: int = 0x6E) -> bytes:
     """A DG14 of these SecurityInfo encodings, in the order given."""
     body = b"".join(infos)
     return tlv.encode(tag, b"\x31" + tlv.encode_length(len(body)) + body)
-
-
-def ca_info(protocol: str = secinfo.ID_CA_ECDH_AES_CBC_CMAC_128, version: int = 1,
-            key_id: int | None = None) -> bytes:  # fmt: skip
-    value = {"protocol": protocol, "version": version}
-    if key_id is not None:
-        value["key_id"] = key_id
-    return bytes(secinfo.ChipAuthenticationInfo(value).dump())
-
-
-def ca_key(spki: bytes | None = None, protocol: str = secinfo.ID_PK_ECDH,
-           key_id: int | None = None) -> bytes:  # fmt: skip
-    spki = spki or secinfo.explicit_subject_public_key_info(public_key())
-    value = {
-        "protocol": protocol,
-        "chip_authentication_public_key": keys.PublicKeyInfo.load(spki),
-    }
-    if key_id is not None:
-        value["key_id"] = key_id
-    return bytes(secinfo.ChipAuthenticationPublicKeyInfo(value).dump())
 
 
 def aa_info(version: int = 1, algorithm: str = secinfo.ECDSA_PLAIN_SHA256) -> bytes:
