@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from line.errors import CardlineError
-from printers.chip import secinfo
+from printers.chip import secinfo, secread
 from printers.chip.apdu import CLA_ISO, MAX_LE, Apdu
 from printers.chip.lds import LdsError
 
@@ -153,7 +153,7 @@ def _public_key(dg15: bytes | None) -> ec.EllipticCurvePublicKey:
         raise AaError("no DG15: the chip offers no Active Authentication key",
                       reason_code="qc.aa.dg15_missing")  # fmt: skip
     try:
-        return secinfo.parse_dg15(dg15)
+        return secread.parse_dg15(dg15)
     except LdsError as exc:
         code = "qc.aa.algorithm" if exc.reason_code == "lds.dg15.algorithm" else "qc.aa.dg15_format"
         raise AaError(f"DG15 cannot be used: {exc}", reason_code=code) from None
@@ -166,7 +166,7 @@ def _signature_algorithm(dg14: bytes | None) -> str:
             reason_code="qc.aa.dg14_format",
         )
     try:
-        info = secinfo.parse_dg14(dg14).active_authentication
+        info = secread.parse_dg14(dg14).active_authentication
     except LdsError as exc:
         raise AaError(f"DG14 cannot be used: {exc}", reason_code="qc.aa.dg14_format") from None
     if info is None:

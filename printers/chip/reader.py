@@ -43,7 +43,7 @@ from printers.chip.apdu import (
 from printers.chip.bac import BacError, BacReader, RandomBytes
 from printers.chip.ca import CaError, chip_authenticate
 from printers.chip.personalise import read_back
-from printers.chip.secinfo import parse_dg14
+from printers.chip.secread import parse_dg14
 from printers.chip.sm import ReaderChannel, SecureMessagingError, SessionKeys
 from printers.chip.transport import ChipTransport
 

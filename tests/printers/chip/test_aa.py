@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from printers.chip import aa, apdu, secinfo, tlv
+from printers.chip import aa, apdu, secinfo, secread, tlv
 from tests.printers.chip.helpers import BSI_DG15, ca_info, ca_key
 
 CHALLENGE = bytes.fromhex("0123456789ABCDEF")
@@ -220,7 +220,7 @@ def test_missing_or_malformed_files_are_named(chip: Chip) -> None:
     assert reason(chip.dg15, None, CHALLENGE, signature) == "qc.aa.dg14_format"
     assert reason(chip.dg15, chip.dg14[:-1], CHALLENGE, signature) == "qc.aa.dg14_format"
     without_aa = dg14_with(ca_info(), ca_key())
-    assert secinfo.parse_dg14(without_aa).active_authentication is None
+    assert secread.parse_dg14(without_aa).active_authentication is None
     assert reason(chip.dg15, without_aa, CHALLENGE, signature) == "qc.aa.dg14_format"
 
 

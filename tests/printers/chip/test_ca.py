@@ -36,7 +36,8 @@ from printers.chip.ca import (
     mse_set_at,
     oid_content,
 )
-from printers.chip.secinfo import dg14, parse_dg14
+from printers.chip.secinfo import dg14
+from printers.chip.secread import parse_dg14
 from printers.chip.sm import (
     ChipChannel,
     ReaderChannel,

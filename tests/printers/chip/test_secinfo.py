@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from printers.chip import lds, secinfo, tlv
+from printers.chip import lds, secinfo, secread, tlv
 from tests.printers.chip.helpers import BSI_DG15, ca_info, ca_key, public_key
 
 # RFC 6979 A.2.5's P-256 key's public point (its key: helpers.RFC6979_X, helpers.public_key).
@@ -136,7 +136,7 @@ def test_dg14_is_pinned_byte_for_byte() -> None:
 def test_dg14_with_a_key_id_puts_it_into_both_ca_structures() -> None:
     data = secinfo.dg14(public_key(), ca_key_id=3)
     assert ca_info(key_id=3) in data
-    parsed = secinfo.parse_dg14(data)
+    parsed = secread.parse_dg14(data)
     assert [i.key_id for i in parsed.chip_authentication] == [3]
     assert [k.key_id for k in parsed.chip_authentication_keys] == [3]
     assert data.endswith(RFC6979_POINT + bytes.fromhex("020103"))
@@ -220,15 +220,15 @@ def test_openssl_recognises_the_explicit_ca_key_as_p256(tmp_path: Path) -> None:
 
 
 def test_parse_dg14_reads_what_dg14_writes() -> None:
-    parsed = secinfo.parse_dg14(secinfo.dg14(public_key()))
+    parsed = secread.parse_dg14(secinfo.dg14(public_key()))
     assert parsed.chip_authentication == (
-        secinfo.CaProtocol(secinfo.ID_CA_ECDH_AES_CBC_CMAC_128, 1, None),
+        secread.CaProtocol(secinfo.ID_CA_ECDH_AES_CBC_CMAC_128, 1, None),
     )
     (key,) = parsed.chip_authentication_keys
     assert (key.protocol, key.key_id, key.explicit_parameters) == (secinfo.ID_PK_ECDH, None, True)
     assert key.public_key == public_key()
     assert key.subject_public_key_info == secinfo.explicit_subject_public_key_info(public_key())
-    assert parsed.active_authentication == secinfo.AaInfo(1, secinfo.ECDSA_PLAIN_SHA256)
+    assert parsed.active_authentication == secread.AaInfo(1, secinfo.ECDSA_PLAIN_SHA256)
     assert parsed.other_protocols == ()
     assert parsed.chip_authentication_for() == (parsed.chip_authentication[0], key)
     assert parsed.chip_authentication_for(5) is None
@@ -242,7 +242,7 @@ key_ids = st.none() | st.integers(min_value=0, max_value=2**40)
 @settings(max_examples=50)
 def test_dg14_round_trips(secret: int, key_id: int | None) -> None:
     key = public_key(secret)
-    parsed = secinfo.parse_dg14(secinfo.dg14(key, ca_key_id=key_id))
+    parsed = secread.parse_dg14(secinfo.dg14(key, ca_key_id=key_id))
     pair = parsed.chip_authentication_for(key_id)
     assert pair is not None
     info, ca = pair
@@ -252,7 +252,7 @@ def test_dg14_round_trips(secret: int, key_id: int | None) -> None:
 @given(secrets)
 @settings(max_examples=50)
 def test_dg15_round_trips(secret: int) -> None:
-    assert secinfo.parse_dg15(secinfo.dg15(public_key(secret))) == public_key(secret)
+    assert secread.parse_dg15(secinfo.dg15(public_key(secret))) == public_key(secret)
 
 
 def test_parsers_accept_both_forms_of_a_p256_key() -> None:
@@ -262,8 +262,8 @@ def test_parsers_accept_both_forms_of_a_p256_key() -> None:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     explicit = secinfo.explicit_subject_public_key_info(key)
-    assert secinfo.parse_dg15(tlv.encode(0x6F, explicit)) == key
-    parsed = secinfo.parse_dg14(security_infos(ca_info(), ca_key(named), aa_info()))
+    assert secread.parse_dg15(tlv.encode(0x6F, explicit)) == key
+    parsed = secread.parse_dg14(security_infos(ca_info(), ca_key(named), aa_info()))
     (ca,) = parsed.chip_authentication_keys
     assert (ca.explicit_parameters, ca.public_key) == (False, key)
 
@@ -281,8 +281,8 @@ def test_bsi_reference_dg14_parses_with_its_ca_key_unusable_here() -> None:
     """The BSI reference DG14 is well formed (out of DER order, which is accepted): 3DES Chip
     Authentication, its key on a 224-bit curve (kept, but no P-256 key), and Terminal
     Authentication among the other protocols."""
-    parsed = secinfo.parse_dg14(BSI_DG14)
-    assert parsed.chip_authentication == (secinfo.CaProtocol(f"{secinfo.ID_CA_ECDH}.1", 1, None),)
+    parsed = secread.parse_dg14(BSI_DG14)
+    assert parsed.chip_authentication == (secread.CaProtocol(f"{secinfo.ID_CA_ECDH}.1", 1, None),)
     (ca,) = parsed.chip_authentication_keys
     assert (ca.protocol, ca.explicit_parameters, ca.public_key) == (secinfo.ID_PK_ECDH, True, None)
     assert ca.subject_public_key_info == BSI_DG14[23 : 23 + 0x117]
@@ -296,11 +296,11 @@ def test_reference_dg14_with_ca_version_16_is_refused() -> None:
     bad = BSI_DG14.replace(bytes.fromhex("300F060A04007F00070202030201020101"),
                            bytes.fromhex("300F060A04007F00070202030201020110"))  # fmt: skip
     assert bad != BSI_DG14
-    assert reason(secinfo.parse_dg14, bad) == "lds.dg14.format"
+    assert reason(secread.parse_dg14, bad) == "lds.dg14.format"
 
 
 def test_bsi_reference_dg15_holds_an_rsa_key_this_line_does_not_use() -> None:
-    assert reason(secinfo.parse_dg15, BSI_DG15) == "lds.dg15.algorithm"
+    assert reason(secread.parse_dg15, BSI_DG15) == "lds.dg15.algorithm"
 
 
 # --- what the builders refuse ---------------------------------------------------------------
@@ -323,7 +323,7 @@ def test_builders_refuse_keys_that_are_not_p256() -> None:
 
 def test_lds_errors_pickle() -> None:
     with pytest.raises(lds.LdsError) as caught:
-        secinfo.parse_dg14(b"\x6e\x00")
+        secread.parse_dg14(b"\x6e\x00")
     again = pickle.loads(pickle.dumps(caught.value))
     assert (type(again), again.reason_code, str(again)) == (
         lds.LdsError, "lds.dg14.format", str(caught.value)
@@ -373,13 +373,13 @@ def test_p256_keys_are_checked_in_both_files(
     dg15 = tlv.encode(0x6F, spki)
     dg14 = security_infos(ca_info(), ca_key(spki), aa_info())
     if dg15_reason is None:
-        assert secinfo.parse_dg15(dg15) == public_key()
+        assert secread.parse_dg15(dg15) == public_key()
     else:
-        assert reason(secinfo.parse_dg15, dg15) == dg15_reason
+        assert reason(secread.parse_dg15, dg15) == dg15_reason
     if dg14_key_usable is None:
-        assert reason(secinfo.parse_dg14, dg14) == "lds.dg14.format"
+        assert reason(secread.parse_dg14, dg14) == "lds.dg14.format"
     else:
-        (ca,) = secinfo.parse_dg14(dg14).chip_authentication_keys
+        (ca,) = secread.parse_dg14(dg14).chip_authentication_keys
         assert (ca.public_key is not None) == dg14_key_usable
 
 
@@ -415,20 +415,20 @@ RSA_SPKI = BSI_DG15[3:]
          "tag", "trailing", "truncated", "ber-info", "ber-dg14", "sequence-not-set"],
 )  # fmt: skip
 def test_parse_dg14_refuses_malformed_files(dg14: bytes) -> None:
-    assert reason(secinfo.parse_dg14, dg14) == "lds.dg14.format"
+    assert reason(secread.parse_dg14, dg14) == "lds.dg14.format"
 
 
 def test_parse_dg14_keeps_unknown_protocols_and_accepts_any_order() -> None:
     ta = bytes.fromhex("300D060804007F0007020202020101")
     unknown = bytes.fromhex("300c06032a0304300504030102ff")
-    parsed = secinfo.parse_dg14(security_infos(unknown, aa_info(), ca_key(), ta, ca_info()))
+    parsed = secread.parse_dg14(security_infos(unknown, aa_info(), ca_key(), ta, ca_info()))
     assert parsed.other_protocols == ("1.2.3.4", secinfo.ID_TA)
     assert parsed.chip_authentication_for() is not None
-    assert parsed.active_authentication == secinfo.AaInfo(1, secinfo.ECDSA_PLAIN_SHA256)
+    assert parsed.active_authentication == secread.AaInfo(1, secinfo.ECDSA_PLAIN_SHA256)
 
 
 def test_a_dg14_with_active_authentication_only_parses() -> None:
-    parsed = secinfo.parse_dg14(security_infos(aa_info()))
+    parsed = secread.parse_dg14(security_infos(aa_info()))
     assert parsed.chip_authentication == ()
     assert parsed.chip_authentication_keys == ()
     assert parsed.chip_authentication_for() is None
@@ -438,7 +438,7 @@ def test_parse_dg15_refuses_malformed_files() -> None:
     good = secinfo.dg15(public_key())
     for bad in (b"", good[:-1], good + b"\x00", b"\x6e" + good[1:],
                 bytes.fromhex("6f815b") + good[2:], tlv.encode(0x6F, b"\x30\x00")):  # fmt: skip
-        assert reason(secinfo.parse_dg15, bad) == "lds.dg15.format"
+        assert reason(secread.parse_dg15, bad) == "lds.dg15.format"
 
 
 # --- fuzzing: nothing but LdsError ---------------------------------------------------------
@@ -454,7 +454,7 @@ VALID = (
 
 
 def parse_both(data: bytes) -> None:
-    for parse in (secinfo.parse_dg14, secinfo.parse_dg15):
+    for parse in (secread.parse_dg14, secread.parse_dg15):
         with contextlib.suppress(lds.LdsError):
             parse(data)
 
@@ -505,7 +505,7 @@ def test_mutated_files_raise_only_lds_errors(
 @settings(max_examples=200)
 def test_every_truncation_is_refused(data: bytes, at: int) -> None:
     cut = data[: at % len(data)]
-    parse = secinfo.parse_dg14 if data[0] == 0x6E else secinfo.parse_dg15
+    parse = secread.parse_dg14 if data[0] == 0x6E else secread.parse_dg15
     with pytest.raises(lds.LdsError):
         parse(cut)
 
@@ -519,17 +519,17 @@ def test_the_lines_own_dg14_takes_the_short_way_and_gives_the_same_answer(
         key = ec.generate_private_key(ec.SECP256R1()).public_key()
         fast = secinfo.dg14(key)
         assert fast == secinfo._build_dg14(key, None)
-        parsed = secinfo.parse_dg14(fast)
-        secinfo.parse_dg14.cache_clear()
-        monkeypatch.setattr(secinfo, "_template_dg14", lambda data: None)
-        slow = secinfo.parse_dg14(fast)
+        parsed = secread.parse_dg14(fast)
+        secread.parse_dg14.cache_clear()
+        monkeypatch.setattr(secread, "_template_dg14", lambda data: None)
+        slow = secread.parse_dg14(fast)
         monkeypatch.undo()
-        secinfo.parse_dg14.cache_clear()
+        secread.parse_dg14.cache_clear()
         assert parsed == slow
         assert parsed.chip_authentication_keys[0].public_key == key
     template = secinfo._dg14_template()
     off_curve = bytearray(fast)
     off_curve[template.point + 5] ^= 0x01  # no longer a point of P-256
     with pytest.raises(lds.LdsError) as caught:
-        secinfo.parse_dg14(bytes(off_curve))
+        secread.parse_dg14(bytes(off_curve))
     assert caught.value.reason_code == "lds.dg14.format"
