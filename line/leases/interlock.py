@@ -140,23 +140,7 @@ def acquire(
         .with_for_update(skip_locked=True)
         .execution_options(populate_existing=True)
     ).all()
-    got = {row.machine for row in rows}
-    taking = [name for name in names if name not in got]
-    busy = [
-        LeaseStatus.of(row, at)
-        for row in rows
-        if row.token is not None
-        and row.expires_at is not None
-        and row.expires_at > at
-        and not worker.sees_dead(row.node, row.pid)
-    ]
-    if busy or taking:
-        if taking:  # rows another transaction has locked: held already, or being taken
-            busy += [
-                s for s in (LeaseStatus.of(r, at) for r in read_rows(session, taking)) if s.held
-            ]
-            taking = [name for name in taking if name not in {s.machine for s in busy}]
-        raise MachinesBusy(sorted(busy, key=lambda s: s.machine), taking)
+    _refuse_if_busy(session, names, rows, at, worker)
     token = uuid.uuid4().hex
     for row in rows:
         if row.token is not None:
@@ -176,6 +160,31 @@ def acquire(
         session.add(row)
     session.flush()
     return Lease(token, holder, tuple(names), at, at + ttl)
+
+
+def _refuse_if_busy(
+    session: Session, names: list[str], rows: Sequence[MachineLease], at: datetime, worker: Worker
+) -> None:
+    """Raise ``MachinesBusy`` if any machine asked for is under a live lease (one whose
+    holder is not certainly dead) or its row is locked by another run's transaction
+    (skipped: held already, or being taken this very moment)."""
+    got = {row.machine for row in rows}
+    taking = [name for name in names if name not in got]
+    busy = [
+        LeaseStatus.of(row, at)
+        for row in rows
+        if row.token is not None
+        and row.expires_at is not None
+        and row.expires_at > at
+        and not worker.sees_dead(row.node, row.pid)
+    ]
+    if busy or taking:
+        if taking:  # rows another transaction has locked: held already, or being taken
+            busy += [
+                s for s in (LeaseStatus.of(r, at) for r in read_rows(session, taking)) if s.held
+            ]
+            taking = [name for name in taking if name not in {s.machine for s in busy}]
+        raise MachinesBusy(sorted(busy, key=lambda s: s.machine), taking)
 
 
 def renew(*, session: Session, lease: Lease, at: datetime, ttl: timedelta = LEASE_TTL) -> Lease:
