@@ -13,63 +13,60 @@ Made to be fast (one core renders a few hundred cards a second):
 - photos are prepared once per file (JPEG passed through as DCT data, anything else
   decoded and deflated) and kept in a small LRU cache keyed by path, size and mtime;
 - page streams are not compressed (print files are short-lived and local).
+
+The face's shared artwork and geometry live in :mod:`printers.face.artwork` (re-exported
+here), the photo's preparation in :mod:`printers.face.photo`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import zxingcpp
-from reportlab.lib.colors import Color
 from reportlab.lib.units import mm
-from reportlab.lib.utils import simpleSplit
-from reportlab.pdfbase import pdfdoc
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from line.card import CardData
 from line.errors import CardlineError
 from line.portrait import check_portrait
+from printers.face.artwork import (
+    BACK_FORM,
+    FIELD_WIDTH,
+    FIELD_X,
+    FRONT_FORM,
+    INK,
+    RED,
+    WHITE,
+    define_forms,
+    fitted,
+    wrapped,
+)
+from printers.face.artwork import CARD_HEIGHT as CARD_HEIGHT
+from printers.face.artwork import CARD_WIDTH as CARD_WIDTH
+from printers.face.artwork import CORNER_RADIUS as CORNER_RADIUS
+from printers.face.artwork import MRZ_BASELINES as MRZ_BASELINES
+from printers.face.artwork import MRZ_LEFT as MRZ_LEFT
+from printers.face.artwork import MRZ_PITCH as MRZ_PITCH
+from printers.face.artwork import PAGE_SIZE as PAGE_SIZE
+from printers.face.artwork import PHOTO_BOX as PHOTO_BOX
+from printers.face.artwork import QR_BOX as QR_BOX
+from printers.face.artwork import QR_QUIET_ZONE as QR_QUIET_ZONE
 from printers.face.fonts import FontNames, register_fonts
+from printers.face.photo import PreparedPhoto, load_photo, place_photo
 from printers.mrz import mrz_lines
-
-CARD_WIDTH = 85.60 * mm
-CARD_HEIGHT = 53.98 * mm
-CORNER_RADIUS = 3.18 * mm
-PAGE_SIZE = (CARD_WIDTH, CARD_HEIGHT)
-
-PHOTO_BOX = (3.5 * mm, 10.0 * mm, 20.0 * mm, 30.0 * mm)  # x, y, width, height
-QR_BOX = (68.6 * mm, 37.6 * mm, 14.4 * mm)  # x, y, size (quiet zone included)
-QR_QUIET_ZONE = 4  # modules of white around the symbol (ISO/IEC 18004)
 
 NO_EXPIRY_TEXT = "Không thời hạn"
 SEX_TEXT = {"M": "Nam", "F": "Nữ"}
 QR_SEPARATOR = "|"
 
-MRZ_PITCH = 2.54 * mm  # ICAO 9303: ten MRZ characters per 25.4 mm
-MRZ_LEFT = 4.6 * mm
-MRZ_BASELINES = (11.6 * mm, 7.4 * mm, 3.2 * mm)
-
-_INK = Color(0.1, 0.1, 0.12)
-_RED = Color(0.78, 0.1, 0.12)
-_LABEL = Color(0.25, 0.25, 0.3)
-_TINT = Color(0.93, 0.95, 0.97)
-_GOLD = Color(0.85, 0.72, 0.35)
-_GOLD_LINE = Color(0.55, 0.43, 0.15)
-_YELLOW = Color(1.0, 0.85, 0.0)
-_RIDGE = Color(0.7, 0.7, 0.72)
-_WHITE = Color(1, 1, 1)
 _DARK_RUN = re.compile(rb"[\x01]+")
-_EXIF_ORIENTATION = 0x0112
 
 
 PHOTO_UNREADABLE = "print.photo_unreadable"
@@ -156,52 +153,12 @@ def qr_matrix(payload: str) -> tuple[bytearray, ...]:
 # -- photos -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Photo:
-    """An image ready to be an XObject: stream bytes and how to read them."""
-
-    key: str
-    width: int
-    height: int
-    color_space: str
-    filters: tuple[str, ...]
-    data: bytes
-
-
-@lru_cache(maxsize=512)
-def _load_photo(path: str, mtime_ns: int, size: int) -> tuple[_Photo, str]:
-    """The prepared photo and the SHA-256 of the file it came from."""
-    raw = Path(path).read_bytes()
-    return _prepare_photo(raw), hashlib.sha256(raw).hexdigest()
-
-
-def _prepare_photo(raw: bytes) -> _Photo:
-    from PIL import Image, ImageOps
-
-    key = hashlib.blake2b(raw, digest_size=12).hexdigest()
-    with Image.open(io.BytesIO(raw)) as opened:
-        upright = opened.getexif().get(_EXIF_ORIENTATION, 1) in (None, 1)
-        if opened.format == "JPEG" and opened.mode in ("RGB", "L") and upright:
-            space = "DeviceRGB" if opened.mode == "RGB" else "DeviceGray"
-            return _Photo(key, opened.width, opened.height, space, ("DCTDecode",), raw)
-        # Turned upright as intake judged it (and as DG2 stores it): EXIF orientation.
-        image = ImageOps.exif_transpose(opened)
-        if image.mode in ("RGBA", "LA", "P", "PA"):
-            rgba = image.convert("RGBA")
-            flat = Image.new("RGB", rgba.size, (255, 255, 255))
-            flat.paste(rgba, mask=rgba.getchannel("A"))
-        else:
-            flat = image.convert("RGB")
-        data = zlib.compress(flat.tobytes(), 6)
-        return _Photo(key, flat.width, flat.height, "DeviceRGB", ("FlateDecode",), data)
-
-
-def _photo(card: CardData) -> _Photo:
+def _photo(card: CardData) -> PreparedPhoto:
     """The card's photo, ready to place (:func:`preflight` has checked it is the file intake
     recorded and that it passes ``line.portrait``'s rules)."""
     try:
         stat = card.photo_path.stat()
-        photo, _ = _load_photo(str(card.photo_path.resolve()), stat.st_mtime_ns, stat.st_size)
+        photo, _ = load_photo(str(card.photo_path.resolve()), stat.st_mtime_ns, stat.st_size)
     except Exception as exc:  # noqa: BLE001  (OSError, PIL's ValueErrors, its bomb error...)
         raise FaceRenderError(
             f"photo unreadable ({type(exc).__name__})",
@@ -209,209 +166,6 @@ def _photo(card: CardData) -> _Photo:
             card_serial=card.card_serial,
         ) from None
     return photo
-
-
-def _place_photo(canvas: Canvas, photo: _Photo, box: tuple[float, float, float, float]) -> None:
-    """Draw ``photo`` to cover ``box`` (centred, cropped to the box, aspect kept).
-
-    Registers the prepared image as an XObject the way ``Canvas.drawImage`` does, minus
-    the per-call decoding and hashing of the image.
-    """
-    doc: Any = canvas._doc
-    name = f"photo{photo.key}"
-    reg_name = doc.getXObjectName(name)
-    if not doc.idToObject.get(reg_name):
-        xobject = pdfdoc.PDFImageXObject(name)
-        xobject.width, xobject.height = photo.width, photo.height
-        xobject.bitsPerComponent = 8
-        xobject.colorSpace = photo.color_space
-        xobject._filters = photo.filters
-        xobject.streamContent = photo.data
-        xobject.mask = None
-        doc.Reference(xobject, reg_name)
-        doc.addForm(name, xobject)
-    x, y, width, height = box
-    scale = max(width / photo.width, height / photo.height)
-    shown_w, shown_h = photo.width * scale, photo.height * scale
-    canvas.saveState()
-    clip = canvas.beginPath()
-    clip.rect(x, y, width, height)
-    canvas.clipPath(clip, stroke=0, fill=0)
-    canvas.translate(x + (width - shown_w) / 2, y + (height - shown_h) / 2)
-    canvas.scale(shown_w, shown_h)
-    canvas.addLiteral(f"/{reg_name} Do")
-    canvas.restoreState()
-    canvas._formsinuse.append(name)
-
-
-# -- drawing helpers ----------------------------------------------------------------------
-
-
-def _centred(canvas: Canvas, x: float, y: float, text: str, font: str, size: float) -> None:
-    canvas.setFont(font, size)
-    canvas.drawCentredString(x, y, text)
-
-
-def _fitted(
-    canvas: Canvas, x: float, y: float, text: str, font: str, size: float, width: float
-) -> None:
-    """Draw ``text`` on one line, shrinking the font until it fits ``width``."""
-    natural = stringWidth(text, font, size)
-    if natural > width:
-        size = max(3.0, size * width / natural)
-    canvas.setFont(font, size)
-    canvas.drawString(x, y, text)
-
-
-def _wrapped(
-    canvas: Canvas,
-    x: float,
-    y: float,
-    text: str,
-    font: str,
-    size: float,
-    width: float,
-    *,
-    lines: int,
-    leading: float,
-) -> None:
-    """Draw ``text`` on at most ``lines`` lines from baseline ``y`` down, shrinking if need be."""
-    split = simpleSplit(text, font, size, width)
-    while len(split) > lines and size > 3.0:
-        size -= 0.25
-        split = simpleSplit(text, font, size, width)
-    canvas.setFont(font, size)
-    for index, line in enumerate(split[:lines]):
-        canvas.drawString(x, y - index * leading, line)
-
-
-def _border(canvas: Canvas) -> None:
-    canvas.setFillColor(_TINT)
-    canvas.setStrokeColor(_LABEL)
-    canvas.setLineWidth(0.4)
-    inset = 0.2
-    canvas.roundRect(
-        inset, inset, CARD_WIDTH - 2 * inset, CARD_HEIGHT - 2 * inset, CORNER_RADIUS, 1, 1
-    )
-
-
-def _star(canvas: Canvas, cx: float, cy: float, radius: float) -> None:
-    import math
-
-    path = canvas.beginPath()
-    for index in range(10):
-        r = radius if index % 2 == 0 else radius * 0.382
-        angle = math.pi / 2 + index * math.pi / 5
-        px, py = cx + r * math.cos(angle), cy + r * math.sin(angle)
-        path.moveTo(px, py) if index == 0 else path.lineTo(px, py)
-    path.close()
-    canvas.drawPath(path, stroke=0, fill=1)
-
-
-def _chip(canvas: Canvas, x: float, y: float, width: float, height: float) -> None:
-    """ISO 7816-2 style contact pad: eight contacts around a central area."""
-    canvas.setFillColor(_GOLD)
-    canvas.setStrokeColor(_GOLD_LINE)
-    canvas.setLineWidth(0.35)
-    canvas.roundRect(x, y, width, height, 1.2 * mm, 1, 1)
-    mid_x = x + width / 2
-    canvas.line(x + width * 0.34, y, x + width * 0.34, y + height)
-    canvas.line(x + width * 0.66, y, x + width * 0.66, y + height)
-    for fraction in (0.25, 0.5, 0.75):
-        canvas.line(x, y + height * fraction, x + width * 0.34, y + height * fraction)
-        canvas.line(x + width * 0.66, y + height * fraction, x + width, y + height * fraction)
-    canvas.line(mid_x, y + height * 0.5, mid_x, y + height)
-
-
-def _fingerprint(canvas: Canvas, x: float, y: float, width: float, height: float) -> None:
-    """A fingerprint placeholder: the box and a whorl of ridges."""
-    canvas.setStrokeColor(_LABEL)
-    canvas.setFillColor(_WHITE)
-    canvas.setLineWidth(0.4)
-    canvas.roundRect(x, y, width, height, 1.0 * mm, 1, 1)
-    canvas.setStrokeColor(_RIDGE)
-    canvas.setLineWidth(0.5)
-    cx, cy = x + width / 2, y + height / 2
-    for ring in range(1, 9):
-        rx, ry = ring * width / 20, ring * height / 19
-        canvas.ellipse(cx - rx, cy - ry, cx + rx, cy + ry, stroke=1, fill=0)
-
-
-def _label(canvas: Canvas, x: float, y: float, text: str, fonts: FontNames) -> None:
-    canvas.setFillColor(_LABEL)
-    canvas.setFont(fonts.sans, 3.6)
-    canvas.drawString(x, y, text)
-
-
-# -- static artwork (one form XObject per PDF) --------------------------------------------
-
-_FRONT_FORM = "cardFront"
-_BACK_FORM = "cardBack"
-_FIELD_X = 25.0 * mm
-_FIELD_WIDTH = 58.5 * mm
-
-
-def _front_artwork(canvas: Canvas, fonts: FontNames) -> None:
-    _border(canvas)
-    canvas.setFillColor(_RED)
-    canvas.circle(8.8 * mm, 46.6 * mm, 5.0 * mm, stroke=0, fill=1)
-    canvas.setFillColor(_YELLOW)
-    _star(canvas, 8.8 * mm, 46.4 * mm, 3.2 * mm)
-    canvas.setFillColor(_INK)
-    centre = 40.7 * mm
-    _centred(canvas, centre, 50.3 * mm, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", fonts.bold, 5.3)
-    _centred(canvas, centre, 48.0 * mm, "Độc lập - Tự do - Hạnh phúc", fonts.bold, 4.6)
-    _centred(canvas, centre, 46.0 * mm, "SOCIALIST REPUBLIC OF VIET NAM", fonts.sans, 3.7)
-    _centred(canvas, centre, 44.5 * mm, "Independence - Freedom - Happiness", fonts.sans, 3.7)
-    canvas.setFillColor(_RED)
-    _centred(canvas, centre, 40.4 * mm, "CĂN CƯỚC CÔNG DÂN", fonts.bold, 8.0)
-    canvas.setFillColor(_INK)
-    _centred(canvas, centre, 38.3 * mm, "Citizen Identity Card", fonts.sans, 4.2)
-    _chip(canvas, _FIELD_X, 27.8 * mm, 10.8 * mm, 8.6 * mm)
-    canvas.setStrokeColor(_LABEL)
-    canvas.setLineWidth(0.3)
-    canvas.rect(*PHOTO_BOX, stroke=1, fill=0)
-    _label(canvas, 38.0 * mm, 34.0 * mm, "Số / No.:", fonts)
-    _label(canvas, _FIELD_X, 24.9 * mm, "Họ và tên / Full name:", fonts)
-    _label(canvas, _FIELD_X, 18.9 * mm, "Ngày sinh / Date of birth:", fonts)
-    _label(canvas, 60.5 * mm, 18.9 * mm, "Giới tính / Sex:", fonts)
-    _label(canvas, _FIELD_X, 16.0 * mm, "Quốc tịch / Nationality:", fonts)
-    _label(canvas, _FIELD_X, 13.1 * mm, "Quê quán / Place of origin:", fonts)
-    _label(canvas, _FIELD_X, 8.4 * mm, "Nơi thường trú / Place of residence:", fonts)
-    _label(canvas, 3.5 * mm, 7.3 * mm, "Có giá trị đến:", fonts)
-    _label(canvas, 3.5 * mm, 5.7 * mm, "Date of expiry", fonts)
-
-
-def _back_artwork(canvas: Canvas, fonts: FontNames) -> None:
-    _border(canvas)
-    canvas.setFillColor(_WHITE)
-    canvas.rect(0.6 * mm, 0.9 * mm, CARD_WIDTH - 1.2 * mm, 15.6 * mm, stroke=0, fill=1)
-    canvas.setFillColor(_INK)
-    for left, title, english in (
-        (48.0 * mm, "Ngón trỏ trái", "Left index finger"),
-        (66.0 * mm, "Ngón trỏ phải", "Right index finger"),
-    ):
-        _fingerprint(canvas, left, 22.5 * mm, 16.0 * mm, 20.0 * mm)
-        canvas.setFillColor(_INK)
-        _centred(canvas, left + 8.0 * mm, 46.5 * mm, title, fonts.bold, 3.9)
-        _centred(canvas, left + 8.0 * mm, 44.3 * mm, english, fonts.sans, 3.4)
-    canvas.setFillColor(_INK)
-    _label(canvas, 4.0 * mm, 40.6 * mm, "Ngày, tháng, năm / Date, month, year:", fonts)
-    canvas.setStrokeColor(_RED)
-    canvas.setLineWidth(0.5)
-    canvas.circle(14.0 * mm, 24.0 * mm, 5.5 * mm, stroke=1, fill=0)
-    canvas.circle(14.0 * mm, 24.0 * mm, 4.3 * mm, stroke=1, fill=0)
-    canvas.setFillColor(_RED)
-    _star(canvas, 14.0 * mm, 24.0 * mm, 2.0 * mm)
-
-
-def _define_forms(canvas: Canvas, fonts: FontNames) -> None:
-    canvas.beginForm(_FRONT_FORM, 0, 0, CARD_WIDTH, CARD_HEIGHT)
-    _front_artwork(canvas, fonts)
-    canvas.endForm()
-    canvas.beginForm(_BACK_FORM, 0, 0, CARD_WIDTH, CARD_HEIGHT)
-    _back_artwork(canvas, fonts)
-    canvas.endForm()
 
 
 # -- per-card content ---------------------------------------------------------------------
@@ -422,7 +176,7 @@ def _draw_qr(canvas: Canvas, payload: str) -> None:
     x, y, size = QR_BOX
     count = len(matrix)
     module = size / (count + 2 * QR_QUIET_ZONE)
-    canvas.setFillColor(_WHITE)
+    canvas.setFillColor(WHITE)
     canvas.rect(x, y, size, size, stroke=0, fill=1)
     runs = [
         f"{run.start()} {row} {run.end() - run.start()} 1 re"
@@ -440,36 +194,36 @@ def _draw_qr(canvas: Canvas, payload: str) -> None:
 
 
 def _draw_front(canvas: Canvas, card: CardData, fonts: FontNames) -> None:
-    canvas.doForm(_FRONT_FORM)
-    _place_photo(canvas, _photo(card), PHOTO_BOX)
+    canvas.doForm(FRONT_FORM)
+    place_photo(canvas, _photo(card), PHOTO_BOX)
     _draw_qr(canvas, qr_payload(card))
-    canvas.setFillColor(_RED)
+    canvas.setFillColor(RED)
     canvas.setFont(fonts.bold, 8.5)
     canvas.drawString(38.0 * mm, 30.0 * mm, card.id_number)
-    canvas.setFillColor(_INK)
-    _fitted(canvas, _FIELD_X, 21.6 * mm, card.full_name.upper(), fonts.bold, 7.2, _FIELD_WIDTH)
+    canvas.setFillColor(INK)
+    fitted(canvas, FIELD_X, 21.6 * mm, card.full_name.upper(), fonts.bold, 7.2, FIELD_WIDTH)
     canvas.setFont(fonts.bold, 5.4)
     canvas.drawString(43.5 * mm, 18.9 * mm, face_date(card.date_of_birth))
     canvas.drawString(72.5 * mm, 18.9 * mm, SEX_TEXT[card.sex])
-    _fitted(canvas, 42.0 * mm, 16.0 * mm, card.nationality, fonts.bold, 5.4, 40.0 * mm)
-    _fitted(canvas, _FIELD_X, 10.9 * mm, card.place_of_origin, fonts.bold, 5.4, _FIELD_WIDTH)
-    _wrapped(
+    fitted(canvas, 42.0 * mm, 16.0 * mm, card.nationality, fonts.bold, 5.4, 40.0 * mm)
+    fitted(canvas, FIELD_X, 10.9 * mm, card.place_of_origin, fonts.bold, 5.4, FIELD_WIDTH)
+    wrapped(
         canvas,
-        _FIELD_X,
+        FIELD_X,
         6.2 * mm,
         card.place_of_residence,
         fonts.bold,
         5.4,
-        _FIELD_WIDTH,
+        FIELD_WIDTH,
         lines=2,
         leading=2.2 * mm,
     )
-    _fitted(canvas, 3.5 * mm, 3.2 * mm, expiry_text(card), fonts.bold, 5.4, 20.0 * mm)
+    fitted(canvas, 3.5 * mm, 3.2 * mm, expiry_text(card), fonts.bold, 5.4, 20.0 * mm)
 
 
 def _draw_back(canvas: Canvas, card: CardData, fonts: FontNames, issuers: dict[str, str]) -> None:
-    canvas.doForm(_BACK_FORM)
-    canvas.setFillColor(_INK)
+    canvas.doForm(BACK_FORM)
+    canvas.setFillColor(INK)
     canvas.setFont(fonts.bold, 5.6)
     canvas.drawString(4.0 * mm, 37.6 * mm, face_date(card.issue_date))
     form = issuers.get(card.issuer)
@@ -477,14 +231,14 @@ def _draw_back(canvas: Canvas, card: CardData, fonts: FontNames, issuers: dict[s
         form = f"cardIssuer{len(issuers)}"
         issuers[card.issuer] = form
         canvas.beginForm(form, 0, 0, CARD_WIDTH, CARD_HEIGHT)
-        canvas.setFillColor(_INK)
-        _wrapped(
+        canvas.setFillColor(INK)
+        wrapped(
             canvas, 21.0 * mm, 33.4 * mm, card.issuer, fonts.bold, 4.2, 25.0 * mm,
             lines=5, leading=2.0 * mm,
         )  # fmt: skip
         canvas.endForm()
     canvas.doForm(form)
-    canvas.setFillColor(_INK)
+    canvas.setFillColor(INK)
     canvas.setFont(fonts.mrz, mrz_font_size(fonts))
     for baseline, line in zip(MRZ_BASELINES, mrz_lines(card), strict=True):
         canvas.drawString(MRZ_LEFT, baseline, line)
@@ -514,7 +268,7 @@ def render_cards(cards: Sequence[CardData], out: Path | BinaryIO) -> list[tuple[
     )
     canvas.setTitle("cardline print batch")
     canvas.setCreator("cardline")
-    _define_forms(canvas, fonts)
+    define_forms(canvas, fonts)
     issuers: dict[str, str] = {}
     pages = []
     for index, card in enumerate(cards):
