@@ -57,6 +57,7 @@ from line.errors import CardlineError, DeviceError
 from line.kpi import status_counts
 from line.leases import LeaseLost, MachinesBusy, hold, worker_identity
 from line.machines import require_in_service, take_out
+from line.pipeline import pipelined
 from line.settings import Settings
 from line.spec import spec_in_use
 from line.types import Stage, utc_now
@@ -136,38 +137,48 @@ def machine(station: Station, *names: str) -> Iterator[None]:
 
 
 class Batch(Generic[T]):
-    """Cards handed from task to task. A plain class, not a list or a dataclass: Prefect
-    walks the collections and dataclasses of task arguments and results (for futures),
-    card by card and field by field; this it hands on unopened."""
+    """Cards handed from task to task, and what the task that made them did (its summary,
+    for the flow to fold). A plain class, not a list or a dataclass: Prefect walks the
+    collections and dataclasses of task arguments and results (for futures), card by card
+    and field by field; this it hands on unopened."""
 
-    __slots__ = ("items",)
+    __slots__ = ("items", "summary")
 
-    def __init__(self, items: list[T]) -> None:
+    def __init__(self, items: list[T], summary: RunSummary) -> None:
         self.items = items
+        self.summary = summary
 
     def __len__(self) -> int:
         return len(self.items)
 
 
 class PrintWork:
-    """A batch at the printer: what is left to print survives the task's retries."""
+    """A batch at the printer: what is left to print, and what the tries so far printed and
+    recorded, survive the task's retries."""
 
-    __slots__ = ("faces", "pending")
+    __slots__ = ("faces", "pending", "summary")
 
     def __init__(self, pending: list[CardData]) -> None:
         self.pending = pending
         self.faces: Faces = []
+        self.summary = RunSummary()
+
+    def take_summary(self) -> RunSummary:
+        """What the tries recorded, handed over once (a second take is empty)."""
+        taken, self.summary = self.summary, RunSummary()
+        return taken
 
 
 @task(name="resume-abandoned", cache_policy=NO_CACHE)
-def resume_abandoned(station: Station, summary: RunSummary) -> None:
+def resume_abandoned(station: Station) -> RunSummary:
     """Cards a crashed or stopped run left mid-line go on from their stage."""
-    station.controller.resume(summary)
+    return station.controller.resume()
 
 
 @task(name="start-batch", cache_policy=NO_CACHE)
-def start_batch(station: Station, size: int, summary: RunSummary) -> Batch[CardData]:
-    return Batch(station.controller.start_batch(size, summary))
+def start_batch(station: Station, size: int) -> Batch[CardData]:
+    started = station.controller.start_batch(size)
+    return Batch(started.items, started.summary)
 
 
 @task(
@@ -176,17 +187,18 @@ def start_batch(station: Station, size: int, summary: RunSummary) -> Batch[CardD
     retries=DEVICE_RETRIES,
     retry_delay_seconds=RETRY_DELAYS,
 )
-def print_batch(station: Station, work: PrintWork, summary: RunSummary) -> Batch[Face]:
+def print_batch(station: Station, work: PrintWork) -> Batch[Face]:
     printer = station.controller.devices.printer.name
-    faces, done = station.controller.print_batch(work.pending, summary)
-    work.faces.extend(faces)
+    printed, done = station.controller.print_batch(work.pending)
+    work.summary.add(printed.summary)
+    work.faces.extend(printed.items)
     work.pending = list(done.unprinted)
     if work.pending:
         last = done.faults[-1] if done.faults else None
         raise MachineGaveUp(
             printer, Stage.PRINT, last.reason_code if last else "unknown", len(work.pending)
         )
-    return Batch(work.faces)
+    return Batch(work.faces, work.take_summary())
 
 
 @task(
@@ -195,10 +207,11 @@ def print_batch(station: Station, work: PrintWork, summary: RunSummary) -> Batch
     retries=DEVICE_RETRIES,
     retry_delay_seconds=RETRY_DELAYS,
 )
-def encode_batch(station: Station, faces: Batch[Face], summary: RunSummary) -> Batch[Chip]:
+def encode_batch(station: Station, faces: Batch[Face]) -> Batch[Chip]:
     # A defective chip spoils its card and is recorded; only a fault of the encoder itself
     # (no card in the reader, the reader gone) comes out of here to be retried.
-    return Batch(station.controller.encode_batch(faces.items, summary))
+    encoded = station.controller.encode_batch(faces.items)
+    return Batch(encoded.items, encoded.summary)
 
 
 @task(
@@ -207,8 +220,16 @@ def encode_batch(station: Station, faces: Batch[Face], summary: RunSummary) -> B
     retries=DEVICE_RETRIES,
     retry_delay_seconds=RETRY_DELAYS,
 )
-def qc_batch(station: Station, chips: Batch[Chip], summary: RunSummary) -> None:
-    station.controller.check_batch(chips.items, summary)
+def qc_batch(station: Station, chips: Batch[Chip]) -> RunSummary:
+    return station.controller.check_batch(chips.items)
+
+
+@dataclass(frozen=True, slots=True)
+class InPrint:
+    """A batch at the printer: the print task's future and the work it retries on."""
+
+    future: PrefectFuture[Batch[Face]]
+    work: PrintWork
 
 
 def _batches(
@@ -218,31 +239,44 @@ def _batches(
     limit: int | None,
     check: Callable[[], None] = lambda: None,
 ) -> None:
-    """The pipelined loop: batch n+1 prints while batch n is encoded and checked.
-    ``check`` runs before each batch (the machines' lease: it raises once lost)."""
+    """The pipelined loop (``line.pipeline``, as the controller's ``run``): batch n+1
+    prints while batch n is encoded and checked. ``check`` runs before each batch (the
+    machines' lease: it raises once lost). The tasks return what they did; the flow folds
+    it into ``summary`` here, in its own thread."""
 
-    def start_next() -> PrefectFuture[Batch[Face]] | None:
-        check()
-        if limit is not None and summary.started >= limit:
-            return None
-        size = batch_size if limit is None else min(batch_size, limit - summary.started)
-        cards = start_batch(station, size, summary)
+    def start(size: int) -> InPrint | None:
+        cards = start_batch(station, size)
+        summary.add(cards.summary)
         if not cards:
             return None
-        return print_batch.submit(station, PrintWork(cards.items), summary)
+        work = PrintWork(cards.items)
+        return InPrint(print_batch.submit(station, work), work)
 
-    in_print = start_next()
-    try:
-        while in_print is not None:
-            faces = in_print.result()
-            in_print = start_next()
-            chips = encode_batch(station, faces, summary)
-            qc_batch(station, chips, summary)
-            if in_print is None:  # rework sent back by encode and QC goes round again
-                in_print = start_next()
-    finally:
-        if in_print is not None:  # a stage failed: let the batch at the printer be recorded
-            in_print.wait()
+    def printed(in_print: InPrint) -> Batch[Face]:
+        faces = in_print.future.result()
+        summary.add(faces.summary)
+        return faces
+
+    def finish(faces: Batch[Face]) -> None:
+        chips = encode_batch(station, faces)
+        summary.add(chips.summary)
+        summary.add(qc_batch(station, chips))
+
+    def settle(in_print: InPrint) -> None:
+        """A stage failed: let the batch at the printer be recorded, and count it."""
+        in_print.future.wait()
+        summary.add(in_print.work.take_summary())
+
+    pipelined(
+        start=start,
+        printed=printed,
+        finish=finish,
+        batch_size=batch_size,
+        limit=limit,
+        started=lambda: summary.started,
+        before_batch=check,
+        settle=settle,
+    )
 
 
 def _machine_out(
@@ -338,7 +372,7 @@ def production(
                 station = Station(controller, settings.centre)
                 with machine(station, *devices):  # this run's machines, for the whole run
                     held.check()  # still ours after waiting for the slots
-                    resume_abandoned(station, summary)
+                    summary.add(resume_abandoned(station))
                     _batches(station, summary, batch_size, limit, held.check)
             except (MachineGaveUp, DeviceError) as fault:
                 gave_up = _machine_out(line, settings, engine, actor, fault)

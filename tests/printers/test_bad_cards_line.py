@@ -84,7 +84,7 @@ def run_line_with_bad_cards(
 
     try:
         if after_start:  # card bodies taken, then the data goes bad, then a later run resumes
-            controller(timedelta(minutes=5)).start_batch(len(photos), RunSummary())
+            controller(timedelta(minutes=5)).start_batch(len(photos))
             spoil()
             summary = controller(timedelta(0)).run(batch_size=4)
         else:
