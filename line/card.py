@@ -7,6 +7,8 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from line.types import ApplicationId, CardSerial, IdNumber, StationCode
+
 ISSUER = "CỤC TRƯỞNG CỤC CẢNH SÁT QUẢN LÝ HÀNH CHÍNH VỀ TRẬT TỰ XÃ HỘI"
 """The issuing authority printed on the back of the 2021 chip card."""
 
@@ -40,9 +42,9 @@ def expiry_date(date_of_birth: date, issue_date: date) -> date | None:
 class CardData:
     """Everything the devices need to make one card. Holds personal data: never log it."""
 
-    application_id: int
-    card_serial: str
-    id_number: str
+    application_id: ApplicationId
+    card_serial: CardSerial
+    id_number: IdNumber
     full_name: str
     date_of_birth: date
     sex: Literal["M", "F"]
@@ -53,7 +55,7 @@ class CardData:
     photo_path: Path
     issue_date: date
     expiry_date: date | None
-    destination: str
+    destination: StationCode
     issuer: str = ISSUER
     photo_sha256: str | None = None  # recorded at intake: print and encode check the photo
 

@@ -16,13 +16,14 @@ from sqlmodel import Session
 
 from line.card import CardData
 from line.errors import DeviceError
+from line.types import ApplicationId, CardSerial
 
 
 @dataclass(frozen=True, slots=True)
 class PrintedFace:
     """Where one card's printed faces are: pages of a batch's print-ready PDF (0-based)."""
 
-    card_serial: str
+    card_serial: CardSerial
     pdf: Path
     front_page: int
     back_page: int
@@ -31,7 +32,7 @@ class PrintedFace:
 class SpoiledCard(NamedTuple):
     """A card the printer spoiled, and why (a ``print.*`` reason code of ``line.reasons``)."""
 
-    card_serial: str
+    card_serial: CardSerial
     reason_code: str
 
 
@@ -44,7 +45,7 @@ class PrintJob:
     spoiled: tuple[SpoiledCard, ...] = ()
 
     @property
-    def serials(self) -> list[str]:
+    def serials(self) -> list[CardSerial]:
         """Every card the job handled: printed, then spoiled."""
         return [face.card_serial for face in self.printed] + [s.card_serial for s in self.spoiled]
 
@@ -61,7 +62,7 @@ class PrinterStopped(DeviceError):
 class ChipRecord:
     """A personalised, locked chip."""
 
-    card_serial: str
+    card_serial: CardSerial
     chip_uid: str  # hex
 
 
@@ -69,7 +70,7 @@ class ChipRecord:
 class QcVerdict:
     """QC of one card: passed, or the reason codes of every failed check; the chip as read back."""
 
-    card_serial: str
+    card_serial: CardSerial
     passed: bool
     reasons: tuple[str, ...] = ()
     chip_uid: str | None = None
@@ -142,8 +143,8 @@ class ChipStock(Protocol):
         return {}
 
     def reserve(
-        self, *, session: Session, application_ids: Sequence[int], at: datetime
-    ) -> set[int]:
+        self, *, session: Session, application_ids: Sequence[ApplicationId], at: datetime
+    ) -> set[ApplicationId]:
         """Reserve a chip for each application in the order given; returns those that hold
         one (those already holding one included). Stock may run out part-way."""
         ...

@@ -37,7 +37,7 @@ from line.states import (
     check_application_transition,
     check_card_transition,
 )
-from line.types import ApplicationState, CardState, EventKind, Outcome, Stage
+from line.types import ApplicationState, CardId, CardState, EventKind, MachineId, Outcome, Stage
 
 __all__ = [
     "RETURNABLE",
@@ -81,11 +81,11 @@ class StageResult:
     ``Stage.DELIVERY`` an OK result is the station's confirmation of a dispatched card and
     a failure is a card that came back (dispatched or delivered) with a return reason."""
 
-    card_id: int
+    card_id: CardId
     stage: Stage
     outcome: Outcome
     actor: str
-    machine: str | None
+    machine: MachineId | None
     started_at: datetime
     ended_at: datetime
     reason_code: str | None = None

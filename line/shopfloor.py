@@ -28,7 +28,7 @@ from line.errors import DeviceError
 from line.logsetup import get_logger
 from line.models import Application, Card
 from line.portrait import check_portrait
-from line.types import Clock, Outcome, Stage
+from line.types import Clock, MachineId, Outcome, Stage
 
 log = get_logger(__name__)
 
@@ -80,7 +80,7 @@ class Devices:
     qc: QcStation
 
     @property
-    def machines(self) -> dict[str, Stage]:
+    def machines(self) -> dict[MachineId, Stage]:
         """Each machine's name and the stage it works at."""
         return {
             self.printer.name: Stage.PRINT,
