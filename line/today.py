@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from line.machines import MachineStatus, machines
-from line.models import StageEvent
+from line.models import DispatchBatch, StageEvent
 from line.reasons import find
 from line.spec import LineSpec
 from line.types import EventStage, Outcome
@@ -108,3 +108,12 @@ def top_spoilage(
 def out_of_service(*, session: Session) -> list[MachineStatus]:
     """The machines a supervisor has taken out (or the line took out after faults)."""
     return [machine for machine in machines(session=session) if not machine.in_service]
+
+
+def stations_dispatched_since(*, session: Session, since: datetime) -> set[str]:
+    """The police stations a batch went to at or after ``since``."""
+    return set(
+        session.exec(
+            select(DispatchBatch.destination).where(col(DispatchBatch.dispatched_at) >= since)
+        ).all()
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pypdfium2 as pdfium
 import pytest
@@ -19,9 +20,10 @@ from line.models import Card
 from line.operations import finish_stage, start_print
 from line.routing import Action
 from line.types import ApplicationState, CardState, Outcome, Stage
-from printers.manifest import ManifestLine, render_manifest
+from printers.manifest import ManifestHeader, ManifestLine, render_manifest
 from tests.conftest import TODAY
 from tests.factories import add_application
+from tests.sim.pdfcheck import assert_readable
 
 T0 = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
 
@@ -155,18 +157,33 @@ def test_the_manifest_shows_masked_ids_and_a_qr_of_its_batch(tmp_path: Path) -> 
     lines = [
         ManifestLine(f"C{n:010d}-1", "********" + f"{n:04d}", f"04C1{n:010X}") for n in range(50)
     ]
-    out = render_manifest(
-        out=tmp_path / "m.pdf",
-        code="D079-0112-20261102-001",
-        centre="HN1",
-        destination="079-0112",
-        dispatched_at=T0,
-        lines=lines,
-    )
+    station = "Công an phường Bến Nghé, " + "Quận 1, Thành phố Hồ Chí Minh, " * 4 + "Việt Nam"
+    header = ManifestHeader(
+        code="D079-0112-20261102-001", centre="HN1", destination="079-0112", station=station,
+        dispatched_at=T0, zone=ZoneInfo("Asia/Ho_Chi_Minh"),
+    )  # fmt: skip
+    out = render_manifest(out=tmp_path / "m.pdf", header=header, lines=lines)
     document = pdfium.PdfDocument(str(out))
-    assert len(document) == 2  # 34 rows a page
-    text = "".join(document[i].get_textpage().get_text_bounded() for i in range(2))
+    assert len(document) == 2  # 32 rows a page
+    text = assert_readable(out)
     assert "BIÊN BẢN BÀN GIAO" in text and "********0049" in text and "C0000000049-1" in text
+    assert f"079-0112: {station}" in text, "the station's name and address, wrapped, whole"
+    local = T0.astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert f"{local:%Y-%m-%d %H:%M} (Asia/Ho_Chi_Minh)" in text and "UTC" not in text
     image = document[0].render(scale=3).to_pil()
     assert [r.text for r in zxingcpp.read_barcodes(image)] == ["D079-0112-20261102-001"]
     assert oct(out.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_long_station_name_pushes_the_cards_down_never_onto_the_signatures(
+    tmp_path: Path,
+) -> None:
+    lines = [ManifestLine(f"C{n:010d}-1", "********" + f"{n:04d}", None) for n in range(64)]
+    header = ManifestHeader(
+        code="D001-0030-20261102-001", centre="HN1", destination="001-0030",
+        station="Công an phường Hàng Bạc " * 5 + ", " + "phố Hàng Bạc, Hoàn Kiếm, Hà Nội " * 7,
+        dispatched_at=T0, zone=ZoneInfo("Asia/Ho_Chi_Minh"),
+    )  # fmt: skip
+    out = render_manifest(out=tmp_path / "m.pdf", header=header, lines=lines)
+    text = assert_readable(out)  # nothing drawn over anything, nothing off the page
+    assert all(f"C{n:010d}-1" in text for n in range(64))
