@@ -3,7 +3,10 @@
 Readable console lines on stderr, JSON lines in a file under the home directory. One
 processor masks personal data for every logger (ours and the standard library's):
 ID numbers keep their last four digits; names, addresses, dates of birth and photos
-are never written.
+are never written. :func:`configure_logging` sets it up afresh (the command line, whose
+options choose the console level); :func:`ensure_logging` sets it up only where this
+process has no cardline logging yet (a flow run: in a worker's process it configures, in
+a flow the command line started in process it leaves the command line's handlers be).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import uuid
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
@@ -62,11 +66,27 @@ def _mask_value(value: Any) -> Any:
     return value
 
 
+RUN_ID_KEYS: frozenset[str] = frozenset({"flow_run_id", "task_run_id"})
+"""Keys of Prefect's run ids: a UUID whose last group is twelve decimal digits (one in
+three hundred) is not an ID number, and masked it would no longer name its run."""
+
+
+def _is_uuid(value: Any) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def mask_personal_data(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """Structlog processor: drop personal fields, mask ID numbers wherever they appear."""
+    """Structlog processor: drop personal fields, mask ID numbers wherever they appear
+    (a run id under its own key, which is a UUID, is left as it is)."""
     for key in list(event_dict):
         if key in PERSONAL_KEYS:
             event_dict[key] = REDACTED
+        elif key in RUN_ID_KEYS and _is_uuid(event_dict[key]):
+            continue
         else:
             event_dict[key] = _mask_value(event_dict[key])
     return event_dict
@@ -99,6 +119,8 @@ def configure_logging(
         root.removeHandler(old)
         old.close()
     root.setLevel(logging.DEBUG)
+    marker = _Marker(log_file=str(log_file) if log_file is not None else None)
+    root.addHandler(marker)
     if console:
         handler: logging.Handler = logging.StreamHandler(sys.stderr)
         handler.setLevel(console_level.upper())
@@ -131,6 +153,27 @@ def configure_logging(
     # be made, then dropped by the handlers: not made at all.
     for noisy in ("sqlalchemy", "alembic", "httpx", "httpcore", "hpack", "websockets", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class _Marker(logging.NullHandler):
+    """A handler that writes nothing: it says that cardline configured this process's
+    logging, and for which log file (``ensure_logging`` looks for it)."""
+
+    def __init__(self, *, log_file: str | None) -> None:
+        super().__init__()
+        self.log_file = log_file
+
+
+def ensure_logging(*, log_file: Path | None, console_level: str = "INFO") -> bool:
+    """Configure logging as :func:`configure_logging` does unless it is configured for
+    ``log_file`` already (handlers are never added twice, and a command line's console
+    level stays); return whether it configured."""
+    wanted = str(log_file) if log_file is not None else None
+    marks = [h for h in logging.getLogger().handlers if isinstance(h, _Marker)]
+    if structlog.is_configured() and any(m.log_file == wanted for m in marks):
+        return False
+    configure_logging(log_file=log_file, console_level=console_level)
+    return True
 
 
 def get_logger(name: str | None = None) -> Any:

@@ -321,9 +321,14 @@ HOSTILE: dict[tuple[str, ...], list[Case]] = {
         case("simulate", "{scalar}", "--warmup", "nan"),
         case("simulate", "{scalar}", "--max-replications", BIG),
         case("simulate", "--backtest"),
-        case("simulate", "--calibrate", "--since", "2026-13-40"),
-        case("simulate", "--calibrate", "--since", "2026-02-01", "--until", "2026-01-01"),
-        case("simulate", "--calibrate", "--spec-out", "/nonexistent/dir/line.yaml"),
+        case("simulate", "--calibrate"),
+    ],
+    ("calibrate",): [
+        case("calibrate", "--since", "2026-13-40"),
+        case("calibrate", "--since", "2026-02-01", "--until", "2026-01-01"),
+        case("calibrate", "--spec-out", "/nonexistent/dir/line.yaml"),
+        case("calibrate", "-n", "0"),
+        case("calibrate", "extra"),
     ],
     ("plan",): [
         case("plan"),

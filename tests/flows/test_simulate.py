@@ -204,7 +204,7 @@ def test_calibrate_writes_a_spec_fitted_to_the_record_and_backtests_it(
     capsys.readouterr()
     out = tmp_path / "fitted.yaml"
     code, printed, err = cli(
-        capsys, "-q", "simulate", "--calibrate", "--spec-out", str(out), "--backtest",
+        capsys, "-q", "calibrate", "--spec-out", str(out), "--backtest",
         "-n", "2", "--json",
     )  # fmt: skip
     assert code == 0, err
@@ -218,7 +218,7 @@ def test_calibrate_writes_a_spec_fitted_to_the_record_and_backtests_it(
 
     code, _, err = cli(capsys, "-q", "simulate", "--backtest")
     assert code == 2 and "go with --calibrate" in err
-    code, _, err = cli(capsys, "-q", "simulate", "--calibrate", "--since", "2026-13-01")
+    code, _, err = cli(capsys, "-q", "calibrate", "--since", "2026-13-01")
     assert code == 2 and "not a date" in err
 
 

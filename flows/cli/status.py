@@ -1,0 +1,81 @@
+"""``cardline status`` and ``cardline check``: the line's state at a glance, and the
+reconciliation of the stock ledger with the cards.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from flows.cli.context import (
+    cli_context,
+    echo_json,
+)
+from line.types import ApplicationState, utc_now
+
+
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Applications and cards per state."""
+    from inventory.cover import cover
+    from line.db import session_scope
+    from line.kpi import status_counts
+    from line.machines import machines
+
+    engine = cli_context(ctx).ready_engine()
+    with session_scope(engine) as session:
+        counts = status_counts(session=session)
+        stock = cover(
+            session=session, now=utc_now(), backlog=counts.applications[ApplicationState.APPROVED]
+        )
+        out = [m for m in machines(session=session) if not m.in_service]
+    if as_json:
+        echo_json(
+            {
+                **counts.as_dict(),
+                "stock": [entry.as_dict() for entry in stock],
+                "machines_out_of_service": [
+                    {"name": m.name, "stage": m.stage, "reason": m.reason} for m in out
+                ],
+            }
+        )
+        return
+    apps = list(counts.applications.items())
+    cards = list(counts.cards.items())
+    typer.echo(f"{'applications':<24}{'cards':<24}")
+    for index in range(max(len(apps), len(cards))):
+        left = f"  {apps[index][0]:<13}{apps[index][1]:>8}" if index < len(apps) else ""
+        right = f"  {cards[index][0]:<13}{cards[index][1]:>8}" if index < len(cards) else ""
+        typer.echo(f"{left:<24}{right}")
+    typer.echo(
+        f"  {'total':<13}{counts.total_applications:>8}    {'total':<13}{counts.total_cards:>8}"
+    )
+    for entry in stock:
+        days = "-" if entry.days_of_cover is None else f"{entry.days_of_cover:.1f}"
+        typer.echo(
+            f"stock {entry.item}: {entry.available} available, {entry.reserved} reserved, "
+            f"days of cover {days}: {entry.state} ({entry.reason})"
+        )
+    for m in out:
+        typer.echo(
+            f"machine {m.name} ({m.stage}) OUT OF SERVICE since {m.changed_at:%Y-%m-%d %H:%M} "
+            f"UTC: {m.reason or '-'} (cardline machine in {m.name})"
+        )
+
+
+def check(ctx: typer.Context) -> None:
+    """Reconcile stock and cards; exit non-zero naming every mismatch."""
+    from inventory.check import reconcile
+    from line.db import session_scope
+
+    engine = cli_context(ctx).ready_engine()
+    with session_scope(engine) as session:
+        problems = reconcile(session=session)
+    if problems:
+        for problem in problems:
+            typer.echo(f"mismatch: {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo("check: stock ledger and cards reconcile")
