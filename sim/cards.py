@@ -193,47 +193,33 @@ class CardLine:
         return taken
 
     def _machine(self, position: int, machine: int) -> Generator[simpy.Event, Any, None]:
+        """One machine of a stage, as a SimPy process: idle while not installed or under
+        repair, then take a card, work it in up shift time, and send it where routing says.
+        Its length is that loop's (each wait must be a ``yield`` of this process); waiting
+        for an application and a chip, and routing a card, are functions of their own."""
         env, clock, tally = self.env, self.clock, self.tally
         stage = LINE_ORDER[position]
         spec = self.spec.stage(stage)
         service, failure_rate = spec.service_time, spec.failure_rate
-        rework_limit = self.spec.rework_limit
         # one stream per stage for service times and one for defects, shared by its machines
         service_rng = self.service_rngs[position]
         defect_rng = self.defect_rngs[position]
         repairs = MachineClock(self.inputs.repairs[stage][machine])
-        store = self.stores[position]
-        sojourns = tally.sojourns
-        assert sojourns is not None
         changes = len(self.inputs.machines[stage]) > 1
         horizon = self.inputs.horizon
+        store = self.stores[position]
         while True:
-            if changes:
-                until = self._inactive_until(position, machine)
-                if until is not None:
-                    if until >= horizon:
-                        return
-                    yield env.timeout(until - env.now)
-                    continue
-            repair_end = repairs.repair_end(clock.work_at(env.now))
-            if repair_end is not None:  # do not take work while broken: another machine may
-                resume = clock.time_at(repair_end)
-                if resume >= horizon:
+            idle_until = self._idle_until(position, machine, repairs, changes)
+            if idle_until is not None:
+                if idle_until >= horizon:
                     return
-                yield env.timeout(resume - env.now)
+                yield env.timeout(idle_until - env.now)
                 continue
             if position == 0:
-                taken = self._take_print()
-                while taken is None:
-                    wake = env.event()
-                    self.waiters.append(wake)
-                    yield wake
-                    taken = self._take_print()
-                cls, key, attempt, queued = taken
+                cls, key, attempt, queued = yield from self._print_card()
             else:
-                card = yield store.get()
+                cls, key, attempt, queued = yield store.get()
                 self._queue(position, -1)
-                cls, key, attempt, queued = card
             if queued >= self.warmup:
                 tally.wait_sum[position] += env.now - queued
                 tally.waited[position] += 1
@@ -246,26 +232,61 @@ class CardLine:
                 tally.busy[position] += work
             tally.processed[position] += 1
             failed = failure_rate > 0 and defect_rng.random() < failure_rate
-            outcome = Outcome.FAIL if failed else Outcome.OK
-            route = next_stage(stage, outcome, attempt=attempt, rework_limit=rework_limit)
-            if route.action is Action.ADVANCE and route.stage is not None:
-                self.stores[position + 1].put([cls, key, attempt, env.now])
-                self._queue(position + 1, +1)
-                continue
-            self._wip(-1)
-            day = self._day()
-            if route.action is Action.ADVANCE:  # dispatched: in today's batch for its station
-                tally.completed[day, cls] += 1
-                arrived = key if key > 0.0 else 0.0
-                if arrived >= self.warmup:
-                    sojourns.append(env.now - arrived)
-                continue
-            tally.spoiled_at[position] += 1
-            tally.spoiled[day] += 1
-            if route.action is Action.REWORK:
-                self._add_to_pool(cls, key, attempt + 1, front=True)
-            else:
-                tally.held[day] += 1
+            self._route(position, cls, key, attempt, failed)
+
+    def _idle_until(
+        self, position: int, machine: int, repairs: MachineClock, changes: bool
+    ) -> float | None:
+        """None if the machine may take work now; else when it may next: it is not
+        installed (machine counts change during the run), or it is broken (it takes no work
+        while repaired: another machine may)."""
+        if changes:
+            until = self._inactive_until(position, machine)
+            if until is not None:
+                return until
+        repair_end = repairs.repair_end(self.clock.work_at(self.env.now))
+        if repair_end is not None:
+            return self.clock.time_at(repair_end)
+        return None
+
+    def _print_card(self) -> Generator[simpy.Event, Any, tuple[int, float, int, float]]:
+        """The next application for a printer, from the pool once a chip is in stock
+        (waiting to be woken until then)."""
+        taken = self._take_print()
+        while taken is None:
+            wake = self.env.event()
+            self.waiters.append(wake)
+            yield wake
+            taken = self._take_print()
+        return taken
+
+    def _route(self, position: int, cls: int, key: float, attempt: int, failed: bool) -> None:
+        """Send a finished card where ``line.routing.next_stage`` says: the next stage's
+        queue, dispatch (in today's batch for its station), rework at print, or held."""
+        tally = self.tally
+        stage = LINE_ORDER[position]
+        outcome = Outcome.FAIL if failed else Outcome.OK
+        route = next_stage(stage, outcome, attempt=attempt, rework_limit=self.spec.rework_limit)
+        if route.action is Action.ADVANCE and route.stage is not None:
+            self.stores[position + 1].put([cls, key, attempt, self.env.now])
+            self._queue(position + 1, +1)
+            return
+        self._wip(-1)
+        day = self._day()
+        if route.action is Action.ADVANCE:  # dispatched: in today's batch for its station
+            tally.completed[day, cls] += 1
+            arrived = key if key > 0.0 else 0.0
+            if arrived >= self.warmup:
+                sojourns = tally.sojourns
+                assert sojourns is not None
+                sojourns.append(self.env.now - arrived)
+            return
+        tally.spoiled_at[position] += 1
+        tally.spoiled[day] += 1
+        if route.action is Action.REWORK:
+            self._add_to_pool(cls, key, attempt + 1, front=True)
+        else:
+            tally.held[day] += 1
 
     def run(self, until: float | None = None) -> Tally:
         """Play the replication to its end, or only ``until`` seconds (``sim.plan`` needs

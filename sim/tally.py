@@ -69,15 +69,44 @@ def _machine_seconds(inputs: Inputs, position: int, warmup: float) -> float:
 
 
 def finish(tally: Tally, mode: str) -> RunResult:
+    """The ``RunResult`` of a filled tally: the days, the stages and the totals of the run."""
     inputs = tally.inputs
     scenario, clock = inputs.scenario, inputs.clock
     days = scenario.days
-    unlimited = scenario.chips.unlimited
     edges = np.arange(days + 1) * DAY
     shift = np.diff(clock.work_at_many(edges))
     stalled = (shift > 0) & (tally.starved >= STALL_FRACTION * shift - 1e-6)
     completed = tally.completed.sum(axis=1)
     cumulative = np.cumsum(completed)
+    target = scenario.target
+    return RunResult(
+        scenario=scenario.name,
+        mode=mode,
+        seed=inputs.seed,
+        replication=inputs.replication,
+        start=scenario.start,
+        days=days,
+        warmup_days=tally.warmup / DAY,
+        target_cards=None if target is None else target.cards,
+        target_by=None if target is None else target.by,
+        totals=_totals(tally, stalled, cumulative),
+        stages=_stages(tally),
+        daily=_daily(tally, shift, stalled, completed, cumulative),
+    )
+
+
+def _daily(
+    tally: Tally,
+    shift: np.ndarray,
+    stalled: np.ndarray,
+    completed: np.ndarray,
+    cumulative: np.ndarray,
+) -> tuple[DayResult, ...]:
+    """One ``DayResult`` a day (a day's dispatch batches: one per destination served)."""
+    inputs = tally.inputs
+    scenario = inputs.scenario
+    days = scenario.days
+    unlimited = scenario.chips.unlimited
     arrived = inputs.arrivals.reshape(days, -1).sum(axis=1)
     applications = int(inputs.backlog.sum()) + np.cumsum(arrived)
     destinations = sorted({c.destination for c in inputs.classes})
@@ -89,7 +118,7 @@ def finish(tally: Tally, mode: str) -> RunResult:
         axis=1,
     )
     batches = (by_destination > 0).sum(axis=1)
-    daily = tuple(
+    return tuple(
         DayResult(
             date=scenario.start + timedelta(days=d),
             shift_hours=float(shift[d] / HOUR),
@@ -109,6 +138,12 @@ def finish(tally: Tally, mode: str) -> RunResult:
         )
         for d in range(days)
     )
+
+
+def _stages(tally: Tally) -> tuple[StageResult, ...]:
+    """Each stage's figures, from the warm-up on (utilisation over its machines' shift
+    time)."""
+    inputs = tally.inputs
     span = inputs.horizon - tally.warmup
     stages = []
     for i, stage in enumerate(LINE_ORDER):
@@ -116,7 +151,7 @@ def finish(tally: Tally, mode: str) -> RunResult:
         stages.append(
             StageResult(
                 stage=stage.value,
-                machines=scenario.spec.stage(stage).machines,
+                machines=inputs.scenario.spec.stage(stage).machines,
                 processed=tally.processed[i],
                 spoiled=tally.spoiled_at[i],
                 utilisation=tally.busy[i] / capacity if capacity > 0 else 0.0,
@@ -125,6 +160,12 @@ def finish(tally: Tally, mode: str) -> RunResult:
                 arrival_rate_per_hour=tally.entries[i] / (span / HOUR) if span > 0 else 0.0,
             )
         )
+    return tuple(stages)
+
+
+def _totals(tally: Tally, stalled: np.ndarray, cumulative: np.ndarray) -> Totals:
+    """The run's totals (every chip started is consumed, good or spoiled)."""
+    inputs = tally.inputs
     groups: dict[str, int] = {}
     for c in inputs.classes:
         groups[c.group] = groups.get(c.group, 0) + int(tally.completed[:, c.index].sum())
@@ -133,7 +174,7 @@ def finish(tally: Tally, mode: str) -> RunResult:
     if tally.sojourns is not None and len(tally.sojourns):
         values = np.frombuffer(tally.sojourns, dtype=np.float64)
         sojourn, sojourn_p90 = float(values.mean()), float(np.percentile(values, 90))
-    totals = Totals(
+    return Totals(
         completed=int(cumulative[-1]),
         completed_by_group=groups,
         started=started,
@@ -147,19 +188,4 @@ def finish(tally: Tally, mode: str) -> RunResult:
         waiting_at_end=int(tally.waiting_end[-1]),
         time_in_system_s=sojourn,
         time_in_system_p90_s=sojourn_p90,
-    )
-    target = scenario.target
-    return RunResult(
-        scenario=scenario.name,
-        mode=mode,
-        seed=inputs.seed,
-        replication=inputs.replication,
-        start=scenario.start,
-        days=days,
-        warmup_days=tally.warmup / DAY,
-        target_cards=None if target is None else target.cards,
-        target_by=None if target is None else target.by,
-        totals=totals,
-        stages=tuple(stages),
-        daily=daily,
     )
