@@ -41,8 +41,8 @@ from pkcs11 import Attribute, KeyType, ObjectClass, TokenFlag
 from pkcs11.util.ec import encode_ec_public_key
 from pkcs11.util.ec import encode_named_curve_parameters as named_curve
 
-from line.errors import CardlineError
 from line.files import private_dir, write_private
+from printers.errors import PrintersError
 
 if TYPE_CHECKING:
     from pkcs11._pkcs11 import lib as Library
@@ -58,7 +58,7 @@ _loaded: dict[str, Path | None] = {}  # module -> the SOFTHSM2_CONF it was initi
 _generation = 0  # counts re-initialisations: sessions of an older one are gone
 
 
-class HsmError(CardlineError):
+class HsmError(PrintersError):
     """The token cannot be reached or used; ``reason_code`` is ``keys.hsm.<what>``. Never
     carries a PIN."""
 

@@ -29,9 +29,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from line.errors import CardlineError
 from line.files import private_dir, write_private
 from printers import hsm
+from printers.errors import PrintersError
 from printers.pki import (
     CSCA_KEY_USAGE_PERIOD,
     CSCA_NAME,
@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 
-class KeyStoreError(CardlineError):
+class KeyStoreError(PrintersError):
     """A key or certificate file that cannot be used. ``path`` names the file;
     ``reason_code`` is ``keys.<what>``."""
 

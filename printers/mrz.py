@@ -43,7 +43,7 @@ from datetime import date
 
 from line.card import CardData
 from line.digits import is_digits
-from line.errors import CardlineError
+from printers.errors import PrintersError
 
 LINE_LENGTH = 30
 FILLER = "<"
@@ -73,7 +73,7 @@ _STATE = re.compile(r"[A-Z][A-Z<]{2}")
 _DIGITS = frozenset("0123456789")
 
 
-class MrzError(CardlineError):
+class MrzError(PrintersError):
     """An MRZ cannot be made for this card; ``reason_code`` names why (``mrz.*``)."""
 
     def __init__(self, message: str, *, reason_code: str) -> None:

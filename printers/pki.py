@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
-from line.errors import CardlineError
+from printers.errors import PrintersError
 
 CURVE = ec.SECP256R1
 CSCA_VALIDITY = timedelta(days=15 * 365 + 4)
@@ -51,7 +51,7 @@ DOCUMENT_TYPES = ("ID",)
 """What the DSC may sign: documents whose MRZ document code is ``ID`` (``printers.mrz``)."""
 
 
-class KeyUsagePeriodOver(CardlineError):
+class KeyUsagePeriodOver(PrintersError):
     """The Document Signer's private key may not sign at this time (its certificate's
     privateKeyUsagePeriod). ``reason_code`` is ``keys.ds_key_usage``."""
 

@@ -39,10 +39,10 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from line.errors import CardlineError
 from printers.chip import secinfo, secread
 from printers.chip.apdu import CLA_ISO, MAX_LE, Apdu
 from printers.chip.lds import LdsError
+from printers.errors import PrintersError
 
 INS_INTERNAL_AUTHENTICATE = 0x88
 CHALLENGE_LENGTH = 8
@@ -61,7 +61,7 @@ length of the ECDSA key", and never SHA-1 or RIPEMD-160."""
 SUPPORTED_SIGNATURE_ALGORITHMS = frozenset(_HASHES)
 
 
-class AaError(CardlineError):
+class AaError(PrintersError):
     """Active Authentication that cannot be done or did not pass; ``reason_code`` says
     which check failed (``qc.aa.*`` on the reader side, ``aa.*`` on the chip side)."""
 

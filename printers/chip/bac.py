@@ -41,7 +41,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import ClassVar
 
-from line.errors import CardlineError
 from printers.chip.apdu import CLA_ISO, INS_GET_CHALLENGE, INS_MUTUAL_AUTHENTICATE, Apdu
 from printers.chip.sm import (
     KEY_LENGTHS,
@@ -51,6 +50,7 @@ from printers.chip.sm import (
     SessionKeys,
     TripleDesCbc,
 )
+from printers.errors import PrintersError
 from printers.mrz import NO_EXPIRY, check_digit
 
 RandomBytes = Callable[[int], bytes]
@@ -86,7 +86,7 @@ _YYMMDD = re.compile(r"[0-9]{6}")
 # --- errors -------------------------------------------------------------------------------
 
 
-class BacError(CardlineError):
+class BacError(PrintersError):
     """BAC did not establish a session; ``reason_code`` is ``bac.<what>``, ``sw`` the chip's
     status word in hex when it answered one. Messages never hold MRZ data or keys."""
 

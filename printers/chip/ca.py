@@ -46,11 +46,11 @@ from asn1crypto.core import ObjectIdentifier  # type: ignore[import-untyped]
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from line.errors import CardlineError
 from printers.chip import tlv
 from printers.chip.apdu import CLA_ISO, INS_GENERAL_AUTHENTICATE, INS_MSE, MAX_LE, Apdu
 from printers.chip.bac import ENC, MAC, Send, derive_key
 from printers.chip.sm import SW_OK, ChipChannel, CipherName, ReaderChannel, SessionKeys
+from printers.errors import PrintersError
 
 ID_CA_ECDH_3DES_CBC_CBC = "0.4.0.127.0.7.2.2.3.2.1"
 ID_CA_ECDH_AES_CBC_CMAC_128 = "0.4.0.127.0.7.2.2.3.2.2"
@@ -84,7 +84,7 @@ KeyGenerator = Callable[[ec.EllipticCurve], ec.EllipticCurvePrivateKey]
 """Makes the reader's ephemeral key pair on a curve (``ec.generate_private_key``)."""
 
 
-class CaError(CardlineError):
+class CaError(PrintersError):
     """Chip Authentication failed; ``reason_code`` is ``ca.<what>``, ``sw`` the status word
     (hex) the chip answered, if that is why. Secure messaging failures on the way raise
     :class:`printers.chip.sm.SecureMessagingError` instead."""

@@ -28,7 +28,6 @@ from datetime import date
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from line.errors import CardlineError
 from printers.chip import lds
 from printers.chip.aa import AaError, internal_authenticate_command, verify_active_authentication
 from printers.chip.apdu import (
@@ -46,6 +45,7 @@ from printers.chip.personalise import read_back
 from printers.chip.secread import parse_dg14
 from printers.chip.sm import ReaderChannel, SecureMessagingError, SessionKeys
 from printers.chip.transport import ChipTransport
+from printers.errors import PrintersError
 
 FILES: tuple[tuple[str, int], ...] = (
     ("EF.COM", lds.EF_COM),
@@ -123,7 +123,7 @@ class ChipReading:
         return not self.problems
 
 
-class _Stop(CardlineError):
+class _Stop(PrintersError):
     """The inspection cannot go on (the reason code is in ``fields``)."""
 
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from line.errors import CardlineError
+from printers.errors import PrintersError
 
 MAX_LENGTH = 0xFFFFFF
 """The largest value length three length bytes (``83 xxxxxx``) can express."""
 
 
-class TlvError(CardlineError):
+class TlvError(PrintersError):
     """Bytes that are not well-formed BER-TLV. ``reason_code`` is ``tlv.<what>``; ``offset`` is
     where in the decoded buffer the culprit starts."""
 

@@ -22,9 +22,9 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from line.errors import CardlineError
 from line.files import private_dir, write_private
 from printers.chip.vchip import VirtualChip
+from printers.errors import PrintersError
 
 FORMAT = "cardline.virtual-chip-image/1"
 WARNING = (
@@ -33,7 +33,7 @@ WARNING = (
 )
 
 
-class ChipImageError(CardlineError):
+class ChipImageError(PrintersError):
     """A virtual chip image that is missing or cannot be read."""
 
 

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from printers.chip.vchip import LotExhausted, VirtualChip, VirtualChipLot
+from printers.errors import PrintersError
 
 VPCD_HOST = "127.0.0.1"
 VPCD_PORT = 35963
@@ -124,7 +125,7 @@ def frame(payload: bytes) -> bytes:
     return struct.pack("!H", len(payload)) + payload
 
 
-class _Closed(Exception):
+class _Closed(PrintersError):
     """vpcd closed the connection."""
 
 
@@ -161,7 +162,7 @@ class _FrameReader:
             except TimeoutError:
                 return None
             if not received:
-                raise _Closed
+                raise _Closed("the connection was closed")
             self.quickack()
             self._buffer += received
 

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from line.errors import CardlineError
+from printers.errors import PrintersError
 
 DEJAVU_DIR = Path("/usr/share/fonts/truetype/dejavu")
 OCRB_PATH = Path("/usr/share/fonts/opentype/ocr-b/OCRB.otf")
 MRZ_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789< "
 
 
-class FontMissing(CardlineError):
+class FontMissing(PrintersError):
     """A font file the card face needs is not installed; names the Debian package to install."""
 
     def __init__(self, path: Path, *, package: str) -> None:

@@ -30,6 +30,7 @@ from line.files import private_dir
 from line.logsetup import get_logger
 from line.spec import StageSpec
 from line.types import Clock, utc_now
+from printers.errors import PrintersError
 from printers.face.render import RenderedBatch, render_batch
 
 log = get_logger(__name__)
@@ -39,7 +40,7 @@ RIBBON_OUT = "print.ribbon_out"
 OFFLINE = "print.offline"
 
 
-class PrinterFault(DeviceError):
+class PrinterFault(PrintersError, DeviceError):
     """A printer could not do its work; ``reason_code`` is one of ``print.*``."""
 
 

@@ -36,6 +36,7 @@ from reportlab.pdfgen.canvas import Canvas
 from line.card import CardData
 from line.errors import CardlineError
 from line.portrait import check_portrait
+from printers.errors import PrintersError
 from printers.face.artwork import (
     BACK_FORM,
     FIELD_WIDTH,
@@ -73,7 +74,7 @@ PHOTO_UNREADABLE = "print.photo_unreadable"
 DATA_INVALID = "print.data_invalid"
 
 
-class FaceRenderError(CardlineError):
+class FaceRenderError(PrintersError):
     """A card face cannot be rendered (unreadable photo, unprintable field)."""
 
     def __init__(self, message: str, *, reason_code: str, card_serial: str | None) -> None:
