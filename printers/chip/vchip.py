@@ -17,7 +17,7 @@ A chip flagged ``defective`` answers ``6581`` (memory failure) to every UPDATE B
 A chip that is not powered is mute: ``transmit`` returns no bytes.
 
 ``VirtualChipLot`` issues chips of one lot with consecutive UIDs and marks a seeded fraction
-of them defective.
+of them defective. The ATR, the status words and the FCP it accepts: :mod:`printers.chip.vwire`.
 """
 
 from __future__ import annotations
@@ -49,42 +49,29 @@ from printers.chip.apdu import (
 )
 from printers.chip.bac import RandomBytes
 from printers.chip.vaccess import CLA_SM, ChipSecrets, Session
+from printers.chip.vwire import DEFAULT_ATR as DEFAULT_ATR
+from printers.chip.vwire import MF_FID as MF_FID
+from printers.chip.vwire import SW_CLA_NOT_SUPPORTED as SW_CLA_NOT_SUPPORTED
+from printers.chip.vwire import SW_CONDITIONS_NOT_SATISFIED as SW_CONDITIONS_NOT_SATISFIED
+from printers.chip.vwire import SW_EOF as SW_EOF
+from printers.chip.vwire import SW_FILE_EXISTS as SW_FILE_EXISTS
+from printers.chip.vwire import SW_FUNCTION_NOT_SUPPORTED as SW_FUNCTION_NOT_SUPPORTED
+from printers.chip.vwire import SW_INS_NOT_SUPPORTED as SW_INS_NOT_SUPPORTED
+from printers.chip.vwire import SW_LOCKED as SW_LOCKED
+from printers.chip.vwire import SW_MEMORY_FAILURE as SW_MEMORY_FAILURE
+from printers.chip.vwire import SW_NO_CURRENT_EF as SW_NO_CURRENT_EF
+from printers.chip.vwire import SW_NO_MEMORY as SW_NO_MEMORY
+from printers.chip.vwire import SW_NOT_FOUND as SW_NOT_FOUND
+from printers.chip.vwire import SW_OK as SW_OK
+from printers.chip.vwire import SW_WRONG_DATA as SW_WRONG_DATA
+from printers.chip.vwire import SW_WRONG_LENGTH as SW_WRONG_LENGTH
+from printers.chip.vwire import SW_WRONG_OFFSET as SW_WRONG_OFFSET
+from printers.chip.vwire import SW_WRONG_P1P2 as SW_WRONG_P1P2
+from printers.chip.vwire import parse_fcp
 
-MF_FID = 0x3F00
 DEFAULT_CAPACITY = 80 * 1024
 """Bytes of EEPROM available for EF contents."""
 
-_HISTORICAL = b"\x80\x56CDLINE"  # category 80, compact TLV: issuer data "CDLINE"
-
-
-def _atr() -> bytes:
-    # TS 3B; T0 88: TD1 follows, 8 historical bytes; TD1 81: TD2 follows, T=1;
-    # TD2 31: TA3 and TB3 follow, T=1; TA3 FE: IFSC 254; TB3 45: BWI 4, CWI 5; then TCK.
-    body = bytes([0x88, 0x81, 0x31, 0xFE, 0x45]) + _HISTORICAL
-    tck = 0
-    for byte in body:
-        tck ^= byte
-    return b"\x3b" + body + bytes([tck])
-
-
-DEFAULT_ATR = _atr()
-
-SW_OK = b"\x90\x00"
-SW_EOF = b"\x62\x82"
-SW_MEMORY_FAILURE = b"\x65\x81"
-SW_WRONG_LENGTH = b"\x67\x00"
-SW_LOCKED = b"\x69\x82"
-SW_NO_CURRENT_EF = b"\x69\x86"
-SW_WRONG_DATA = b"\x6a\x80"
-SW_FUNCTION_NOT_SUPPORTED = b"\x6a\x81"
-SW_NOT_FOUND = b"\x6a\x82"
-SW_NO_MEMORY = b"\x6a\x84"
-SW_WRONG_P1P2 = b"\x6a\x86"
-SW_FILE_EXISTS = b"\x6a\x89"
-SW_WRONG_OFFSET = b"\x6b\x00"
-SW_INS_NOT_SUPPORTED = b"\x6d\x00"
-SW_CLA_NOT_SUPPORTED = b"\x6e\x00"
-SW_CONDITIONS_NOT_SATISFIED = b"\x69\x85"
 
 _BAC = frozenset({INS_GET_CHALLENGE, INS_MUTUAL_AUTHENTICATE})
 
@@ -324,7 +311,7 @@ class VirtualChip:
             return SW_WRONG_P1P2
         if not self._in_app:
             return SW_NO_CURRENT_EF  # EFs are created in the application only
-        parsed = _parse_fcp(apdu.data)
+        parsed = parse_fcp(apdu.data)
         if parsed is None:
             return SW_WRONG_DATA
         fid, size = parsed
@@ -353,33 +340,6 @@ class VirtualChip:
         if le != 256 and le < len(self.uid):
             return bytes([0x6C, len(self.uid)])
         return self.uid + SW_OK
-
-
-def _parse_fcp(data: bytes) -> tuple[int, int] | None:
-    """FID and size from an FCP template ``62`` (tags ``80`` size, ``82`` descriptor
-    ``01`` if present, ``83`` FID); None if it is not one this chip accepts."""
-    if len(data) < 2 or data[0] != 0x62 or data[1] != len(data) - 2:
-        return None
-    fields: dict[int, bytes] = {}
-    position = 2
-    while position < len(data):
-        if position + 2 > len(data):
-            return None
-        tag, length = data[position], data[position + 1]
-        value = data[position + 2 : position + 2 + length]
-        if len(value) != length or tag in fields:
-            return None
-        fields[tag] = value
-        position += 2 + length
-    size_bytes, fid_bytes = fields.get(0x80), fields.get(0x83)
-    if not size_bytes or fid_bytes is None or len(fid_bytes) != 2 or len(size_bytes) > 2:
-        return None
-    if fields.get(0x82, b"\x01") != b"\x01":
-        return None
-    fid, size = int.from_bytes(fid_bytes, "big"), int.from_bytes(size_bytes, "big")
-    if fid in (MF_FID, 0x3FFF, 0xFFFF) or size == 0:
-        return None
-    return fid, size
 
 
 # --- lots ---------------------------------------------------------------------------------
