@@ -20,21 +20,20 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
+from flows.centre import flow_entry, open_centre
 from flows.dispatching import dispatch_batch, ready_batches
 from flows.report import DailyReport, days_of_cover, gather, render_report, stockout
-from line.db import make_engine, session_scope
+from line.db import session_scope
 from line.settings import Settings
 from line.spec import spec_in_use
 from line.types import utc_now
-from schema import require_current_schema
 
 
 def _setup() -> tuple[Settings, Any]:
-    settings = Settings()
-    settings.ensure_home()
-    engine = make_engine(settings.database_url)
-    require_current_schema(engine)
-    return settings, engine
+    """The settings and the ready engine of the centre this flow run opens (its logging
+    configured, see ``flows.centre``)."""
+    centre = open_centre()
+    return centre.settings, centre.ready_engine()
 
 
 def artifact_key(*parts: str) -> str:
@@ -77,6 +76,7 @@ def summary_markdown(report: DailyReport, pdf: Path) -> str:
 
 
 @flow(name="daily-report")
+@flow_entry
 def daily_report(
     target: int = 50_000_000, days: int = 7, campaign: str = "national"
 ) -> dict[str, Any]:
@@ -128,6 +128,7 @@ def dispatch_station(
 
 
 @flow(name="dispatch")
+@flow_entry
 def dispatch_flow(max_cards: int = 500) -> list[dict[str, Any]]:
     """Passed cards -> one batch per police station (at most ``max_cards`` each)."""
     settings, engine = _setup()

@@ -10,17 +10,12 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from line.db import make_engine
+from flows.centre import flow_entry, open_centre
 from line.intake import import_file
-from line.settings import Settings
-from line.spec import spec_in_use
-from line.types import utc_now
-from schema import require_current_schema
 
 
 def _reject_reasons(report: Path) -> list[dict[str, Any]]:
@@ -39,19 +34,16 @@ def _reject_reasons(report: Path) -> list[dict[str, Any]]:
 
 
 @flow(name="intake")
+@flow_entry
 def intake(path: str) -> dict[str, Any]:
     """Import the approved applications of ``path`` (CSV or JSON lines)."""
-    settings = Settings()
-    settings.ensure_home()
-    engine = make_engine(settings.database_url)
-    require_current_schema(engine)
-    zone = ZoneInfo(spec_in_use(settings.line_spec).calendar.timezone)
+    centre = open_centre()
     summary = import_file(
-        engine=engine,
+        engine=centre.ready_engine(),
         path=Path(path),
-        today=utc_now().astimezone(zone).date(),
-        clock=utc_now,
-        rejects_dir=settings.rejects_dir,
+        today=centre.today(),
+        clock=centre.clock,
+        rejects_dir=centre.settings.rejects_dir,
     )
     create_markdown_artifact(
         key="intake",

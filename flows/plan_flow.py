@@ -22,6 +22,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.centre import flow_entry, open_centre
 from flows.whatif import chunks, task_runner
 from sim import Mode, Scenario, load_scenario, pick_mode
 from sim.plan import Outcome, Search, deadline_of, outcome, plan
@@ -50,6 +51,7 @@ def run_outcomes(
 
 
 @flow(name="plan-search", validate_parameters=False)
+@flow_entry
 def search_flow(
     scenario: Scenario,
     vary: list[str],
@@ -61,6 +63,7 @@ def search_flow(
     parts: int,
 ) -> dict[str, Any]:
     """The goal seek, each batch of a candidate's replications as tasks."""
+    open_centre()  # logging configured for this run, as every entry point has it
     cards, days, _ = deadline_of(scenario)
     chosen = pick_mode(scenario, mode)
 
@@ -84,6 +87,7 @@ def search_flow(
 
 
 @flow(name="plan")
+@flow_entry
 def plan_flow(
     scenario: str = "history-2021",
     vary: list[str] = list(DEFAULT_VARY),  # noqa: B006 (Prefect shows the default)
@@ -99,6 +103,7 @@ def plan_flow(
     ``scenario`` (a built-in name or a path) that reaches its target by its date with
     ``probability``; ``dask_address``: a Dask scheduler to run the replications on;
     ``workers``: tasks per batch (default: one per core here, one per replication on Dask)."""
+    open_centre()  # logging configured for this run, as every entry point has it
     if mode not in ("auto", "cards", "fast"):
         raise ValueError(f"mode must be 'auto', 'cards' or 'fast', not {mode!r}")
     loaded = load_scenario(scenario)

@@ -49,19 +49,18 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.futures import PrefectFuture
 from sqlalchemy.engine import Engine
 
+from flows.centre import flow_entry, open_centre
 from flows.wiring import Line, build_line
 from line.card import CardData
 from line.controller import EncodedCard, LineController, PrintedCard, RunSummary
-from line.db import make_engine, session_scope
+from line.db import session_scope
 from line.errors import CardlineError, DeviceError
 from line.kpi import status_counts
 from line.leases import LeaseLost, MachinesBusy, hold, worker_identity
 from line.machines import require_in_service, take_out
 from line.pipeline import pipelined
 from line.settings import Settings
-from line.spec import spec_in_use
 from line.types import Stage, utc_now
-from schema import require_current_schema
 
 DEVICE_RETRIES = 2
 # A slot is leased and renewed while its task runs; a worker killed outright stops renewing,
@@ -323,6 +322,7 @@ def _counts(counts: dict[str, int]) -> str:
 
 
 @flow(name="production")
+@flow_entry
 def production(
     batch_size: int = 100,
     limit: int | None = None,
@@ -336,12 +336,9 @@ def production(
     for this station's machines while another run holds their lease (0: fail at once,
     naming the run that holds them).
     """
-    settings = Settings()
-    settings.ensure_home()
-    engine = make_engine(settings.database_url)
-    require_current_schema(engine)
-    spec = spec_in_use(settings.line_spec)
-    line = build_line(settings=settings, spec=spec, engine=engine, clock=utc_now)
+    centre = open_centre()
+    settings, engine, spec = centre.settings, centre.ready_engine(), centre.spec()
+    line = build_line(settings=settings, spec=spec, engine=engine, clock=centre.clock)
     summary = RunSummary()
     actor = worker_identity("prefect:production", settings.centre)
     gave_up: MachineGaveUp | None = None

@@ -20,22 +20,22 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
+from flows.centre import flow_entry, open_centre
 from inventory.cover import ItemCover, cover
 from inventory.ledger import receive, register_consumables
-from line.db import make_engine, session_scope
+from line.db import session_scope
 from line.settings import Settings
 from line.spec import spec_in_use
 from line.types import utc_now
-from schema import require_current_schema
 
 EVENTS = {"low": "cardline.stock.low", "out": "cardline.stock.out", "short": "cardline.stock.out"}
 
 
 def _engine() -> tuple[Settings, Any]:
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    require_current_schema(engine)
-    return settings, engine
+    """The settings and the ready engine of the centre this flow run opens (its logging
+    configured, see ``flows.centre``)."""
+    centre = open_centre()
+    return centre.settings, centre.ready_engine()
 
 
 @task(name="read-stock", cache_policy=NO_CACHE)
@@ -45,6 +45,7 @@ def read_stock(engine: Any) -> list[ItemCover]:
 
 
 @flow(name="shortage-monitor")
+@flow_entry
 def shortage_monitor() -> list[dict[str, Any]]:
     """Update the shortage state of every item; emit an event for each one in trouble."""
     settings, engine = _engine()
@@ -71,6 +72,7 @@ def shortage_monitor() -> list[dict[str, Any]]:
 
 
 @flow(name="stock-receipt")
+@flow_entry
 def stock_receipt(
     lot: str,
     supplier: str,

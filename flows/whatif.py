@@ -30,6 +30,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.centre import flow_entry, open_centre
 from sim import Mode, Scenario, load_scenario, pick_mode, replicate
 from sim.comparison import forecast_scenarios, paired_text, precision_text
 from sim.report import forecast_text, target_text
@@ -56,6 +57,7 @@ def chunks(replications: int, parts: int) -> list[tuple[int, int]]:
 
 
 @flow(name="what-if-replications", validate_parameters=False)
+@flow_entry
 def replications_flow(
     scenarios: list[Scenario],
     replications: int,
@@ -66,6 +68,7 @@ def replications_flow(
     warmup_days: float = 0.0,
 ) -> dict[str, list[dict[str, Any]]]:
     """Every scenario's replications ``first ..``, as chunk tasks on the flow's task runner."""
+    open_centre()  # logging configured for this run, as every entry point has it
     submitted = {
         s.name: [
             run_replications.submit(s, seed, first + offset, count, mode, warmup_days)
@@ -88,6 +91,7 @@ def task_runner(dask_address: str | None, workers: int | None) -> Any:
 
 
 @flow(name="what-if")
+@flow_entry
 def what_if(
     scenarios: list[str] = list(DEFAULT_SCENARIOS),  # noqa: B006 (Prefect shows the default)
     replications: int = 10,
@@ -106,6 +110,7 @@ def what_if(
     Dask); ``paired``: differences from the first scenario, replication by replication;
     ``precision``: replications added until each target date is within that many days
     (at most ``max_replications``); ``warmup_days``: steady-state warm-up."""
+    open_centre()  # logging configured for this run, as every entry point has it
     if mode not in ("auto", "cards", "fast"):
         raise ValueError(f"mode must be 'auto', 'cards' or 'fast', not {mode!r}")
     chosen = cast(Mode, mode)
