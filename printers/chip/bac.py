@@ -29,223 +29,50 @@ unauthenticated. A MUTUAL AUTHENTICATE without a challenge is answered ``6985``.
 Randomness is injected (``random_bytes(n) -> n bytes``, ``secrets.token_bytes`` by default;
 a seeded ``random.Random().randbytes`` in simulation; the Appendix D values in tests).
 Keys are never in a ``repr`` or a message; nor are the MRZ fields.
+
+The constants, errors and key derivation both ends share live in
+:mod:`printers.chip.backeys` (re-exported here); this module holds the two ends.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import re
 import secrets
-from collections.abc import Callable
 from datetime import date
-from typing import ClassVar
 
 from printers.chip.apdu import CLA_ISO, INS_GET_CHALLENGE, INS_MUTUAL_AUTHENTICATE, Apdu
-from printers.chip.sm import (
-    KEY_LENGTHS,
-    SW_OK,
-    CipherName,
-    RetailMac,
-    SessionKeys,
-    TripleDesCbc,
+from printers.chip.backeys import AUTH_DATA_LENGTH as AUTH_DATA_LENGTH
+from printers.chip.backeys import CRYPTOGRAM_LENGTH as CRYPTOGRAM_LENGTH
+from printers.chip.backeys import ENC as ENC
+from printers.chip.backeys import KEY_MATERIAL_LENGTH as KEY_MATERIAL_LENGTH
+from printers.chip.backeys import MAC as MAC
+from printers.chip.backeys import PACE as PACE
+from printers.chip.backeys import RND_LENGTH as RND_LENGTH
+from printers.chip.backeys import SW_AUTHENTICATION_FAILED as SW_AUTHENTICATION_FAILED
+from printers.chip.backeys import SW_CLA_NOT_SUPPORTED as SW_CLA_NOT_SUPPORTED
+from printers.chip.backeys import SW_CONDITIONS_NOT_SATISFIED as SW_CONDITIONS_NOT_SATISFIED
+from printers.chip.backeys import SW_INS_NOT_SUPPORTED as SW_INS_NOT_SUPPORTED
+from printers.chip.backeys import (
+    SW_SECURITY_STATUS_NOT_SATISFIED as SW_SECURITY_STATUS_NOT_SATISFIED,
 )
-from printers.errors import PrintersError
-from printers.mrz import NO_EXPIRY, check_digit
-
-RandomBytes = Callable[[int], bytes]
-"""A source of random bytes: ``secrets.token_bytes``, ``random.Random(seed).randbytes``."""
-
-Send = Callable[[bytes], tuple[bytes, int]]
-"""Sends one command APDU and returns the response data and the status word (``0x9000``)."""
-
-ENC = 1
-"""KDF counter for the encryption key (9303-11 §9.7.1)."""
-MAC = 2
-"""KDF counter for the MAC key."""
-PACE = 3
-"""KDF counter for the PACE password key."""
-
-RND_LENGTH = 8
-KEY_MATERIAL_LENGTH = 16
-CRYPTOGRAM_LENGTH = 2 * RND_LENGTH + KEY_MATERIAL_LENGTH  # E_IFD, E_IC: 32 bytes
-AUTH_DATA_LENGTH = CRYPTOGRAM_LENGTH + 8  # with the MAC: 40 bytes ("28")
-
-SW_AUTHENTICATION_FAILED = 0x6300
-SW_SECURITY_STATUS_NOT_SATISFIED = 0x6982  # what JMRTD's passport applet answers instead
-SW_CONDITIONS_NOT_SATISFIED = 0x6985
-SW_WRONG_LENGTH = 0x6700
-SW_WRONG_P1P2 = 0x6A86
-SW_INS_NOT_SUPPORTED = 0x6D00
-SW_CLA_NOT_SUPPORTED = 0x6E00
-
-_DOCUMENT_NUMBER = re.compile(r"[0-9A-Z<]{1,9}")
-_YYMMDD = re.compile(r"[0-9]{6}")
-
-
-# --- errors -------------------------------------------------------------------------------
-
-
-class BacError(PrintersError):
-    """BAC did not establish a session; ``reason_code`` is ``bac.<what>``, ``sw`` the chip's
-    status word in hex when it answered one. Messages never hold MRZ data or keys."""
-
-    reason: ClassVar[str] = "bac.error"
-
-    def __init__(
-        self, message: str, *, reason_code: str | None = None, sw: str | None = None
-    ) -> None:
-        code = reason_code or self.reason
-        super().__init__(message, reason_code=code, sw=sw)
-        self.reason_code = code
-        self.sw = sw
-
-
-class BacInputError(BacError):
-    """The document number or a date cannot make MRZ_information."""
-
-    reason = "bac.input"
-
-
-class BacProtocolError(BacError):
-    """The chip answered something BAC does not expect (a challenge of the wrong length,
-    a refused GET CHALLENGE, a response of the wrong length)."""
-
-    reason = "bac.protocol"
-
-
-class BacAuthenticationFailed(BacError):
-    """Mutual authentication failed: the chip refused the reader's cryptogram (``sw``;
-    the usual cause is a wrong document number or date), or the chip's answer does not
-    verify (``bac.mac``: not made with the same keys; ``bac.rnd_ifd``: not an answer to
-    this challenge)."""
-
-    reason = "bac.authentication"
-
-
-# --- keys ---------------------------------------------------------------------------------
-
-
-def adjust_parity(key: bytes) -> bytes:
-    """``key`` with each byte's least significant bit set for odd parity (DES keys)."""
-    return bytes((byte & 0xFE) | ((byte >> 1).bit_count() + 1) % 2 for byte in key)
-
-
-def derive_key(seed: bytes, counter: int, cipher: CipherName = "3DES") -> bytes:
-    """The key derivation function of 9303-11 §9.7.1: a hash of ``D = seed || c`` (``c`` the
-    32-bit big-endian counter: :data:`ENC`, :data:`MAC`, :data:`PACE`).
-
-    - 3DES: SHA-1, the first 16 bytes as the two DES keys Ka Kb, parity bits adjusted;
-    - AES-128: SHA-1, the first 16 bytes;
-    - AES-192 and AES-256: SHA-256, the first 24 or 32 bytes.
-    """
-    if not 0 < counter <= 0xFFFFFFFF:
-        raise ValueError(f"KDF counter {counter} is not a positive 32-bit number")
-    if cipher not in KEY_LENGTHS:
-        raise ValueError(f"unknown cipher {cipher!r}")
-    data = bytes(seed) + counter.to_bytes(4, "big")
-    if cipher in ("3DES", "AES-128"):
-        digest = hashlib.sha1(data).digest()
-    else:
-        digest = hashlib.sha256(data).digest()
-    key = digest[: KEY_LENGTHS[cipher]]
-    return adjust_parity(key) if cipher == "3DES" else key
-
-
-def cccd_document_number(id_number: str) -> str:
-    """The CCCD's MRZ document number: the last 9 digits of the 12-digit ID number."""
-    if not (len(id_number) == 12 and id_number.isascii() and id_number.isdigit()):
-        raise BacInputError("the ID number is not 12 digits", reason_code="bac.input.id_number")
-    return id_number[-9:]
-
-
-def _date_field(value: str | date | None, name: str, *, allow_none: bool) -> str:
-    if value is None:
-        if not allow_none:
-            raise BacInputError(f"the {name} is missing", reason_code=f"bac.input.{name}")
-        return NO_EXPIRY
-    if isinstance(value, date):
-        return value.strftime("%y%m%d")
-    if value == NO_EXPIRY and allow_none:
-        return value
-    if not (isinstance(value, str) and _YYMMDD.fullmatch(value)):
-        raise BacInputError(f"the {name} is not YYMMDD", reason_code=f"bac.input.{name}")
-    return value
-
-
-def mrz_information(
-    document_number: str, date_of_birth: str | date, date_of_expiry: str | date | None
-) -> str:
-    """The MRZ_information BAC derives its keys from (9303-11 §9.7.2): the document number
-    padded with ``<`` to 9 characters, the dates as ``YYMMDD``, each followed by its check
-    digit. ``date_of_expiry`` None (or ``<<<<<<``) is a card without expiry.
-
-    Document numbers of more than 9 characters (their tail in the optional data) are not
-    supported: the CCCD's has 9 digits.
-    """
-    if not (isinstance(document_number, str) and _DOCUMENT_NUMBER.fullmatch(document_number)):
-        raise BacInputError(
-            "the document number is not 1 to 9 characters of A-Z 0-9 <",
-            reason_code="bac.input.document_number",
-        )
-    number = document_number.ljust(9, "<")
-    birth = _date_field(date_of_birth, "date_of_birth", allow_none=False)
-    expiry = _date_field(date_of_expiry, "date_of_expiry", allow_none=True)
-    return "".join(field + check_digit(field) for field in (number, birth, expiry))
-
-
-def key_seed(mrz_info: str) -> bytes:
-    """Kseed: the first 16 bytes of SHA-1(MRZ_information)."""
-    return hashlib.sha1(mrz_info.encode("ascii")).digest()[:16]
-
-
-def bac_keys(mrz_info: str) -> tuple[bytes, bytes]:
-    """(KEnc, KMAC), the document basic access keys, from MRZ_information."""
-    seed = key_seed(mrz_info)
-    return derive_key(seed, ENC), derive_key(seed, MAC)
-
-
-def session_keys(k_ifd: bytes, k_ic: bytes, rnd_ic: bytes, rnd_ifd: bytes) -> SessionKeys:
-    """KSenc and KSmac from K.IFD xor K.IC, and the SSC RND.IC[4:8] || RND.IFD[4:8]."""
-    if len(k_ifd) != KEY_MATERIAL_LENGTH or len(k_ic) != KEY_MATERIAL_LENGTH:
-        raise ValueError("K.IFD and K.IC have 16 bytes")
-    if len(rnd_ic) != RND_LENGTH or len(rnd_ifd) != RND_LENGTH:
-        raise ValueError("RND.IC and RND.IFD have 8 bytes")
-    seed = bytes(a ^ b for a, b in zip(k_ifd, k_ic, strict=True))
-    ssc = int.from_bytes(rnd_ic[4:] + rnd_ifd[4:], "big")
-    return SessionKeys("3DES", derive_key(seed, ENC), derive_key(seed, MAC), ssc)
-
-
-class _AccessKeys:
-    """KEnc and KMAC with their cipher objects, made once."""
-
-    __slots__ = ("_cbc", "_mac")
-
-    def __init__(self, kenc: bytes, kmac: bytes) -> None:
-        if len(kenc) != 16 or len(kmac) != 16:
-            raise ValueError("KEnc and KMAC are 16-byte 3DES keys")
-        self._cbc = TripleDesCbc(kenc)
-        self._mac = RetailMac(kmac)
-
-    def seal(self, plain: bytes) -> bytes:
-        """E || M: the cryptogram of ``plain`` and its retail MAC."""
-        cryptogram = self._cbc.encrypt(plain)
-        return cryptogram + self._mac.mac(cryptogram)
-
-    def open(self, sealed: bytes) -> bytes | None:
-        """The plain text of E || M, or None if M does not verify."""
-        cryptogram, mac = sealed[:CRYPTOGRAM_LENGTH], sealed[CRYPTOGRAM_LENGTH:]
-        if not hmac.compare_digest(self._mac.mac(cryptogram), mac):
-            return None
-        return self._cbc.decrypt(cryptogram)
-
-
-def _draw(random_bytes: RandomBytes, count: int) -> bytes:
-    value = bytes(random_bytes(count))
-    if len(value) != count:
-        raise ValueError(f"the random source gave {len(value)} bytes, not {count}")
-    return value
-
+from printers.chip.backeys import SW_WRONG_LENGTH as SW_WRONG_LENGTH
+from printers.chip.backeys import SW_WRONG_P1P2 as SW_WRONG_P1P2
+from printers.chip.backeys import AccessKeys as AccessKeys
+from printers.chip.backeys import BacAuthenticationFailed as BacAuthenticationFailed
+from printers.chip.backeys import BacError as BacError
+from printers.chip.backeys import BacInputError as BacInputError
+from printers.chip.backeys import BacProtocolError as BacProtocolError
+from printers.chip.backeys import RandomBytes as RandomBytes
+from printers.chip.backeys import Send as Send
+from printers.chip.backeys import adjust_parity as adjust_parity
+from printers.chip.backeys import bac_keys as bac_keys
+from printers.chip.backeys import cccd_document_number as cccd_document_number
+from printers.chip.backeys import derive_key as derive_key
+from printers.chip.backeys import draw as draw
+from printers.chip.backeys import key_seed as key_seed
+from printers.chip.backeys import mrz_information as mrz_information
+from printers.chip.backeys import session_keys as session_keys
+from printers.chip.sm import SW_OK, SessionKeys
 
 # --- the reader -----------------------------------------------------------------------------
 
@@ -268,7 +95,7 @@ class BacReader:
     def __init__(
         self, kenc: bytes, kmac: bytes, *, random_bytes: RandomBytes = secrets.token_bytes
     ) -> None:
-        self._keys = _AccessKeys(kenc, kmac)
+        self._keys = AccessKeys(kenc, kmac)
         self._random_bytes = random_bytes
 
     @classmethod
@@ -297,8 +124,8 @@ class BacReader:
             raise BacProtocolError(f"GET CHALLENGE answered {sw:04X}", sw=f"{sw:04X}")
         if len(rnd_ic) != RND_LENGTH:
             raise BacProtocolError(f"GET CHALLENGE gave {len(rnd_ic)} bytes, not {RND_LENGTH}")
-        rnd_ifd = _draw(self._random_bytes, RND_LENGTH)
-        k_ifd = _draw(self._random_bytes, KEY_MATERIAL_LENGTH)
+        rnd_ifd = draw(self._random_bytes, RND_LENGTH)
+        k_ifd = draw(self._random_bytes, KEY_MATERIAL_LENGTH)
         answer, sw = send(mutual_authenticate(self._keys.seal(rnd_ifd + rnd_ic + k_ifd)))
         if sw != SW_OK:
             raise BacAuthenticationFailed(
@@ -350,7 +177,7 @@ class BacChip:
         random_bytes: RandomBytes = secrets.token_bytes,
         failure_sw: int = SW_AUTHENTICATION_FAILED,
     ) -> None:
-        self._keys = _AccessKeys(kenc, kmac)
+        self._keys = AccessKeys(kenc, kmac)
         self._random_bytes = random_bytes
         self._failure_sw = failure_sw
         self._challenge: bytes | None = None
@@ -414,7 +241,7 @@ class BacChip:
         if apdu.data or apdu.le != RND_LENGTH:
             return b"", SW_WRONG_LENGTH
         self._session = None  # BAC starts again
-        self._challenge = _draw(self._random_bytes, RND_LENGTH)
+        self._challenge = draw(self._random_bytes, RND_LENGTH)
         return self._challenge, SW_OK
 
     def _mutual_authenticate(self, apdu: Apdu) -> tuple[bytes, int]:
@@ -430,6 +257,6 @@ class BacChip:
         if plain is None or not hmac.compare_digest(plain[RND_LENGTH : 2 * RND_LENGTH], challenge):
             return b"", self._failure_sw
         rnd_ifd, k_ifd = plain[:RND_LENGTH], plain[2 * RND_LENGTH :]
-        k_ic = _draw(self._random_bytes, KEY_MATERIAL_LENGTH)
+        k_ic = draw(self._random_bytes, KEY_MATERIAL_LENGTH)
         self._session = session_keys(k_ifd, k_ic, challenge, rnd_ifd)
         return self._keys.seal(challenge + rnd_ifd + k_ic), SW_OK
