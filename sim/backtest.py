@@ -354,7 +354,7 @@ def backtest_command(
     replications: int = 5,
     seed: int = 1,
 ) -> dict[str, Any]:
-    """``cardline simulate --backtest``: run a backtest on ``engine``'s record, JSON-ready."""
+    """``cardline calibrate --backtest``: run a backtest on ``engine``'s record, JSON-ready."""
     from line.db import session_scope
 
     with session_scope(engine) as session:
