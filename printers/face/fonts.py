@@ -17,6 +17,7 @@ import io
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from line.errors import CardlineError
 from printers.errors import PrintersError
@@ -76,12 +77,7 @@ def font_files(
 def ocrb_truetype(otf: Path) -> bytes:
     """OCR-B's MRZ glyphs as a TrueType font (quadratic outlines ReportLab can embed)."""
     try:
-        from fontTools import subset  # type: ignore[import-untyped, unused-ignore]
-        from fontTools.pens.cu2quPen import Cu2QuPen  # type: ignore[import-untyped, unused-ignore]
-        from fontTools.pens.ttGlyphPen import (  # type: ignore[import-untyped, unused-ignore]
-            TTGlyphPen,
-        )
-        from fontTools.ttLib import TTFont, newTable  # type: ignore[import-untyped, unused-ignore]
+        from fontTools.ttLib import TTFont  # type: ignore[import-untyped, unused-ignore]
     except ImportError as exc:  # pragma: no cover - a set-up error
         raise CardlineError(
             "the OCR-B font needs fontTools to convert it: pip install fonttools",
@@ -89,6 +85,18 @@ def ocrb_truetype(otf: Path) -> bytes:
         ) from exc
 
     font = TTFont(str(otf))
+    _keep_mrz_glyphs(font)
+    _quadratic_outlines(font)
+    _truetype_tables(font)
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()
+
+
+def _keep_mrz_glyphs(font: Any) -> None:
+    """Subset ``font`` to the MRZ alphabet (names kept, no layout features, no FFTM)."""
+    from fontTools import subset  # type: ignore[import-untyped, unused-ignore]
+
     options = subset.Options()
     options.layout_features = []
     options.name_IDs = ["*"]
@@ -97,6 +105,13 @@ def ocrb_truetype(otf: Path) -> bytes:
     subsetter = subset.Subsetter(options)
     subsetter.populate(text=MRZ_CHARACTERS)
     subsetter.subset(font)
+
+
+def _quadratic_outlines(font: Any) -> None:
+    """Replace the CFF outlines with quadratic ``glyf`` ones (what TrueType holds)."""
+    from fontTools.pens.cu2quPen import Cu2QuPen  # type: ignore[import-untyped, unused-ignore]
+    from fontTools.pens.ttGlyphPen import TTGlyphPen  # type: ignore[import-untyped, unused-ignore]
+    from fontTools.ttLib import newTable  # type: ignore[import-untyped, unused-ignore]
 
     order = font.getGlyphOrder()
     glyph_set = font.getGlyphSet()
@@ -112,6 +127,10 @@ def ocrb_truetype(otf: Path) -> bytes:
     del font["CFF "]
     if "VORG" in font:
         del font["VORG"]
+
+
+def _truetype_tables(font: Any) -> None:
+    """The sfnt version, maxp 1.0, head and post 2.0 of a TrueType-outline font."""
     font.sfntVersion = "\x00\x01\x00\x00"
     maxp = font["maxp"]
     maxp.tableVersion = 0x00010000
@@ -132,9 +151,6 @@ def ocrb_truetype(otf: Path) -> bytes:
     post.formatType = 2.0
     post.extraNames = []
     post.mapping = {}
-    out = io.BytesIO()
-    font.save(out)
-    return out.getvalue()
 
 
 def register_fonts(
