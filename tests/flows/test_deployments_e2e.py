@@ -8,6 +8,7 @@ Every worker started here is stopped with its process group, whatever happens.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flows.cli import run
+from tests.factories import good_rows
 from tests.flows.consistency import assert_line_consistent
 from tests.flows.homes import ready_home
 from tests.flows.prefect_server import (
@@ -76,6 +78,23 @@ def test_deploy_start_a_worker_and_run_production(
     assert isinstance(artifacts, dict)
     assert "4 cards started in 1 batches; 4 passed QC" in str(artifacts["production-run"])
     assert run(["-q", "check"]) == 0
+    assert_the_run_logged_masked_json_lines(home / "logs" / "cardline.jsonl", run_id)
+
+
+def assert_the_run_logged_masked_json_lines(log_file: Path, run_id: str) -> None:
+    """The worker's flow run logged as a command does (the composition root configured it in
+    the worker's process): JSON lines in the home's log file carrying the run's id and flow,
+    and nowhere in the file an unmasked ID number or a name of the test's applicants."""
+    text = log_file.read_text(encoding="utf-8")
+    records = [json.loads(line) for line in text.splitlines()]
+    of_run = [r for r in records if r.get("flow_run_id") == run_id]
+    assert of_run, f"no line of flow run {run_id} in {log_file}"
+    assert {r.get("flow") for r in of_run} == {"production"}
+    without_run_ids = text.replace(run_id, "")
+    assert not re.search(r"(?<!\d)\d{12}(?!\d)", without_run_ids), "an unmasked 12-digit ID"
+    for row in good_rows(4):  # the applicants ready_home imported
+        assert row["id_number"] not in text
+        assert row["full_name"] not in text
 
 
 APPLICATIONS = 16
