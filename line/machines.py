@@ -49,6 +49,13 @@ def stage_of(name: str) -> Stage | None:
     return _STAGE_OF_PREFIX.get(prefix) if station else None
 
 
+def stage_for(*, session: Session, name: str) -> Stage | None:
+    """The stage of machine ``name``: the one it is registered at, else the one its name
+    says (``stage_of``); None when neither tells."""
+    row = session.get(Machine, name)
+    return Stage(row.stage) if row is not None else stage_of(name)
+
+
 class MachineOutOfService(CardlineError):
     """A run was asked to drive a machine a manager (or an earlier run) took out."""
 

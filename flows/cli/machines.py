@@ -82,8 +82,7 @@ def machine_out(
     """Take a machine out of service: no run drives it until it is put back. A machine no
     run has named yet is registered, at the stage its name says (or --stage)."""
     from line.db import session_scope
-    from line.machines import check_name, stage_of, take_out
-    from line.models import Machine
+    from line.machines import check_name, stage_for, take_out
     from line.types import LINE_ORDER, Stage
 
     check_name(name)
@@ -94,8 +93,7 @@ def machine_out(
         raise typer.BadParameter(f"must be one of {stages}", param_hint="--stage")
     c = cli_context(ctx)
     with session_scope(c.ready_engine()) as session:
-        known = session.get(Machine, name)
-        where = Stage(stage) if stage else Stage(known.stage) if known else stage_of(name)
+        where = Stage(stage) if stage else stage_for(session=session, name=name)
         if where is None:
             raise CardlineError(
                 f"machine {name!r} is new and its name does not say its stage: give --stage "
