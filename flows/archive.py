@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 
+from flows.errors import FlowsError
 from line.card import CardData
 from line.devices import PrintedFace, QcVerdict
-from line.errors import CardlineError
 from line.files import private_dir, write_private
 from printers.chip import lds, tlv
 
@@ -30,7 +30,7 @@ _BY_TAG = {0x60: "EF.COM", 0x61: "DG1", 0x75: "DG2", 0x6D: "DG13", 0x6E: "DG14",
 _BY_TAG[0x77] = "SOD"
 
 
-class ArchiveError(CardlineError):
+class ArchiveError(FlowsError):
     """A card's archive is missing or incomplete."""
 
 

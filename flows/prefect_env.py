@@ -13,12 +13,12 @@ import os
 import sys
 from pathlib import Path
 
-from line.errors import CardlineError
+from flows.errors import FlowsError
 from line.files import private_dir
 from line.settings import Settings
 
 
-class PrefectUnreachable(CardlineError):
+class PrefectUnreachable(FlowsError):
     """PREFECT_API_URL names a server that does not answer."""
 
 

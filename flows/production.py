@@ -50,6 +50,7 @@ from prefect.futures import PrefectFuture
 from sqlalchemy.engine import Engine
 
 from flows.centre import flow_entry, open_centre
+from flows.errors import FlowsError
 from flows.wiring import Line, build_line
 from line.card import CardData
 from line.controller import EncodedCard, LineController, PrintedCard, RunSummary
@@ -74,7 +75,7 @@ Faces = list[Face]
 T = TypeVar("T")
 
 
-class MachineGaveUp(CardlineError):
+class MachineGaveUp(FlowsError):
     """A machine kept failing through every retry of its task."""
 
     def __init__(self, machine: str, stage: Stage, reason: str, cards_left: int) -> None:

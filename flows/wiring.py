@@ -27,11 +27,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from flows.archive import CardArchive
+from flows.errors import FlowsError
 from inventory.ledger import LedgerChipStock, register_consumables
 from line.controller import Devices, Screen, photo_problem
 from line.db import session_scope
 from line.devices import CardPrinter, ChipStock
-from line.errors import CardlineError
 from line.models import Card
 from line.settings import Settings
 from line.spec import LineSpec
@@ -45,7 +45,7 @@ VIRTUAL_LOT_SIZE = 10_000_000
 UID_BYTES = 7
 
 
-class WiringError(CardlineError):
+class WiringError(FlowsError):
     """The devices cannot be set up as the settings ask."""
 
 
