@@ -11,12 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from flows.centre import Centre
-from flows.cli.context import (
-    cli_context,
-    echo_json,
-    parse_date,
-    writable_path,
-)
+from flows.cli.context import cli_context, echo_json, parse_date, writable_path
 from line.types import utc_now
 
 

@@ -12,10 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from flows.centre import Centre
-from flows.cli.context import (
-    cli_context,
-    echo_json,
-)
+from flows.cli.context import cli_context, echo_json
 from line.errors import NotFound
 from line.reasons import RETURN_REASONS
 from line.types import utc_now

@@ -6,10 +6,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.context import (
-    cli_context,
-    not_nan,
-)
+from flows.cli.context import cli_context, not_nan
 from line.errors import CardlineError
 from line.types import MAX_DB_INTEGER
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from flows.cli.context import (
-    cli_context,
-)
+from flows.cli.context import cli_context
 
 app = typer.Typer(help="The database schema.", no_args_is_help=True)
 

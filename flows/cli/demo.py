@@ -6,9 +6,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.context import (
-    cli_context,
-)
+from flows.cli.context import cli_context
 from line.types import utc_now
 
 

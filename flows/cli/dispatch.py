@@ -8,10 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.context import (
-    cli_context,
-    echo_json,
-)
+from flows.cli.context import cli_context, echo_json
 from line.types import MAX_DB_INTEGER, utc_now
 
 

@@ -7,11 +7,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.context import (
-    cli_context,
-    echo_json,
-    writable_path,
-)
+from flows.cli.context import cli_context, echo_json, writable_path
 from line.types import utc_now
 
 

@@ -6,10 +6,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.context import (
-    cli_context,
-    echo_json,
-)
+from flows.cli.context import cli_context, echo_json
 from line.errors import NotFound
 from line.types import utc_now
 

@@ -10,12 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from flows.centre import Centre
-from flows.cli.context import (
-    cli_context,
-    console_quiet,
-    echo_json,
-    not_nan,
-)
+from flows.cli.context import cli_context, console_quiet, echo_json, not_nan
 from line.types import MAX_DB_INTEGER, utc_now
 
 

@@ -9,11 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.cli.context import (
-    cli_context,
-    echo_json,
-    writable_path,
-)
+from flows.cli.context import cli_context, echo_json, writable_path
 from flows.cli.simulate import SIMULATE_MODES
 
 

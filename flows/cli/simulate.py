@@ -11,11 +11,7 @@ from typing import Annotated, Any, cast
 import typer
 
 from flows.centre import Centre
-from flows.cli.context import (
-    cli_context,
-    echo_json,
-    writable_path,
-)
+from flows.cli.context import cli_context, echo_json, writable_path
 
 SIMULATE_MODES = ("auto", "cards", "fast")
 

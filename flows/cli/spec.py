@@ -7,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.context import (
-    cli_context,
-)
+from flows.cli.context import cli_context
 
 app = typer.Typer(help="The line spec (stations, times, yields, calendar).", no_args_is_help=True)
 

@@ -9,11 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from flows.centre import Centre
-from flows.cli.context import (
-    cli_context,
-    echo_json,
-    parse_date,
-)
+from flows.cli.context import cli_context, echo_json, parse_date
 from line.errors import NotFound
 from line.types import MAX_DB_INTEGER, utc_now
 
