@@ -24,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "RibbonOut": "printers.face.printing",
     "PrinterOffline": "printers.face.printing",
     "ChipError": "printers.chip.apdu",
+    "PrintersError": "printers.errors",
     # chips and how to reach them
     "VirtualChip": "printers.chip.vchip",
     "VirtualChipLot": "printers.chip.vchip",

@@ -41,6 +41,7 @@ def test_every_error_of_printers_derives_from_its_one_base() -> None:
         "printers.keys.KeyStoreError",
     } <= set(classes)
     assert issubclass(PrintersError, CardlineError)
+    assert printers.PrintersError is PrintersError  # re-exported by the package
     assert [name for name, cls in classes.items() if not issubclass(cls, PrintersError)] == []
 
 
