@@ -8,9 +8,9 @@ station, each with its manifest (the same as ``cardline dispatch``).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prefect import flow, task
 from prefect.artifacts import (
@@ -20,8 +20,9 @@ from prefect.artifacts import (
 )
 from prefect.cache_policies import NO_CACHE
 
+from flows.artifacts import artifact_key
 from flows.centre import flow_entry, open_centre
-from flows.dispatching import dispatch_batch, ready_batches
+from flows.dispatching import dispatch_batch, plan_dispatch
 from flows.report import DailyReport, days_of_cover, gather, render_report, stockout
 from line.db import session_scope
 from line.settings import Settings
@@ -34,13 +35,6 @@ def _setup() -> tuple[Settings, Any]:
     configured, see ``flows.centre``)."""
     centre = open_centre()
     return centre.settings, centre.ready_engine()
-
-
-def artifact_key(*parts: str) -> str:
-    """A Prefect artifact key (lowercase letters, digits and dashes) from its parts: one
-    key per centre and campaign, so that two campaigns' artifacts never overwrite each other."""
-    text = "-".join(parts).lower()
-    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 
 
 def summary_markdown(report: DailyReport, pdf: Path) -> str:
@@ -116,7 +110,14 @@ def daily_report(
     return {"report": str(pdf), "made": made, "target": target}
 
 
-@task(name="dispatch-station", cache_policy=NO_CACHE)
+def _dispatch_task_name() -> str:
+    from prefect.runtime import task_run
+
+    parameters = task_run.parameters
+    return f"dispatch {parameters['destination']}: {len(parameters['serials'])} cards"
+
+
+@task(name="dispatch-station", cache_policy=NO_CACHE, task_run_name=_dispatch_task_name)
 def dispatch_station(
     engine: Any, settings: Settings, destination: str, serials: list[str]
 ) -> dict[str, Any]:
@@ -127,12 +128,46 @@ def dispatch_station(
     )  # fmt: skip
 
 
+def dispatch_markdown(centre: str, batches: list[dict[str, Any]], held: dict[str, int]) -> str:
+    """What the dispatch run sent, per station, and what waits for the next day's batch."""
+    cards = sum(batch["cards"] for batch in batches)
+    stations = len({batch["destination"] for batch in batches})
+    lines = [
+        f"# Dispatch, centre {centre}",
+        "",
+        f"{cards:,} cards in {len(batches):,} batches to {stations:,} police stations.",
+    ]
+    if held:
+        lines.append(
+            f"{sum(held.values()):,} cards for {len(held):,} stations wait for tomorrow's "
+            "batch (one batch per station per day; full batches go at any time)."
+        )
+    return "\n".join(lines) + "\n"
+
+
 @flow(name="dispatch")
 @flow_entry
 def dispatch_flow(max_cards: int = 500) -> list[dict[str, Any]]:
-    """Passed cards -> one batch per police station (at most ``max_cards`` each)."""
+    """Passed cards into batches: one per police station per day, at most max_cards each
+    (full batches go at any time; the rest waits for the station's next day)."""
     settings, engine = _setup()
-    return [
+    spec = spec_in_use(settings.line_spec)
+    plan = plan_dispatch(engine=engine, max_cards=max_cards, zone=ZoneInfo(spec.calendar.timezone))
+    batches = [
         dispatch_station(engine, settings, destination, serials)
-        for destination, serials in ready_batches(engine=engine, max_cards=max_cards)
+        for destination, serials in plan.batches
     ]
+    create_table_artifact(
+        key=artifact_key(settings.centre, "dispatch"),
+        table=[
+            {
+                "Police station": b["destination"],
+                "Cards": f"{b['cards']:,}",
+                "Batch (manifest QR)": b["code"],
+            }
+            for b in batches
+        ]  # fmt: skip
+        or [{"Police station": "-", "Cards": "0", "Batch (manifest QR)": "no cards to send"}],
+        description=dispatch_markdown(settings.centre, batches, plan.held),
+    )
+    return batches

@@ -20,6 +20,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
+from flows.artifacts import artifact_key, stock_rows
 from flows.centre import flow_entry, open_centre
 from inventory.cover import ItemCover, cover
 from inventory.ledger import receive, register_consumables
@@ -64,9 +65,10 @@ def shortage_monitor() -> list[dict[str, Any]]:
             payload=item.as_dict(),
         )
     create_table_artifact(
-        key="stock",
-        table=[item.as_dict() for item in items],
-        description="Stock, days of cover and shortage state per item",
+        key=artifact_key(settings.centre, "stock"),
+        table=stock_rows(items),
+        description=f"Stock at centre {settings.centre}: what each item can still make, "
+        "days of cover and the projected stock-out date",
     )
     return [item.as_dict() for item in items]
 

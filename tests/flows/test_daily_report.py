@@ -12,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from flows.artifacts import artifact_key
 from flows.cli import run
-from flows.daily import artifact_key, summary_markdown
+from flows.daily import summary_markdown
 from flows.report import gather, render_report
 from line.db import make_engine, session_scope
 from line.models import Card, StageEvent

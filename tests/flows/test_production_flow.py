@@ -126,7 +126,8 @@ def test_dispatch_and_daily_report_flows(
     import pypdfium2 as pdfium
     from prefect.client.orchestration import get_client
 
-    from flows.daily import artifact_key, daily_report, dispatch_flow
+    from flows.artifacts import artifact_key
+    from flows.daily import daily_report, dispatch_flow
     from flows.production import production
     from line.settings import Settings
 
