@@ -26,6 +26,7 @@ REGISTER_FILE = "stations.csv"
 DESTINATION_RE = re.compile(r"([0-9]{3})-([0-9]{4})")  # [0-9], never \d: ASCII digits only
 MAX_NAME = 120
 MAX_ADDRESS = 250
+MAX_BYTES = 10_000_000  # a national register is ~10,000 rows: well under 2 MB
 MAX_PROBLEMS = 10  # named in one error; the count says how many more
 
 
@@ -124,6 +125,10 @@ def load_register(home: Path) -> dict[str, Station]:
 def install_register(source: Path, home: Path) -> dict[str, Station]:
     """Check ``source`` whole, then make it the register in use (atomically)."""
     try:
+        if source.stat().st_size > MAX_BYTES:
+            raise StationRegisterError(
+                f"{source}: larger than {MAX_BYTES // 1_000_000} MB: not a station register"
+            )
         text = source.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise StationRegisterError(f"{source}: no such file") from exc

@@ -28,6 +28,7 @@ from flows.cli import (
     plan,
     simulate,
     spec,
+    stations,
     status,
     stock,
 )
@@ -48,6 +49,7 @@ app.add_typer(cards.app, name="card")
 app.add_typer(spec.app, name="spec")
 app.add_typer(keys.app, name="keys")
 app.add_typer(chip.app, name="chip")
+app.add_typer(stations.app, name="station")
 app.command()(intake.intake)
 app.command()(status.status)
 app.command("run")(line_run.run_line)

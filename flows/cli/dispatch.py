@@ -19,12 +19,17 @@ def dispatch_cards(
     ] = 500,
     as_json: Annotated[bool, typer.Option("--json", help="Print the batches as JSON.")] = False,
 ) -> None:
-    """Group passed cards by police station into batches, each with a manifest PDF."""
-    from flows.dispatching import dispatch_batch, ready_batches
+    """Group passed cards into batches, each with a manifest PDF: one batch per police
+    station per day (a full batch of --max-cards goes at any time; a station's late few
+    wait for its next day's batch)."""
+    from zoneinfo import ZoneInfo
+
+    from flows.dispatching import dispatch_batch, plan_dispatch
 
     c = cli_context(ctx)
     engine = c.ready_engine()
     spec = c.spec()
+    plan = plan_dispatch(engine=engine, max_cards=max_cards, zone=ZoneInfo(spec.calendar.timezone))
     made = [
         dispatch_batch(
             engine=engine,
@@ -34,17 +39,23 @@ def dispatch_cards(
             rework_limit=spec.rework_limit,
             actor=f"cli@{c.settings.centre}",
         )  # fmt: skip
-        for destination, serials in ready_batches(engine=engine, max_cards=max_cards)
+        for destination, serials in plan.batches
     ]
     if as_json:
         echo_json(made)
         return
-    if not made:
+    if not made and not plan.held:
         typer.echo("dispatch: no passed cards wait for dispatch")
     for batch in made:
         typer.echo(
             f"{batch['code']}: {batch['cards']} cards for {batch['destination']}, "
             f"manifest {batch['manifest']}"
+        )
+    if plan.held:
+        typer.echo(
+            f"dispatch: {plan.held_cards} cards for {len(plan.held)} stations wait for "
+            "tomorrow's batch (one batch per station per day; a full batch of --max-cards "
+            "goes at any time)"
         )
 
 

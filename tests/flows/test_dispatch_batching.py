@@ -5,6 +5,7 @@ day's batch instead of travelling as a parcel of one or two (the demo made 155 b
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from line.models import Application
 from line.settings import Settings
 from line.spec import spec_in_use
 from tests.flows.homes import ready_home
+from tests.sim.pdfcheck import assert_readable
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 STATIONS = ("001-0030", "079-0112", "048-0009")  # every station gets cards in both runs
@@ -102,3 +104,34 @@ def test_a_full_batch_goes_even_after_the_days_batch(settings: Settings) -> None
     }
     assert held == sum(n % 2 for d, n in waiting.items() if d in served)
     assert any(n >= 2 for d, n in waiting.items() if d in served), "a full batch went again"
+
+
+def test_the_manifest_names_the_station_from_the_register_loaded_by_the_cli(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    register = tmp_path / "stations.csv"
+    register.write_text(
+        "code,name,address\n001-0030,Công an phường Hàng Bạc,Hoàn Kiếm\n079-0112,,Quận 1\n",
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert run(["-q", "station", "load", str(register)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "row 3: name is empty" in err
+    assert run(["-q", "station", "list"]) == 0
+    assert "no station register loaded" in capsys.readouterr().out, "nothing half-loaded"
+    register.write_text(
+        "code,name,address\n001-0030,Công an phường Hàng Bạc,Hoàn Kiếm\n"
+        "079-0112,Công an phường Bến Nghé,Quận 1\n",
+        encoding="utf-8",
+    )
+    assert run(["-q", "station", "load", str(register)]) == 0
+    assert run(["-q", "run", "--without-prefect"]) == 0
+    capsys.readouterr()
+    assert run(["-q", "dispatch", "--json"]) == 0
+    batches = {b["destination"]: b for b in json.loads(capsys.readouterr().out)}
+    assert set(batches) == set(STATIONS)
+    named = assert_readable(Path(batches["001-0030"]["manifest"]))
+    assert "001-0030: Công an phường Hàng Bạc, Hoàn Kiếm" in named
+    unnamed = assert_readable(Path(batches["048-0009"]["manifest"]))
+    assert "048-0009: not in the centre's station register" in unnamed

@@ -167,6 +167,15 @@ HOSTILE: dict[tuple[str, ...], list[Case]] = {
         case("machine", "in", LONG),
         case("machine", "in", "never-seen-99"),
     ],
+    ("station", "load"): [
+        case("station", "load", ""),
+        case("station", "load", "/nonexistent/stations.csv"),
+        case("station", "load", "/"),  # a directory
+        case("station", "load", "/bin/sh"),  # not UTF-8 text
+        case("station", "load", LONG),
+        case("station", "load"),
+    ],
+    ("station", "list"): [case("station", "list", "extra")],
     ("dispatch",): [
         case("dispatch", "--max-cards", "0"),
         case("dispatch", "--max-cards", BIG),
