@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from line.db import make_engine, session_scope
-from line.models import Application
+from line.models import Application, Card
 from line.operations import StageResult, finish_stages, start_prints
 from line.spec import LineSpec, default_spec, parse_spec
 from line.types import ApplicationState, Outcome, Stage
@@ -112,125 +112,167 @@ def record_history(
     is then repaired before the job. ``backlog`` applications were received the evening
     before; ``per_day`` arrive each day at random between 07:00 and 17:00.
     """
-    rng = random.Random(seed)
-    calendar = spec.calendar
-    clock = WorkClock(working_intervals(lambda _: calendar, start, days))
-    origin = datetime.combine(start, datetime.min.time(), tzinfo=ZONE)
+    recorder = _Recorder(engine, spec, days=days, seed=seed, start=start)
+    recorder.receive(days=days, backlog=backlog, per_day=per_day)
+    return recorder.play(batch)
 
-    def when(w: float, *, start: bool = False) -> datetime:
+
+class _Recorder:
+    """The generator's state: the shift clock, when each machine is free next, the
+    applications waiting (by when they are ready in shift time), what was recorded."""
+
+    def __init__(self, engine: Engine, spec: LineSpec, *, days: int, seed: int, start: date):
+        self.engine, self.spec = engine, spec
+        self.rng = random.Random(seed)
+        calendar = spec.calendar
+        self.clock = WorkClock(working_intervals(lambda _: calendar, start, days))
+        self.origin = datetime.combine(start, datetime.min.time(), tzinfo=ZONE)
+        self.stages = {s: spec.stage(s) for s in (Stage.PRINT, Stage.ENCODE, Stage.QC)}
+        self.waiting: list[tuple[float, int, int]] = []  # (ready in shift time, seq, app id)
+        self.attempts: dict[int, int] = {}
+        self.seq = 0
+        self.printer = self.encoder = self.qc = 0.0
+        self.failures = self.cards = 0
+        self.passed: dict[date, int] = {}
+        self.results: dict[Stage, list[StageResult]] = {s: [] for s in self.stages}
+        self.retry: list[tuple[float, int]] = []
+        self.next_fail = math.inf  # shift time of the printer's next failure
+
+    def when(self, w: float, *, start: bool = False) -> datetime:
         """Calendar time of shift time ``w``; a start at a shift's end is the next morning."""
+        clock = self.clock
         i = bisect_right(clock.work_after, w)
         if start and i < len(clock.starts):
             t = clock.starts[i] + (w - clock.work_before[i])
         else:
             t = clock.time_at(w)
-        return (origin + timedelta(seconds=t)).astimezone(UTC)
+        return (self.origin + timedelta(seconds=t)).astimezone(UTC)
 
-    def fit(w: float, d: float) -> float:
+    def fit(self, w: float, d: float) -> float:
         """Start of a task of ``d`` shift seconds wanted at ``w``: whole within one shift."""
+        clock = self.clock
         i = bisect_right(clock.work_after, w)
         if i < len(clock.work_after) and w + d > clock.work_after[i]:
             return clock.work_after[i]
         return w
 
-    stages = {s: spec.stage(s) for s in (Stage.PRINT, Stage.ENCODE, Stage.QC)}
-    breakdowns = stages[Stage.PRINT].breakdowns
-    received: list[datetime] = [origin - timedelta(hours=3)] * backlog
-    for day in range(days):
-        base = origin + timedelta(days=day, hours=7)
-        received += [base + timedelta(seconds=rng.uniform(0, 36_000)) for _ in range(per_day)]
-    received.sort()
-    waiting: list[tuple[float, int, int]] = []  # (ready in shift time, seq, application id)
-    attempts: dict[int, int] = {}
-    with session_scope(engine) as session:
-        for i, at in enumerate(received):
-            app = _application(session, i, at.astimezone(UTC))
-            assert app.id is not None
-            ready = clock.work_at((at - origin).total_seconds())
-            heapq.heappush(waiting, (ready, app.id, app.id))
-            attempts[app.id] = 0
-    seq = len(received) + 1
-    printer = encoder = qc = 0.0
-    next_fail = math.inf if breakdowns is None else breakdowns.time_between_failures.sample(rng)
-    failures = cards = 0
-    passed: dict[date, int] = {}
-    horizon = clock.total
-    results: dict[Stage, list[StageResult]] = {s: [] for s in stages}
-    retry: list[tuple[float, int]] = []
-    while waiting:
-        for recorded in results.values():
-            recorded.clear()
-        retry.clear()
-        t = max(printer, waiting[0][0])
-        while t >= next_fail and breakdowns is not None:
-            down = max(next_fail, printer)
-            up = down + breakdowns.time_to_repair.sample(rng)
-            failures += 1
+    def receive(self, *, days: int, backlog: int, per_day: int) -> None:
+        """The applications, recorded as received: the backlog the evening before, then
+        ``per_day`` a day at random between 07:00 and 17:00."""
+        origin = self.origin
+        received: list[datetime] = [origin - timedelta(hours=3)] * backlog
+        for day in range(days):
+            base = origin + timedelta(days=day, hours=7)
+            received += [
+                base + timedelta(seconds=self.rng.uniform(0, 36_000)) for _ in range(per_day)
+            ]
+        received.sort()
+        with session_scope(self.engine) as session:
+            for i, at in enumerate(received):
+                app = _application(session, i, at.astimezone(UTC))
+                assert app.id is not None
+                ready = self.clock.work_at((at - origin).total_seconds())
+                heapq.heappush(self.waiting, (ready, app.id, app.id))
+                self.attempts[app.id] = 0
+        self.seq = len(received) + 1
+
+    def play(self, batch: int) -> Recorded:
+        """Print jobs of up to ``batch`` cards until nothing waits or the horizon is past."""
+        breakdowns = self.stages[Stage.PRINT].breakdowns
+        self.next_fail = (
+            math.inf if breakdowns is None else breakdowns.time_between_failures.sample(self.rng)
+        )
+        while self.waiting and self._job(batch):
+            for ready, again in self.retry:
+                heapq.heappush(self.waiting, (ready, self.seq, again))
+                self.seq += 1
+        return Recorded(self.cards, self.passed, self.failures)
+
+    def _repaired_by(self, t: float) -> float:
+        """When the printer can start a job wanted at ``t``: after the repairs of the
+        failures due by then (noticed at the job's start)."""
+        breakdowns = self.stages[Stage.PRINT].breakdowns
+        while t >= self.next_fail and breakdowns is not None:
+            down = max(self.next_fail, self.printer)
+            up = down + breakdowns.time_to_repair.sample(self.rng)
+            self.failures += 1
             t = max(t, up)
-            next_fail = up + breakdowns.time_between_failures.sample(rng)
+            self.next_fail = up + breakdowns.time_between_failures.sample(self.rng)
+        return t
+
+    def _job(self, batch: int) -> bool:
+        """One print job and its cards through encode and QC, recorded through the
+        controller's operations; False when the job would end past the horizon."""
+        for recorded in self.results.values():
+            recorded.clear()
+        self.retry.clear()
+        t = self._repaired_by(max(self.printer, self.waiting[0][0]))
         job: list[int] = []
-        while waiting and waiting[0][0] <= t and len(job) < batch:
-            job.append(heapq.heappop(waiting)[2])
-        times = [stages[Stage.PRINT].service_time.sample(rng) for _ in job]
-        t = fit(t, sum(times))
+        while self.waiting and self.waiting[0][0] <= t and len(job) < batch:
+            job.append(heapq.heappop(self.waiting)[2])
+        times = [self.stages[Stage.PRINT].service_time.sample(self.rng) for _ in job]
+        t = self.fit(t, sum(times))
         end = t + sum(times)
-        if end > horizon:
-            break
-        printer = end
-
-        def outcome(stage: Stage, card_id: int, app: int, begin: float, finish: float) -> bool:
-            failed = rng.random() < stages[stage].failure_rate
-            results[stage].append(
-                StageResult(
-                    card_id,
-                    stage,
-                    Outcome.FAIL if failed else Outcome.OK,
-                    "generator",
-                    f"{stage.value}-01",
-                    when(begin, start=True),
-                    when(finish),
-                    stages[stage].failure_reason if failed else None,
-                )
-            )
-            if failed and attempts[app] <= spec.rework_limit:
-                retry.append((finish, app))
-            return not failed
-
-        with session_scope(engine) as session:
+        if end > self.clock.total:
+            return False
+        self.printer = end
+        with session_scope(self.engine) as session:
             started = start_prints(
                 session=session, application_ids=job, actor="generator", machine="print-01",
-                at=when(t, start=True),
+                at=self.when(t, start=True),
             )  # fmt: skip
-            cards += len(started)
+            self.cards += len(started)
             printed = []
             for card in started:
                 assert card.id is not None
-                attempts[card.application_id] += 1
-                if outcome(Stage.PRINT, card.id, card.application_id, t, end):
+                self.attempts[card.application_id] += 1
+                if self._outcome(Stage.PRINT, card.id, card.application_id, t, end):
                     printed.append(card)
-            for card in printed:
-                assert card.id is not None
-                e = stages[Stage.ENCODE].service_time.sample(rng)
-                begin = fit(max(encoder, end), e)
-                if begin + e > horizon:
-                    break
-                encoder = begin + e
-                if not outcome(Stage.ENCODE, card.id, card.application_id, begin, encoder):
-                    continue
-                q = stages[Stage.QC].service_time.sample(rng)
-                begin = fit(max(qc, encoder), q)
-                if begin + q > horizon:
-                    break
-                qc = begin + q
-                if outcome(Stage.QC, card.id, card.application_id, begin, qc):
-                    on = when(qc).astimezone(ZONE).date()
-                    passed[on] = passed.get(on, 0) + 1
-            for stage in stages:
-                finish_stages(session=session, results=results[stage], rework_limit=2)
-        for ready, again in retry:
-            heapq.heappush(waiting, (ready, seq, again))
-            seq += 1
-    return Recorded(cards, passed, failures)
+            self._encode_and_qc(printed, end)
+            for stage in self.stages:
+                finish_stages(session=session, results=self.results[stage], rework_limit=2)
+        return True
+
+    def _encode_and_qc(self, printed: list[Card], end: float) -> None:
+        """The printed cards through the encoder and QC, one by one, within the horizon."""
+        horizon = self.clock.total
+        for card in printed:
+            assert card.id is not None
+            e = self.stages[Stage.ENCODE].service_time.sample(self.rng)
+            begin = self.fit(max(self.encoder, end), e)
+            if begin + e > horizon:
+                return
+            self.encoder = begin + e
+            if not self._outcome(Stage.ENCODE, card.id, card.application_id, begin, self.encoder):
+                continue
+            q = self.stages[Stage.QC].service_time.sample(self.rng)
+            begin = self.fit(max(self.qc, self.encoder), q)
+            if begin + q > horizon:
+                return
+            self.qc = begin + q
+            if self._outcome(Stage.QC, card.id, card.application_id, begin, self.qc):
+                on = self.when(self.qc).astimezone(ZONE).date()
+                self.passed[on] = self.passed.get(on, 0) + 1
+
+    def _outcome(self, stage: Stage, card_id: int, app: int, begin: float, finish: float) -> bool:
+        """Draw the card's outcome at ``stage`` and keep it to record; a spoiled card's
+        application waits again from ``finish``, up to the rework limit."""
+        failed = self.rng.random() < self.stages[stage].failure_rate
+        self.results[stage].append(
+            StageResult(
+                card_id,
+                stage,
+                Outcome.FAIL if failed else Outcome.OK,
+                "generator",
+                f"{stage.value}-01",
+                self.when(begin, start=True),
+                self.when(finish),
+                self.stages[stage].failure_reason if failed else None,
+            )
+        )
+        if failed and self.attempts[app] <= self.spec.rework_limit:
+            self.retry.append((finish, app))
+        return not failed
 
 
 def _application(session: Session, i: int, at: datetime) -> Application:
