@@ -22,7 +22,7 @@ from line.types import (
     ApplicationState,
     CardState,
     Clock,
-    EventStage,
+    EventKind,
     Outcome,
     Stage,
 )
@@ -34,7 +34,7 @@ __all__ = [
     "CardState",
     "CardlineError",
     "Clock",
-    "EventStage",
+    "EventKind",
     "IllegalTransition",
     "IntakeFileError",
     "LineSpec",

@@ -19,7 +19,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from line import reasons
 from line.distributions import Distribution
 from line.errors import SpecError
-from line.types import LINE_ORDER, EventStage, Stage
+from line.types import LINE_ORDER, Stage
 from line.yamlfile import YamlRefused, read_yaml, shorten
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -239,7 +239,7 @@ class LineSpec(_Frozen):
             reason = reasons.find(code)
             if reason is not None and reason.stage.value == stage.value and reason.spoils:
                 continue
-            spoiling = reasons.allowed(stage=EventStage(stage.value), kinds=[reasons.Kind.SPOIL])
+            spoiling = reasons.allowed(stage=Stage(stage.value), kinds=[reasons.Kind.SPOIL])
             if reason is None:
                 problem = "unknown reason code"
             elif reason.stage.value != stage.value:

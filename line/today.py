@@ -20,7 +20,7 @@ from line.machines import MachineStatus, machines
 from line.models import DispatchBatch, StageEvent
 from line.reasons import find
 from line.spec import LineSpec
-from line.types import EventStage, Outcome
+from line.types import Outcome, Stage
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ def today_against_plan(*, session: Session, spec: LineSpec, now: datetime) -> Da
         select(sa.func.count())
         .select_from(StageEvent)
         .where(
-            StageEvent.stage == EventStage.QC,
+            StageEvent.stage == Stage.QC,
             StageEvent.outcome == Outcome.OK,
             col(StageEvent.ended_at) >= start,
             col(StageEvent.ended_at) <= now,
@@ -95,7 +95,7 @@ def top_spoilage(
     counts = [
         ReasonCount(
             code or "-",
-            EventStage(stage).value,
+            Stage(stage).value,
             int(cards),
             (reason.meaning if (reason := find(code or "")) is not None else ""),
         )

@@ -60,9 +60,6 @@ LINE_ORDER: tuple[Stage, ...] = (Stage.PRINT, Stage.ENCODE, Stage.QC, Stage.DISP
 """The stages of the production line itself, in line order (what the spec and the simulator
 model; delivery and a manager's decisions happen after it or beside it)."""
 
-EventStage = Stage
-"""The name stage events used for ``Stage`` before the two became one enum (same values)."""
-
 
 class Outcome(StrEnum):
     """How a stage ended for a card: well, or with a failure (which spoils the card)."""

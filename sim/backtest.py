@@ -51,7 +51,7 @@ from sqlmodel import Session, col, select
 
 from line.models import Application, StageEvent
 from line.spec import LineSpec
-from line.types import ApplicationState, EventStage, Outcome
+from line.types import ApplicationState, Outcome, Stage
 from sim.results import RunResult, summarise
 from sim.run import Mode, replicate
 from sim.scenario import Scenario, parse_scenario
@@ -238,7 +238,7 @@ def _chips(
 def _recorded(session: Session, t0: datetime, t1: datetime, zone: ZoneInfo) -> Counter[date]:
     ends = session.exec(
         select(StageEvent.ended_at).where(
-            StageEvent.stage == EventStage.QC,
+            StageEvent.stage == Stage.QC,
             StageEvent.outcome == Outcome.OK,
             col(StageEvent.ended_at) >= t0,
             col(StageEvent.ended_at) < t1,

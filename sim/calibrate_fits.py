@@ -21,7 +21,7 @@ from line import reasons
 from line.distributions import Deterministic, Distribution, LogNormal
 from line.models import Application, Card, StageEvent
 from line.spec import LineSpec
-from line.types import LINE_ORDER, EventStage, Outcome, Stage
+from line.types import LINE_ORDER, Outcome, Stage
 from sim.clock import WorkClock, working_intervals
 
 DETERMINISTIC_CV = 0.01
@@ -75,7 +75,7 @@ class RecordedEvent:
 
     card_id: int | None
     application_id: int
-    stage: EventStage
+    stage: Stage
     machine: str | None
     outcome: Outcome
     reason: str | None
@@ -88,7 +88,7 @@ def read_events(
 ) -> list[RecordedEvent]:
     """The line stages' events that start at or after ``since`` and end by ``until``, in
     the order they were recorded."""
-    line_stages = [EventStage(s.value) for s in LINE_ORDER]
+    line_stages = [Stage(s.value) for s in LINE_ORDER]
     statement = sa.select(
         *(
             col(column)
@@ -113,7 +113,7 @@ def read_events(
         RecordedEvent(
             row[0],
             row[1],
-            EventStage(row[2]),
+            Stage(row[2]),
             row[3],
             Outcome(row[4]),
             row[5],
@@ -261,7 +261,7 @@ def _ready_times(
             failed = spoiled_at.get(before) if before is not None else None
             ready[card] = failed if failed is not None else received
         return ready
-    upstream = EventStage(LINE_ORDER[LINE_ORDER.index(stage) - 1].value)
+    upstream = Stage(LINE_ORDER[LINE_ORDER.index(stage) - 1].value)
     for card_id, ended in session.exec(
         select(StageEvent.card_id, StageEvent.ended_at).where(
             StageEvent.stage == upstream,

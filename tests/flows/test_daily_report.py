@@ -21,7 +21,7 @@ from line.models import Card, StageEvent
 from line.settings import Settings
 from line.spec import spec_in_use
 from line.today import day_bounds, planned_cards
-from line.types import CardState, EventStage, Outcome
+from line.types import CardState, Outcome, Stage
 from tests.factories import good_rows
 from tests.flows.homes import ready_home
 from tests.sim.pdfcheck import assert_readable
@@ -56,7 +56,7 @@ def test_the_daily_report_shows_what_a_manager_asks_first(home: Settings, tmp_pa
             select(sa.func.count())
             .select_from(StageEvent)
             .where(
-                StageEvent.stage == EventStage.QC,
+                StageEvent.stage == Stage.QC,
                 StageEvent.outcome == Outcome.OK,
                 col(StageEvent.ended_at) >= midnight,
             )

@@ -27,7 +27,7 @@ from line import reasons
 from line.db import session_scope
 from line.models import StageEvent
 from line.spec import default_spec, load_spec
-from line.types import EventStage, Outcome, Stage
+from line.types import Outcome, Stage
 from sim.calibrate import calibrate, calibrate_command, failure_reason
 from tests.sim.recorded import (
     BREAKDOWNS,
@@ -194,7 +194,7 @@ def _recorded_failure_codes(engine: Engine, stage: Stage) -> Counter[str]:
     with session_scope(engine) as session:
         codes = session.exec(
             select(StageEvent.reason_code).where(
-                StageEvent.stage == EventStage(stage.value), StageEvent.outcome == Outcome.FAIL
+                StageEvent.stage == Stage(stage.value), StageEvent.outcome == Outcome.FAIL
             )
         ).all()
     return Counter(code for code in codes if code is not None)
