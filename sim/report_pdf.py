@@ -4,7 +4,7 @@
 on the first page the question (target and date), each scenario's answer side by
 side (the date and its interval, on time in how many replications, cards, stall days, what
 limits the line) and the cumulative cards against the target line and the deadline, dated;
-then cards per day (a 7-day average) and applications against cards; then every figure, and
+then good cards a day (week by week) and applications against cards; then every figure, and
 the paired differences. It reads only the document, so a saved JSON file can be drawn again
 later.
 
