@@ -146,12 +146,16 @@ def flow_run_bound() -> Iterator[None]:
 
 def flow_entry(fn: Callable[P, R]) -> Callable[P, R]:
     """Goes under ``@flow``: the flow's body runs with its flow run bound into the logs
-    (:func:`flow_run_bound`). The signature Prefect shows and validates stays the body's:
-    its annotations are resolved here, where the body's module can be read."""
+    (:func:`flow_run_bound`) and cardline's log lines in the run's Prefect logs
+    (:func:`flows.prefect_log.forwarding_to_run`). The signature Prefect shows and
+    validates stays the body's: its annotations are resolved here, where the body's module
+    can be read."""
 
     @functools.wraps(fn)
     def entry(*args: P.args, **kwargs: P.kwargs) -> R:
-        with flow_run_bound():
+        from flows.prefect_log import forwarding_to_run
+
+        with flow_run_bound(), forwarding_to_run():
             return fn(*args, **kwargs)
 
     entry.__annotations__ = _resolved_annotations(fn)

@@ -23,6 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.artifacts import artifact_key
 from flows.centre import flow_entry, open_centre
 from flows.dispatching import dispatch_batch, plan_dispatch
+from flows.names import run_name
 from flows.report import DailyReport, days_of_cover, gather, render_report, stockout
 from line.db import session_scope
 from line.settings import Settings
@@ -69,7 +70,7 @@ def summary_markdown(report: DailyReport, pdf: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-@flow(name="daily-report")
+@flow(name="daily-report", flow_run_name=run_name("daily-report"))
 @flow_entry
 def daily_report(
     target: int = 50_000_000, days: int = 7, campaign: str = "national"
@@ -145,7 +146,7 @@ def dispatch_markdown(centre: str, batches: list[dict[str, Any]], held: dict[str
     return "\n".join(lines) + "\n"
 
 
-@flow(name="dispatch")
+@flow(name="dispatch", flow_run_name=run_name("dispatch"))
 @flow_entry
 def dispatch_flow(max_cards: int = 500) -> list[dict[str, Any]]:
     """Passed cards into batches: one per police station per day, at most max_cards each

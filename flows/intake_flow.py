@@ -15,6 +15,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.centre import flow_entry, open_centre
+from flows.names import run_name
 from line.intake import import_file
 
 
@@ -33,7 +34,7 @@ def _reject_reasons(report: Path) -> list[dict[str, Any]]:
     ]
 
 
-@flow(name="intake")
+@flow(name="intake", flow_run_name=run_name("intake"))
 @flow_entry
 def intake(path: str) -> dict[str, Any]:
     """Import the approved applications of ``path`` (CSV or JSON lines)."""

@@ -23,6 +23,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.centre import flow_entry, open_centre
+from flows.names import run_name
 from flows.whatif import chunks, task_runner
 from sim import Mode, Scenario, load_scenario, pick_mode
 from sim.plan import Outcome, Search, deadline_of, outcome, plan
@@ -86,7 +87,7 @@ def search_flow(
     )
 
 
-@flow(name="plan")
+@flow(name="plan", flow_run_name=run_name("plan"))
 @flow_entry
 def plan_flow(
     scenario: str = "history-2021",

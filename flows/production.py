@@ -32,6 +32,7 @@ Prefect is imported here only, never on the CLI's other paths.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ from sqlalchemy.engine import Engine
 
 from flows.centre import flow_entry, open_centre
 from flows.errors import FlowsError
+from flows.names import run_name
 from flows.wiring import Line, build_line
 from line.card import CardData
 from line.controller import EncodedCard, LineController, PrintedCard, RunSummary
@@ -73,6 +75,24 @@ Face = PrintedCard
 Chip = EncodedCard
 Faces = list[Face]
 T = TypeVar("T")
+
+
+class MachineFaulted(FlowsError):
+    """A machine failed on one attempt of its task; the task's retry policy tries again."""
+
+    def __init__(
+        self, machine: str, stage: Stage, reason: str, cards_left: int, attempt: int
+    ) -> None:
+        super().__init__(
+            f"{machine} ({stage.value}) failed on attempt {attempt} of {DEVICE_RETRIES + 1}: "
+            f"{reason}; {cards_left} card(s) not done yet; retrying",
+            machine=machine,
+            stage=stage.value,
+        )
+        self.machine = machine
+        self.stage = stage
+        self.reason = reason
+        self.cards_left = cards_left
 
 
 class MachineGaveUp(FlowsError):
@@ -142,11 +162,12 @@ class Batch(Generic[T]):
     collections and dataclasses of task arguments and results (for futures), card by card
     and field by field; this it hands on unopened."""
 
-    __slots__ = ("items", "summary")
+    __slots__ = ("items", "number", "summary")
 
-    def __init__(self, items: list[T], summary: RunSummary) -> None:
+    def __init__(self, items: list[T], summary: RunSummary, number: int = 0) -> None:
         self.items = items
         self.summary = summary
+        self.number = number  # the batch's number in its run (names its task runs)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -156,12 +177,13 @@ class PrintWork:
     """A batch at the printer: what is left to print, and what the tries so far printed and
     recorded, survive the task's retries."""
 
-    __slots__ = ("faces", "pending", "summary")
+    __slots__ = ("faces", "number", "pending", "summary")
 
-    def __init__(self, pending: list[CardData]) -> None:
+    def __init__(self, pending: list[CardData], number: int = 0) -> None:
         self.pending = pending
         self.faces: Faces = []
         self.summary = RunSummary()
+        self.number = number
 
     def take_summary(self) -> RunSummary:
         """What the tries recorded, handed over once (a second take is empty)."""
@@ -175,10 +197,30 @@ def resume_abandoned(station: Station) -> RunSummary:
     return station.controller.resume()
 
 
-@task(name="start-batch", cache_policy=NO_CACHE)
-def start_batch(station: Station, size: int) -> Batch[CardData]:
+def _batch_task_name(stage: str, argument: str) -> Callable[[], str]:
+    """A task run's name from its batch: ``print batch 3: 50 cards``."""
+
+    def name() -> str:
+        from prefect.runtime import task_run
+
+        batch = task_run.parameters[argument]
+        cards = len(getattr(batch, "pending", None) or getattr(batch, "items", []))
+        return f"{stage} batch {batch.number}: {cards} cards"
+
+    return name
+
+
+def _start_task_name() -> str:
+    from prefect.runtime import task_run
+
+    parameters = task_run.parameters
+    return f"start batch {parameters['number']}: up to {parameters['size']} cards"
+
+
+@task(name="start-batch", cache_policy=NO_CACHE, task_run_name=_start_task_name)
+def start_batch(station: Station, size: int, number: int = 0) -> Batch[CardData]:
     started = station.controller.start_batch(size)
-    return Batch(started.items, started.summary)
+    return Batch(started.items, started.summary, number)
 
 
 @task(
@@ -186,8 +228,11 @@ def start_batch(station: Station, size: int) -> Batch[CardData]:
     cache_policy=NO_CACHE,
     retries=DEVICE_RETRIES,
     retry_delay_seconds=RETRY_DELAYS,
+    task_run_name=_batch_task_name("print", "work"),
 )
 def print_batch(station: Station, work: PrintWork) -> Batch[Face]:
+    from prefect.runtime import task_run
+
     printer = station.controller.devices.printer.name
     printed, done = station.controller.print_batch(work.pending)
     work.summary.add(printed.summary)
@@ -195,10 +240,12 @@ def print_batch(station: Station, work: PrintWork) -> Batch[Face]:
     work.pending = list(done.unprinted)
     if work.pending:
         last = done.faults[-1] if done.faults else None
-        raise MachineGaveUp(
-            printer, Stage.PRINT, last.reason_code if last else "unknown", len(work.pending)
-        )
-    return Batch(work.faces, work.take_summary())
+        reason = last.reason_code if last else "unknown"
+        attempt = max(1, int(task_run.run_count or 1))
+        if attempt <= DEVICE_RETRIES:  # the task's retry policy tries again: say so
+            raise MachineFaulted(printer, Stage.PRINT, reason, len(work.pending), attempt)
+        raise MachineGaveUp(printer, Stage.PRINT, reason, len(work.pending))
+    return Batch(work.faces, work.take_summary(), work.number)
 
 
 @task(
@@ -206,12 +253,13 @@ def print_batch(station: Station, work: PrintWork) -> Batch[Face]:
     cache_policy=NO_CACHE,
     retries=DEVICE_RETRIES,
     retry_delay_seconds=RETRY_DELAYS,
+    task_run_name=_batch_task_name("chip-encode", "faces"),
 )
 def encode_batch(station: Station, faces: Batch[Face]) -> Batch[Chip]:
     # A defective chip spoils its card and is recorded; only a fault of the encoder itself
     # (no card in the reader, the reader gone) comes out of here to be retried.
     encoded = station.controller.encode_batch(faces.items)
-    return Batch(encoded.items, encoded.summary)
+    return Batch(encoded.items, encoded.summary, faces.number)
 
 
 @task(
@@ -219,6 +267,7 @@ def encode_batch(station: Station, faces: Batch[Face]) -> Batch[Chip]:
     cache_policy=NO_CACHE,
     retries=DEVICE_RETRIES,
     retry_delay_seconds=RETRY_DELAYS,
+    task_run_name=_batch_task_name("qc", "chips"),
 )
 def qc_batch(station: Station, chips: Batch[Chip]) -> RunSummary:
     return station.controller.check_batch(chips.items)
@@ -244,12 +293,14 @@ def _batches(
     machines' lease: it raises once lost). The tasks return what they did; the flow folds
     it into ``summary`` here, in its own thread."""
 
+    numbers = itertools.count(1)
+
     def start(size: int) -> InPrint | None:
-        cards = start_batch(station, size)
+        cards = start_batch(station, size, next(numbers))
         summary.add(cards.summary)
         if not cards:
             return None
-        work = PrintWork(cards.items)
+        work = PrintWork(cards.items, cards.number)
         return InPrint(print_batch.submit(station, work), work)
 
     def printed(in_print: InPrint) -> Batch[Face]:
@@ -285,6 +336,8 @@ def _machine_out(
     """The machine behind ``fault``, taken out of service and reported."""
     if isinstance(fault, MachineGaveUp):
         gave_up = fault
+    elif isinstance(fault, MachineFaulted):  # no retry left to the task (retries=0)
+        gave_up = MachineGaveUp(fault.machine, fault.stage, fault.reason, fault.cards_left)
     else:
         assert isinstance(fault, DeviceError)
         stages = line.devices.machines
@@ -322,7 +375,7 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items())) or "none"
 
 
-@flow(name="production")
+@flow(name="production", flow_run_name=run_name("production", station=True))
 @flow_entry
 def production(
     batch_size: int = 100,
@@ -372,7 +425,7 @@ def production(
                     held.check()  # still ours after waiting for the slots
                     summary.add(resume_abandoned(station))
                     _batches(station, summary, batch_size, limit, held.check)
-            except (MachineGaveUp, DeviceError) as fault:
+            except (MachineGaveUp, MachineFaulted, DeviceError) as fault:
                 gave_up = _machine_out(line, settings, engine, actor, fault)
     except (MachinesBusy, LeaseLost) as lease_error:
         get_run_logger().error(lease_error.message)

@@ -22,6 +22,7 @@ from prefect.events import emit_event
 
 from flows.artifacts import artifact_key, stock_rows
 from flows.centre import flow_entry, open_centre
+from flows.names import run_name
 from inventory.cover import ItemCover, cover
 from inventory.ledger import receive, register_consumables
 from line.db import session_scope
@@ -45,7 +46,7 @@ def read_stock(engine: Any) -> list[ItemCover]:
         return cover(session=session, now=utc_now())
 
 
-@flow(name="shortage-monitor")
+@flow(name="shortage-monitor", flow_run_name=run_name("shortage-monitor"))
 @flow_entry
 def shortage_monitor() -> list[dict[str, Any]]:
     """Update the shortage state of every item; emit an event for each one in trouble."""
@@ -73,7 +74,7 @@ def shortage_monitor() -> list[dict[str, Any]]:
     return [item.as_dict() for item in items]
 
 
-@flow(name="stock-receipt")
+@flow(name="stock-receipt", flow_run_name=run_name("stock-receipt"))
 @flow_entry
 def stock_receipt(
     lot: str,

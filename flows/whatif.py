@@ -31,6 +31,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.centre import flow_entry, open_centre
+from flows.names import run_name
 from sim import Mode, Scenario, load_scenario, pick_mode, replicate
 from sim.comparison import forecast_scenarios, paired_text, precision_text
 from sim.report import forecast_text, target_text
@@ -90,7 +91,7 @@ def task_runner(dask_address: str | None, workers: int | None) -> Any:
     return DaskTaskRunner(address=dask_address)
 
 
-@flow(name="what-if")
+@flow(name="what-if", flow_run_name=run_name("what-if"))
 @flow_entry
 def what_if(
     scenarios: list[str] = list(DEFAULT_SCENARIOS),  # noqa: B006 (Prefect shows the default)
