@@ -32,9 +32,7 @@ def _card(seed: int, folder: Path, content: bytes | None = None, **changes: obje
     photo = folder / f"photo-{seed}.img"
     content = portrait(random.Random(seed)) if content is None else content
     photo.write_bytes(content)
-    return card_for(
-        seed, photo, photo_sha256=hashlib.sha256(content).hexdigest(), **changes
-    )
+    return card_for(seed, photo, photo_sha256=hashlib.sha256(content).hexdigest(), **changes)
 
 
 def bad_batch(folder: Path) -> tuple[list[CardData], dict[str, str]]:
