@@ -32,6 +32,9 @@ LEFT_OUT = frozenset(
 """Fields the Prefect UI shows on its own (time, level, run) or that are structlog's."""
 
 
+FORWARDED = "cardline_forwarded"  # set on the copy sent to the run's logger
+
+
 def is_ours(name: str) -> bool:
     return name.split(".", 1)[0] in OUR_PACKAGES
 
@@ -73,9 +76,15 @@ class RunLogForwarder(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.run_logger.log(record.levelno, self.format(record))
+            self.run_logger.log(record.levelno, self.format(record), extra={FORWARDED: True})
         except Exception:  # a log line must never fail the run
             self.handleError(record)
+
+
+def not_forwarded(record: logging.LogRecord) -> bool:
+    """A filter for this process's own handlers: the copy a record's forwarding made (it
+    propagates from Prefect's run logger to the root) is not written a second time."""
+    return not getattr(record, FORWARDED, False)
 
 
 @contextmanager
@@ -91,9 +100,14 @@ def forwarding_to_run() -> Iterator[None]:
         return
     handler = RunLogForwarder(run_logger)
     root = logging.getLogger()
+    ours = [h for h in root.handlers if not_forwarded not in h.filters]  # a subflow's: none
+    for existing in ours:
+        existing.addFilter(not_forwarded)
     root.addHandler(handler)
     try:
         yield
     finally:
         root.removeHandler(handler)
         handler.close()
+        for existing in ours:
+            existing.removeFilter(not_forwarded)

@@ -151,3 +151,30 @@ def test_a_forwarded_line_is_a_masked_sentence_and_prefects_own_are_not_sent_bac
         "intake.row: id_number=********3908, full_name=[redacted], row=3",
         "plain stdlib ********2345 record",
     ]
+
+
+def test_a_forwarded_line_is_written_once_to_this_processs_own_log() -> None:
+    """The copy sent to the run's logger propagates to the root: our handlers skip it."""
+    import logging
+
+    from flows.prefect_log import RunLogForwarder, not_forwarded
+
+    written: list[str] = []
+
+    class Ours(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            written.append(record.getMessage())
+
+    ours = Ours()
+    ours.addFilter(not_forwarded)
+    run_logger = logging.getLogger("prefect.tests-run")  # propagates to the root, as Prefect's
+    root = logging.getLogger()
+    forwarder = RunLogForwarder(run_logger)
+    root.addHandler(ours)
+    root.addHandler(forwarder)
+    try:
+        logging.getLogger("line.controller").warning("line.short_of_chips")
+    finally:
+        root.removeHandler(forwarder)
+        root.removeHandler(ours)
+    assert written == ["line.short_of_chips"]
