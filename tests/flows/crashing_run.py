@@ -82,6 +82,23 @@ def after(owner: Any, attribute: str, *, kill: Kill) -> None:
     setattr(owner, attribute, wrapper)
 
 
+def after_each(owner: Any, attribute: str, *, serial_of: Callable[[Any], str], name: str,
+               n: int) -> None:  # fmt: skip
+    """Wrap the generator ``owner.attribute`` (a batch call yielding card by card): die
+    once it has produced its ``n``th item for a card of the kill batch, before the line
+    records it."""
+    real = getattr(owner, attribute)
+
+    @functools.wraps(real)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        for item in real(*args, **kwargs):
+            if Batches.count(name, Batches.of_serial.get(serial_of(item))) == n:
+                die()
+            yield item
+
+    setattr(owner, attribute, wrapper)
+
+
 def install(point: str) -> None:
     import line.controller
     import line.operations
@@ -124,10 +141,12 @@ def install(point: str) -> None:
         after(LedgerChipStock, "consume", kill=nth_card("consume", 3))
     elif point == "printed":
         after(SpoolPrinter, "print_cards", kill=nth_card("print", 1))
-    elif point == "encode":
-        after(LdsEncoder, "encode", kill=nth_card("encode", 2))
-    elif point == "qc":
-        after(Inspector, "inspect", kill=nth_card("inspect", 2))
+    elif point == "encode":  # the line encodes a batch through encode_all, card by card
+        after_each(LdsEncoder, "encode_all", serial_of=lambda item: str(item[0].card_serial),
+                   name="encode", n=2)  # fmt: skip
+    elif point == "qc":  # and inspects it through inspect_all
+        after_each(Inspector, "inspect_all", serial_of=lambda verdict: str(verdict.card_serial),
+                   name="inspect", n=2)  # fmt: skip
     elif point in ("record-print", "record-qc"):
         stage = Stage.PRINT if point == "record-print" else Stage.QC
 
