@@ -47,7 +47,9 @@ def prepare_prefect(settings: Settings, *, quiet: bool = False) -> str:
     )
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if quiet:
-        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # Quiet on the terminal only: the run's logs still reach the server at INFO, where
+        # the UI shows them (the whole level at WARNING left the UI nothing but warnings).
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     if api:
         _require_server(api)
         return f"the Prefect server at {api.removesuffix('/api')}"
