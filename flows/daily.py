@@ -115,7 +115,8 @@ def _dispatch_task_name() -> str:
     from prefect.runtime import task_run
 
     parameters = task_run.parameters
-    return f"dispatch {parameters['destination']}: {len(parameters['serials'])} cards"
+    cards = len(parameters["serials"])
+    return f"dispatch {parameters['destination']}: {cards} card{'' if cards == 1 else 's'}"
 
 
 @task(name="dispatch-station", cache_policy=NO_CACHE, task_run_name=_dispatch_task_name)

@@ -205,7 +205,7 @@ def _batch_task_name(stage: str, argument: str) -> Callable[[], str]:
 
         batch = task_run.parameters[argument]
         cards = len(getattr(batch, "pending", None) or getattr(batch, "items", []))
-        return f"{stage} batch {batch.number}: {cards} cards"
+        return f"{stage} batch {batch.number}: {cards} card{'' if cards == 1 else 's'}"
 
     return name
 

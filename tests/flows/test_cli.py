@@ -497,8 +497,13 @@ def test_cardline_run_is_a_prefect_flow_run_kept_under_the_home(
         tasks = [row[0] for row in db.execute("SELECT name FROM task_run")]
         artifacts = {row[0] for row in db.execute("SELECT key FROM artifact")}
     assert runs == [("production", "COMPLETED")]
-    names = {name.rsplit("-", 1)[0] for name in tasks}  # task runs are named <task>-<suffix>
-    assert {"start-batch", "print-batch", "encode-batch", "qc-batch"} <= names
+    # task runs are named for their batch and its cards (flows.production)
+    assert {
+        "start batch 1: up to 2 cards",
+        "print batch 1: 2 cards",
+        "chip-encode batch 1: 2 cards",
+        "qc batch 2: 1 card",
+    } <= set(tasks), tasks
     assert {"cards-per-state", "production-run"} <= artifacts
 
 
