@@ -8,21 +8,11 @@ that way is collected twice. So nothing imports a ``test_*`` module: helpers liv
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
+from tests.imports import imported_modules
+
 TESTS = Path(__file__).resolve().parent
-
-
-def imported_modules(path: Path) -> set[str]:
-    """The modules ``path`` imports from, at any depth (lazy imports in functions too)."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-        elif isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-    return found
 
 
 def test_no_test_module_imports_another_test_module() -> None:
