@@ -27,35 +27,45 @@ Machines:
   that is out of service.
 
 The flow records a table artifact of the cards per state and a markdown summary of the run.
-Prefect is imported here only, never on the CLI's other paths.
+Prefect is imported here only (and in the modules of its tasks and slots, ``flows.batch_tasks``
+and ``flows.slots``), never on the CLI's other paths.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-from prefect.concurrency.sync import concurrency
 from prefect.events import emit_event
-from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.futures import PrefectFuture
 from sqlalchemy.engine import Engine
 
-from flows.centre import flow_entry, open_centre
-from flows.errors import FlowsError
+from flows.batch_tasks import (
+    DEVICE_RETRIES,
+    RETRY_DELAYS,
+    Batch,
+    Chip,
+    Face,
+    Faces,
+    MachineFaulted,
+    MachineGaveUp,
+    PrintWork,
+    encode_batch,
+    print_batch,
+    qc_batch,
+    resume_abandoned,
+    start_batch,
+)
+from flows.centre import Centre, flow_entry, open_centre
 from flows.names import run_name
+from flows.slots import MACHINE_LEASE_SECONDS, Station, ensure_machine_limits, limit_name, machine
 from flows.wiring import Line, build_line
-from line.card import CardData
-from line.controller import EncodedCard, LineController, PrintedCard, RunSummary
+from line.controller import LineController, RunSummary
 from line.db import session_scope
 from line.errors import CardlineError, DeviceError
 from line.kpi import status_counts
@@ -63,214 +73,13 @@ from line.leases import LeaseLost, MachinesBusy, hold, worker_identity
 from line.machines import require_in_service, take_out
 from line.pipeline import pipelined
 from line.settings import Settings
-from line.types import Stage, utc_now
+from line.types import utc_now
 
-DEVICE_RETRIES = 2
-# A slot is leased and renewed while its task runs; a worker killed outright stops renewing,
-# and its machines are free again after this long (Prefect's default is 300 s).
-MACHINE_LEASE_SECONDS = 60.0
-RETRY_DELAYS: list[float] = [2.0, 5.0]
-
-Face = PrintedCard
-Chip = EncodedCard
-Faces = list[Face]
-T = TypeVar("T")
-
-
-class MachineFaulted(FlowsError):
-    """A machine failed on one attempt of its task; the task's retry policy tries again."""
-
-    def __init__(
-        self, machine: str, stage: Stage, reason: str, cards_left: int, attempt: int
-    ) -> None:
-        super().__init__(
-            f"{machine} ({stage.value}) failed on attempt {attempt} of {DEVICE_RETRIES + 1}: "
-            f"{reason}; {cards_left} card(s) not done yet; retrying",
-            machine=machine,
-            stage=stage.value,
-        )
-        self.machine = machine
-        self.stage = stage
-        self.reason = reason
-        self.cards_left = cards_left
-
-
-class MachineGaveUp(FlowsError):
-    """A machine kept failing through every retry of its task."""
-
-    def __init__(self, machine: str, stage: Stage, reason: str, cards_left: int) -> None:
-        super().__init__(
-            f"{machine} ({stage.value}) kept failing after {DEVICE_RETRIES} retries: {reason}; "
-            f"{cards_left} card(s) left at {stage.value} for a later run",
-            machine=machine,
-            stage=stage.value,
-        )
-        self.machine = machine
-        self.stage = stage
-        self.reason = reason
-
-
-def limit_name(centre: str, machine: str) -> str:
-    """The global concurrency limit of one physical machine."""
-    return f"machine-{centre}-{machine}".lower()
-
-
-def ensure_machine_limits(names: list[str]) -> None:
-    """Create the one-slot limit of each machine that has none yet (several workers may
-    race to create it: the loser finds it made)."""
-    with get_client(sync_client=True) as client:
-        for name in names:
-            try:
-                client.read_global_concurrency_limit_by_name(name)
-            except ObjectNotFound:
-                with suppress(ObjectAlreadyExists):
-                    client.create_global_concurrency_limit(
-                        GlobalConcurrencyLimitCreate(name=name, limit=1)
-                    )
-
-
-@dataclass(frozen=True, slots=True)
-class Station:
-    """The controller a run drives, and the centre whose machines it drives."""
-
-    controller: LineController
-    centre: str
-
-
-@contextmanager
-def machine(station: Station, *names: str) -> Iterator[None]:
-    """Hold the machines' slots while driving them (``strict``: a missing limit is an
-    error, never a silent free-for-all)."""
-    names_ = [limit_name(station.centre, name) for name in names]
-    with concurrency(
-        names_,
-        occupy=1,
-        strict=True,
-        lease_duration=MACHINE_LEASE_SECONDS,
-        # A lease the server lost (seen under load: "410 Lease not found" on the first
-        # renewal) must not kill a run in the middle of a batch: that leaves cards mid-line
-        # for a later run. Prefect logs the failure and the run goes on: the slots are for
-        # the UI; the machines' database lease (line.leases) keeps other runs off them.
-        raise_on_lease_renewal_failure=False,
-    ):
-        yield
-
-
-class Batch(Generic[T]):
-    """Cards handed from task to task, and what the task that made them did (its summary,
-    for the flow to fold). A plain class, not a list or a dataclass: Prefect walks the
-    collections and dataclasses of task arguments and results (for futures), card by card
-    and field by field; this it hands on unopened."""
-
-    __slots__ = ("items", "number", "summary")
-
-    def __init__(self, items: list[T], summary: RunSummary, number: int = 0) -> None:
-        self.items = items
-        self.summary = summary
-        self.number = number  # the batch's number in its run (names its task runs)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-
-class PrintWork:
-    """A batch at the printer: what is left to print, and what the tries so far printed and
-    recorded, survive the task's retries."""
-
-    __slots__ = ("faces", "number", "pending", "summary")
-
-    def __init__(self, pending: list[CardData], number: int = 0) -> None:
-        self.pending = pending
-        self.faces: Faces = []
-        self.summary = RunSummary()
-        self.number = number
-
-    def take_summary(self) -> RunSummary:
-        """What the tries recorded, handed over once (a second take is empty)."""
-        taken, self.summary = self.summary, RunSummary()
-        return taken
-
-
-@task(name="resume-abandoned", cache_policy=NO_CACHE)
-def resume_abandoned(station: Station) -> RunSummary:
-    """Cards a crashed or stopped run left mid-line go on from their stage."""
-    return station.controller.resume()
-
-
-def _batch_task_name(stage: str, argument: str) -> Callable[[], str]:
-    """A task run's name from its batch: ``print batch 3: 50 cards``."""
-
-    def name() -> str:
-        from prefect.runtime import task_run
-
-        batch = task_run.parameters[argument]
-        cards = len(getattr(batch, "pending", None) or getattr(batch, "items", []))
-        return f"{stage} batch {batch.number}: {cards} card{'' if cards == 1 else 's'}"
-
-    return name
-
-
-def _start_task_name() -> str:
-    from prefect.runtime import task_run
-
-    parameters = task_run.parameters
-    return f"start batch {parameters['number']}: up to {parameters['size']} cards"
-
-
-@task(name="start-batch", cache_policy=NO_CACHE, task_run_name=_start_task_name)
-def start_batch(station: Station, size: int, number: int = 0) -> Batch[CardData]:
-    started = station.controller.start_batch(size)
-    return Batch(started.items, started.summary, number)
-
-
-@task(
-    name="print-batch",
-    cache_policy=NO_CACHE,
-    retries=DEVICE_RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    task_run_name=_batch_task_name("print", "work"),
-)
-def print_batch(station: Station, work: PrintWork) -> Batch[Face]:
-    from prefect.runtime import task_run
-
-    printer = station.controller.devices.printer.name
-    printed, done = station.controller.print_batch(work.pending)
-    work.summary.add(printed.summary)
-    work.faces.extend(printed.items)
-    work.pending = list(done.unprinted)
-    if work.pending:
-        last = done.faults[-1] if done.faults else None
-        reason = last.reason_code if last else "unknown"
-        attempt = max(1, int(task_run.run_count or 1))
-        if attempt <= DEVICE_RETRIES:  # the task's retry policy tries again: say so
-            raise MachineFaulted(printer, Stage.PRINT, reason, len(work.pending), attempt)
-        raise MachineGaveUp(printer, Stage.PRINT, reason, len(work.pending))
-    return Batch(work.faces, work.take_summary(), work.number)
-
-
-@task(
-    name="encode-batch",
-    cache_policy=NO_CACHE,
-    retries=DEVICE_RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    task_run_name=_batch_task_name("chip-encode", "faces"),
-)
-def encode_batch(station: Station, faces: Batch[Face]) -> Batch[Chip]:
-    # A defective chip spoils its card and is recorded; only a fault of the encoder itself
-    # (no card in the reader, the reader gone) comes out of here to be retried.
-    encoded = station.controller.encode_batch(faces.items)
-    return Batch(encoded.items, encoded.summary, faces.number)
-
-
-@task(
-    name="qc-batch",
-    cache_policy=NO_CACHE,
-    retries=DEVICE_RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    task_run_name=_batch_task_name("qc", "chips"),
-)
-def qc_batch(station: Station, chips: Batch[Chip]) -> RunSummary:
-    return station.controller.check_batch(chips.items)
+__all__ = [  # what other modules and tests import from here
+    "DEVICE_RETRIES", "MACHINE_LEASE_SECONDS", "RETRY_DELAYS", "Batch", "Chip", "Face", "Faces",
+    "MachineFaulted", "MachineGaveUp", "PrintWork", "Station", "build_line",
+    "ensure_machine_limits", "limit_name", "production",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,20 +216,10 @@ def production(
             with session_scope(engine) as session:
                 require_in_service(session=session, machines=devices, actor=actor, at=utc_now())
             ensure_machine_limits([limit_name(settings.centre, name) for name in devices])
-            controller = LineController(
-                engine=engine,
-                spec=spec,
-                devices=line.devices,
-                clock=utc_now,
-                actor=actor,
-                archive=line.archive,
-                stock=line.stock,
-                resume_after=timedelta(seconds=resume_after_seconds),
-                screen=line.screen,
-                device_retries=0,  # the tasks' retry policy retries device faults
+            station = Station(
+                _controller(line, centre, actor, resume_after_seconds), settings.centre
             )
             try:
-                station = Station(controller, settings.centre)
                 with machine(station, *devices):  # this run's machines, for the whole run
                     held.check()  # still ours after waiting for the slots
                     summary.add(resume_abandoned(station))
@@ -432,6 +231,32 @@ def production(
         raise
     finally:
         line.close()
+    _report(engine, summary, gave_up)
+    if gave_up is not None:
+        raise gave_up
+    return summary.as_dict()
+
+
+def _controller(
+    line: Line, centre: Centre, actor: str, resume_after_seconds: int
+) -> LineController:
+    """The controller a flow run drives: device faults are left to the tasks' retry policy."""
+    return LineController(
+        engine=centre.ready_engine(),
+        spec=centre.spec(),
+        devices=line.devices,
+        clock=utc_now,
+        actor=actor,
+        archive=line.archive,
+        stock=line.stock,
+        resume_after=timedelta(seconds=resume_after_seconds),
+        screen=line.screen,
+        device_retries=0,  # the tasks' retry policy retries device faults
+    )
+
+
+def _report(engine: Engine, summary: RunSummary, gave_up: MachineGaveUp | None) -> None:
+    """The run's artifacts: cards per state, and what the run did in words."""
     with session_scope(engine) as session:
         counts = status_counts(session=session)
     create_table_artifact(
@@ -450,6 +275,3 @@ def production(
         ),
         description="What the production run did",
     )
-    if gave_up is not None:
-        raise gave_up
-    return summary.as_dict()

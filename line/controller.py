@@ -54,7 +54,7 @@ from line.shopfloor import (
     stored_face,
 )
 from line.spec import LineSpec
-from line.summary import RunSummary
+from line.summary import RunSummary, log_batch
 from line.types import CardState, Clock, Outcome, Stage
 
 __all__ = [
@@ -73,21 +73,6 @@ __all__ = [
 ]
 
 log = get_logger(__name__)
-
-
-def _log_batch(stage: str, machine: str, cards: int, summary: RunSummary, left: int = 0) -> None:
-    """One line per batch and stage (``qc.batch: machine=qc-01, cards=50, good=49, ...``):
-    what a manager reads in a run's logs, in the Prefect UI and in cardline.jsonl."""
-    good = {"print": summary.printed, "chip-encode": summary.encoded, "qc": summary.passed}
-    log.info(
-        f"{stage}.batch",
-        machine=machine,
-        cards=cards,
-        good=good[stage],
-        spoiled=sum(summary.spoiled.values()),
-        held=summary.held,
-        **({"left_for_retry": left} if left else {}),
-    )
 
 
 T = TypeVar("T")
@@ -209,21 +194,21 @@ class LineController:
         done = self._print_round(cards)
         summary = RunSummary()
         recorded = Recorded(self._record_print(done, summary), summary), done
-        _log_batch("print", self.devices.printer.name, len(cards), summary, len(done.unprinted))
+        log_batch("print", self.devices.printer.name, len(cards), summary, len(done.unprinted))
         return recorded
 
     def encode_batch(self, faces: Sequence[PrintedCard]) -> Recorded[EncodedCard]:
         """Encode the printed cards of a batch and record it."""
         summary = RunSummary()
         encoded = Recorded(self._encode(faces, summary), summary)
-        _log_batch("chip-encode", self.devices.encoder.name, len(faces), summary)
+        log_batch("chip-encode", self.devices.encoder.name, len(faces), summary)
         return encoded
 
     def check_batch(self, chips: Sequence[EncodedCard]) -> RunSummary:
         """QC the encoded cards of a batch and record it (failures go to rework)."""
         summary = RunSummary()
         self._check(chips, summary)
-        _log_batch("qc", self.devices.qc.name, len(chips), summary)
+        log_batch("qc", self.devices.qc.name, len(chips), summary)
         return summary
 
     def resume(self) -> RunSummary:

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from line.logsetup import get_logger
+
+log = get_logger(__name__)
+
 _COUNTERS = ("batches", "started", "printed", "encoded", "passed", "held")
 _TALLIES = ("spoiled", "held_for", "device_faults", "supplies_missing")
 
@@ -98,3 +102,18 @@ class RunSummary:
             "supplies_missing": dict(self.supplies_missing),
             "stopped_for": self.stopped_for,
         }
+
+
+def log_batch(stage: str, machine: str, cards: int, summary: RunSummary, left: int = 0) -> None:
+    """One line per batch and stage (``qc.batch: machine=qc-01, cards=50, good=49, ...``):
+    what a manager reads in a run's logs, in the Prefect UI and in cardline.jsonl."""
+    good = {"print": summary.printed, "chip-encode": summary.encoded, "qc": summary.passed}
+    log.info(
+        f"{stage}.batch",
+        machine=machine,
+        cards=cards,
+        good=good[stage],
+        spoiled=sum(summary.spoiled.values()),
+        held=summary.held,
+        **({"left_for_retry": left} if left else {}),
+    )
