@@ -30,7 +30,7 @@ from line.kpi import status_counts
 from line.logsetup import get_logger
 from line.models import Application, Card, StageEvent
 from line.settings import Settings
-from line.spec import spec_in_use
+from line.spec import LineSpec, spec_in_use
 from line.synthetic import BAD_KINDS, people, spoil, write_csv, write_photos
 from line.types import ApplicationState, Clock, EventKind, Outcome, Stage
 from printers.keys import KeyPaths, init_keys
@@ -72,68 +72,29 @@ def run_demo(
     shortage monitor, a chip delivery (stock-receipt), production again, dispatch, and the
     daily report. ``prefect_at`` says where the flow runs can be seen."""
     from flows.daily import daily_report, dispatch_flow
-    from flows.intake_flow import intake
     from flows.production import production
-    from flows.stock_flows import shortage_monitor, stock_receipt
+    from flows.stock_flows import stock_receipt
 
     home = settings.ensure_home()
     engine = make_engine(settings.database_url)
     before, after = upgrade(engine)
     where = engine.url.render_as_string(hide_password=True)
     echo(f"database  {where} (schema {before or 'empty'} -> {after})")
-
-    path, bad = make_demo_file(home / "demo", count=count, seed=seed, today=today)
-    echo(f"made      {path} ({count} applications, {bad} deliberately bad or repeated rows)")
-    log.info("demo.intake", file=path.name, seed=seed)
-    echo(f"prefect   flows run in {prefect_at}")
-    summary = intake(path=str(path))
-    echo(
-        f"intake    flow 'intake': {summary['rows']} rows: {summary['accepted']} accepted, "
-        f"{summary['rejected']} rejected, {summary['duplicates']} duplicates"
-        + ("  (already imported: intake is idempotent)" if summary["accepted"] == 0 else "")
-    )
-    keys = KeyPaths.from_settings(settings)
-    if not keys.ds_cert.exists():
-        init_keys(keys, now=clock())
-        echo(
-            f"keys      TEST CSCA and Document Signer made in {settings.keys_path} "
-            f"(DS key in token '{keys.token.label}', CSCA key offline in {keys.csca_key.parent})"
-        )
+    summary = _intake(home, count=count, seed=seed, today=today, echo=echo, at=prefect_at)
+    _keys(settings, clock, echo)
     spec = spec_in_use(settings.line_spec)
     first_delivery = not _has_chip_stock(engine) and settings.chip_stock == "ledger"
     if first_delivery:
         # Chips ran short in 2021: the first delivery covers three quarters of the backlog.
         _deliver(stock_receipt, "VN-DEMO-A", 3 * count // 4, "04C10000000001", echo)
-        with session_scope(engine) as session:
-            register_consumables(session=session, consumables=spec.consumables)
-            for code, supply in spec.consumables.items():
-                rolls = -(-2 * count // supply.cards_per_unit)  # enough for every card twice
-                receive(
-                    session=session, item_code=code, lot_number=f"{code.upper()}-DEMO",
-                    supplier="Printer supplies (demo)", quantity=rolls, at=clock(),
-                    actor="demo-storekeeper",
-                )  # fmt: skip
-                echo(f"stock     {rolls} {supply.unit}(s) of {supply.name} delivered")
+        _supplies(engine, spec, count, clock, echo)
     run = production(batch_size=50)
     _echo_run(run, echo)
     if run["waiting_for_chips"]:
-        groups = ", ".join(spec.allocation.priority_groups) or "-"
-        echo(
-            f"shortage  {run['waiting_for_chips']} approved applications wait for a chip; "
-            f"allocation policy '{spec.allocation.policy}' (first: {groups})"
-        )
-        with session_scope(engine) as session:
-            served = _served_by_group(session)
-        echo("          got a card so far: " + "; ".join(served))
-        chip = next(item for item in shortage_monitor() if item["item"] == "chip")
-        echo(
-            f"monitor   flow 'shortage-monitor': chip {chip['state']}: {chip['reason']} "
-            f"(event cardline.stock.{'out' if chip['state'] != 'low' else 'low'})"
-        )
+        _shortage(engine, spec, run, echo)
     if first_delivery:
         _deliver(stock_receipt, "VN-DEMO-B", count // 2, "04C10000100001", echo)
-        run = production(batch_size=50)
-        _echo_run(run, echo, resumed=True)
+        _echo_run(production(batch_size=50), echo, resumed=True)
     batches = dispatch_flow(max_cards=500)
     if batches:
         echo(
@@ -143,6 +104,84 @@ def run_demo(
         )
     report = daily_report(target=count, days=7, campaign="demo")
     echo(f"report    flow 'daily-report': {report['report']}")
+    _results(settings, engine, echo)
+    echo(f"rejects   {summary['reject_report']}")
+    echo(f"logs      {settings.log_file}")
+    echo(
+        "look      the Prefect UI: flow runs intake, production, shortage-monitor, "
+        "stock-receipt, dispatch, daily-report, with their artifacts (cards-per-state, "
+        "production-run, <centre>-stock, <centre>-dispatch, <centre>-applications-per-state, "
+        "<centre>-demo-daily-summary, <centre>-demo-progress)"
+    )
+    echo("next      cardline status | cardline card show <12-digit ID> | cardline machine list")
+
+
+def _intake(
+    home: Path, *, count: int, seed: int, today: date, echo: Echo, at: str
+) -> dict[str, Any]:
+    """The demo's file made and imported by the intake flow."""
+    from flows.intake_flow import intake
+
+    path, bad = make_demo_file(home / "demo", count=count, seed=seed, today=today)
+    echo(f"made      {path} ({count} applications, {bad} deliberately bad or repeated rows)")
+    log.info("demo.intake", file=path.name, seed=seed)
+    echo(f"prefect   flows run in {at}")
+    summary: dict[str, Any] = intake(path=str(path))
+    echo(
+        f"intake    flow 'intake': {summary['rows']} rows: {summary['accepted']} accepted, "
+        f"{summary['rejected']} rejected, {summary['duplicates']} duplicates"
+        + ("  (already imported: intake is idempotent)" if summary["accepted"] == 0 else "")
+    )
+    return summary
+
+
+def _keys(settings: Settings, clock: Clock, echo: Echo) -> None:
+    """TEST keys, the first time: a CSCA offline and a Document Signer in the token."""
+    keys = KeyPaths.from_settings(settings)
+    if keys.ds_cert.exists():
+        return
+    init_keys(keys, now=clock())
+    echo(
+        f"keys      TEST CSCA and Document Signer made in {settings.keys_path} "
+        f"(DS key in token '{keys.token.label}', CSCA key offline in {keys.csca_key.parent})"
+    )
+
+
+def _supplies(engine: Engine, spec: LineSpec, count: int, clock: Clock, echo: Echo) -> None:
+    """Ribbon and film for every card twice, delivered by the storekeeper."""
+    with session_scope(engine) as session:
+        register_consumables(session=session, consumables=spec.consumables)
+        for code, supply in spec.consumables.items():
+            rolls = -(-2 * count // supply.cards_per_unit)
+            receive(
+                session=session, item_code=code, lot_number=f"{code.upper()}-DEMO",
+                supplier="Printer supplies (demo)", quantity=rolls, at=clock(),
+                actor="demo-storekeeper",
+            )  # fmt: skip
+            echo(f"stock     {rolls} {supply.unit}(s) of {supply.name} delivered")
+
+
+def _shortage(engine: Engine, spec: LineSpec, run: dict[str, Any], echo: Echo) -> None:
+    """Who waits for chips, who got them first, and what the shortage monitor says."""
+    from flows.stock_flows import shortage_monitor
+
+    groups = ", ".join(spec.allocation.priority_groups) or "-"
+    echo(
+        f"shortage  {run['waiting_for_chips']} approved applications wait for a chip; "
+        f"allocation policy '{spec.allocation.policy}' (first: {groups})"
+    )
+    with session_scope(engine) as session:
+        served = _served_by_group(session)
+    echo("          got a card so far: " + "; ".join(served))
+    chip = next(item for item in shortage_monitor() if item["item"] == "chip")
+    echo(
+        f"monitor   flow 'shortage-monitor': chip {chip['state']}: {chip['reason']} "
+        f"(event cardline.stock.{'out' if chip['state'] != 'low' else 'low'})"
+    )
+
+
+def _results(settings: Settings, engine: Engine, echo: Echo) -> None:
+    """What the line made: the print-ready PDFs, one card exported, the counts."""
     with session_scope(engine) as session:
         counts = status_counts(session=session)
         example = session.exec(
@@ -162,22 +201,7 @@ def run_demo(
             f"printed   {len(pdfs)} print-ready PDFs in {settings.spool_dir}, e.g. {pdfs[-1].name}"
         )
     if example is not None:
-        card, application = example
-        face = PrintedFace(
-            card.serial, Path(card.print_pdf or ""), card.front_page or 0, card.back_page or 0
-        )
-        out = home / "demo" / f"export-{card.serial}"
-        files = CardArchive(settings.cards_dir).export(card.serial, face, out)
-        echo(
-            f"card      {card.serial}: chip {card.chip_uid}, QC {QC_PASSED}; "
-            f"exported {len(files)} files to {out}"
-        )
-        echo(f"          ({', '.join(path.name for path in files)})")
-        echo(
-            f"          its chip opens with BAC from the MRZ printed on the card: "
-            f"cardline chip serve --card {card.serial}"
-        )
-        echo(f"          cardline card show {application.id}")
+        _export(settings, *example, echo)
     echo(
         "status    applications: "
         + ", ".join(f"{k} {v}" for k, v in counts.applications.items() if v)
@@ -186,15 +210,24 @@ def run_demo(
         "          cards: "
         + (", ".join(f"{k} {v}" for k, v in counts.cards.items() if v) or "none yet")
     )
-    echo(f"rejects   {summary['reject_report']}")
-    echo(f"logs      {settings.log_file}")
-    echo(
-        "look      the Prefect UI: flow runs intake, production, shortage-monitor, "
-        "stock-receipt, dispatch, daily-report, with their artifacts (cards-per-state, "
-        "production-run, stock, <centre>-applications-per-state, <centre>-demo-daily-summary, "
-        "<centre>-demo-progress)"
+
+
+def _export(settings: Settings, card: Card, application: Application, echo: Echo) -> None:
+    face = PrintedFace(
+        card.serial, Path(card.print_pdf or ""), card.front_page or 0, card.back_page or 0
     )
-    echo("next      cardline status | cardline card show <12-digit ID> | cardline machine list")
+    out = settings.home_dir / "demo" / f"export-{card.serial}"
+    files = CardArchive(settings.cards_dir).export(card.serial, face, out)
+    echo(
+        f"card      {card.serial}: chip {card.chip_uid}, QC {QC_PASSED}; "
+        f"exported {len(files)} files to {out}"
+    )
+    echo(f"          ({', '.join(path.name for path in files)})")
+    echo(
+        f"          its chip opens with BAC from the MRZ printed on the card: "
+        f"cardline chip serve --card {card.serial}"
+    )
+    echo(f"          cardline card show {application.id}")
 
 
 def _has_chip_stock(engine: Engine) -> bool:
