@@ -38,6 +38,7 @@ from line.spec import LineSpec
 from line.types import Clock, Stage
 
 if TYPE_CHECKING:
+    from printers.chip.bodies import CardBodies, Connect
     from printers.chip.vchip import VirtualChip
 
 FIRST_VIRTUAL_UID = 0x04_C1_00_00_00_00_01  # 7-byte UIDs; 0x04 is NXP's manufacturer byte
@@ -153,10 +154,10 @@ def die_with_parent() -> None:
 
 
 def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clock) -> Line:
-    from printers.chip.bodies import CardBodies, Connect, PcscReader
+    """The line's devices as the settings ask: keys and signer, card bodies with their chips
+    (from the stock ledger or a virtual lot), the transport, the helper processes, and the
+    printer, encoder and QC station; ``close`` stops what it started."""
     from printers.chip.encoder import LdsEncoder
-    from printers.chip.vchip import VirtualChipLot
-    from printers.chip.vimage import ChipImages
     from printers.keys import KeyPaths, load_csca, load_ds_certificate, load_signer
     from printers.pki import check_key_usage_period
     from printers.qc import Inspector
@@ -170,63 +171,11 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
     # One clear line, before any card is taken, when the DS key may no longer sign.
     check_key_usage_period(load_ds_certificate(keys), at=clock())
     signer = load_signer(keys)
-    csca = load_csca(keys.csca_cert)
     first_uid = next_chip_uid(engine)
-    # Virtual chips keep an image of their memory once personalised: the same chip for a
-    # later run (after a crash) and for outside readers (cardline chip serve --card).
-    images = ChipImages(settings.chips_dir)
     seed = f"{settings.seed}:{first_uid:X}"  # reproducible, yet new faults for every run
-    stock: ChipStock | None = None
-    if settings.chip_stock == "ledger":
-        # The chip of each card body is the one the stock ledger gave it at print start.
-        stock = LedgerChipStock(actor=f"line@{settings.centre}")
-        with session_scope(engine) as session:
-            register_consumables(
-                session=session,
-                consumables=spec.consumables,
-            )
-        bodies = CardBodies(
-            supply=StockedChips(engine, spec, random.Random(f"{seed}:chips")), images=images
-        )
-    elif settings.chip_stock == "none":
-        lot = VirtualChipLot(
-            f"VLOT-{first_uid:014X}",
-            first_uid,
-            VIRTUAL_LOT_SIZE,
-            spec.stage(Stage.ENCODE).failure_rate,
-            random.Random(f"{seed}:chips"),
-        )
-        bodies = CardBodies(lot, images=images)
-    else:
-        raise WiringError(f"CARDLINE_CHIP_STOCK={settings.chip_stock!r}: expected ledger or none")
-    connect: Connect
-    reader_close: Callable[[], None] = lambda: None  # noqa: E731
-    if settings.chip_transport == "inprocess":
-        connect = bodies.in_process
-    elif settings.chip_transport == "pcsc":
-        reader = PcscReader(bodies)
-        connect = reader.connect
-        reader_close = reader.close
-    else:
-        raise WiringError(
-            f"CARDLINE_CHIP_TRANSPORT={settings.chip_transport!r}: expected inprocess or pcsc"
-        )
-    render_in: ProcessPoolExecutor | None = None
-    verify_in: ProcessPoolExecutor | None = None
-    if settings.render_processes:
-        # spawn, not fork: this process may run threads (the vpcd emulator).
-        render_in = ProcessPoolExecutor(
-            max_workers=settings.render_processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=die_with_parent,
-        )
-        # QC's checks that need no chip (passive authentication, the face) in a process of
-        # their own: beside the chip read here, never queued behind a batch's rendering.
-        verify_in = ProcessPoolExecutor(
-            max_workers=1,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=die_with_parent,
-        )
+    bodies, stock = _bodies(settings, spec, engine, first_uid, seed)
+    connect, reader_close = _transport(settings, bodies)
+    render_in, verify_in = _helpers(settings)
     archive = CardArchive(settings.cards_dir)
 
     def close_all() -> None:
@@ -251,10 +200,75 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
         qc=Inspector(
             name=f"qc-{settings.station}",
             connect=connect,
-            csca=csca,
+            csca=load_csca(keys.csca_cert),
             rng=random.Random(f"{seed}:qc"),
             qr_sample_rate=settings.qr_sample_rate,
             verify_in=verify_in,
         ),
     )
     return Line(devices=devices, archive=archive, close=close_all, stock=stock)
+
+
+def _bodies(
+    settings: Settings, spec: LineSpec, engine: Engine, first_uid: int, seed: str
+) -> tuple[CardBodies, ChipStock | None]:
+    """The card bodies and where their chips come from: the stock ledger (each card body's
+    chip is the one the ledger gave it at print start) or a virtual lot."""
+    from printers.chip.bodies import CardBodies
+    from printers.chip.vchip import VirtualChipLot
+    from printers.chip.vimage import ChipImages
+
+    # Virtual chips keep an image of their memory once personalised: the same chip for a
+    # later run (after a crash) and for outside readers (cardline chip serve --card).
+    images = ChipImages(settings.chips_dir)
+    if settings.chip_stock == "ledger":
+        with session_scope(engine) as session:
+            register_consumables(session=session, consumables=spec.consumables)
+        supply = StockedChips(engine, spec, random.Random(f"{seed}:chips"))
+        return CardBodies(supply=supply, images=images), LedgerChipStock(
+            actor=f"line@{settings.centre}"
+        )
+    if settings.chip_stock == "none":
+        lot = VirtualChipLot(
+            f"VLOT-{first_uid:014X}",
+            first_uid,
+            VIRTUAL_LOT_SIZE,
+            spec.stage(Stage.ENCODE).failure_rate,
+            random.Random(f"{seed}:chips"),
+        )
+        return CardBodies(lot, images=images), None
+    raise WiringError(f"CARDLINE_CHIP_STOCK={settings.chip_stock!r}: expected ledger or none")
+
+
+def _transport(settings: Settings, bodies: CardBodies) -> tuple[Connect, Callable[[], None]]:
+    """How the encoder and QC reach a card: in process, or through PC/SC (pcscd, vpcd)."""
+    from printers.chip.bodies import PcscReader
+
+    if settings.chip_transport == "inprocess":
+        return bodies.in_process, lambda: None
+    if settings.chip_transport == "pcsc":
+        reader = PcscReader(bodies)
+        return reader.connect, reader.close
+    raise WiringError(
+        f"CARDLINE_CHIP_TRANSPORT={settings.chip_transport!r}: expected inprocess or pcsc"
+    )
+
+
+def _helpers(
+    settings: Settings,
+) -> tuple[ProcessPoolExecutor | None, ProcessPoolExecutor | None]:
+    """The rendering processes, and QC's verification helper (passive authentication and
+    the face in a process of its own, beside the chip read here, never queued behind a
+    batch's rendering); none with CARDLINE_RENDER_PROCESSES=0."""
+    if not settings.render_processes:
+        return None, None
+    # spawn, not fork: this process may run threads (the vpcd emulator).
+    render_in = ProcessPoolExecutor(
+        max_workers=settings.render_processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=die_with_parent,
+    )
+    verify_in = ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent
+    )
+    return render_in, verify_in
