@@ -20,7 +20,9 @@ def artifact_key(*parts: str) -> str:
 
 
 def stock_rows(items: Iterable[ItemCover]) -> list[dict[str, str]]:
-    """The stock table: one row per item, in the words and units a storekeeper uses."""
+    """The stock table: one row per item, in the words and units a storekeeper uses (no
+    cell is a lone "-": the UI renders it as a list bullet). Why each item is in its state
+    goes in ``stock_reasons`` (the UI's table cuts long cells instead of wrapping them)."""
     rows = []
     for item in items:
         unit = "chips" if item.item == "chip" else "cards"
@@ -31,14 +33,21 @@ def stock_rows(items: Iterable[ItemCover]) -> list[dict[str, str]]:
                 "State": STATE_WORDS.get(item.state, item.state),
                 "Can still make": f"{left:,} {unit}",
                 "Use per day": f"{item.rate_per_day:,.0f} {unit}",
-                "Days of cover": "-"
+                "Days of cover": "no recent use"
                 if item.days_of_cover is None
                 else f"{item.days_of_cover:,.1f}",
-                "Stock-out (projected)": "-"
+                "Stock-out (projected)": "none in sight"
                 if item.projected_stockout is None
                 else f"{item.projected_stockout:%Y-%m-%d}",
                 "On order": f"{item.expected:,}",
-                "Why": item.reason,
             }
         )
     return rows
+
+
+def stock_reasons(centre: str, items: Iterable[ItemCover]) -> str:
+    """The stock table's description: why each item is in its state, whole."""
+    lines = [f"Stock at centre {centre}: what each item can still make, days of cover and "
+             "the projected stock-out date.", ""]  # fmt: skip
+    lines += [f"- **{item.item}** ({item.state}): {item.reason}" for item in items]
+    return "\n".join(lines)

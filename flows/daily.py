@@ -28,6 +28,7 @@ from flows.report import DailyReport, days_of_cover, gather, render_report, stoc
 from line.db import session_scope
 from line.settings import Settings
 from line.spec import spec_in_use
+from line.stations import load_register, station_label
 from line.types import utc_now
 
 
@@ -155,6 +156,7 @@ def dispatch_flow(max_cards: int = 500) -> list[dict[str, Any]]:
     settings, engine = _setup()
     spec = spec_in_use(settings.line_spec)
     plan = plan_dispatch(engine=engine, max_cards=max_cards, zone=ZoneInfo(spec.calendar.timezone))
+    register = load_register(settings.home_dir)
     batches = [
         dispatch_station(engine, settings, destination, serials)
         for destination, serials in plan.batches
@@ -164,12 +166,13 @@ def dispatch_flow(max_cards: int = 500) -> list[dict[str, Any]]:
         table=[
             {
                 "Police station": b["destination"],
+                "Name": station_label(register, b["destination"]),
                 "Cards": f"{b['cards']:,}",
                 "Batch (manifest QR)": b["code"],
             }
             for b in batches
         ]  # fmt: skip
-        or [{"Police station": "-", "Cards": "0", "Batch (manifest QR)": "no cards to send"}],
+        or [{"Police station": "none", "Cards": "0", "Batch (manifest QR)": "no cards to send"}],
         description=dispatch_markdown(settings.centre, batches, plan.held),
     )
     return batches

@@ -20,7 +20,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 
-from flows.artifacts import artifact_key, stock_rows
+from flows.artifacts import artifact_key, stock_reasons, stock_rows
 from flows.centre import flow_entry, open_centre
 from flows.names import run_name
 from inventory.cover import ItemCover, cover
@@ -68,8 +68,7 @@ def shortage_monitor() -> list[dict[str, Any]]:
     create_table_artifact(
         key=artifact_key(settings.centre, "stock"),
         table=stock_rows(items),
-        description=f"Stock at centre {settings.centre}: what each item can still make, "
-        "days of cover and the projected stock-out date",
+        description=stock_reasons(settings.centre, items),
     )
     return [item.as_dict() for item in items]
 

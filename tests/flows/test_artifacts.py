@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flows.artifacts import stock_rows
+from flows.artifacts import stock_reasons, stock_rows
 from inventory.cover import ItemCover
 
 
@@ -29,9 +29,12 @@ def test_the_stock_table_speaks_a_storekeepers_words() -> None:
         "Days of cover": "0.2",
         "Stock-out (projected)": "2026-12-03",
         "On order": "50,000",
-        "Why": "1,000 available, below the reorder point",
     }
-    assert rows[1]["Can still make"] == "120 cards" and rows[1]["Days of cover"] == "-"
+    assert rows[1]["Can still make"] == "120 cards" and rows[1]["Days of cover"] == "no recent use"
+    assert "-" not in [value for row in rows for value in row.values()], "a lone - is a bullet"
+    reasons = stock_reasons("HN1", [chip, ribbon])
+    assert "- **chip** (low): 1,000 available, below the reorder point" in reasons
+    assert "- **ribbon** (ok): 1 roll in use (120 cards left on it)" in reasons
     for row in rows:
         assert all("_" not in header for header in row)
         assert all(isinstance(value, str) and "{" not in value for value in row.values())
