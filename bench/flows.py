@@ -1,7 +1,7 @@
 """Benchmark of Prefect's cost: cards per second through the production flow, against the
 same cards run by calling the domain functions directly (the line controller's run).
 
-    .venv/bin/python bench/flows.py                 # 2,000 cards, 3 rounds of each
+    .venv/bin/python bench/flows.py                 # 2,000 cards, 3 rounds, both printers
     .venv/bin/python bench/flows.py --cards 500 --rounds 1
 
 One home is prepared (not timed): synthetic applications imported into SQLite, test keys,
@@ -118,6 +118,10 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument(
+        "--printers", default="virtual,spool",
+        help="printers to measure with, in one run (virtual: faults and jams; spool: none)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     shutil.rmtree(OUT, ignore_errors=True)
@@ -136,30 +140,49 @@ def main() -> None:
     cold = time.perf_counter() - started
     print(f"warm-up flow (ephemeral server cold start included): {cold:.1f} s", flush=True)
 
-    times: dict[str, list[float]] = {"direct": [], "flow": []}
-    for round_ in range(args.rounds):
-        for kind in ("direct", "flow"):
-            seconds, passed = one_run(
-                template, OUT / f"{kind}-{round_}", flow=kind == "flow", batch_size=args.batch_size
-            )
-            times[kind].append(seconds)
-            print(
-                f"round {round_ + 1} {kind:<6} {seconds:6.2f} s  {passed / seconds:6.1f} cards/s "
-                f"({passed} passed QC)",
-                flush=True,
-            )
-    direct = statistics.median(times["direct"])
-    flow = statistics.median(times["flow"])
+    rows = [measure(template, printer, args) for printer in args.printers.split(",")]
     print()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
     print(f"cards: {args.cards}, batch size {args.batch_size}, rounds {args.rounds}")
-    print("| run | median s | cards/s |")
-    print("|---|---|---|")
-    print(f"| direct (controller) | {direct:.2f} | {args.cards / direct:.1f} |")
-    print(f"| production flow | {flow:.2f} | {args.cards / flow:.1f} |")
-    print(f"Prefect adds {100 * (flow - direct) / direct:+.1f} % (target: at most +15 %)")
+    print(
+        "| printer | direct, s (cards/s) | flow, s (cards/s) | Prefect adds (median) | per round |"
+    )
+    print("|---|---:|---:|---:|---|")
+    for printer, times in rows:
+        direct = statistics.median(times["direct"])
+        flow = statistics.median(times["flow"])
+        per_round = ", ".join(
+            f"{100 * (f - d) / d:+.1f} %"
+            for d, f in zip(times["direct"], times["flow"], strict=True)
+        )
+        print(
+            f"| `{printer}` | {direct:.2f} ({args.cards / direct:.1f}) | {flow:.2f} "
+            f"({args.cards / flow:.1f}) | {100 * (flow - direct) / direct:+.1f} % | {per_round} |"
+        )
+    print("target: at most +15 %")
+
+
+def measure(
+    template: Path, printer: str, args: argparse.Namespace
+) -> tuple[str, dict[str, list[float]]]:
+    """Rounds of the direct run and the flow, alternating, with ``printer``."""
+    os.environ["CARDLINE_PRINTER"] = printer
+    times: dict[str, list[float]] = {"direct": [], "flow": []}
+    for round_ in range(args.rounds):
+        for kind in ("direct", "flow"):
+            seconds, passed = one_run(
+                template, OUT / f"{printer}-{kind}-{round_}", flow=kind == "flow",
+                batch_size=args.batch_size,
+            )  # fmt: skip
+            times[kind].append(seconds)
+            print(
+                f"{printer:<8} round {round_ + 1} {kind:<6} {seconds:6.2f} s  "
+                f"{passed / seconds:6.1f} cards/s ({passed} passed QC)",
+                flush=True,
+            )
+    return printer, times
 
 
 if __name__ == "__main__":
