@@ -143,7 +143,7 @@ def test_a_forwarded_line_is_a_masked_sentence_and_prefects_own_are_not_sent_bac
             "intake.row", id_number="079070993908", full_name="Nguyễn Văn A", row=3
         )
         get_logger("line.intake").debug("intake.detail", row=4)
-        logging.getLogger("prefect.flow_runs").info("Finished in state Completed()")
+        logging.getLogger("prefect.tests-own").info("Finished in state Completed()")
         logging.getLogger("printers.chip").warning("plain %s record", "stdlib 001099012345")
     finally:
         root.removeHandler(forwarder)
