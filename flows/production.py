@@ -61,11 +61,11 @@ from flows.batch_tasks import (
     resume_abandoned,
     start_batch,
 )
-from flows.centre import Centre, flow_entry, open_centre
+from flows.centre import flow_entry, open_centre
 from flows.names import run_name
 from flows.slots import MACHINE_LEASE_SECONDS, Station, ensure_machine_limits, limit_name, machine
 from flows.wiring import Line, build_line
-from line.controller import LineController, RunSummary
+from line.controller import RunSummary
 from line.db import session_scope
 from line.errors import CardlineError, DeviceError
 from line.kpi import status_counts
@@ -216,9 +216,12 @@ def production(
             with session_scope(engine) as session:
                 require_in_service(session=session, machines=devices, actor=actor, at=utc_now())
             ensure_machine_limits([limit_name(settings.centre, name) for name in devices])
-            station = Station(
-                _controller(line, centre, actor, resume_after_seconds), settings.centre
-            )
+            controller = line.controller(
+                engine=engine, spec=spec, actor=actor,
+                resume_after=timedelta(seconds=resume_after_seconds),
+                device_retries=0,  # the tasks' retry policy retries device faults
+            )  # fmt: skip
+            station = Station(controller, settings.centre)
             try:
                 with machine(station, *devices):  # this run's machines, for the whole run
                     held.check()  # still ours after waiting for the slots
@@ -235,24 +238,6 @@ def production(
     if gave_up is not None:
         raise gave_up
     return summary.as_dict()
-
-
-def _controller(
-    line: Line, centre: Centre, actor: str, resume_after_seconds: int
-) -> LineController:
-    """The controller a flow run drives: device faults are left to the tasks' retry policy."""
-    return LineController(
-        engine=centre.ready_engine(),
-        spec=centre.spec(),
-        devices=line.devices,
-        clock=utc_now,
-        actor=actor,
-        archive=line.archive,
-        stock=line.stock,
-        resume_after=timedelta(seconds=resume_after_seconds),
-        screen=line.screen,
-        device_retries=0,  # the tasks' retry policy retries device faults
-    )
 
 
 def _report(engine: Engine, summary: RunSummary, gave_up: MachineGaveUp | None) -> None:

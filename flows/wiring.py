@@ -21,6 +21,7 @@ import random
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -29,13 +30,13 @@ from sqlalchemy.engine import Engine
 from flows.archive import CardArchive
 from flows.errors import FlowsError
 from inventory.ledger import LedgerChipStock, register_consumables
-from line.controller import Devices, Screen, photo_problem
+from line.controller import DEVICE_RETRIES, Devices, LineController, Screen, photo_problem
 from line.db import session_scope
 from line.devices import CardPrinter, ChipStock
 from line.models import Card
 from line.settings import Settings
 from line.spec import LineSpec
-from line.types import Clock, Stage
+from line.types import Clock, Stage, utc_now
 
 if TYPE_CHECKING:
     from printers.chip.bodies import CardBodies, Connect
@@ -57,6 +58,23 @@ class Line:
     close: Callable[[], None]
     stock: ChipStock | None = None  # None: chips are not tracked (a virtual lot feeds the line)
     screen: Screen | None = photo_problem  # what is checked before a card body is taken
+
+    def controller(
+        self,
+        *,
+        engine: Engine,
+        spec: LineSpec,
+        actor: str,
+        resume_after: timedelta,
+        device_retries: int = DEVICE_RETRIES,
+    ) -> LineController:
+        """The controller that drives these devices (the direct run retries device faults
+        itself; the flow passes 0 and leaves them to its tasks' retry policy)."""
+        return LineController(
+            engine=engine, spec=spec, devices=self.devices, clock=utc_now, actor=actor,
+            archive=self.archive, stock=self.stock, resume_after=resume_after,
+            screen=self.screen, device_retries=device_retries,
+        )  # fmt: skip
 
 
 class StockedChips:

@@ -74,6 +74,8 @@ __all__ = [
 
 log = get_logger(__name__)
 
+DEVICE_RETRIES = 3  # a device fault is tried again this often before the cards wait
+
 
 T = TypeVar("T")
 
@@ -98,7 +100,7 @@ class LineController:
         clock: Clock,
         actor: str,
         archive: Archive | None = None,
-        device_retries: int = 3,
+        device_retries: int = DEVICE_RETRIES,
         stock: ChipStock | None = None,
         resume_after: timedelta = timedelta(minutes=5),
         screen: Screen | None = None,

@@ -17,6 +17,7 @@ from line import reasons
 from line.errors import IllegalTransition, NotFound
 from line.events import append_event, locked_application
 from line.logsetup import get_logger
+from line.models import Application
 from line.reasons import Kind
 from line.states import check_application_transition
 from line.types import ApplicationState, EventKind, Outcome, Stage
@@ -73,18 +74,7 @@ def _manager_decision(
     application.state = target
     application.updated_at = at
     session.add(application)
-    append_event(
-        session,
-        application,
-        None,
-        stage=Stage.MANAGER,
-        kind=EventKind.DECISION,
-        outcome=Outcome.OK,
-        actor=actor,
-        machine=None,
-        reason_code=reason_code,
-        started_at=at,
-    )
+    _record_decision(session, application, actor=actor, reason_code=reason_code, at=at)
     session.flush()
     log.info(
         "application.decided",
@@ -115,6 +105,15 @@ def accept_photo(*, session: Session, application_id: int, actor: str, at: datet
     application.photo_sha256 = hashlib.sha256(raw).hexdigest()
     application.updated_at = at
     session.add(application)
+    _record_decision(session, application, actor=actor, reason_code="manager.photo_accepted", at=at)
+    session.flush()
+    return application.photo_sha256
+
+
+def _record_decision(
+    session: Session, application: Application, *, actor: str, reason_code: str, at: datetime
+) -> None:
+    """The stage event of a manager's decision on ``application`` (no card, no machine)."""
     append_event(
         session,
         application,
@@ -124,8 +123,6 @@ def accept_photo(*, session: Session, application_id: int, actor: str, at: datet
         outcome=Outcome.OK,
         actor=actor,
         machine=None,
-        reason_code="manager.photo_accepted",
+        reason_code=reason_code,
         started_at=at,
     )
-    session.flush()
-    return application.photo_sha256

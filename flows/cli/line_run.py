@@ -144,7 +144,6 @@ def _station_free(c: Centre) -> None:
 def _run_directly(
     c: Centre, batch_size: int, limit: int | None, resume_after: int, wait: float = 0
 ) -> Any:
-    from line.controller import LineController
     from line.db import session_scope
     from line.leases import hold, worker_identity
     from line.machines import require_in_service
@@ -163,16 +162,8 @@ def _run_directly(
         ) as held:  # fmt: skip
             with session_scope(engine) as session:
                 require_in_service(session=session, machines=machines, actor=actor, at=utc_now())
-            controller = LineController(
-                engine=engine,
-                spec=spec,
-                devices=line.devices,
-                clock=utc_now,
-                actor=actor,
-                archive=line.archive,
-                stock=line.stock,
-                resume_after=timedelta(seconds=resume_after),
-                screen=line.screen,
+            controller = line.controller(
+                engine=engine, spec=spec, actor=actor, resume_after=timedelta(seconds=resume_after)
             )
             summary = controller.run(batch_size=batch_size, limit=limit, before_batch=held.check)
             return summary.as_dict()

@@ -11,17 +11,11 @@ import sys
 import inventory
 from inventory.errors import InventoryError, StockError
 from line.errors import CardlineError
+from tests.imports import error_classes
 
 
 def test_every_inventory_error_derives_from_its_one_base() -> None:
-    classes = []
-    for info in pkgutil.walk_packages(inventory.__path__, prefix="inventory."):
-        module = importlib.import_module(info.name)
-        classes += [
-            cls
-            for _, cls in inspect.getmembers(module, inspect.isclass)
-            if issubclass(cls, BaseException) and cls.__module__ == info.name
-        ]
+    classes = list(error_classes(inventory).values())
     assert StockError in classes
     assert issubclass(InventoryError, CardlineError)
     assert [cls for cls in classes if not issubclass(cls, InventoryError)] == []

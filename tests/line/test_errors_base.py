@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import importlib
-import inspect
-import pkgutil
 from pathlib import Path
 
 import pytest
@@ -13,19 +10,13 @@ import pytest
 import line
 from line.errors import CardlineError
 from line.yamlfile import YamlRefused, read_yaml
+from tests.imports import error_classes
 
 
 def test_every_exception_class_of_line_derives_from_cardline_error() -> None:
-    strays = []
-    for info in pkgutil.walk_packages(line.__path__, prefix="line."):
-        module = importlib.import_module(info.name)
-        strays += [
-            f"{info.name}.{name}"
-            for name, cls in inspect.getmembers(module, inspect.isclass)
-            if issubclass(cls, BaseException)
-            and cls.__module__ == info.name
-            and not issubclass(cls, CardlineError)
-        ]
+    strays = [
+        name for name, cls in error_classes(line).items() if not issubclass(cls, CardlineError)
+    ]
     assert strays == []
 
 

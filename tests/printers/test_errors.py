@@ -4,35 +4,18 @@ device faults stay ``line.errors.DeviceError``s, which the controller records.""
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import pickle
-import pkgutil
 
 import printers
 from line.errors import CardlineError, DeviceError
 from printers.chip.apdu import ChipError, FileNotFound
 from printers.errors import PrintersError
 from printers.face.printing import PrinterFault
-
-
-def _error_classes() -> dict[str, type[BaseException]]:
-    """Every exception class defined in a module of ``printers``, by its qualified name."""
-    found: dict[str, type[BaseException]] = {}
-    for module_info in pkgutil.walk_packages(printers.__path__, prefix="printers."):
-        module = importlib.import_module(module_info.name)
-        for name, value in vars(module).items():
-            if (
-                inspect.isclass(value)
-                and issubclass(value, BaseException)
-                and value.__module__ == module.__name__
-            ):
-                found[f"{module.__name__}.{name}"] = value
-    return found
+from tests.imports import error_classes
 
 
 def test_every_error_of_printers_derives_from_its_one_base() -> None:
-    classes = _error_classes()
+    classes = error_classes(printers)
     assert {
         "printers.errors.PrintersError",
         "printers.chip.status.ChipError",

@@ -3,33 +3,16 @@
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import pickle
-import pkgutil
 
 import sim
 from line.errors import CardlineError, SpecError
 from sim.errors import PlanError, ScenarioError, SimError
-
-
-def _error_classes() -> dict[str, type[BaseException]]:
-    """Every exception class defined in a module of ``sim``, by its qualified name."""
-    found: dict[str, type[BaseException]] = {}
-    for module_info in pkgutil.walk_packages(sim.__path__, prefix="sim."):
-        module = importlib.import_module(module_info.name)
-        for name, value in vars(module).items():
-            if (
-                inspect.isclass(value)
-                and issubclass(value, BaseException)
-                and value.__module__ == module.__name__
-            ):
-                found[f"{module.__name__}.{name}"] = value
-    return found
+from tests.imports import error_classes
 
 
 def test_every_error_of_sim_derives_from_its_one_base() -> None:
-    classes = _error_classes()
+    classes = error_classes(sim)
     assert {"sim.errors.SimError", "sim.errors.ScenarioError", "sim.errors.PlanError"} <= set(
         classes
     )
