@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from line.models import Application, Card
 from line.settings import Settings
 from line.spec import spec_in_use
 from line.stations import load_register, station_label
-from line.today import stations_dispatched_since
+from line.today import day_bounds, stations_dispatched_since
 from line.types import utc_now
 from printers.manifest import ManifestHeader, ManifestLine, render_manifest
 
@@ -49,8 +49,7 @@ def plan_dispatch(
     the day (the centre's day, in ``zone``), else its cards wait for the next day's batch.
     A courier run per station per day, not a parcel of one card each time dispatch runs."""
     at = at or utc_now()
-    local = at.astimezone(zone)
-    midnight = datetime.combine(local.date(), time.min, tzinfo=zone)
+    midnight, _ = day_bounds(at.astimezone(zone).date(), zone)
     with session_scope(engine) as session:
         ready = ready_for_dispatch(session=session)
         sent_today = stations_dispatched_since(session=session, since=midnight)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
@@ -131,7 +132,7 @@ class _Styles:
             [
                 c
                 if isinstance(c, Flowable) or n in numeric
-                else Paragraph(_escape(str(c)), self.cell)
+                else Paragraph(escape(str(c)), self.cell)
                 for n, c in enumerate(row)
             ]
             for row in rows
@@ -152,10 +153,6 @@ class _Styles:
             style.append(("ALIGN", (column, 0), (column, -1), "RIGHT"))
         table.setStyle(TableStyle(style))
         return table
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _chart(figures: DailyFigures, font: str) -> Drawing:

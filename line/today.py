@@ -10,7 +10,7 @@ hours of the shift calendar (none on a holiday or a day off). Counts only, no pe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -47,7 +47,7 @@ class DayAgainstPlan:
         return self.good / self.planned if self.planned else None
 
 
-def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+def day_bounds(day: date, zone: tzinfo) -> tuple[datetime, datetime]:
     """The UTC instants where ``day`` starts and ends in ``zone`` (DST-safe: each midnight
     is resolved on its own)."""
     start = datetime.combine(day, time.min, tzinfo=zone)
