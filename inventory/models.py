@@ -85,6 +85,9 @@ class StockMovement(SQLModel, table=True):
     reserved_after: int
     consumed_after: int  # used by cards still good
     spoiled_after: int  # used by cards that were spoiled
+    # The tamper-evident chain (``line.chain``).
+    prev_hash: str | None = Field(default=None, max_length=64)
+    row_hash: str | None = Field(default=None, max_length=64)
 
 
 class ChipReservation(SQLModel, table=True):

@@ -106,6 +106,9 @@ class Application(ApplicationBase, table=True):
     updated_at: datetime = _utc()
     intake_run_id: int | None = Field(default=None, foreign_key="intake_run.id", index=True)
     source_row: int | None = None
+    # When ``cardline purge`` removed the citizen's personal data (retention): the row and
+    # its masked ID stay for the audit record.
+    purged_at: datetime | None = _utc(nullable=True)
 
 
 class ApplicationPublic(SQLModel):
@@ -202,6 +205,10 @@ class StageEvent(SQLModel, table=True):
     )
     started_at: datetime = _utc(index=True)
     ended_at: datetime = _utc(index=True)
+    # The tamper-evident chain (``line.chain``): this row's hash, over its content and the
+    # hash of the row before it.
+    prev_hash: str | None = Field(default=None, max_length=64)
+    row_hash: str | None = Field(default=None, max_length=64)
 
     def record(self) -> StageEventRecord:
         assert self.id is not None
@@ -325,3 +332,37 @@ class MachineLease(SQLModel, table=True):
     acquired_at: datetime | None = _utc(nullable=True)
     renewed_at: datetime | None = _utc(nullable=True)
     expires_at: datetime | None = _utc(nullable=True)
+
+
+# --- operators and the audit record ---------------------------------------------------------
+
+
+class Operator(SQLModel, table=True):
+    """A person allowed to act at this centre, in one role (``line.operators.Role``): one
+    row per name and role. ``name`` is the operating-system user who runs the commands."""
+
+    __tablename__ = "operator"
+
+    name: str = Field(primary_key=True, max_length=64)
+    role: str = Field(primary_key=True, max_length=16)
+    active: bool = True
+    added_by: str = Field(max_length=64)
+    added_at: datetime = _utc()
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only (the database refuses UPDATE and DELETE): an action that is not a card's
+    stage and not a stock movement: a machine taken out or put back, a key operation, an
+    operator added, personal data viewed or exported, a purge, an approval given or
+    refused. ``kind`` is one of ``line.audit.AUDIT_KINDS``; ``detail`` is JSON text."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32, index=True)
+    actor: str = Field(max_length=64)
+    subject: str | None = Field(default=None, max_length=128, index=True)
+    detail: str = Field(default="{}", max_length=4000)
+    at: datetime = _utc(index=True)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    row_hash: str | None = Field(default=None, max_length=64)
