@@ -1,13 +1,15 @@
 """The daily report flow and the dispatch flow.
 
 ``daily-report`` renders the manager's PDF and records the same figures as Prefect
-artifacts: a table of work in progress per stage, a markdown summary, and the progress
-toward the campaign target. ``dispatch`` groups passed cards into batches per police
-station, each with its manifest (the same as ``cardline dispatch``).
+artifacts: a table of work in progress per stage, a markdown summary, the progress toward
+the campaign target, and a table of the day's reconciliation per process (``flows.reconcile``).
+``dispatch`` groups passed cards into batches per police station, each with its manifest
+(the same as ``cardline dispatch``).
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +26,8 @@ from flows.artifacts import artifact_key
 from flows.centre import flow_entry, open_centre
 from flows.dispatching import dispatch_batch, plan_dispatch
 from flows.names import run_name
+from flows.reconcile import artifact_description, artifact_rows
+from flows.reconcile import gather as reconciliation
 from flows.report import DailyReport, days_of_cover, gather, render_report, stockout
 from line.db import session_scope
 from line.settings import Settings
@@ -102,6 +106,7 @@ def daily_report(
         markdown=summary_markdown(report, pdf),
         description=f"Daily report of centre {settings.centre}, {local:%Y-%m-%d}",
     )
+    _reconcile_artifact(engine, settings.centre, report.zone, local.date(), at)
     made = report.figures.made
     create_progress_artifact(
         progress=min(100.0, 100.0 * made / target) if target else 0.0,
@@ -110,6 +115,19 @@ def daily_report(
         f"{target:,} good cards",
     )
     return {"report": str(pdf), "made": made, "target": target}
+
+
+def _reconcile_artifact(engine: Any, centre: str, zone: ZoneInfo, day: date, at: datetime) -> None:
+    """The day's reconciliation per process (``flows.reconcile``) as a table artifact."""
+    with session_scope(engine) as session:
+        found = reconciliation(
+            session=session, centre=centre, zone=zone, first=day, last=day, at=at
+        )
+    create_table_artifact(
+        key=artifact_key(centre, "reconcile"),
+        table=artifact_rows(found),
+        description=artifact_description(found),
+    )
 
 
 def _dispatch_task_name() -> str:

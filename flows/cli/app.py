@@ -26,6 +26,7 @@ from flows.cli import (
     line_run,
     machines,
     plan,
+    reconcile,
     simulate,
     spec,
     stations,
@@ -56,6 +57,7 @@ app.command("run")(line_run.run_line)
 app.command("dispatch")(dispatch.dispatch_cards)
 app.command("deliver")(dispatch.deliver_batch)
 app.command("check")(status.check)
+app.command()(reconcile.reconcile)
 app.command()(demo.demo)
 app.command()(simulate.simulate)
 app.command()(calibrate.calibrate)

@@ -65,12 +65,17 @@ def status(
 
 def check(ctx: typer.Context) -> None:
     """Reconcile stock and cards; exit non-zero naming every mismatch."""
+    from zoneinfo import ZoneInfo
+
     from inventory.check import reconcile
     from line.db import session_scope
+    from line.reconcile import history_breaks
 
-    engine = cli_context(ctx).ready_engine()
-    with session_scope(engine) as session:
+    centre = cli_context(ctx)
+    with session_scope(centre.ready_engine()) as session:
         problems = reconcile(session=session)
+        # and every process on every day (line.reconcile): one line per break
+        problems += history_breaks(session=session, zone=ZoneInfo(centre.spec().calendar.timezone))
     if problems:
         for problem in problems:
             typer.echo(f"mismatch: {problem}", err=True)

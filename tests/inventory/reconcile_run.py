@@ -13,14 +13,17 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from inventory.ledger import LedgerChipStock
 from line.controller import Devices, LineController
 from line.db import session_scope
 from line.dispatch import deliver, dispatch, ready_for_dispatch, return_card
-from line.models import card_serial
+from line.models import Card, StageEvent, card_serial
 from line.spec import default_spec
-from tests.conftest import StepClock
+from line.types import ApplicationState, CardState, EventKind, Outcome, Stage
+from tests.conftest import TODAY, StepClock
+from tests.factories import add_application
 from tests.inventory.helpers import LedgerEncoder, applications, receive_chips
 from tests.line.helpers import ScriptedPrinter, ScriptedQc
 
@@ -115,3 +118,55 @@ def _dispatch(
             )  # fmt: skip
             codes.append(batch.code)
     return codes
+
+
+# --- records written by hand (no stage operation: they may be broken) ---------------------
+
+
+def add_card(session: Session, seed: int, lot: str | None = None) -> Card:
+    """An approved application and a card for it, written straight into the database."""
+    application = add_application(session, seed=seed, today=TODAY)
+    assert application.id is not None
+    card = Card(
+        serial=card_serial(application.id, 1), application_id=application.id, attempt=1,
+        state=CardState.QC_PASSED, chip_lot=lot, created_at=moment(DAYS[0], 0),
+        updated_at=moment(DAYS[0], 0),
+    )  # fmt: skip
+    session.add(card)
+    session.flush()
+    return card
+
+
+def add_events(session: Session, card: Card, steps: list[tuple[Stage, EventKind, Outcome]]) -> None:
+    """Write ``card``'s events straight into the record, one minute apart on day 1."""
+    for minute, (stage, kind, outcome) in enumerate(steps):
+        at = moment(DAYS[0], minute)
+        session.add(
+            StageEvent(
+                application_id=card.application_id, card_id=card.id, stage=stage, kind=kind,
+                actor="test", outcome=outcome,
+                reason_code="print.started" if kind is EventKind.START else
+                None if outcome is Outcome.OK else "print.jam",
+                application_state=ApplicationState.PRINTING, card_state=card.state,
+                started_at=at, ended_at=at,
+            )
+        )  # fmt: skip
+
+
+OK = (EventKind.OUTCOME, Outcome.OK)
+THROUGH_QC = [
+    (Stage.PRINT, EventKind.START, Outcome.OK),
+    (Stage.PRINT, *OK),
+    (Stage.ENCODE, *OK),
+    (Stage.QC, *OK),
+]
+
+
+def broken_day(engine: Engine) -> str:
+    """Day 1 of two cards through QC, written by hand, one of them without its chip-encode
+    outcome: that card's serial."""
+    with session_scope(engine) as session:
+        whole, broken = add_card(session, 1), add_card(session, 2)
+        add_events(session, whole, THROUGH_QC)
+        add_events(session, broken, [THROUGH_QC[0], THROUGH_QC[1], THROUGH_QC[3]])
+        return broken.serial

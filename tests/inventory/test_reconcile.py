@@ -11,20 +11,26 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
 from inventory.ledger import balance_of
 from inventory.models import StockLot
 from inventory.reconcile import reconcile_lots
 from line.db import session_scope
-from line.models import Card, DispatchBatch, StageEvent, card_serial
+from line.models import Card, DispatchBatch
 from line.reconcile import ProcessDay, breaks, history_breaks, reconcile_days
 from line.today import day_bounds
-from line.types import ApplicationState, CardState, EventKind, Outcome, Stage
-from tests.conftest import TODAY
-from tests.factories import add_application
+from line.types import CardState, EventKind, Outcome, Stage
 from tests.inventory.helpers import receive_chips
-from tests.inventory.reconcile_run import DAYS, ZONE, line_run, moment
+from tests.inventory.reconcile_run import (
+    DAYS,
+    THROUGH_QC,
+    ZONE,
+    add_card,
+    add_events,
+    broken_day,
+    line_run,
+)
 
 CLOSING_STATE = {
     Stage.PRINT: CardState.PRINTING,
@@ -102,50 +108,8 @@ def test_the_reconciliation_reads_no_personal_data(engine: Engine) -> None:
     assert rows_of(engine) == before
 
 
-def _card(session: Session, seed: int, lot: str | None = None) -> Card:
-    application = add_application(session, seed=seed, today=TODAY)
-    assert application.id is not None
-    card = Card(
-        serial=card_serial(application.id, 1), application_id=application.id, attempt=1,
-        state=CardState.QC_PASSED, chip_lot=lot, created_at=moment(DAYS[0], 0),
-        updated_at=moment(DAYS[0], 0),
-    )  # fmt: skip
-    session.add(card)
-    session.flush()
-    return card
-
-
-def _events(session: Session, card: Card, steps: list[tuple[Stage, EventKind, Outcome]]) -> None:
-    """Write ``card``'s events straight into the record, one minute apart on day 1."""
-    for minute, (stage, kind, outcome) in enumerate(steps):
-        at = moment(DAYS[0], minute)
-        session.add(
-            StageEvent(
-                application_id=card.application_id, card_id=card.id, stage=stage, kind=kind,
-                actor="test", outcome=outcome,
-                reason_code="print.started" if kind is EventKind.START else
-                None if outcome is Outcome.OK else "print.jam",
-                application_state=ApplicationState.PRINTING, card_state=card.state,
-                started_at=at, ended_at=at,
-            )
-        )  # fmt: skip
-
-
-OK = (EventKind.OUTCOME, Outcome.OK)
-THROUGH_QC = [
-    (Stage.PRINT, EventKind.START, Outcome.OK),
-    (Stage.PRINT, *OK),
-    (Stage.ENCODE, *OK),
-    (Stage.QC, *OK),
-]
-
-
 def test_a_card_whose_outcome_event_is_missing_breaks_the_day_naming_it(engine: Engine) -> None:
-    with session_scope(engine) as session:
-        whole, broken = _card(session, 1), _card(session, 2)
-        _events(session, whole, THROUGH_QC)
-        _events(session, broken, [THROUGH_QC[0], THROUGH_QC[1], THROUGH_QC[3]])  # no encode
-        serial = broken.serial
+    serial = broken_day(engine)  # its chip-encode outcome is missing
     rows = {(r.process, r.day): r for r in rows_of(engine)}
     encode, qc = rows[Stage.ENCODE, DAYS[0]], rows[Stage.QC, DAYS[0]]
     assert not encode.reconciles and encode.unaccounted == (serial,)
@@ -165,8 +129,8 @@ def test_a_card_whose_outcome_event_is_missing_breaks_the_day_naming_it(engine: 
 def test_a_spoiled_card_the_ledger_does_not_book_breaks_its_lot(engine: Engine) -> None:
     receive_chips(engine, "L9", 5, "04B0000000000001")
     with session_scope(engine) as session:
-        card = _card(session, 3, lot="L9")
-        _events(session, card, [THROUGH_QC[0], (Stage.PRINT, EventKind.OUTCOME, Outcome.FAIL)])
+        card = add_card(session, 3, lot="L9")
+        add_events(session, card, [THROUGH_QC[0], (Stage.PRINT, EventKind.OUTCOME, Outcome.FAIL)])
         (lot,) = reconcile_lots(session=session, until=day_bounds(DAYS[0], ZONE)[1])
     assert not lot.reconciles
     assert (lot.received, lot.on_hand, lot.spoiled, lot.ledger_spoiled) == (5, 5, 1, 0)
