@@ -176,6 +176,8 @@ def days_between(first: date, last: date) -> list[date]:
     """The days from ``first`` to ``last`` inclusive; ValueError if backwards or too long."""
     if last < first:
         raise ValueError(f"the range ends ({last}) before it starts ({first})")
+    if first <= date.min or last >= date.max:  # a day's bounds in UTC would overflow
+        raise ValueError(f"{first if first <= date.min else last} is outside the calendar")
     count = (last - first).days + 1
     if count > MAX_DAYS:
         raise ValueError(f"{count} days asked; at most {MAX_DAYS} are reconciled at once")

@@ -31,7 +31,8 @@ def _period(day: str | None, first: str | None, last: str | None, today: date) -
     try:
         days_between(start, end)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--to") from None
+        hint = "--day" if first is None else "--to"
+        raise typer.BadParameter(str(exc), param_hint=hint) from None
     return start, end
 
 

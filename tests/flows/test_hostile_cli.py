@@ -288,6 +288,16 @@ HOSTILE: dict[tuple[str, ...], list[Case]] = {
         case("stock", "ledger", "--limit", BIG),
     ],
     ("check",): [*bad_urls("check"), case("check", CARDLINE_SEED="")],
+    ("reconcile",): [
+        *bad_urls("reconcile"),
+        case("reconcile", "--day", "soon"),
+        case("reconcile", "--day", "0001-01-01"),
+        case("reconcile", "--from", "9999-12-30", "--to", "9999-12-31"),
+        case("reconcile", "--from", "0001-01-01", "--to", "9999-12-31"),
+        case("reconcile", "--to", "2026-11-01"),
+        case("reconcile", "--pdf", "{dir}"),
+        case("reconcile", "--pdf", "/nonexistent/dir/r.pdf"),
+    ],
     ("spec", "show"): [
         case("spec", "show", CARDLINE_LINE_SPEC="{bomb}"),
         case("spec", "show", CARDLINE_LINE_SPEC="/nonexistent/line.yaml"),
