@@ -24,7 +24,7 @@ SCHEMA = "cardline.reconcile/1"
 
 HEADERS = (
     "Process", "Day", "Opening WIP", "Received", "Good", "Spoiled", "Samples", "Returned",
-    "Closing WIP", "Reconciles",
+    "Closing WIP", "Returned after delivery", "Reconciles",
 )  # fmt: skip
 
 
@@ -79,7 +79,6 @@ def process_json(row: ProcessDay) -> dict[str, Any]:
         "returned": row.returned,
         "returned_by_reason": dict(row.returned_by_reason),
         "returned_after_delivery": row.returned_after_delivery,
-        "returned_in_process": row.returned_in_process,
         "closing_wip": row.closing_wip,
         "reconciles": row.reconciles,
         "unaccounted": list(row.unaccounted),
@@ -127,7 +126,8 @@ def cells(row: ProcessDay) -> list[str]:
     return [
         row.process.value, f"{row.day:%Y-%m-%d}", f"{row.opening_wip:,}", f"{row.received:,}",
         f"{row.good:,}", f"{row.spoiled:,}", f"{row.samples:,}", f"{row.returned:,}",
-        f"{row.closing_wip:,}", "yes" if row.reconciles else "NO",
+        f"{row.closing_wip:,}", f"{row.returned_after_delivery:,}",
+        "yes" if row.reconciles else "NO",
     ]  # fmt: skip
 
 
@@ -141,7 +141,8 @@ def artifact_description(report: Reconciliation) -> str:
     lines = [
         f"Reconciliation at centre {report.centre}, {report.period} ({report.zone.key}): "
         "opening WIP + received = good + spoiled + samples + returned + closing WIP, "
-        "per process and day (no QC samples or test cards on this line: samples are 0).",
+        "per process and day (no QC samples or test cards on this line: samples are 0; "
+        "returned after delivery had left as good, outside the invariant).",
         "",
     ]
     lines += [f"- **break**: {line}" for line in report.breaks] or ["Every day reconciles."]
@@ -150,7 +151,7 @@ def artifact_description(report: Reconciliation) -> str:
 
 def terminal_lines(report: Reconciliation) -> list[str]:
     """The table on the terminal, the lots, then one line per break."""
-    widths = (12, 11, 8, 9, 7, 8, 8, 9, 8, 10)
+    widths = (12, 11, 8, 9, 7, 8, 8, 9, 8, 7, 4)
     out = [f"reconciliation, centre {report.centre}, {report.period} ({report.zone.key})"]
     out.append(_aligned(_short(HEADERS), widths))
     out += [_aligned(cells(row), widths) for row in report.processes]
@@ -180,4 +181,5 @@ def _aligned(texts: Sequence[str], widths: Sequence[int]) -> str:
 
 def _short(headers: Sequence[str]) -> list[str]:
     return [h.replace("Opening WIP", "Opening").replace("Closing WIP", "Closing")
-             .replace("Reconciles", "OK") for h in headers]  # fmt: skip
+             .replace("Reconciles", "OK").replace("Returned after delivery", "After")
+             for h in headers]  # fmt: skip

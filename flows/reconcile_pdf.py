@@ -32,7 +32,7 @@ from line.reconcile import PROCESSES
 from printers.face.fonts import register_fonts
 
 RED = colors.HexColor("#c00000")
-DAY_WIDTHS = [22 * mm, *([17 * mm] * 7), 29 * mm]
+DAY_WIDTHS = [22 * mm, *([16 * mm] * 8), 20 * mm]
 
 
 class _Sheet(Styles):
@@ -181,10 +181,10 @@ def render_reconciliation(*, out: Path, report: Reconciliation) -> Path:
         Paragraph(f"Made {made:%Y-%m-%d %H:%M} ({report.zone.key}) by cardline; days are the "
                   f"centre's ({report.zone.key}).", sheet.note),
         Paragraph("Per process and day: opening WIP + received = good + spoiled + samples + "
-                  "returned (before the station confirmed it) + closing WIP, card by card. "
-                  "This line takes no QC samples or test cards: samples are 0. Returned counts "
-                  "every card that came back; one that came back after the station confirmed it "
-                  "had left delivery as good.", sheet.note),
+                  "returned + closing WIP, card by card. This line takes no QC samples or test "
+                  "cards: samples are 0. Returned: cards that came back before the station "
+                  "confirmed them; one that came back after it (returned after delivery) had "
+                  "left delivery as good, and is outside the invariant.", sheet.note),
         *_breaks(report, sheet),
         *_processes(report, sheet),
         Spacer(1, 2 * mm),

@@ -25,15 +25,15 @@ Per process P and day D:
   cards (no stage or reason code of ``line.reasons`` takes one): always 0, kept as a
   column so that the invariant names them;
 - **returned** (delivery only): cards that came back from the station on D (``cardline
-  card return``), by reason. A card that comes back before the station confirmed it
-  leaves delivery's WIP (it is in the invariant); one that comes back after its
-  confirmation left delivery as good on an earlier event (``returned_after_delivery``,
-  reported but outside the invariant);
+  card return``) before the station confirmed them: they leave delivery's WIP. A card that
+  comes back after its confirmation had left delivery as good on an earlier event: it is
+  counted apart (**returned after delivery**), outside the invariant. Both are listed by
+  reason;
 - **closing WIP**: cards whose position at the end of D is P.
 
 The invariant, for every process and day::
 
-    opening WIP + received = good + spoiled + samples + returned in process + closing WIP
+    opening WIP + received = good + spoiled + samples + returned + closing WIP
 
 checked on the cards themselves, not only on the counts: every card of the left side is
 on the right side once, and no card is on the right side that was not on the left. A break
@@ -116,12 +116,9 @@ class ProcessDay:
 
     @property
     def returned(self) -> int:
-        """Every card returned on the day (before or after the station confirmed it)."""
-        return sum(self.returned_by_reason.values())
-
-    @property
-    def returned_in_process(self) -> int:
-        return self.returned - self.returned_after_delivery
+        """Cards that came back on the day before the station confirmed them: they leave
+        delivery's WIP (the invariant's term; ``returned_by_reason`` counts every return)."""
+        return sum(self.returned_by_reason.values()) - self.returned_after_delivery
 
     @property
     def left_side(self) -> int:
@@ -129,7 +126,7 @@ class ProcessDay:
 
     @property
     def right_side(self) -> int:
-        return self.good + self.spoiled + self.samples + self.returned_in_process + self.closing_wip
+        return self.good + self.spoiled + self.samples + self.returned + self.closing_wip
 
     @property
     def reconciles(self) -> bool:
@@ -148,7 +145,7 @@ class ProcessDay:
             f"{self.process.value} on {self.day:%Y-%m-%d} does not reconcile: opening "
             f"{self.opening_wip} + received {self.received} = {self.left_side}, but good "
             f"{self.good} + spoiled {self.spoiled} + samples {self.samples} + returned "
-            f"{self.returned_in_process} + closing {self.closing_wip} = {self.right_side}"
+            f"{self.returned} + closing {self.closing_wip} = {self.right_side}"
         )
         for what, serials in (
             ("unaccounted", self.unaccounted),

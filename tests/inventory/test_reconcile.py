@@ -90,7 +90,8 @@ def test_a_line_run_reconciles_every_day_and_lot_and_agrees_with_the_cards(
         assert lot.in_process == sum(1 for c in of_lot if c.state in on_line) == 4
         assert lot.good == len(of_lot) - lot.spoiled - lot.in_process
     last = by[Stage.DELIVERY, DAYS[-1]]
-    assert (last.returned, last.returned_after_delivery, last.returned_in_process) == (2, 1, 1)
+    assert (last.returned, last.returned_after_delivery) == (1, 1)
+    assert last.returned_by_reason == {"delivery.damaged": 1, "delivery.refused": 1}
     assert by[Stage.DISPATCH, DAYS[1]].opening_wip == 6, "day 1's passed cards carried over"
     assert by[Stage.PRINT, DAYS[-1]].closing_wip == len(run.stuck) + 2
 
