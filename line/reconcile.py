@@ -249,32 +249,52 @@ def reconcile_days(*, session: Session, first: date, last: date, zone: tzinfo) -
     """Every process on every day from ``first`` to ``last``, in day then line order."""
     days = days_between(first, last)
     events = _events(session, day_bounds(last, zone)[1])
-    positions: dict[int, Position] = {}
+    wip = _Wip()
     index = 0
     out: list[ProcessDay] = []
     for day in days:
         start, end = day_bounds(day, zone)
         while index < len(events) and events[index].ended_at < start:
-            positions[events[index].card_id] = position_after(events[index])
+            wip.move(events[index])
             index += 1
-        tallies = {p: _Tally(cards) for p, cards in _by_position(positions).items()}
+        tallies = {p: _Tally(cards) for p, cards in wip.by_process().items()}
         while index < len(events) and events[index].ended_at < end:
             event = events[index]
-            _book(tallies, event, positions.get(event.card_id))
-            positions[event.card_id] = position_after(event)
+            _book(tallies, event, wip.before(event.card_id))
+            wip.move(event)
             index += 1
-        closing = _by_position(positions)
+        closing = wip.by_process()
         out += [_day(session, p, day, tallies[p], closing[p]) for p in PROCESSES]
     return out
 
 
-def _by_position(positions: Mapping[int, Position]) -> dict[Stage, set[int]]:
-    """The cards in each process (one pass over every card's position)."""
-    cards: dict[Stage, set[int]] = {process: set() for process in PROCESSES}
-    for card_id, position in positions.items():
+@dataclass
+class _Wip:
+    """Where the cards are while the events are replayed: the process of each card on the
+    books, and the cards delivered (a later return of one is a return after delivery).
+    Spoiled cards are dropped: nothing can follow a spoil."""
+
+    at: dict[int, Stage] = field(default_factory=dict)
+    delivered: set[int] = field(default_factory=set)
+
+    def before(self, card_id: int) -> Position | None:
+        return DELIVERED if card_id in self.delivered else self.at.get(card_id)
+
+    def move(self, event: _Event) -> None:
+        position = position_after(event)
+        self.at.pop(event.card_id, None)
+        self.delivered.discard(event.card_id)
         if isinstance(position, Stage):
-            cards[position].add(card_id)
-    return cards
+            self.at[event.card_id] = position
+        elif position == DELIVERED:
+            self.delivered.add(event.card_id)
+
+    def by_process(self) -> dict[Stage, set[int]]:
+        """The cards in each process (one pass over the cards on the books)."""
+        cards: dict[Stage, set[int]] = {process: set() for process in PROCESSES}
+        for card_id, process in self.at.items():
+            cards[process].add(card_id)
+        return cards
 
 
 def _day(
