@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, tzinfo
 
 import sqlalchemy as sa
@@ -83,7 +83,9 @@ NAMED = 10
 
 
 @dataclass(frozen=True, slots=True)
-class _Event:
+class CardEvent:
+    """What the reconciliation reads of a card's stage event."""
+
     card_id: int
     stage: Stage
     kind: EventKind
@@ -181,7 +183,7 @@ def days_between(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range(count)]
 
 
-def _events(session: Session, until: datetime) -> list[_Event]:
+def _events(session: Session, until: datetime) -> list[CardEvent]:
     """Every card's start and outcome events that ended before ``until``, in order."""
     session.flush()  # a Core query on the connection does not autoflush the session
     rows = (
@@ -206,12 +208,12 @@ def _events(session: Session, until: datetime) -> list[_Event]:
         .all()
     )
     return [
-        _Event(card_id or 0, Stage(stage), EventKind(kind), Outcome(outcome), reason, ended)
+        CardEvent(card_id or 0, Stage(stage), EventKind(kind), Outcome(outcome), reason, ended)
         for card_id, stage, kind, outcome, reason, ended in rows
     ]
 
 
-def position_after(event: _Event) -> Position:
+def position_after(event: CardEvent) -> Position:
     """Where ``event`` leaves its card."""
     if event.kind is EventKind.START:
         return Stage.PRINT
@@ -228,7 +230,7 @@ def positions_at(*, session: Session, until: datetime) -> dict[int, Position]:
     return positions
 
 
-def _book(tallies: Mapping[Stage, _Tally], event: _Event, before: Position | None) -> None:
+def _book(tallies: Mapping[Stage, _Tally], event: CardEvent, before: Position | None) -> None:
     """Count ``event`` in the process it finishes and the one it feeds."""
     card = event.card_id
     if event.kind is EventKind.START:
@@ -249,6 +251,15 @@ def reconcile_days(*, session: Session, first: date, last: date, zone: tzinfo) -
     """Every process on every day from ``first`` to ``last``, in day then line order."""
     days = days_between(first, last)
     events = _events(session, day_bounds(last, zone)[1])
+    rows = replay(events, days, zone)
+    broken = {int(c) for row in rows for c in (*row.unaccounted, *row.unexpected, *row.repeated)}
+    names = _serials(session, broken)
+    return [_named(row, names) for row in rows]
+
+
+def replay(events: Sequence[CardEvent], days: Sequence[date], zone: tzinfo) -> list[ProcessDay]:
+    """The pure core: ``events`` (in order) replayed over ``days`` (consecutive), every
+    process's day, the cards that break it named by their card id (as text)."""
     wip = _Wip()
     index = 0
     out: list[ProcessDay] = []
@@ -264,7 +275,7 @@ def reconcile_days(*, session: Session, first: date, last: date, zone: tzinfo) -
             wip.move(event)
             index += 1
         closing = wip.by_process()
-        out += [_day(session, p, day, tallies[p], closing[p]) for p in PROCESSES]
+        out += [_day(p, day, tallies[p], closing[p]) for p in PROCESSES]
     return out
 
 
@@ -280,7 +291,7 @@ class _Wip:
     def before(self, card_id: int) -> Position | None:
         return DELIVERED if card_id in self.delivered else self.at.get(card_id)
 
-    def move(self, event: _Event) -> None:
+    def move(self, event: CardEvent) -> None:
         position = position_after(event)
         self.at.pop(event.card_id, None)
         self.delivered.discard(event.card_id)
@@ -297,18 +308,13 @@ class _Wip:
         return cards
 
 
-def _day(
-    session: Session, process: Stage, day: date, tally: _Tally, closing: set[int]
-) -> ProcessDay:
-    """The figures of one process's day, and the cards that break its invariant."""
+def _day(process: Stage, day: date, tally: _Tally, closing: set[int]) -> ProcessDay:
+    """The figures of one process's day, and the cards (ids) that break its invariant."""
     came = [*tally.opening, *tally.received]
     went = [*tally.good, *(c for c, _ in tally.spoiled), *closing]
     went += [c for c, _, after in tally.returned if not after]
-    unaccounted = set(came) - set(went)
-    unexpected = set(went) - set(came)
     repeated = {c for c, n in Counter(came).items() if n > 1}
     repeated |= {c for c, n in Counter(went).items() if n > 1}
-    names = _serials(session, unaccounted | unexpected | repeated)
     return ProcessDay(
         process=process,
         day=day,
@@ -320,9 +326,21 @@ def _day(
         returned_by_reason=dict(sorted(Counter(r for _, r, _ in tally.returned).items())),
         returned_after_delivery=sum(1 for *_, after in tally.returned if after),
         closing_wip=len(closing),
-        unaccounted=tuple(sorted(names[c] for c in unaccounted)),
-        unexpected=tuple(sorted(names[c] for c in unexpected)),
-        repeated=tuple(sorted(names[c] for c in repeated)),
+        unaccounted=tuple(str(c) for c in sorted(set(came) - set(went))),
+        unexpected=tuple(str(c) for c in sorted(set(went) - set(came))),
+        repeated=tuple(str(c) for c in sorted(repeated)),
+    )
+
+
+def _named(row: ProcessDay, names: Mapping[int, str]) -> ProcessDay:
+    """``row`` with its cards named by serial."""
+    if row.reconciles:
+        return row
+    return replace(
+        row,
+        unaccounted=tuple(sorted(names[int(c)] for c in row.unaccounted)),
+        unexpected=tuple(sorted(names[int(c)] for c in row.unexpected)),
+        repeated=tuple(sorted(names[int(c)] for c in row.repeated)),
     )
 
 
