@@ -1,13 +1,16 @@
-"""``cardline reconcile`` and ``cardline check`` as a manager uses them: after a day of the
-real line (``cardline run --without-prefect``: virtual devices), a dispatch, a delivery and a
-returned card, every process and the chip lot reconcile, with figures equal to counts made
-from the card table; the JSON is ``cardline.reconcile/1`` field by field; the PDF reads back
-whole with its sign-off boxes; a day whose events are broken (written by hand) fails both
-commands, naming the process, the day and the card; bad options are usage errors."""
+"""``cardline reconcile`` and ``cardline check`` as a manager uses them, on SQLite and on
+PostgreSQL: after a day of the real line (``cardline run --without-prefect``: virtual
+devices), a dispatch, a delivery and a returned card, every process and the chip lot
+reconcile, with figures equal to counts made from the card table; the JSON is
+``cardline.reconcile/1`` field by field; the PDF reads back whole with its sign-off boxes; a
+day whose events are broken (written by hand) fails both commands, naming the process, the
+day and the card; bad options are usage errors."""
 
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +22,7 @@ from line.db import make_engine, session_scope
 from line.models import Card
 from line.types import CardState
 from schema import upgrade
+from tests.conftest import PG_URL
 from tests.flows.homes import ready_home
 from tests.inventory.reconcile_run import DAYS, broken_day
 from tests.sim.pdfcheck import assert_readable
@@ -40,19 +44,35 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    monkeypatch.setenv("CARDLINE_HOME", str(home))
-    monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
-    return home
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def home(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """A cardline home whose database is SQLite (the home's file) or a fresh PostgreSQL
+    schema (``CARDLINE_DB_URL``): the database URL."""
+    monkeypatch.setenv("CARDLINE_HOME", str(tmp_path / "home"))
+    if request.param == "sqlite":
+        monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
+        yield f"sqlite:///{tmp_path / 'home' / 'cardline.db'}"
+        return
+    admin: sa.Engine = request.getfixturevalue("pg_admin")
+    schema = f"cardline_reconcile_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    monkeypatch.setenv("CARDLINE_DB_URL", url)
+    try:
+        yield url
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
-def engine(home: Path) -> sa.Engine:
-    return make_engine(f"sqlite:///{home / 'cardline.db'}")
+def engine(url: str) -> sa.Engine:
+    return make_engine(url)
 
 
-def worked_day(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+def worked_day(tmp_path: Path, url: str, capsys: pytest.CaptureFixture[str]) -> str:
     """Six cards made and dispatched; one batch delivered and its card returned; the
     replacement made (waiting for dispatch). Returns the returned card's serial."""
     ready_home(tmp_path, applications=6, chips=10)
@@ -61,7 +81,7 @@ def worked_day(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
     assert code == 0
     first = json.loads(out)[0]["code"]
     assert cli(capsys, "-q", "deliver", first)[0] == 0
-    with session_scope(engine(tmp_path / "home")) as session:
+    with session_scope(engine(url)) as session:
         serial = session.exec(select(Card.serial).where(Card.state == CardState.DELIVERED)).first()
     assert serial is not None
     assert cli(capsys, "-q", "card", "return", serial, "--reason", "delivery.damaged")[0] == 0
@@ -70,9 +90,9 @@ def worked_day(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_a_day_of_the_line_reconciles_and_agrees_with_the_cards(
-    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, home: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    worked_day(tmp_path, capsys)
+    worked_day(tmp_path, home, capsys)
     code, out, err = cli(capsys, "-q", "reconcile", "--json")
     assert (code, err) == (0, "")
     data = json.loads(out)
@@ -106,9 +126,9 @@ def test_a_day_of_the_line_reconciles_and_agrees_with_the_cards(
 
 
 def test_the_pdf_reads_back_with_its_tables_and_sign_off_boxes(
-    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, home: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    returned = worked_day(tmp_path, capsys)
+    returned = worked_day(tmp_path, home, capsys)
     pdf = tmp_path / "reconcile.pdf"
     code, out, _ = cli(capsys, "-q", "reconcile", "--pdf", str(pdf))
     assert code == 0 and f"PDF written to {pdf}" in out
@@ -125,7 +145,7 @@ def test_the_pdf_reads_back_with_its_tables_and_sign_off_boxes(
 
 
 def test_a_broken_day_fails_reconcile_and_check_naming_process_day_and_card(
-    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, home: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli(capsys, "-q", "db", "upgrade")[0] == 0
     broken_engine = engine(home)
@@ -164,7 +184,7 @@ def test_a_broken_day_fails_reconcile_and_check_naming_process_day_and_card(
     ],
 )
 def test_bad_options_are_usage_errors_on_one_line(
-    home: Path, capsys: pytest.CaptureFixture[str], args: list[str], words: str
+    home: str, capsys: pytest.CaptureFixture[str], args: list[str], words: str
 ) -> None:
     assert cli(capsys, "-q", "db", "upgrade")[0] == 0
     code, out, err = cli(capsys, "-q", "reconcile", *args)
