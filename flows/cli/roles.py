@@ -131,8 +131,11 @@ def caller_roles(c: Centre, user: str) -> set[Role] | None:
     from line.db import session_scope
     from line.operators import enrolled, roles_of
 
-    url = sa.make_url(c.settings.database_url)
-    if url.get_backend_name() == "sqlite" and not _sqlite_file_exists(url.database):
+    try:
+        url = sa.make_url(c.settings.database_url)
+    except (sa.exc.ArgumentError, ValueError):
+        url = None  # the engine says what is wrong with it, in its own words
+    if url and url.get_backend_name() == "sqlite" and not _sqlite_file_exists(url.database):
         return None
     engine = c.engine()
     if not sa.inspect(engine).has_table("operator"):
