@@ -9,9 +9,11 @@ user the test gives this or that role.
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
@@ -24,6 +26,7 @@ from line.models import AuditEvent, Machine, Operator, StageEvent
 from line.operators import Role, add_roles, os_user
 from line.synthetic import write_csv
 from line.types import utc_now
+from tests.conftest import PG_URL
 from tests.factories import good_rows, photo_file
 
 ME = os_user()
@@ -236,3 +239,46 @@ def test_every_command_is_in_the_role_table() -> None:
     assert roles_needed("new thing", {}) == ("new thing", frozenset())
     refused = RoleRefused("new thing", user="alice", needs=frozenset(), has={Role.SUPERVISOR})
     assert "new thing needs a row in the role table" in str(refused)
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_roles_are_checked_and_db_roles_makes_the_groups(
+    empty_pg: Engine,
+    pg_admin: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with empty_pg.connect() as connection:
+        schema = connection.execute(sa.text("SELECT current_schema()")).scalar_one()
+    monkeypatch.setenv("CARDLINE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CARDLINE_DB_URL", f"{PG_URL}?options=-csearch_path%3D{schema}")
+    tag = uuid.uuid4().hex[:10]
+    prefix, boss = f"t{tag}", f"boss_{tag}"
+    groups = [f"{prefix}_{role.value}" for role in Role]
+    try:
+        assert cli(capsys, "db", "upgrade")[0] == 0
+        code, out, err = cli(capsys, "db", "roles", "--prefix", prefix)  # not enrolled yet
+        assert code == 0, err
+        assert out.splitlines() == [f"schema {schema}: group roles {', '.join(groups)}"]
+        with pg_admin.connect() as connection:
+            made = connection.execute(
+                sa.text("SELECT rolname FROM pg_roles WHERE rolname LIKE :p ORDER BY 1"),
+                {"p": f"{prefix}\\_%"},
+            ).scalars()
+            assert sorted(made) == sorted(groups)
+        code, out, err = cli(capsys, "operator", "add", boss, "--role", "supervisor")
+        assert code == 0, err
+        assert "cardline db roles gives" in out  # on PostgreSQL: what to run next
+        code, _, err = cli(capsys, "status")
+        assert code == 1 and f"status needs an operator of this centre; {ME} is not" in err
+        code, _, err = cli(capsys, "db", "roles", "--prefix", prefix)
+        assert code == 1 and "db roles needs the supervisor role" in err
+    finally:
+        with pg_admin.begin() as connection:
+            for role in [boss, *groups]:
+                if connection.execute(
+                    sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
+                ).first():
+                    connection.exec_driver_sql(f'DROP OWNED BY "{role}"')
+                    connection.exec_driver_sql(f'DROP ROLE "{role}"')
