@@ -283,7 +283,8 @@ def test_a_stage_failure_or_a_decision_outside_the_catalogue_is_refused_and_not_
         assert str(caught.value) == (
             "reason_code: unknown failure reason 'print.smudged' (allowed at print: "
             + ", ".join(
-                r.code for r in reasons.allowed(stage=Stage.PRINT, kinds=[Kind.SPOIL, Kind.DATA])
+                r.code
+                for r in reasons.allowed(stage=Stage.PRINT, kinds=[Kind.SPOIL, Kind.DATA])
             )
             + ")"
         )
