@@ -282,3 +282,16 @@ def test_on_postgresql_the_roles_are_checked_and_db_roles_makes_the_groups(
                 ).first():
                     connection.exec_driver_sql(f'DROP OWNED BY "{role}"')
                     connection.exec_driver_sql(f'DROP ROLE "{role}"')
+
+
+def test_an_export_that_fails_leaves_no_record_of_it(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photo_file(tmp_path / "in" / "photos", "a.jpg")
+    photo_file(tmp_path / "in" / "photos", "b.png")
+    rows = good_rows(1)
+    write_csv(tmp_path / "in" / "batch.csv", rows)
+    assert cli(capsys, "intake", str(tmp_path / "in" / "batch.csv"))[0] == 0
+    code, _, err = cli(capsys, "card", "export", rows[0]["id_number"], "--out", str(tmp_path))
+    assert code == 1 and "has no card yet" in err
+    assert audit_rows(home, "card.export") == []
