@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from line.audit import record
 from line.errors import CardlineError, NotFound
 from line.models import Machine
 from line.types import Stage
@@ -138,6 +139,10 @@ def take_out(
     row.changed_at = at
     session.add(row)
     session.flush()
+    record(
+        session=session, kind="machine.out", actor=actor, at=at, subject=name,
+        detail={"stage": stage.value, "reason": row.reason},
+    )  # fmt: skip
     return row
 
 

@@ -10,9 +10,10 @@ start): the commands that run flows import it when they need it.
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.main import get_command
 
 from flows.cli import (
     calibrate,
@@ -25,6 +26,7 @@ from flows.cli import (
     keys,
     line_run,
     machines,
+    operators,
     plan,
     reconcile,
     simulate,
@@ -34,6 +36,7 @@ from flows.cli import (
     stock,
 )
 from flows.cli.errors import error_line, exit_code, not_utf8
+from flows.cli.roles import guard
 from line.settings import Settings
 
 app = typer.Typer(
@@ -51,6 +54,7 @@ app.add_typer(spec.app, name="spec")
 app.add_typer(keys.app, name="keys")
 app.add_typer(chip.app, name="chip")
 app.add_typer(stations.app, name="station")
+app.add_typer(operators.app, name="operator")
 app.command()(intake.intake)
 app.command()(status.status)
 app.command("run")(line_run.run_line)
@@ -87,6 +91,12 @@ def _main(
     ctx.obj = open_centre(settings, console_level=level)
 
 
+def command() -> Any:
+    """The app as the click command it runs as, every command role-checked first
+    (:func:`flows.cli.roles.guard`: the table of who may run what)."""
+    return guard(get_command(app))
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code; errors become one line on stderr
     (:func:`flows.cli.errors.exit_code` says which code for what)."""
@@ -95,7 +105,7 @@ def run(argv: list[str] | None = None) -> int:
     if bad is not None:
         return error_line(f"argument {bad} is not UTF-8 text", 2)
     try:
-        result = app(args=args, prog_name="cardline", standalone_mode=False)
+        result = command().main(args=args, prog_name="cardline", standalone_mode=False)
     except (KeyboardInterrupt, Exception) as exc:
         return exit_code(exc)
     return result if isinstance(result, int) else 0

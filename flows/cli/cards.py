@@ -6,23 +6,33 @@ ID is masked wherever it is logged or echoed back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from flows.centre import Centre
-from flows.cli.context import cli_context, echo_json
+from flows.cli.context import actor, cli_context, echo_json
 from line.errors import NotFound
 from line.reasons import RETURN_REASONS
 from line.types import utc_now
 
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from line.kpi import History
+
 app = typer.Typer(help="One application and its cards.", no_args_is_help=True)
 
 
-def _history_of(c: Centre, key: str) -> tuple[list[Any], Any]:
+def _history_of(
+    c: Centre, key: str, view: Callable[[Session, History], None] | None = None
+) -> tuple[list[Any], History]:
     """The applications a key (12-digit ID or application number) names, newest first, and
-    the history of the newest; NotFound if none."""
+    the history of the newest; NotFound if none. ``view``, given, runs in the same
+    transaction as the read (a view of personal data is recorded with it, or not at all)."""
     from line.db import session_scope
     from line.idnumber import mask_id
     from line.kpi import find_applications, history
@@ -33,7 +43,41 @@ def _history_of(c: Centre, key: str) -> tuple[list[Any], Any]:
             shown = mask_id(key) if len(key) >= 9 else key  # an ID number, or not personal
             raise NotFound(f"no application for {shown!r}")
         assert found[0].id is not None
-        return found, history(session=session, application_id=found[0].id)
+        record = history(session=session, application_id=found[0].id)
+        if view is not None:
+            view(session, record)
+        return found, record
+
+
+def _recording(ctx: typer.Context, kind: str) -> Callable[[Session, History], None]:
+    """A view that records, in the reading session, that the caller saw or exported an
+    application (audit row ``kind``, subject its latest card's serial, the ID masked)."""
+    from line.audit import record
+    from line.idnumber import mask_id
+
+    def recorded(session: Session, shown: History) -> None:
+        serial = shown.cards[-1].serial if shown.cards else None
+        record(
+            session=session, kind=kind, actor=actor(ctx), at=utc_now(),
+            subject=serial or f"application {shown.application.id}",
+            detail={
+                "application_id": shown.application.id,
+                "card_serial": serial,
+                "id_number": mask_id(shown.application.id_number),
+            },
+        )  # fmt: skip
+
+    return recorded
+
+
+def _masked(shown: History) -> History:
+    """``shown`` with the citizen's ID numbers masked (a copy: the record is not changed)."""
+    from line.idnumber import mask_id
+
+    a = shown.application
+    old = mask_id(a.old_id_number) if a.old_id_number else a.old_id_number
+    masked = a.model_copy(update={"id_number": mask_id(a.id_number), "old_id_number": old})
+    return replace(shown, application=masked)
 
 
 @app.command("show")
@@ -43,15 +87,27 @@ def card_show(
         str, typer.Argument(metavar="ID", help="12-digit personal ID or application number.")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Show the citizen's full ID number (a supervisor's; recorded)."
+        ),
+    ] = False,
 ) -> None:
-    """One application's history: its data, its cards, every stage event."""
+    """One application's history: its data, its cards, every stage event (the ID number
+    masked unless --full, whose view is recorded in the audit record)."""
     from line.logsetup import get_logger
 
-    found, shown = _history_of(cli_context(ctx), key)
+    view = _recording(ctx, "card.show_full") if full else None
+    found, shown = _history_of(cli_context(ctx), key, view)
     # The log keeps who looked at which application; the processor masks the number.
-    get_logger("cardline.card").info("card.show", application_id=shown.application.id, key=key)
+    get_logger("cardline.card").info(
+        "card.show", application_id=shown.application.id, key=key, full=full
+    )
     from flows.render import history_json, history_text
 
+    if not full:
+        shown = _masked(shown)
     if as_json:
         echo_json(history_json(shown, other_applications=[a.id for a in found[1:]]))
     else:
@@ -72,20 +128,27 @@ def card_export(
     from line.logsetup import get_logger
 
     c = cli_context(ctx)
-    _, shown = _history_of(c, key)
-    if not shown.cards:
-        raise NotFound(f"application {shown.application.id} has no card yet")
+    written: list[Path] = []
+
+    def export(session: Session, shown: History) -> None:
+        # recorded and written in one transaction: a failed export leaves no audit row
+        if not shown.cards:
+            raise NotFound(f"application {shown.application.id} has no card yet")
+        _recording(ctx, "card.export")(session, shown)
+        latest = shown.cards[-1]
+        face = None
+        if (
+            latest.print_pdf is not None
+            and latest.front_page is not None
+            and latest.back_page is not None
+        ):
+            face = PrintedFace(
+                latest.serial, Path(latest.print_pdf), latest.front_page, latest.back_page
+            )
+        written.extend(CardArchive(c.settings.cards_dir).export(latest.serial, face, out))
+
+    _, shown = _history_of(c, key, export)
     latest = shown.cards[-1]
-    face = None
-    if (
-        latest.print_pdf is not None
-        and latest.front_page is not None
-        and latest.back_page is not None
-    ):
-        face = PrintedFace(
-            latest.serial, Path(latest.print_pdf), latest.front_page, latest.back_page
-        )
-    written = CardArchive(c.settings.cards_dir).export(latest.serial, face, out)
     get_logger("cardline.card").info(
         "card.export", application_id=shown.application.id, card_serial=latest.serial
     )
@@ -110,12 +173,12 @@ def card_return(
     from line.dispatch import return_card
 
     c = cli_context(ctx)
-    actor = f"cli@{c.settings.centre}"
+    who = actor(ctx)
     with session_scope(c.ready_engine()) as session:
         action = return_card(
-            session=session, serial=serial, reason=reason, actor=actor,
+            session=session, serial=serial, reason=reason, actor=who,
             at=utc_now(), rework_limit=c.spec().rework_limit,
-            stock=LedgerChipStock(actor=actor),
+            stock=LedgerChipStock(actor=who),
         )  # fmt: skip
     then = "a new card will be made" if action.value == "rework" else "held for a manager"
     typer.echo(f"card {serial} returned ({reason}): {then}")
@@ -146,11 +209,11 @@ def card_release(
     found, _ = _history_of(c, key)
     application_id = found[0].id
     with session_scope(c.ready_engine()) as session:
-        actor = f"cli@{c.settings.centre}"
+        who = actor(ctx)
         if accept_photo:
-            accept(session=session, application_id=application_id, actor=actor, at=utc_now())
+            accept(session=session, application_id=application_id, actor=who, at=utc_now())
         release_held(
-            session=session, application_id=application_id, actor=actor,
+            session=session, application_id=application_id, actor=who,
             reason_code=reason, at=utc_now(),
         )  # fmt: skip
     typer.echo(f"application {application_id} released ({reason}): back to print")
@@ -172,7 +235,7 @@ def card_cancel(
     found, _ = _history_of(c, key)
     with session_scope(c.ready_engine()) as session:
         cancel_application(
-            session=session, application_id=found[0].id, actor=f"cli@{c.settings.centre}",
+            session=session, application_id=found[0].id, actor=actor(ctx),
             reason_code=reason, at=utc_now(),
         )  # fmt: skip
     typer.echo(f"application {found[0].id} cancelled ({reason})")

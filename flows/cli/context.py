@@ -25,6 +25,14 @@ def cli_context(ctx: typer.Context) -> Centre:
     return obj
 
 
+def actor(ctx: typer.Context) -> str:
+    """Who does what this command does, as every record names them: ``<os user>@<centre>``
+    (the user from the process's effective uid, :func:`line.operators.os_user`)."""
+    from line.operators import os_user
+
+    return f"{os_user()}@{cli_context(ctx).settings.centre}"
+
+
 def console_quiet(ctx: typer.Context) -> bool:
     """Whether ``--quiet`` was given (a flow run then keeps Prefect's console lines down)."""
     return bool(ctx.find_root().params.get("quiet"))

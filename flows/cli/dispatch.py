@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.context import cli_context, echo_json
+from flows.cli.context import actor, cli_context, echo_json
 from line.types import MAX_DB_INTEGER, utc_now
 
 
@@ -37,7 +37,7 @@ def dispatch_cards(
             destination=destination,
             serials=serials,
             rework_limit=spec.rework_limit,
-            actor=f"cli@{c.settings.centre}",
+            actor=actor(ctx),
         )  # fmt: skip
         for destination, serials in plan.batches
     ]
@@ -69,5 +69,5 @@ def deliver_batch(
 
     c = cli_context(ctx)
     with session_scope(c.ready_engine()) as session:
-        batch = deliver(session=session, code=code, actor=f"station:{code[1:9]}", at=utc_now())
+        batch = deliver(session=session, code=code, actor=actor(ctx), at=utc_now())
         typer.echo(f"{batch.code}: delivered ({batch.cards} cards) to {batch.destination}")

@@ -122,16 +122,25 @@ def _print_summary(summary: Any, policy: str, where: str | None) -> None:
         typer.echo(f"     flow run 'production' recorded in {where}")
 
 
+def run_actor(c: Centre) -> str:
+    """The actor of a direct run: the OS user who started it, at this centre, and the
+    process (``alice@HN1/line-a:4242``): who, and which worker, in one name."""
+    from line.operators import os_user
+    from line.worker import worker_identity
+
+    return worker_identity(os_user(), c.settings.centre)
+
+
 def _station_free(c: Centre) -> None:
     """Raise ``MachineOutOfService`` or ``MachinesBusy`` if this worker's machines cannot be
     driven now (the flow would find it too, after Prefect's start and with its tracebacks)."""
     from flows.wiring import machine_names
     from line.db import session_scope
-    from line.leases import MachinesBusy, leases, worker_identity
+    from line.leases import MachinesBusy, leases
     from line.machines import require_in_service
 
     names = machine_names(c.settings)
-    actor = worker_identity("cardline-run", c.settings.centre)
+    actor = run_actor(c)
     with session_scope(c.ready_engine()) as session:
         now = utc_now()
         require_in_service(session=session, machines=names, actor=actor, at=now)
@@ -145,13 +154,13 @@ def _run_directly(
     c: Centre, batch_size: int, limit: int | None, resume_after: int, wait: float = 0
 ) -> Any:
     from line.db import session_scope
-    from line.leases import hold, worker_identity
+    from line.leases import hold
     from line.machines import require_in_service
 
     engine = c.ready_engine()
     spec = c.spec()
     line = c.build_line()
-    actor = worker_identity("cardline-run", c.settings.centre)
+    actor = run_actor(c)
     machines = line.devices.machines
     try:
         # The machines' lease first (another run may hold them: wait, or say who does),

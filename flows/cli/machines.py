@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.context import cli_context, echo_json
+from flows.cli.context import actor, cli_context, echo_json
 from line.errors import CardlineError
 from line.types import utc_now
 
@@ -98,7 +98,7 @@ def machine_out(
             )
         take_out(
             session=session, name=name, stage=where, reason=reason,
-            actor=f"cli@{c.settings.centre}", at=utc_now(),
+            actor=actor(ctx), at=utc_now(),
         )  # fmt: skip
     typer.echo(f"{name}: out of service ({reason})")
 
@@ -117,7 +117,7 @@ def machine_in(
     c = cli_context(ctx)
     with session_scope(c.ready_engine()) as session:
         put_back(
-            session=session, name=name, actor=f"cli@{c.settings.centre}", at=utc_now(),
+            session=session, name=name, actor=actor(ctx), at=utc_now(),
             note=note,
         )  # fmt: skip
     typer.echo(f"{name}: back in service")

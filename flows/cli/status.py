@@ -11,6 +11,11 @@ import typer
 from flows.cli.context import cli_context, echo_json
 from line.types import ApplicationState, utc_now
 
+NOT_ENROLLED = (
+    "operators: none enrolled: commands are not role-checked "
+    "(cardline operator add NAME --role supervisor enrols the first)"
+)
+
 
 def status(
     ctx: typer.Context,
@@ -21,6 +26,7 @@ def status(
     from line.db import session_scope
     from line.kpi import status_counts
     from line.machines import machines
+    from line.operators import enrolled
 
     engine = cli_context(ctx).ready_engine()
     with session_scope(engine) as session:
@@ -29,6 +35,7 @@ def status(
             session=session, now=utc_now(), backlog=counts.applications[ApplicationState.APPROVED]
         )
         out = [m for m in machines(session=session) if not m.in_service]
+        is_enrolled = enrolled(session=session)
     if as_json:
         echo_json(
             {
@@ -37,6 +44,7 @@ def status(
                 "machines_out_of_service": [
                     {"name": m.name, "stage": m.stage, "reason": m.reason} for m in out
                 ],
+                "operators_enrolled": is_enrolled,
             }
         )
         return
@@ -61,6 +69,8 @@ def status(
             f"machine {m.name} ({m.stage}) OUT OF SERVICE since {m.changed_at:%Y-%m-%d %H:%M} "
             f"UTC: {m.reason or '-'} (cardline machine in {m.name})"
         )
+    if not is_enrolled:
+        typer.echo(NOT_ENROLLED)
 
 
 def check(ctx: typer.Context) -> None:

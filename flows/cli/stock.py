@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from flows.centre import Centre
-from flows.cli.context import cli_context, echo_json, parse_date
+from flows.cli.context import actor, cli_context, echo_json, parse_date
 from line.errors import NotFound
 from line.types import MAX_DB_INTEGER, utc_now
 
@@ -53,7 +53,7 @@ def stock_receive(
             defect_rate=defect_rate,
             order=order,
             at=utc_now(),
-            actor=f"cli@{c.settings.centre}",
+            actor=actor(ctx),
         )
         uids = f", UIDs {received.first_uid}-{received.last_uid}" if received.first_uid else ""
     typer.echo(f"received {quantity} {item} in lot {lot} from {supplier}{uids}")
@@ -86,7 +86,7 @@ def stock_adjust(
             raise StockError(f"no {item} lot {lot!r}", field="lot", reason_code="stock.lot")
         after = adjust(
             session=session, lot_id=found.id, quantity=quantity, reason=reason, at=utc_now(),
-            actor=f"cli@{c.settings.centre}",
+            actor=actor(ctx),
         )  # fmt: skip
     typer.echo(
         f"lot {lot}: {quantity:+d}, now {after.on_hand} on hand ({after.available} available)"

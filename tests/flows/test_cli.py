@@ -85,6 +85,9 @@ def test_intake_json_status_json_and_card_show(
 
     who = good_rows(6)[0]
     code, out, _ = cli(capsys, "-q", "card", "show", who["id_number"])
+    assert code == 0  # the ID masked unless --full (a supervisor's view, recorded)
+    assert who["id_number"] not in out and "********" + who["id_number"][-4:] in out
+    code, out, _ = cli(capsys, "-q", "card", "show", who["id_number"], "--full")
     assert code == 0
     assert who["id_number"] in out and who["full_name"] in out  # full on the asker's screen
     log_text = (home / "logs" / "cardline.jsonl").read_text(encoding="utf-8")
@@ -92,6 +95,9 @@ def test_intake_json_status_json_and_card_show(
     assert who["id_number"] not in log_text and "********" + who["id_number"][-4:] in log_text
 
     code, out, _ = cli(capsys, "-q", "card", "show", "1", "--json")
+    shown = json.loads(out)
+    assert shown["application"]["id_number"] == "********" + who["id_number"][-4:]
+    code, out, _ = cli(capsys, "-q", "card", "show", "1", "--json", "--full")
     shown = json.loads(out)
     assert shown["application"]["id_number"] == who["id_number"]
     assert shown["cards"] == [] and shown["events"] == []
@@ -489,7 +495,10 @@ def test_cardline_run_is_a_prefect_flow_run_kept_under_the_home(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "run: 3 cards started in 2 batches" in done.stdout
-    assert f"flow run 'production' recorded in Prefect's ephemeral server (runs kept in {home / 'prefect'}" in done.stdout
+    assert (
+        f"flow run 'production' recorded in Prefect's ephemeral server (runs kept in {home / 'prefect'}"
+        in done.stdout
+    )
     with sqlite3.connect(home / "prefect" / "prefect.db") as db:
         runs = db.execute(
             "SELECT flow.name, flow_run.state_type FROM flow_run JOIN flow ON flow.id = flow_run.flow_id"

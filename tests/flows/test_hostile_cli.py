@@ -77,6 +77,30 @@ EXPECT = ("stock", "expect", "--order", "P1", "--supplier", "S")
 HOSTILE: dict[tuple[str, ...], list[Case]] = {
     ("db", "upgrade"): [*bad_urls("db", "upgrade"), case("db", "upgrade", "extra")],
     ("db", "current"): bad_urls("db", "current"),
+    # valid arguments would make cluster-wide roles on PostgreSQL: only refused ones here
+    ("db", "roles"): [
+        case("db", "roles", "--prefix", "Bad-Prefix"),
+        case("db", "roles", "--prefix", ""),
+        case("db", "roles", "--prefix", LONG),
+        *bad_urls("db", "roles"),
+    ],
+    ("operator", "add"): [
+        case("operator", "add", "bob", "--role", "operator"),  # the first must be a supervisor
+        case("operator", "add", "Bad Name", "--role", "supervisor"),
+        case("operator", "add", "", "--role", "supervisor"),
+        case("operator", "add", LONG, "--role", "supervisor"),
+        case("operator", "add", "bob", "--role", "king"),
+        case("operator", "add", "bob"),
+        case("operator", "add"),
+        *bad_urls("operator", "add", "bob", "--role", "supervisor"),
+    ],
+    ("operator", "remove"): [
+        case("operator", "remove", "nobody"),
+        case("operator", "remove", "nobody", "--role", "king"),
+        case("operator", "remove", LONG),
+        case("operator", "remove"),
+    ],
+    ("operator", "list"): [*bad_urls("operator", "list"), case("operator", "list", "extra")],
     ("intake",): [
         case("intake", ""),
         case("intake", "/nonexistent/applications.csv"),

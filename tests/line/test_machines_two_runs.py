@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from flows.cli import run
 from line.leases import Worker
+from line.operators import os_user
 from tests.flows.homes import ready_home
 from tests.flows.prefect_server import clean_environ, fresh_database, stop
 from tests.line.helpers import STATION, THIEF, TakenDuringPrint
@@ -98,7 +99,7 @@ def test_two_cardline_runs_on_one_database_one_drives_the_other_says_who(
         first = cardline("first")
         until("the first run holds the machines", lambda: holder()[1] == first.pid)
         actor = holder()[0]
-        assert actor == Worker(socket.gethostname(), first.pid, None).actor("cardline-run", "HN1")
+        assert actor == Worker(socket.gethostname(), first.pid, None).actor(os_user(), "HN1")
 
         second = cardline("second")
         assert second.wait(timeout=120) == 1
@@ -200,7 +201,7 @@ def test_a_direct_run_releases_its_machines_when_it_ends_and_records_who_drove(
     assert run(["-q", "machine", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [m["lease"] for m in listed] == [None, None, None]  # released
-    actor = Worker(socket.gethostname(), os.getpid(), None).actor("cardline-run", "HN1")
+    actor = Worker(socket.gethostname(), os.getpid(), None).actor(os_user(), "HN1")
     assert {m["changed_by"] for m in listed} == {actor}
     engine = sa.create_engine(f"sqlite:///{home / 'cardline.db'}")
     try:
