@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from line.chain import link_new_rows
 from line.errors import CardlineError
 from line.files import private_file
 
@@ -174,6 +175,8 @@ def _check_values(session: Session, _context: Any, _instances: Any) -> None:
 
 
 sa.event.listen(Session, "before_flush", _check_values)
+# After the values are checked: the new rows of the append-only tables join their hash chain.
+sa.event.listen(Session, "before_flush", link_new_rows)
 
 
 @contextmanager

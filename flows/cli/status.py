@@ -64,15 +64,25 @@ def status(
 
 
 def check(ctx: typer.Context) -> None:
-    """Reconcile stock and cards; exit non-zero naming every mismatch."""
+    """Reconcile stock and cards, and verify the record's hash chains; exit non-zero naming
+    every mismatch and the first broken row of each chain."""
     from inventory.check import reconcile
+    from line.chain import verify_engine
     from line.db import session_scope
 
     engine = cli_context(ctx).ready_engine()
     with session_scope(engine) as session:
         problems = reconcile(session=session)
-    if problems:
-        for problem in problems:
-            typer.echo(f"mismatch: {problem}", err=True)
+    chains = verify_engine(engine)
+    for problem in problems:
+        typer.echo(f"mismatch: {problem}", err=True)
+    for broken in chains.problems:
+        typer.echo(f"chain broken: {broken}", err=True)
+    if problems or chains.problems:
         raise typer.Exit(1)
     typer.echo("check: stock ledger and cards reconcile")
+    ends = ", ".join(
+        f"{table} {rows} rows (last {chains.last_hashes[table][:16]})"
+        for table, rows in chains.rows.items()
+    )
+    typer.echo(f"check: the hash chains hold: {ends}")
