@@ -64,9 +64,12 @@ _BATCH = 2000
 
 def _plain(value: Any, column: str) -> Any:
     """``value`` as a JSON value that reads back the same from either database."""
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:  # most columns: fast
+        return value
     if isinstance(value, Enum):
-        value = value.value
-    if value is None or isinstance(value, bool | int | str):
+        return _plain(value.value, column)
+    if isinstance(value, bool | int | str):
         return value
     if isinstance(value, datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
