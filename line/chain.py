@@ -329,9 +329,14 @@ def verify(*, session: Session, tables: Iterable[str] = CHAINED_TABLES) -> Verif
 
 
 def verify_engine(engine: Engine) -> Verification:
-    """:func:`verify` in a transaction of its own that sees one snapshot of the database
-    (PostgreSQL: REPEATABLE READ; SQLite's transactions are one already)."""
-    options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+    """:func:`verify` in a read-only transaction of its own that sees one snapshot of the
+    database (PostgreSQL: REPEATABLE READ; SQLite: a deferred transaction, which in WAL
+    mode leaves the writers free while it walks)."""
+    from line.db import READ_ONLY  # line.db imports this module for its listener
+
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     with (
         engine.connect().execution_options(**options) as connection,
         Session(bind=connection) as session,

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from inventory.models import StockMovement
 from line import audit
 from line.chain import CHAINED_TABLES, GENESIS, Problem, row_hash, verify_engine
-from line.db import session_scope
+from line.db import READ_ONLY, make_engine, session_scope
 from line.models import AuditEvent, StageEvent
 from schema import upgrade
 from tests.conftest import StepClock
@@ -311,3 +311,23 @@ def test_an_upgraded_centre_has_its_earlier_rows_chained(empty_engine: Engine) -
     assert found.rows == {"stage_event": 2, "stock_movement": 2, "audit_event": 2}
     with empty_engine.connect() as connection, pytest.raises(sa.exc.DatabaseError):
         connection.execute(sa.text("UPDATE stage_event SET actor = 'x'"))  # still append-only
+
+
+def test_a_reader_on_sqlite_leaves_the_writers_free(
+    sqlite_engine: Engine, clock: StepClock
+) -> None:
+    """``verify_engine`` reads in a deferred transaction (``READ_ONLY``): in WAL mode a
+    writer commits meanwhile (an IMMEDIATE reader would hold it off: "database is locked"),
+    and the reader goes on seeing its snapshot."""
+    a_line_of_rows(sqlite_engine, clock)
+    count_audit = sa.text("SELECT count(*) FROM audit_event")
+    writer = make_engine(str(sqlite_engine.url), connect_args={"timeout": 0.5})
+    reading = sqlite_engine.connect().execution_options(**{READ_ONLY: True})
+    with reading as reader, reader.begin():
+        before = reader.execute(count_audit).scalar_one()
+        with session_scope(writer) as session:
+            audit.record(session=session, kind="purge", actor="ann", at=T0)
+        assert reader.execute(count_audit).scalar_one() == before
+    writer.dispose()
+    assert count(sqlite_engine, "audit_event") == before + 1
+    assert verify_engine(sqlite_engine).problems == []
