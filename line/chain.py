@@ -43,6 +43,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import Session, SQLModel
 
+from line.errors import CardlineError
 from line.models import ChainHead
 
 CHAINED_TABLES = ("stage_event", "stock_movement", "audit_event")
@@ -145,6 +146,10 @@ def link_new_rows(session: Session, _context: Any = None, _instances: Any = None
     moved: set[str] = set()
     for obj in chained:
         table = _table_of(obj) or ""
+        if obj.id is not None:
+            raise CardlineError(
+                f"{table}: a new row's id is the database's to give (the chain runs in id order)"
+            )
         prev, count = heads[table]
         digest = row_hash(prev, table, _content(obj))
         obj.prev_hash, obj.row_hash = prev, digest

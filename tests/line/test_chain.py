@@ -18,6 +18,7 @@ from inventory.models import StockMovement
 from line import audit
 from line.chain import CHAINED_TABLES, GENESIS, Problem, row_hash, verify_engine
 from line.db import READ_ONLY, make_engine, session_scope
+from line.errors import CardlineError
 from line.models import AuditEvent, StageEvent
 from schema import upgrade
 from tests.conftest import StepClock
@@ -331,3 +332,14 @@ def test_a_reader_on_sqlite_leaves_the_writers_free(
     writer.dispose()
     assert count(sqlite_engine, "audit_event") == before + 1
     assert verify_engine(sqlite_engine).problems == []
+
+
+def test_a_new_row_with_an_id_of_its_own_is_refused_and_nothing_is_written(
+    engine: Engine,
+) -> None:
+    """The chain's order is the id order the database gives; a chosen id could break it."""
+    refused = pytest.raises(CardlineError, match="audit_event: a new row's id is the database's")
+    with refused, session_scope(engine) as session:
+        session.add(AuditEvent(id=7, kind="purge", actor="ann", at=T0))
+    assert count(engine, "audit_event") == 0
+    assert verify_engine(engine).problems == []
