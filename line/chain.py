@@ -103,14 +103,21 @@ def row_hash(prev_hash: str, table: str, values: Mapping[str, Any]) -> str:
 # --- linking rows as they are written ------------------------------------------------------
 
 
+_HEADS = "SELECT table_name, last_hash, row_count FROM chain_head ORDER BY table_name"
+_LOCK_HEADS = {
+    # Prepared once (statements built per flush cost more than the rest of the chain);
+    # SQLite has no FOR UPDATE: its writers are serialised by BEGIN IMMEDIATE.
+    "sqlite": sa.text(_HEADS),
+    "postgresql": sa.text(_HEADS + " FOR UPDATE"),
+}
+_MOVE_HEAD = sa.text(
+    "UPDATE chain_head SET last_hash = :last, row_count = :rows WHERE table_name = :name"
+)
+
+
 def _locked_heads(connection: sa.Connection) -> dict[str, tuple[str, int]]:
     """Every chain's head, locked for the rest of the transaction (made if missing)."""
-    query = (
-        sa.select(_HEAD.c.table_name, _HEAD.c.last_hash, _HEAD.c.row_count)
-        .where(_HEAD.c.table_name.in_(CHAINED_TABLES))
-        .order_by(_HEAD.c.table_name)
-        .with_for_update()
-    )
+    query = _LOCK_HEADS.get(connection.dialect.name, _LOCK_HEADS["postgresql"])
     heads = {name: (last, count) for name, last, count in connection.execute(query)}
     missing = [name for name in CHAINED_TABLES if name not in heads]
     if missing:  # a schema made without the migrations' heads: start those chains
@@ -157,11 +164,7 @@ def link_new_rows(session: Session, _context: Any = None, _instances: Any = None
         moved.add(table)
     for table in sorted(moved):
         last, count = heads[table]
-        connection.execute(
-            _HEAD.update()
-            .where(_HEAD.c.table_name == table)
-            .values(last_hash=last, row_count=count)
-        )
+        connection.execute(_MOVE_HEAD, {"last": last, "rows": count, "name": table})
 
 
 def chain_existing_rows(connection: sa.Connection, table: str) -> int:
