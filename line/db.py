@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from line.chain import link_new_rows
 from line.errors import CardlineError
 from line.files import private_file
 
@@ -87,6 +88,11 @@ def _private_sqlite_file(url: sa.URL) -> None:
             private_file(sibling)
 
 
+READ_ONLY = "cardline_read_only"
+"""A connection's execution option: it only reads (on SQLite its transactions then begin
+deferred, not IMMEDIATE, and take no write lock)."""
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``: SQLite gets foreign keys, WAL and a busy timeout, and its file
     is owner-only. Raises ``DatabaseUrlError`` for a URL of a database cardline does not
@@ -114,7 +120,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # A reader that asked for it (READ_ONLY) begins deferred: in WAL mode it reads
+            # one snapshot and the writers go on meanwhile.
+            read_only = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -174,6 +183,8 @@ def _check_values(session: Session, _context: Any, _instances: Any) -> None:
 
 
 sa.event.listen(Session, "before_flush", _check_values)
+# After the values are checked: the new rows of the append-only tables join their hash chain.
+sa.event.listen(Session, "before_flush", link_new_rows)
 
 
 @contextmanager

@@ -366,3 +366,16 @@ class AuditEvent(SQLModel, table=True):
     at: datetime = _utc(index=True)
     prev_hash: str | None = Field(default=None, max_length=64)
     row_hash: str | None = Field(default=None, max_length=64)
+
+
+class ChainHead(SQLModel, table=True):
+    """The last link of one append-only table's hash chain (``line.chain``): the hash of its
+    last row and how many rows the chain holds. Writers lock it while they add rows (so the
+    chain has one order), and ``cardline check`` holds the table against it (a row deleted
+    at the end, or added behind cardline's back, leaves the table and its head apart)."""
+
+    __tablename__ = "chain_head"
+
+    table_name: str = Field(primary_key=True, max_length=32)
+    last_hash: str = Field(max_length=64)
+    row_count: int = Field(sa_column=sa.Column(sa.BigInteger(), nullable=False))

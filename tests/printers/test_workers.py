@@ -1,5 +1,6 @@
 """Two workers run the line at once on one PostgreSQL database: no card is processed twice,
-every application gets exactly one good card, and stock and cards reconcile."""
+every application gets exactly one good card, stock and cards reconcile, and the record's
+hash chains hold."""
 
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ def _worker(
 def test_two_workers_never_take_the_same_card(pg_admin: Engine, tmp_path: Path) -> None:
     from inventory.check import reconcile
     from inventory.ledger import receive
+    from line.chain import verify_engine
     from line.db import make_engine, session_scope
     from line.intake import import_file
     from line.synthetic import write_csv
@@ -139,6 +141,8 @@ def test_two_workers_never_take_the_same_card(pg_admin: Engine, tmp_path: Path) 
         assert all(int(o["started"]) > 0 for o in outcomes), "both workers took part"  # type: ignore[call-overload]
         with session_scope(engine) as session:
             assert reconcile(session=session) == []
+        # Both workers' stage events and movements make one unbroken chain per table.
+        assert verify_engine(engine).problems == []
     finally:
         engine.dispose()
         with pg_admin.begin() as connection:
