@@ -85,7 +85,10 @@ def card_export(
         face = PrintedFace(
             latest.serial, Path(latest.print_pdf), latest.front_page, latest.back_page
         )
-    written = CardArchive(c.settings.cards_dir).export(latest.serial, face, out)
+    from printers.atrest import centre_sealer
+
+    archive = CardArchive(c.settings.cards_dir, sealer=centre_sealer(c.settings))
+    written = archive.export(latest.serial, face, out)  # plaintext by design: see README
     get_logger("cardline.card").info(
         "card.export", application_id=shown.application.id, card_serial=latest.serial
     )

@@ -213,4 +213,3 @@ class Session:
 
 def _sw(sw: int) -> bytes:
     return sw.to_bytes(2, "big")
-
