@@ -148,7 +148,9 @@ def _key_pair(transport: ChipTransport, reference: int) -> ec.EllipticCurvePubli
     try:
         return public_key_of(answer)
     except ValueError as exc:
-        raise MalformedFile(f"key pair {reference:02X}: {exc}", device=_device(transport)) from None
+        raise MalformedFile(
+            f"key pair {reference:02X}: {exc}", device=_device(transport)
+        ) from None
 
 
 def personalise(

@@ -213,3 +213,4 @@ class Session:
 
 def _sw(sw: int) -> bytes:
     return sw.to_bytes(2, "big")
+
