@@ -8,7 +8,7 @@ card's pages cut from the batch PDF), ``mrz.txt`` (the three lines of DG1 as rea
 the raw ``EF.COM``, ``DG1``, ``DG2``, ``DG13``, ``DG14``, ``DG15``, ``SOD``. Everything here is
 personal data: files are owner-only. Given a ``line.sealed`` sealer, the chip archive is
 encrypted at rest and the batch PDF is read sealed; the export is plaintext by design (an
-auditor's explicit copy, owner-only, recorded as ``card.export``).
+auditor's explicit copy, owner-only).
 """
 
 from __future__ import annotations
