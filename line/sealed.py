@@ -54,6 +54,10 @@ class SealedFileError(CardlineError):
         super().__init__(f"{path}: {message}", reason_code="file.sealed", path=path)
 
 
+class NoDataKey(SealedFileError):
+    """A sealed file where no data key was given: a wiring error, not a bad file."""
+
+
 @dataclass(frozen=True, slots=True)
 class Sealer:
     """Seals and opens files under one data key (32 bytes) named by ``key_id``."""
@@ -121,7 +125,5 @@ def read_sealed(path: Path, *, role: str, sealer: Sealer | None) -> bytes:
     if sealer is not None:
         return sealer.open(blob, role=role, name=path.name)
     if is_sealed(blob):
-        raise SealedFileError(
-            "is encrypted at rest and no data key was given to open it", path=str(path)
-        )
+        raise NoDataKey("is encrypted at rest and no data key was given to open it", path=str(path))
     return blob

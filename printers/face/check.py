@@ -28,7 +28,7 @@ import pypdfium2 as pdfium  # type: ignore[import-untyped, unused-ignore]
 import zxingcpp
 
 from line.card import CardData
-from line.sealed import SealedFileError
+from line.sealed import NoDataKey, SealedFileError
 from printers.face.render import NO_EXPIRY_TEXT, FaceRenderError, face_date, qr_payload
 from printers.mrz import MrzError, mrz_lines
 
@@ -172,6 +172,8 @@ def check_face(
     """Reason codes of every failed check of ``card``'s printed faces; ``[]`` if it passes."""
     try:
         face = read_face(pdf_path, front_page, back_page, decode_qr=decode_qr, documents=documents)
+    except NoDataKey:
+        raise  # QC wired without the centre's data key: every card would fail, say so
     except (pdfium.PdfiumError, OSError, IndexError, SealedFileError):
         return ["qc.face.unreadable"]  # a sealed batch changed on disk is unreadable too
     return [reason for check in CHECKS if (reason := check(card, face)) is not None]

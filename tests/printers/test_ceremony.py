@@ -177,3 +177,41 @@ def test_the_command_line_takes_each_share_from_its_own_file(
     capsys.readouterr()
     assert run([*command, "--share-file", str(second), "--share-file", str(first)]) == 0
     assert "custodians carol and dave" in capsys.readouterr().out
+
+
+def test_the_shares_are_typed_at_a_prompt_never_given_as_arguments(tmp_path: Path) -> None:
+    """The installed command, its shares on standard input (no terminal: getpass reads
+    the pipe): init asks each custodian twice; a mistyped share at rotate is refused in one
+    line and changes nothing."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CARDLINE_HOME": str(tmp_path / "home")}
+    env.pop("CARDLINE_DB_URL", None)
+    cardline = str(Path(sys.executable).parent / "cardline")
+
+    def command(*args: str, typed: list[str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [cardline, "-q", *args], env=env, input="".join(f"{t}\n" for t in typed),
+            capture_output=True, text=True, timeout=120, start_new_session=True,
+        )  # fmt: skip
+
+    assert command("db", "upgrade", typed=[]).returncode == 0
+    who = ["--custodian", "alice", "--custodian", "bob"]
+    done = command("keys", "init", *who, typed=[ALICE, ALICE, BOB, BOB])
+    assert done.returncode == 0, done.stderr
+    assert "encrypted under the shares of alice and bob" in done.stdout
+    assert ALICE not in done.stdout + done.stderr, "a share is never echoed"
+    paths = keys.KeyPaths.in_directory(tmp_path / "home" / "keys")
+    assert not any(path.exists() for path in ceremony.test_share_files(paths))
+    before = snapshot(paths)
+    refused = command("keys", "rotate", *who, typed=[ALICE, "bob-mistyped-9876543210"])
+    assert refused.returncode == 1
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("cardline:")]
+    assert errors == [
+        f"cardline: error: {paths.csca_key}: the custodians' shares do not open the offline "
+        "CA key (a wrong share?)"
+    ]
+    assert snapshot(paths) == before
+    assert command("keys", "rotate", *who, typed=[ALICE, BOB]).returncode == 0

@@ -205,6 +205,7 @@ def test_the_line_through_pcscd_and_vpcd(
             csca=line.devices.qc.csca,
             rng=__import__("random").Random(1),
             qr_sample_rate=0.0,
+            keys=line.devices.qc.keys,  # the spool is sealed under the centre's data key
         ),  # type: ignore[attr-defined]
     )
     summary = controller(sqlite_engine, devices, clock, line).run()
