@@ -194,7 +194,7 @@ def _shortage(engine: Engine, spec: LineSpec, run: dict[str, Any], echo: Echo) -
 
 
 def _results(settings: Settings, engine: Engine, echo: Echo) -> None:
-    """What the line made: the print-ready PDFs, one card exported, the counts."""
+    """What the line made: the print batches (sealed), one card exported, the counts."""
     with session_scope(engine) as session:
         counts = status_counts(session=session)
         example = session.exec(
@@ -211,7 +211,8 @@ def _results(settings: Settings, engine: Engine, echo: Echo) -> None:
     pdfs = sorted(settings.spool_dir.glob("*.pdf"))
     if pdfs:
         echo(
-            f"printed   {len(pdfs)} print-ready PDFs in {settings.spool_dir}, e.g. {pdfs[-1].name}"
+            f"printed   {len(pdfs)} print batches in {settings.spool_dir}, e.g. {pdfs[-1].name} "
+            "(encrypted at rest; the export below is the plaintext)"
         )
     if example is not None:
         _export(settings, *example, echo)
