@@ -6,7 +6,9 @@ file splits back exactly). The printed faces stay in the print batch's PDF in th
 the card records. ``export`` writes the auditor's set: ``front.pdf`` and ``back.pdf`` (the
 card's pages cut from the batch PDF), ``mrz.txt`` (the three lines of DG1 as read back) and
 the raw ``EF.COM``, ``DG1``, ``DG2``, ``DG13``, ``DG14``, ``DG15``, ``SOD``. Everything here is
-personal data: files are owner-only.
+personal data: files are owner-only. Given a ``line.sealed`` sealer, the chip archive is
+encrypted at rest and the batch PDF is read sealed; the export is plaintext by design (an
+auditor's explicit copy, owner-only).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from flows.errors import FlowsError
 from line.card import CardData
 from line.devices import PrintedFace, QcVerdict
 from line.files import private_dir, write_private
+from line.sealed import CHIP_ARCHIVE, SPOOL_PDF, Sealer, read_sealed, write_sealed
 from printers.chip import lds, tlv
 
 CHIP_FILES = ("EF.COM", "DG1", "DG2", "DG13", "DG14", "DG15", "SOD")
@@ -49,8 +52,8 @@ def split_chip_file(content: bytes) -> dict[str, bytes]:
     return files
 
 
-def _page(pdf: Path, index: int, out: Path) -> None:
-    source = pdfium.PdfDocument(str(pdf))
+def _page(pdf: bytes, index: int, out: Path) -> None:
+    source = pdfium.PdfDocument(pdf)
     try:
         single = pdfium.PdfDocument.new()
         single.import_pages(source, [index])
@@ -67,8 +70,9 @@ class CardArchive:
     that the disk's sync overlaps the next card's inspection; ``flush`` waits for it); exports
     an auditor's set of files."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, sealer: Sealer | None = None) -> None:
         self.root = root
+        self.sealer = sealer  # None: plaintext (unit tests, set-ups with no keys)
         self._writer: ThreadPoolExecutor | None = None
         self._pending: list[Future[None]] = []
 
@@ -87,7 +91,7 @@ class CardArchive:
         self._pending.append(self._writer.submit(self._write, card.card_serial, content))
 
     def _write(self, card_serial: str, content: bytes) -> None:
-        write_private(self.chip_file(card_serial), content)
+        write_sealed(self.chip_file(card_serial), content, role=CHIP_ARCHIVE, sealer=self.sealer)
 
     def flush(self) -> None:
         """Wait until every kept archive is written (a write's error is raised here)."""
@@ -116,7 +120,7 @@ class CardArchive:
             raise ArchiveError(
                 f"card {card_serial}: its print batch {face.pdf} is gone from the spool"
             )
-        files = split_chip_file(chip_file.read_bytes())
+        files = split_chip_file(read_sealed(chip_file, role=CHIP_ARCHIVE, sealer=self.sealer))
         missing = [name for name in REQUIRED_FILES if name not in files]
         if missing:
             raise ArchiveError(f"card {card_serial}: archive lacks {', '.join(missing)}")
@@ -124,9 +128,10 @@ class CardArchive:
             raise ArchiveError(f"{out} is not a directory")
         if not out.parent.is_dir():
             raise ArchiveError(f"no directory {out.parent} to export into")
+        pdf = read_sealed(face.pdf, role=SPOOL_PDF, sealer=self.sealer)
         private_dir(out, tighten=False)
-        _page(face.pdf, face.front_page, out / "front.pdf")
-        _page(face.pdf, face.back_page, out / "back.pdf")
+        _page(pdf, face.front_page, out / "front.pdf")
+        _page(pdf, face.back_page, out / "back.pdf")
         write_private(out / "mrz.txt", "\n".join(lds.parse_dg1(files["DG1"])) + "\n")
         written = [name for name in CHIP_FILES if name in files]
         for name in written:

@@ -29,11 +29,14 @@ from line.files import private_dir
 from line.kpi import status_counts
 from line.logsetup import get_logger
 from line.models import Application, Card, StageEvent
+from line.operators import os_user
 from line.settings import Settings
 from line.spec import LineSpec, spec_in_use
 from line.synthetic import BAD_KINDS, people, spoil, write_csv, write_photos
 from line.types import ApplicationState, Clock, EventKind, Outcome, Stage
-from printers.keys import KeyPaths, init_keys
+from printers.atrest import centre_sealer
+from printers.ceremony import TEST_CUSTODIANS, init_ceremony
+from printers.keys import KeyPaths
 from schema import upgrade
 
 log = get_logger("cardline.demo")
@@ -81,7 +84,7 @@ def run_demo(
     where = engine.url.render_as_string(hide_password=True)
     echo(f"database  {where} (schema {before or 'empty'} -> {after})")
     summary = _intake(home, count=count, seed=seed, today=today, echo=echo, at=prefect_at)
-    _keys(settings, clock, echo)
+    _keys(settings, engine, clock, echo)
     spec = spec_in_use(settings.line_spec)
     first_delivery = not _has_chip_stock(engine) and settings.chip_stock == "ledger"
     if first_delivery:
@@ -135,15 +138,25 @@ def _intake(
     return summary
 
 
-def _keys(settings: Settings, clock: Clock, echo: Echo) -> None:
-    """TEST keys, the first time: a CSCA offline and a Document Signer in the token."""
+def _keys(settings: Settings, engine: Engine, clock: Clock, echo: Echo) -> None:
+    """TEST keys, the first time: a key ceremony with two generated TEST shares (a CSCA
+    offline, a Document Signer in the token, the data key of personal data at rest)."""
     keys = KeyPaths.from_settings(settings)
     if keys.ds_cert.exists():
         return
-    init_keys(keys, now=clock())
+    with session_scope(engine) as session:
+        init_ceremony(
+            session=session,
+            paths=keys,
+            custodians=TEST_CUSTODIANS,
+            shares=None,
+            now=clock(),
+            actor=os_user(),
+        )
     echo(
         f"keys      TEST CSCA and Document Signer made in {settings.keys_path} "
-        f"(DS key in token '{keys.token.label}', CSCA key offline in {keys.csca_key.parent})"
+        f"(DS key in token '{keys.token.label}', CSCA key offline in {keys.csca_key.parent}, "
+        "encrypted under two generated TEST custodian shares kept beside it)"
     )
 
 
@@ -181,7 +194,7 @@ def _shortage(engine: Engine, spec: LineSpec, run: dict[str, Any], echo: Echo) -
 
 
 def _results(settings: Settings, engine: Engine, echo: Echo) -> None:
-    """What the line made: the print-ready PDFs, one card exported, the counts."""
+    """What the line made: the print batches (sealed), one card exported, the counts."""
     with session_scope(engine) as session:
         counts = status_counts(session=session)
         example = session.exec(
@@ -198,7 +211,8 @@ def _results(settings: Settings, engine: Engine, echo: Echo) -> None:
     pdfs = sorted(settings.spool_dir.glob("*.pdf"))
     if pdfs:
         echo(
-            f"printed   {len(pdfs)} print-ready PDFs in {settings.spool_dir}, e.g. {pdfs[-1].name}"
+            f"printed   {len(pdfs)} print batches in {settings.spool_dir}, e.g. {pdfs[-1].name} "
+            "(encrypted at rest; the export below is the plaintext)"
         )
     if example is not None:
         _export(settings, *example, echo)
@@ -217,7 +231,8 @@ def _export(settings: Settings, card: Card, application: Application, echo: Echo
         card.serial, Path(card.print_pdf or ""), card.front_page or 0, card.back_page or 0
     )
     out = settings.home_dir / "demo" / f"export-{card.serial}"
-    files = CardArchive(settings.cards_dir).export(card.serial, face, out)
+    archive = CardArchive(settings.cards_dir, sealer=centre_sealer(settings))
+    files = archive.export(card.serial, face, out)
     echo(
         f"card      {card.serial}: chip {card.chip_uid}, QC {QC_PASSED}; "
         f"exported {len(files)} files to {out}"

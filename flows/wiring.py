@@ -39,6 +39,7 @@ from line.spec import LineSpec
 from line.types import Clock, Stage, utc_now
 
 if TYPE_CHECKING:
+    from line.sealed import Sealer
     from printers.chip.bodies import CardBodies, Connect
     from printers.chip.vchip import VirtualChip
 
@@ -138,18 +139,22 @@ def _printer(
     rng: random.Random,
     clock: Clock,
     render_in: Executor | None,
+    sealer: Sealer | None = None,
 ) -> CardPrinter:
     from printers.face.printing import CupsPrinter, SpoolPrinter, VirtualPrinter
 
     kind = settings.printer
     if kind in ("virtual", "spool"):
         name = f"print-{settings.station}"  # as machine_names says
-        spool = SpoolPrinter(settings.spool_dir, name=name, clock=clock, render_in=render_in)
+        spool = SpoolPrinter(
+            settings.spool_dir, name=name, clock=clock, render_in=render_in, sealer=sealer
+        )
         if kind == "spool":
             return spool
         return VirtualPrinter.from_spec(spec.stage(Stage.PRINT), spool, rng, name=name)
     if kind.startswith("cups:") and len(kind) > len("cups:"):
-        return CupsPrinter(kind.removeprefix("cups:"), settings.spool_dir, clock=clock)
+        queue = kind.removeprefix("cups:")
+        return CupsPrinter(queue, settings.spool_dir, clock=clock, sealer=sealer)
     raise WiringError(f"CARDLINE_PRINTER={kind!r}: expected virtual, spool or cups:QUEUE")
 
 
@@ -175,6 +180,7 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
     """The line's devices as the settings ask: keys and signer, card bodies with their chips
     (from the stock ledger or a virtual lot), the transport, the helper processes, and the
     printer, encoder and QC station; ``close`` stops what it started."""
+    from printers.atrest import sealer_for
     from printers.chip.encoder import LdsEncoder
     from printers.keys import KeyPaths, load_csca, load_ds_certificate, load_signer
     from printers.pki import check_key_usage_period
@@ -189,12 +195,13 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
     # One clear line, before any card is taken, when the DS key may no longer sign.
     check_key_usage_period(load_ds_certificate(keys), at=clock())
     signer = load_signer(keys)
+    sealer = sealer_for(keys)  # personal data at rest: the data key, unwrapped once here
     first_uid = next_chip_uid(engine)
     seed = f"{settings.seed}:{first_uid:X}"  # reproducible, yet new faults for every run
-    bodies, stock = _bodies(settings, spec, engine, first_uid, seed)
+    bodies, stock = _bodies(settings, spec, engine, first_uid, seed, sealer)
     connect, reader_close = _transport(settings, bodies)
     render_in, verify_in = _helpers(settings)
-    archive = CardArchive(settings.cards_dir)
+    archive = CardArchive(settings.cards_dir, sealer=sealer)
 
     def close_all() -> None:
         reader_close()
@@ -205,7 +212,9 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
         signer.close()
 
     devices = Devices(
-        printer=_printer(settings, spec, random.Random(f"{seed}:printer"), clock, render_in),
+        printer=_printer(
+            settings, spec, random.Random(f"{seed}:printer"), clock, render_in, sealer
+        ),
         encoder=LdsEncoder(
             name=f"encode-{settings.station}",
             signer=signer,
@@ -222,13 +231,19 @@ def build_line(*, settings: Settings, spec: LineSpec, engine: Engine, clock: Clo
             rng=random.Random(f"{seed}:qc"),
             qr_sample_rate=settings.qr_sample_rate,
             verify_in=verify_in,
+            keys=keys,  # the face PDFs are sealed: the helper unwraps the data key once
         ),
     )
     return Line(devices=devices, archive=archive, close=close_all, stock=stock)
 
 
 def _bodies(
-    settings: Settings, spec: LineSpec, engine: Engine, first_uid: int, seed: str
+    settings: Settings,
+    spec: LineSpec,
+    engine: Engine,
+    first_uid: int,
+    seed: str,
+    sealer: Sealer | None = None,
 ) -> tuple[CardBodies, ChipStock | None]:
     """The card bodies and where their chips come from: the stock ledger (each card body's
     chip is the one the ledger gave it at print start) or a virtual lot."""
@@ -238,7 +253,7 @@ def _bodies(
 
     # Virtual chips keep an image of their memory once personalised: the same chip for a
     # later run (after a crash) and for outside readers (cardline chip serve --card).
-    images = ChipImages(settings.chips_dir)
+    images = ChipImages(settings.chips_dir, sealer=sealer)
     if settings.chip_stock == "ledger":
         with session_scope(engine) as session:
             register_consumables(session=session, consumables=spec.consumables)

@@ -6,9 +6,12 @@
   ``softhsm2.conf``, its user PIN in the owner-only ``token.pin``); a centre points
   ``CARDLINE_PKCS11_MODULE`` / ``_TOKEN_LABEL`` / ``_PIN_FILE`` at its HSM instead.
 - The CSCA key is an **offline CA** file (``csca_key``, by default in ``<keys>-offline-ca/``
-  beside the keys directory, not beside the DS key): only ``keys init`` writes it and only
-  ``keys init`` and ``keys rotate`` read it; the line never does. A centre keeps it on
-  removable media and mounts it for a rotation.
+  beside the keys directory, not beside the DS key), PKCS#8 encrypted under the passphrase
+  of the two key custodians' shares (``printers.ceremony``): only ``keys init`` writes it
+  and only ``keys rotate`` reads it; the line never does. A centre keeps it on removable
+  media and mounts it for a rotation.
+- ``data.key``: the data key of personal data at rest, wrapped by the token
+  (``printers.atrest``).
 - The keys directory holds the public part: ``csca.pem``, ``ds.pem`` (the current DS),
   ``ds-retired/<serial>.pem`` (earlier ones) and ``usage/<serial>.count`` (signatures).
 - Certificates follow ICAO 9303-12 (``printers.pki``) and are marked TEST: the embedded PKI
@@ -30,7 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from line.files import private_dir, write_private
-from printers import hsm
+from printers import atrest, hsm
 from printers.errors import PrintersError
 from printers.pki import (
     CSCA_KEY_USAGE_PERIOD,
@@ -90,6 +93,12 @@ class KeyMismatch(KeyStoreError):
     """A key that does not belong to its certificate, or a DS not issued by the CSCA."""
 
     reason_code = "keys.mismatch"
+
+
+class KeyWrongShares(KeyFileUnreadable):
+    """The shares entered do not decrypt the offline CA key."""
+
+    reason_code = "keys.wrong_shares"
 
 
 class DocumentSigner(Protocol):
@@ -179,12 +188,16 @@ class KeyPaths:
     def retired_dir(self) -> Path:
         return self.directory / "ds-retired"
 
+    @property
+    def data_key(self) -> Path:
+        return self.directory / "data.key"
+
     def usage_file(self, certificate: x509.Certificate) -> Path:
         return self.directory / "usage" / f"{certificate.serial_number:x}.count"
 
     def all(self) -> tuple[Path, ...]:
         """The files ``keys init`` writes (the embedded token's besides)."""
-        files: tuple[Path, ...] = (self.csca_cert, self.ds_cert, self.csca_key)
+        files: tuple[Path, ...] = (self.csca_cert, self.ds_cert, self.csca_key, self.data_key)
         if self.embedded:
             assert self.token.softhsm_conf is not None and isinstance(self.token.pin, hsm.PinFile)
             files += (self.token.softhsm_conf, self.token.pin.path)
@@ -199,12 +212,19 @@ def _existing(paths: KeyPaths) -> list[Path]:
 
 
 def init_keys(
-    paths: KeyPaths, *, now: datetime, country: str = "VN", overwrite: bool = False
+    paths: KeyPaths,
+    *,
+    now: datetime,
+    passphrase: bytes,
+    country: str = "VN",
+    overwrite: bool = False,
 ) -> KeyPaths:
-    """A new TEST CSCA (its key written to the offline CA file) and a DS whose key is made
-    inside the token (for the embedded token, a new SoftHSM2 token first), both
-    certificates starting at ``now`` (aware). Every file is 0600 in 0700 directories.
-    Raises ``KeysExist`` if any of it is there, unless ``overwrite``."""
+    """A new TEST CSCA (its key written to the offline CA file, encrypted under
+    ``passphrase``: the custodians' shares, ``printers.ceremony``), a DS whose key is made
+    inside the token (for the embedded token, a new SoftHSM2 token first) and a new data
+    key for personal data at rest, both certificates starting at ``now`` (aware). Every
+    file is 0600 in 0700 directories. Raises ``KeysExist`` if any of it is there, unless
+    ``overwrite``. The ceremony (``printers.ceremony.init_ceremony``) is the way in."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     existing = _existing(paths)
@@ -227,8 +247,10 @@ def init_keys(
     csca_key = ec.generate_private_key(CURVE())
     csca = csca_certificate(csca_key, now=now, country=country)
     ds = ds_certificate(hsm.generate_ds_key(paths.token), csca=csca, csca_key=csca_key, now=now)
+    atrest.new_data_key(paths, replace=True)
+    atrest.forget()
     hsm.log_out(paths.token)  # an administrative login ends with the command
-    write_private(paths.csca_key, _key_pem(csca_key))
+    write_private(paths.csca_key, _key_pem(csca_key, passphrase))
     write_private(paths.csca_cert, csca.public_bytes(serialization.Encoding.PEM))
     write_private(paths.ds_cert, ds.public_bytes(serialization.Encoding.PEM))
     return paths
@@ -237,18 +259,26 @@ def init_keys(
 def init_test_keys(
     directory: Path, *, now: datetime, country: str = "VN", overwrite: bool = False
 ) -> KeyPaths:
-    """``init_keys`` for the embedded token in ``directory`` (the offline CA beside it)."""
-    return init_keys(
-        KeyPaths.in_directory(directory), now=now, country=country, overwrite=overwrite
-    )
+    """``init_keys`` for the embedded token in ``directory`` (the offline CA beside it),
+    with two generated TEST shares written beside the offline CA key
+    (``printers.ceremony.test_shares``)."""
+    from printers.ceremony import new_test_shares, passphrase, write_test_shares
+
+    paths = KeyPaths.in_directory(directory)
+    shares = new_test_shares()
+    init_keys(paths, now=now, passphrase=passphrase(shares), country=country, overwrite=overwrite)
+    write_test_shares(paths, shares)  # only once the keys are made: never over a kept set
+    return paths
 
 
-def rotate_ds(paths: KeyPaths, *, now: datetime) -> x509.Certificate:
+def rotate_ds(paths: KeyPaths, *, now: datetime, passphrase: bytes) -> x509.Certificate:
     """A new DS: a key made in the token, certified by the CSCA (read from the offline CA
-    file) from ``now``. The previous DS certificate moves to ``ds-retired/``; its key stays
-    in the token (cards it signed verify with the certificate they carry)."""
+    file, decrypted with ``passphrase``) from ``now``. The previous DS certificate moves to
+    ``ds-retired/``; its key stays in the token (cards it signed verify with the
+    certificate they carry). A wrong passphrase changes nothing: the CA key is opened
+    before the token is touched."""
     csca = load_csca(paths.csca_cert)
-    csca_key = _load_private_key(paths.csca_key)
+    csca_key = _load_private_key(paths.csca_key, passphrase)
     if csca_key.public_key() != csca.public_key():
         raise KeyMismatch(f"not the key of the CSCA {paths.csca_cert}", path=paths.csca_key)
     previous = load_certificate(paths.ds_cert) if paths.ds_cert.exists() else None
@@ -264,11 +294,11 @@ def rotate_ds(paths: KeyPaths, *, now: datetime) -> x509.Certificate:
     return ds
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def _key_pem(key: ec.EllipticCurvePrivateKey, passphrase: bytes) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        serialization.BestAvailableEncryption(passphrase),
     )
 
 
@@ -301,8 +331,8 @@ def load_csca(path: Path) -> x509.Certificate:
     return certificate
 
 
-def _load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    """The offline CA's key: an owner-only, unencrypted PEM EC key."""
+def _load_private_key(path: Path, passphrase: bytes) -> ec.EllipticCurvePrivateKey:
+    """The offline CA's key: an owner-only PEM EC key encrypted under ``passphrase``."""
     data = _read(path)
     mode = stat.S_IMODE(os.stat(path).st_mode)
     if mode & 0o077:
@@ -310,9 +340,17 @@ def _load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
             f"private key readable by others (mode {mode:04o}); chmod 600 it", path=path
         )
     try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError):
-        raise KeyFileUnreadable("not an unencrypted PEM private key", path=path) from None
+        key = serialization.load_pem_private_key(data, password=passphrase)
+    except TypeError:
+        raise KeyFileUnreadable(
+            "not encrypted under the custodians' shares (made before the key ceremony): "
+            "make new keys with a ceremony (cardline keys init --force)",
+            path=path,
+        ) from None
+    except ValueError:
+        raise KeyWrongShares(
+            "the custodians' shares do not open the offline CA key (a wrong share?)", path=path
+        ) from None
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise KeyFileUnreadable("not an elliptic-curve private key", path=path)
     return key

@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -19,6 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from line.card import CardData
 from line.devices import ChipRecord, PrintedFace, QcVerdict
 from line.logsetup import get_logger
+from line.sealed import SPOOL_PDF, read_sealed
+from printers import atrest
 from printers.chip import lds
 from printers.chip.bac import RandomBytes
 from printers.chip.bodies import Connect
@@ -26,6 +29,9 @@ from printers.chip.checks import check_chip
 from printers.chip.reader import ChipReading, active_authentication_problems, read_chip
 from printers.face.check import PdfDocuments, check_face
 from printers.mrz import access_data, mrz_lines, validate_td1
+
+if TYPE_CHECKING:
+    from printers.keys import KeyPaths
 
 log = get_logger(__name__)
 
@@ -38,11 +44,13 @@ def verify_card(
     *,
     decode_qr: bool,
     csca_pem: bytes,
+    keys: KeyPaths | None = None,
 ) -> list[str]:
     """Every check of a card that needs no chip: Active Authentication's answer against DG15,
     passive authentication (the SOD against the CSCA, every data group's hash, DG1 and DG13
     against the card's data), the MRZ's own rules and the printed face. A pure function of
-    its arguments (picklable): QC runs it in a helper process while it reads the next chip."""
+    its arguments (picklable): QC runs it in a helper process while it reads the next chip.
+    ``keys``: the spool is sealed under their data key (unwrapped once per process)."""
     expected = mrz_lines(card)
     reasons = [f"qc.{problem.reason_code}" for problem in validate_td1(expected)]
     if files:
@@ -63,7 +71,7 @@ def verify_card(
             face.front_page,
             face.back_page,
             decode_qr=decode_qr,
-            documents=_documents(),
+            documents=_documents(keys),
         )
     )
     return reasons
@@ -75,9 +83,12 @@ def _csca(pem: bytes) -> x509.Certificate:
 
 
 @functools.cache
-def _documents() -> PdfDocuments:
+def _documents(keys: KeyPaths | None) -> PdfDocuments:
     """This process's open print batches (one per process: the line's, or a helper's)."""
-    return PdfDocuments()
+    if keys is None:
+        return PdfDocuments()
+    sealer = atrest.sealer_for(keys)
+    return PdfDocuments(opener=lambda path: read_sealed(path, role=SPOOL_PDF, sealer=sealer))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +123,7 @@ class Inspector:
         qr_sample_rate: float,
         random_bytes: RandomBytes = secrets.token_bytes,
         verify_in: Executor | None = None,
+        keys: KeyPaths | None = None,
     ) -> None:
         if not 0.0 <= qr_sample_rate <= 1.0:
             raise ValueError(f"qr_sample_rate must be within [0, 1], got {qr_sample_rate}")
@@ -122,6 +134,7 @@ class Inspector:
         self.qr_sample_rate = qr_sample_rate
         self.random_bytes = random_bytes  # BAC's RND.IFD and K.IFD, AA's challenge: fresh
         self.verify_in = verify_in
+        self.keys = keys  # the spool's PDFs are sealed under their data key
         self._csca_pem = csca.public_bytes(serialization.Encoding.PEM)
 
     def inspect(self, card: CardData, face: PrintedFace, chip: ChipRecord) -> QcVerdict:
@@ -158,7 +171,7 @@ class Inspector:
             try:
                 verified = self.verify_in.submit(
                     verify_card, card, face, reading.files, reading.active_authentication,
-                    decode_qr=decode_qr, csca_pem=self._csca_pem,
+                    decode_qr=decode_qr, csca_pem=self._csca_pem, keys=self.keys,
                 )  # fmt: skip
             except BrokenExecutor:
                 self._lost_helper()
@@ -178,7 +191,7 @@ class Inspector:
         if found is None:
             found = verify_card(
                 read.card, read.face, reading.files, reading.active_authentication,
-                decode_qr=read.decode_qr, csca_pem=self._csca_pem,
+                decode_qr=read.decode_qr, csca_pem=self._csca_pem, keys=self.keys,
             )  # fmt: skip
         reasons.extend(found)
         return QcVerdict(

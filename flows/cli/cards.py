@@ -145,7 +145,10 @@ def card_export(
             face = PrintedFace(
                 latest.serial, Path(latest.print_pdf), latest.front_page, latest.back_page
             )
-        written.extend(CardArchive(c.settings.cards_dir).export(latest.serial, face, out))
+        from printers.atrest import centre_sealer
+
+        archive = CardArchive(c.settings.cards_dir, sealer=centre_sealer(c.settings))
+        written.extend(archive.export(latest.serial, face, out))  # plaintext by design: README
 
     _, shown = _history_of(c, key, export)
     latest = shown.cards[-1]

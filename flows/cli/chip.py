@@ -61,9 +61,11 @@ def chip_serve(
     not_nan(defect_rate, "--defect-rate")
     not_nan(wait_seconds, "--wait-seconds")
     if card is not None:
+        from printers.atrest import centre_sealer
         from printers.chip.vimage import ChipImages
 
-        chip = ChipImages(cli_context(ctx).settings.chips_dir).load(card)
+        settings = cli_context(ctx).settings
+        chip = ChipImages(settings.chips_dir, sealer=centre_sealer(settings)).load(card)
         _wait_for_vpcd(host, port, wait_seconds)
         reader = f"Virtual PCD 00 {(port - 35963):02d}" if 35963 <= port < 35963 + 100 else ""
         typer.echo(

@@ -9,6 +9,9 @@ Authentication) and its BAC keys: it is written owner-only (0600, in a 0700 dire
 under ``$CARDLINE_HOME/chips``), its first field says what it is, and it is never part
 of an archive or an export (``cardline card export`` writes the chip's files as read).
 
+Given a ``line.sealed`` sealer the image is encrypted at rest (``chip-image``); ``cardline
+chip serve`` opens it with the centre's data key.
+
 Format (JSON, ``cardline.virtual-chip-image/1``): the UID, capacity, defect flag and lock;
 each EF (FID -> hex); the BAC keys (hex); each private key (reference -> PKCS#8 DER, hex).
 """
@@ -22,7 +25,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from line.files import private_dir, write_private
+from line.files import private_dir
+from line.sealed import CHIP_IMAGE, Sealer, read_sealed, write_sealed
 from printers.chip.vchip import VirtualChip
 from printers.errors import PrintersError
 
@@ -93,8 +97,9 @@ def chip_from_image(image: bytes) -> VirtualChip:
 class ChipImages:
     """The images of the virtual chips of a home, one file per card serial."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, sealer: Sealer | None = None) -> None:
         self.directory = directory
+        self.sealer = sealer  # None: plaintext (unit tests, set-ups with no keys)
 
     def path(self, card_serial: str) -> Path:
         if not card_serial.replace("-", "").isalnum() or not card_serial.isascii():
@@ -104,13 +109,14 @@ class ChipImages:
     def save(self, card_serial: str, chip: VirtualChip) -> Path:
         private_dir(self.directory)
         path = self.path(card_serial)
-        write_private(path, image_of(chip), durable=False)  # a crash may lose it: no sync
+        # a crash may lose it: no sync
+        write_sealed(path, image_of(chip), role=CHIP_IMAGE, sealer=self.sealer, durable=False)
         return path
 
     def load(self, card_serial: str) -> VirtualChip:
         path = self.path(card_serial)
         try:
-            image = path.read_bytes()
+            image = read_sealed(path, role=CHIP_IMAGE, sealer=self.sealer)
         except FileNotFoundError:
             raise ChipImageError(
                 f"no virtual chip image of card {card_serial} in {self.directory} (only cards "

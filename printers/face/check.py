@@ -28,6 +28,7 @@ import pypdfium2 as pdfium  # type: ignore[import-untyped, unused-ignore]
 import zxingcpp
 
 from line.card import CardData
+from line.sealed import NoDataKey, SealedFileError
 from printers.face.render import NO_EXPIRY_TEXT, FaceRenderError, face_date, qr_payload
 from printers.mrz import MrzError, mrz_lines
 
@@ -58,8 +59,9 @@ class PdfDocuments:
     other, and reopening a batch's PDF for each card costs a page-tree walk every time.
     A file replaced on disk (other size or modification time) is opened afresh."""
 
-    def __init__(self, keep: int = 2) -> None:
+    def __init__(self, keep: int = 2, *, opener: Callable[[Path], bytes] | None = None) -> None:
         self.keep = keep
+        self.opener = opener  # a sealed spool: the PDF's plaintext, decrypted in memory
         self._open: OrderedDict[tuple[str, int, int], pdfium.PdfDocument] = OrderedDict()
 
     def get(self, path: Path) -> pdfium.PdfDocument:
@@ -67,7 +69,8 @@ class PdfDocuments:
         key = (str(path), stat.st_size, stat.st_mtime_ns)
         document = self._open.get(key)
         if document is None:
-            document = pdfium.PdfDocument(str(path))
+            source: str | bytes = str(path) if self.opener is None else self.opener(path)
+            document = pdfium.PdfDocument(source)
             self._open[key] = document
             while len(self._open) > self.keep:
                 _, oldest = self._open.popitem(last=False)
@@ -169,6 +172,8 @@ def check_face(
     """Reason codes of every failed check of ``card``'s printed faces; ``[]`` if it passes."""
     try:
         face = read_face(pdf_path, front_page, back_page, decode_qr=decode_qr, documents=documents)
-    except (pdfium.PdfiumError, OSError, IndexError):
-        return ["qc.face.unreadable"]
+    except NoDataKey:
+        raise  # QC wired without the centre's data key: every card would fail, say so
+    except (pdfium.PdfiumError, OSError, IndexError, SealedFileError):
+        return ["qc.face.unreadable"]  # a sealed batch changed on disk is unreadable too
     return [reason for check in CHECKS if (reason := check(card, face)) is not None]

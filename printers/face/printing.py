@@ -8,11 +8,15 @@
   offline (the batch is refused), the ribbon running out (the printer stops).
 
 File names carry the printer name, the batch time and a sequence number, never personal
-data; log lines carry counts, file names and card serials only.
+data; log lines carry counts, file names and card serials only. Given a ``line.sealed``
+sealer, the spool's PDFs are encrypted at rest: rendered in memory, sealed, then written
+(the plaintext never reaches the disk); a CUPS queue gets the plaintext through ``lp``'s
+standard input only.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import re
@@ -28,6 +32,7 @@ from line.devices import CardPrinter, PrintedFace, PrinterStopped, PrintJob, Spo
 from line.errors import DeviceError
 from line.files import private_dir
 from line.logsetup import get_logger
+from line.sealed import SPOOL_PDF, Sealer, read_sealed
 from line.spec import StageSpec
 from line.types import Clock, utc_now
 from printers.errors import PrintersError
@@ -94,6 +99,14 @@ def render_to_file(cards: list[CardData], path: str) -> RenderedBatch:
     return done
 
 
+def render_to_memory(cards: list[CardData]) -> tuple[RenderedBatch, bytes]:
+    """Render ``cards`` into a PDF in memory (a process pool's job): for a spool whose
+    files are sealed, so that no plaintext PDF is ever written."""
+    buffer = io.BytesIO()
+    done = render_batch(cards, buffer)
+    return done, buffer.getvalue() if done.pages else b""
+
+
 def _safe(name: str) -> str:
     return _SAFE_NAME.sub("-", name).strip("-.") or "printer"
 
@@ -115,9 +128,11 @@ class SpoolPrinter:
         *,
         clock: Clock | None = None,
         render_in: Executor | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.name = name
+        self.sealer = sealer  # None: plaintext PDFs (unit tests, set-ups with no keys)
         # Rendering is CPU work: a process pool lets it run on another core than the
         # encoder and QC (``line.controller`` drives the printer beside them).
         self.render_in = render_in
@@ -142,8 +157,12 @@ class SpoolPrinter:
         handle, temporary = tempfile.mkstemp(prefix=".batch-", suffix=".part", dir=self.directory)
         os.close(handle)
         try:
-            done = self._render(list(cards), temporary)
-            path = self._publish(Path(temporary)) if done.pages else None
+            if self.sealer is None:
+                done = self._render(list(cards), temporary)
+                path = self._publish(Path(temporary)) if done.pages else None
+            else:
+                done, pdf = self._render_sealed(list(cards))
+                path = self._publish(Path(temporary), pdf=pdf) if done.pages else None
         finally:
             Path(temporary).unlink(missing_ok=True)
         for refusal in done.refused:
@@ -179,11 +198,39 @@ class SpoolPrinter:
                 self.render_in = None
         return render_to_file(cards, temporary)
 
-    def _publish(self, temporary: Path) -> Path:
+    def _render_sealed(self, cards: list[CardData]) -> tuple[RenderedBatch, bytes]:
+        """``_render``, into memory (the helper process sends the PDF back)."""
+        if self.render_in is not None:
+            try:
+                return self.render_in.submit(render_to_memory, cards).result()
+            except BrokenExecutor as exc:
+                log.error(
+                    "print.render_helper_lost",
+                    printer=self.name,
+                    error=type(exc).__name__,
+                    action="rendering in the line's own process from now on",
+                )
+                self.render_in = None
+        return render_to_memory(cards)
+
+    def read(self, pdf: Path) -> bytes:
+        """A spooled PDF's plaintext (decrypted if the spool is sealed)."""
+        return read_sealed(pdf, role=SPOOL_PDF, sealer=self.sealer)
+
+    def _publish(self, temporary: Path, *, pdf: bytes | None = None) -> Path:
+        """Publish ``temporary`` under the next free name; with ``pdf``, ``temporary`` is
+        first (re)written with ``pdf`` sealed for that name (the name is in its associated
+        data: a sealed batch renamed does not open)."""
         stamp = self._clock().astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
         while True:
             self._sequence += 1
             path = self.directory / f"{self._prefix}-{stamp}-{self._sequence:06d}.pdf"
+            if pdf is not None and self.sealer is not None:
+                sealed = self.sealer.seal(pdf, role=SPOOL_PDF, name=path.name)
+                with open(temporary, "wb") as handle:  # mkstemp made it 0600
+                    handle.write(sealed)
+                    handle.flush()
+                    os.fsync(handle.fileno())
             try:
                 os.link(temporary, path)
             except FileExistsError:
@@ -218,30 +265,36 @@ class CupsPrinter:
         name: str | None = None,
         timeout: float = 60.0,
         clock: Clock | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         self.queue = queue
         self.server = server
         self.lp_command = lp_command
         self.name = name or f"cups:{queue}"
         self.timeout = timeout
-        self._spool = SpoolPrinter(spool_dir, name=_safe(f"cups-{queue}"), clock=clock)
+        self._spool = SpoolPrinter(
+            spool_dir, name=_safe(f"cups-{queue}"), clock=clock, sealer=sealer
+        )
         self.last_request: str | None = None
 
     def _command(self, pdf: Path) -> list[str]:
+        """``lp`` for ``pdf``: the file named, or (sealed spool) read from standard input."""
         command = [self.lp_command]
         if self.server:
             command += ["-h", self.server]
-        return command + ["-d", self.queue, "-t", pdf.stem, "--", str(pdf)]
+        command += ["-d", self.queue, "-t", pdf.stem]
+        return command if self._spool.sealer is not None else [*command, "--", str(pdf)]
 
     def print_cards(self, cards: Sequence[CardData]) -> PrintJob:
         job = self._spool.spool(cards)
         if job.pdf is None:
             return job
         try:
+            plaintext = self._spool.read(job.pdf) if self._spool.sealer is not None else None
             result = subprocess.run(
                 self._command(job.pdf),
+                input=plaintext,  # the plaintext only in the pipe
                 capture_output=True,
-                text=True,
                 timeout=self.timeout,
                 check=False,
             )
@@ -252,16 +305,18 @@ class CupsPrinter:
                 device=self.name,
                 queue=self.queue,
             ) from exc
+        stdout = result.stdout.decode("utf-8", "replace")
         if result.returncode != 0:
             job.pdf.unlink(missing_ok=True)
-            message = (result.stderr or result.stdout).strip() or f"exit status {result.returncode}"
+            stderr = result.stderr.decode("utf-8", "replace")
+            message = (stderr or stdout).strip() or f"exit status {result.returncode}"
             raise PrinterOffline(
                 f"{self.name}: queue {self.queue!r} refused the job: {message}",
                 device=self.name,
                 queue=self.queue,
                 lp_status=result.returncode,
             )
-        match = re.search(r"request id is (\S+)", result.stdout)
+        match = re.search(r"request id is (\S+)", stdout)
         self.last_request = match.group(1) if match else None
         log.info(
             "print.submitted",

@@ -312,8 +312,9 @@ def preflight(card: CardData) -> Refusal | None:
     return None
 
 
-def render_batch(cards: Sequence[CardData], path: Path) -> RenderedBatch:
-    """Render the cards that can be printed into the PDF at ``path``; refuse the others.
+def render_batch(cards: Sequence[CardData], path: Path | BinaryIO) -> RenderedBatch:
+    """Render the cards that can be printed into the PDF at ``path`` (or into a buffer,
+    for a PDF that is encrypted before it reaches the disk); refuse the others.
 
     Each card is checked first (:func:`preflight`); a card that still fails while it is
     drawn is refused too and the PDF made again without it. With no card left, nothing
@@ -321,6 +322,9 @@ def render_batch(cards: Sequence[CardData], path: Path) -> RenderedBatch:
     refused = [refusal for card in cards if (refusal := preflight(card)) is not None]
     good = [card for card in cards if card.card_serial not in {r.card_serial for r in refused}]
     while good:
+        if not isinstance(path, Path):
+            path.seek(0)
+            path.truncate()  # a retry starts from an empty buffer
         try:
             pages = render_cards(good, path)
         except FaceRenderError as exc:

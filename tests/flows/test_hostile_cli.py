@@ -38,6 +38,7 @@ CARDLINE = Path(sys.executable).parent / "cardline"
 BIG = "9" * 23  # beyond int64: SQLite's OverflowError once
 OVER_INT32 = "99999999999"  # 11 digits: PostgreSQL's NumericValueOutOfRange once
 LONG = "L" * 300  # beyond every VARCHAR of the schema
+TWO = ("--custodian", "alice", "--custodian", "bob")  # a key ceremony's custodians
 
 
 @dataclass(frozen=True)
@@ -216,12 +217,17 @@ HOSTILE: dict[tuple[str, ...], list[Case]] = {
         case("keys", "init"),  # the home has keys: refused without --force
         case("keys", "init", CARDLINE_KEYS_DIR="/dev/null/keys"),
         case("keys", "init", CARDLINE_KEYS_DIR="{binary}"),
+        case("keys", "init", "--custodian", "alice", "--custodian", "alice"),  # one person
+        case("keys", "init", "--custodian", "alice"),
     ],
     ("keys", "rotate"): [
         case("keys", "rotate", CARDLINE_KEYS_DIR="/nonexistent/keys"),
         case("keys", "rotate", CARDLINE_KEYS_DIR="{badkeys}"),
         case("keys", "rotate", CARDLINE_CSCA_KEY_FILE="{binary}"),
         case("keys", "rotate", CARDLINE_PKCS11_MODULE="{binary}"),  # no PIN file named
+        case("keys", "rotate", "--custodian", "alice"),
+        case("keys", "rotate", *TWO, "--share-file", "{binary}", "--share-file", "/nonexistent"),
+        case("keys", "rotate", *TWO, "--share-file", "{binary}"),  # one file for two people
     ],
     ("keys", "show"): [
         case("keys", "show", CARDLINE_KEYS_DIR="/nonexistent/keys"),

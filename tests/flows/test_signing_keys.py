@@ -24,7 +24,7 @@ from line.db import make_engine
 from line.settings import Settings
 from line.spec import default_spec
 from line.types import utc_now
-from printers import hsm, keys, pki
+from printers import ceremony, hsm, keys, pki
 from printers.chip import lds, sod, tlv
 from schema import upgrade
 from tests.conftest import StepClock
@@ -69,7 +69,7 @@ def test_cards_signed_before_and_after_a_rotation_verify_and_the_line_signs_with
     settings.ensure_home()
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    paths = keys.init_keys(keys.KeyPaths.from_settings(settings), now=NOW)
+    paths = keys.init_test_keys(settings.keys_path, now=NOW)
 
     before = build_line(settings=settings, spec=default_spec(), engine=engine, clock=StepClock(NOW))
     first_signer = before.devices.encoder.signer  # type: ignore[attr-defined]
@@ -78,7 +78,9 @@ def test_cards_signed_before_and_after_a_rotation_verify_and_the_line_signs_with
     old_card = sod.build_sod(GROUPS, first_signer, signing_time=signed_before)
     before.close()
 
-    rotated = keys.rotate_ds(paths, now=NOW + timedelta(days=80))
+    rotated = keys.rotate_ds(
+        paths, now=NOW + timedelta(days=80), passphrase=ceremony.test_passphrase(paths)
+    )
     after = build_line(
         settings=settings,
         spec=default_spec(),
@@ -108,7 +110,7 @@ def test_a_run_refuses_to_sign_with_an_expired_ds_in_one_line(tmp_path: Path) ->
     settings.ensure_home()
     engine = make_engine(settings.database_url)
     upgrade(engine)
-    keys.init_keys(keys.KeyPaths.from_settings(settings), now=NOW)
+    keys.init_test_keys(settings.keys_path, now=NOW)
     late = StepClock(NOW + pki.DS_KEY_USAGE_PERIOD)  # the first read is one second past the end
     with pytest.raises(pki.KeyUsagePeriodOver) as caught:
         build_line(settings=settings, spec=default_spec(), engine=engine, clock=late)
@@ -124,7 +126,7 @@ def test_cardline_run_says_rotate_and_keys_rotate_lets_it_sign(
     monkeypatch.setenv("CARDLINE_HOME", str(home))
     monkeypatch.delenv("CARDLINE_DB_URL", raising=False)
     made = utc_now() - timedelta(days=100)
-    keys.init_keys(keys.KeyPaths.from_settings(Settings()), now=made)
+    keys.init_test_keys(Settings().keys_path, now=made)
     assert run(["-q", "db", "upgrade"]) == 0
     capsys.readouterr()
 
@@ -188,12 +190,18 @@ def test_a_centre_plugs_in_its_own_hsm(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
+    command("db", "upgrade")  # the ceremony's audit row goes to the database
     command("keys", "init")
     command("keys", "rotate")
     shown = json.loads(command("keys", "show", "--json"))
     assert shown["ds_key"].startswith("pkcs11:token=centre-ds;id=%")
     assert f"pin-source=file:{centre / 'user.pin'}" in shown["ds_key"]
-    assert sorted(p.name for p in (home / "keys").iterdir()) == ["csca.pem", "ds-retired", "ds.pem"]
+    assert sorted(p.name for p in (home / "keys").iterdir()) == [
+        "csca.pem",
+        "data.key",
+        "ds-retired",
+        "ds.pem",
+    ]
     paths = keys.KeyPaths.in_directory(
         home / "keys", token=dataclasses.replace(token, label="centre-ds")
     )

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pkcs11 import Attribute, ObjectClass
 
-from printers import hsm, keys
+from printers import ceremony, hsm, keys
 from printers.signer import Pkcs11Signer, UsageCounter
 
 NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
@@ -66,7 +66,9 @@ def test_no_file_of_the_home_holds_the_ds_private_key(paths: keys.KeyPaths) -> N
         if path.is_file() and b"PRIVATE KEY-----" in path.read_bytes()
     ]
     assert pem_keys == [paths.csca_key], "only the offline CA's key, which is not the DS's"
-    offline = serialization.load_pem_private_key(paths.csca_key.read_bytes(), password=None)
+    offline = serialization.load_pem_private_key(
+        paths.csca_key.read_bytes(), password=ceremony.test_passphrase(paths)
+    )
     assert offline.public_key() != ds_public(paths)
     assert not paths.csca_key.is_relative_to(paths.directory), "not beside the DS key"
     pin = hsm.PinFile(paths.directory / "token.pin").read()

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from line.errors import CardlineError
-from printers import hsm, keys
+from printers import ceremony, hsm, keys
 
 NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
@@ -48,13 +48,14 @@ def test_init_writes_the_public_files_and_the_token_with_private_modes(
     assert paths == keys.KeyPaths.in_directory(directory)
     assert sorted(p.name for p in directory.iterdir()) == [
         "csca.pem",
+        "data.key",
         "ds.pem",
         "softhsm2.conf",
         "token",
         "token.pin",
     ]
     assert paths.csca_key == tmp_path / "pki" / "test-offline-ca" / "csca.key"
-    assert paths.csca_key.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert paths.csca_key.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
     assert mode(directory) == mode(paths.csca_key.parent) == 0o700
     assert (mode(paths.csca_key), mode(paths.csca_cert), mode(paths.ds_cert)) == (0o600,) * 3
     everything = [p for p in (tmp_path / "pki").rglob("*")]
@@ -229,12 +230,14 @@ def test_an_offline_ca_key_others_can_read_is_refused(tmp_path: Path) -> None:
     paths = keys.init_test_keys(tmp_path / "k", now=NOW)
     paths.csca_key.chmod(0o644)
     with pytest.raises(keys.KeyFileUnreadable, match="readable by others"):
-        keys.rotate_ds(paths, now=NOW)
+        keys.rotate_ds(paths, now=NOW, passphrase=ceremony.test_passphrase(paths))
 
 
 def test_a_certificate_whose_key_is_not_in_the_token_is_refused(tmp_path: Path) -> None:
     paths = keys.init_test_keys(tmp_path / "k", now=NOW)
-    csca_key = serialization.load_pem_private_key(paths.csca_key.read_bytes(), password=None)
+    csca_key = serialization.load_pem_private_key(
+        paths.csca_key.read_bytes(), password=ceremony.test_passphrase(paths)
+    )
     assert isinstance(csca_key, ec.EllipticCurvePrivateKey)
     from printers.pki import ds_certificate
 
@@ -261,7 +264,7 @@ def test_rotation_needs_the_offline_ca(tmp_path: Path) -> None:
     paths = keys.init_test_keys(tmp_path / "k", now=NOW)
     paths.csca_key.unlink()
     with pytest.raises(keys.KeyFileMissing) as caught:
-        keys.rotate_ds(paths, now=NOW)
+        keys.rotate_ds(paths, now=NOW, passphrase=ceremony.test_passphrase(paths))
     assert caught.value.path == paths.csca_key
 
 

@@ -23,6 +23,7 @@ from line.events import qc_verdicts
 from line.intake import import_file
 from line.kpi import status_counts
 from line.models import Application, Card
+from line.sealed import MAGIC
 from line.settings import Settings
 from line.spec import default_spec
 from line.synthetic import write_csv
@@ -204,6 +205,7 @@ def test_the_line_through_pcscd_and_vpcd(
             csca=line.devices.qc.csca,
             rng=__import__("random").Random(1),
             qr_sample_rate=0.0,
+            keys=line.devices.qc.keys,  # the spool is sealed under the centre's data key
         ),  # type: ignore[attr-defined]
     )
     summary = controller(sqlite_engine, devices, clock, line).run()
@@ -296,6 +298,8 @@ def test_a_finished_card_is_read_by_an_outside_reader_over_pcsc(
         ).first()  # type: ignore[misc]
         data = card_data(application, card, issue_date=TODAY)
     assert (settings.chips_dir / f"{card.serial}.vchip.json").stat().st_mode & 0o077 == 0
+    image = (settings.chips_dir / f"{card.serial}.vchip.json").read_bytes()
+    assert image.startswith(MAGIC) and b"kenc" not in image, "sealed: chip serve decrypts it"
     command = [str(Path(sys.executable).parent / "cardline"), "-q", "chip", "serve"]
     command += ["--card", card.serial, "--port", "35964"]
     env = {**os.environ, "CARDLINE_HOME": str(settings.home_dir)}

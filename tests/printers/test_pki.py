@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtensionOID, NameOID
 
-from printers import keys, pki
+from printers import ceremony, keys, pki
 
 NOW = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
@@ -185,7 +185,9 @@ def test_document_types_are_one_or_two_capital_letters() -> None:
 
 
 def test_a_csca_whose_key_usage_period_is_over_issues_nothing(paths: keys.KeyPaths) -> None:
-    csca_key = serialization.load_pem_private_key(paths.csca_key.read_bytes(), password=None)
+    csca_key = serialization.load_pem_private_key(
+        paths.csca_key.read_bytes(), password=ceremony.test_passphrase(paths)
+    )
     assert isinstance(csca_key, ec.EllipticCurvePrivateKey)
     csca = keys.load_csca(paths.csca_cert)
     public = ec.generate_private_key(ec.SECP256R1()).public_key()

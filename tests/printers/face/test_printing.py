@@ -39,6 +39,7 @@ import pytest
 from line.card import CardData
 from line.devices import PrintedFace, PrintJob
 from line.errors import DeviceError
+from line.sealed import MAGIC, SealedFileError, Sealer
 from line.spec import default_spec
 from line.types import Stage
 from printers.face.printing import (
@@ -95,6 +96,32 @@ def test_spool_printer_publishes_one_whole_pdf_per_batch(
     for card in cards:  # no personal data in the file name
         assert card.id_number not in job.pdf.name
         assert card.full_name.split()[0] not in job.pdf.name
+
+
+def test_a_sealed_spool_never_writes_the_plaintext_pdf(
+    tmp_path: Path, cards: list[CardData]
+) -> None:
+    """With a sealer the batch is rendered in memory and only its sealed form is written;
+    the spool reads it back whole, and a sealed batch renamed (another batch's name) does
+    not open."""
+    spool = tmp_path / "spool"
+    printer = SpoolPrinter(spool, name="print-01", clock=clock(), sealer=new_sealer())
+    job = printer.print_cards(cards[:2])
+    assert job.pdf is not None and sorted(p.name for p in spool.iterdir()) == [job.pdf.name]
+    blob = job.pdf.read_bytes()
+    assert blob.startswith(MAGIC) and b"%PDF" not in blob
+    assert not [c for c in cards[:2] if c.id_number.encode() in blob]
+    assert job.pdf.stat().st_mode & 0o777 == 0o600
+    plaintext = printer.read(job.pdf)
+    assert plaintext.startswith(b"%PDF") and len(pdfium.PdfDocument(plaintext)) == 4
+    moved = job.pdf.with_name("print-01-20261101T080001Z-000002.pdf")
+    job.pdf.rename(moved)
+    with pytest.raises(SealedFileError, match="authentication failed"):
+        printer.read(moved)
+
+
+def new_sealer() -> Sealer:
+    return Sealer(key_id=os.urandom(16), key=os.urandom(32))
 
 
 def test_spool_sequence_continues_and_never_overwrites(
@@ -344,6 +371,20 @@ def test_cups_printer_submits_the_batch_to_a_real_queue(
     assert [f.card_serial for f in job.printed] == [c.card_serial for c in cards[:3]]
     (arrived,) = _wait_for_output(cups)
     assert page_count(arrived) == 6  # front and back of three cards
+
+
+def test_a_sealed_spool_gives_the_queue_the_plaintext_through_the_pipe(
+    cups: Cups, tmp_path: Path, cards: list[CardData]
+) -> None:
+    for old in cups.out.glob("*.pdf"):
+        old.unlink()
+    printer = CupsPrinter(
+        cups.queue, tmp_path / "spool", server=cups.server, clock=clock(), sealer=new_sealer()
+    )
+    job = printer.print_cards(cards[:2])
+    assert job.pdf is not None and job.pdf.read_bytes().startswith(MAGIC)
+    (arrived,) = _wait_for_output(cups)
+    assert page_count(arrived) == 4  # lp read the plaintext from its standard input
 
 
 def test_a_nonexistent_queue_is_a_printer_offline_fault(
