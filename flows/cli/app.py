@@ -26,6 +26,7 @@ from flows.cli import (
     line_run,
     machines,
     plan,
+    purge,
     simulate,
     spec,
     stations,
@@ -60,6 +61,7 @@ app.command()(demo.demo)
 app.command()(simulate.simulate)
 app.command()(calibrate.calibrate)
 app.command("plan")(plan.plan_cmd)
+app.command("purge")(purge.purge_cmd)
 
 
 @app.callback()

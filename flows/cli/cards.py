@@ -75,6 +75,11 @@ def card_export(
     _, shown = _history_of(c, key)
     if not shown.cards:
         raise NotFound(f"application {shown.application.id} has no card yet")
+    if (purged := shown.application.purged_at) is not None:
+        raise NotFound(
+            f"application {shown.application.id}: personal data purged on {purged:%Y-%m-%d} "
+            "(retention); its faces and chip read-back are gone"
+        )
     latest = shown.cards[-1]
     face = None
     if (
