@@ -139,6 +139,8 @@ def run_purge(
         home.pending.unlink(missing_ok=True)
         compact(engine)
     summary = summarise(result, done)
+    zone = ZoneInfo(spec.calendar.timezone)
+    summary["cutoff_local"] = f"{result.cutoff.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
     log.info(
         "purge.done",
         dry_run=dry_run,
@@ -171,7 +173,7 @@ def describe(summary: dict[str, Any]) -> list[str]:
     files = "would be removed" if summary["dry_run"] else "removed"
     lines = [
         f"purge: {verb} {summary['purged']} applications ({len(summary['cards'])} cards) "
-        f"delivered before {summary['cutoff']}; {summary['files_removed']} files {files}"
+        f"delivered before {summary['cutoff_local']}; {summary['files_removed']} files {files}"
     ]
     kept = summary["kept"]
     lines.append(
