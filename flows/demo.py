@@ -106,7 +106,7 @@ def run_demo(
     report = daily_report(target=count, days=7, campaign="demo")
     echo(f"report    flow 'daily-report': {report['report']}")
     _results(settings, engine, echo)
-    if batches:
+    if batches and first_delivery:  # the first run only: a delivered applicant may apply again
         _purge(engine, spec, [b["code"] for b in batches], clock, echo)
     echo(f"rejects   {summary['reject_report']}")
     echo(f"logs      {settings.log_file}")

@@ -183,7 +183,8 @@ def describe(summary: dict[str, Any]) -> list[str]:
     if summary["batches_kept"]:
         lines.append(
             f"print batches: {summary['batches_kept']} still hold cards not purged yet "
-            f"({summary['batches_blanked']} had the purged cards' pages blanked); each goes "
+            f"({summary['batches_blanked']} {'would have' if summary['dry_run'] else 'had'} "
+            "the purged cards' pages blanked); each goes "
             "with the purge of its last card"
         )
     if summary["photos_outside_home"]:

@@ -151,7 +151,9 @@ def kept(*, session: Session, cutoff: datetime) -> dict[str, int]:
         .where(Card.state == CardState.SPOILED, Card.spoiled_at_stage == Stage.DELIVERY.value)
         .distinct()
     )
-    not_delivered = Application.state != ApplicationState.DELIVERED
+    not_delivered = col(Application.state).not_in(
+        [ApplicationState.DELIVERED, ApplicationState.CANCELLED]
+    )
     returned = _count(session, unpurged, not_delivered, col(Application.id).in_(returned_ids))
     held = _count(
         session,
