@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from flows.cli import run
+from flows.report import gather, render_report
 from line.db import make_engine, session_scope
 from line.dispatch import deliver
 from line.idnumber import mask_id
@@ -236,6 +237,13 @@ def test_a_purge_removes_exactly_the_old_delivered_cards_personal_data(
     code, out, _ = cli(capsys, "-q", "card", "show", str(purged[0].application_id))
     assert code == 0 and "Personal data purged on" in out and purged[0].full_name not in out
     assert cli(capsys, "-q", "status")[0] == 0
+    with session_scope(centre.engine()) as session:  # the daily report reads events only
+        report = gather(
+            session=session, spec=default_spec(), centre="HN1", at=utc_now(), target=10, days=7
+        )
+    assert report.counts.applications["delivered"] == 4
+    pdf = render_report(out=tmp_path / "daily.pdf", report=report)
+    assert "HN1" in " ".join(page_texts(pdf))
 
     # A second purge, through the installed command: nothing more to do, nothing changes.
     engine = centre.engine()
