@@ -45,10 +45,16 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from line import audit
+from line.errors import CardlineError
 from line.files import private_dir, write_private
 from line.idnumber import mask_id
 from line.models import Application, Card, DispatchBatch
 from line.types import ApplicationState, CardState, Stage
+
+
+class PersonalDataPurged(CardlineError):
+    """An action that needs the citizen's data, on an application whose data was purged."""
+
 
 KEPT_REASONS: dict[str, str] = {
     "returned": "a card came back from the station and is being remade",

@@ -237,6 +237,10 @@ def test_a_purge_removes_exactly_the_old_delivered_cards_personal_data(
     code, out, _ = cli(capsys, "-q", "card", "show", str(purged[0].application_id))
     assert code == 0 and "Personal data purged on" in out and purged[0].full_name not in out
     assert cli(capsys, "-q", "status")[0] == 0
+    code, _, err = cli(
+        capsys, "-q", "card", "return", purged[0].serials[-1], "--reason", "delivery.damaged"
+    )
+    assert code == 1 and err.count("\n") == 1 and "personal data was purged on" in err
     with session_scope(centre.engine()) as session:  # the daily report reads events only
         report = gather(
             session=session, spec=default_spec(), centre="HN1", at=utc_now(), target=10, days=7
