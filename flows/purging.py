@@ -11,6 +11,7 @@ their space, and in its WAL and backups: those are the database administrator's 
 from __future__ import annotations
 
 import io
+import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -94,19 +95,29 @@ def apply_files(plan: FilePlan) -> FilesDone:
     return FilesDone(removed, blanked)
 
 
-def compact(engine: Engine) -> None:
+def compact(engine: Engine) -> bool:
     """SQLite: rebuild the file (``VACUUM``) and empty the write-ahead log, so that the
-    values a purge overwrote survive neither in free pages nor in old WAL frames."""
+    values a purge overwrote survive neither in free pages nor in old WAL frames. False
+    (and a warning) if another process kept the database busy past the busy timeout: the
+    purge itself committed; the next purge that removes something compacts again."""
     if engine.dialect.name != "sqlite":
-        return
+        return True
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
         cursor.execute("VACUUM")
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         cursor.close()
+    except sqlite3.OperationalError as exc:
+        log.warning(
+            "purge.not_compacted",
+            error=str(exc)[:200],
+            action="old values may stay in the SQLite file's free pages until a VACUUM",
+        )
+        return False
     finally:
         raw.close()
+    return True
 
 
 def run_purge(
@@ -137,8 +148,11 @@ def run_purge(
     if not dry_run and result.purged:
         done = done + apply_files(result.files)
         home.pending.unlink(missing_ok=True)
-        compact(engine)
+        compacted = compact(engine)
+    else:
+        compacted = True
     summary = summarise(result, done)
+    summary["compacted"] = compacted
     zone = ZoneInfo(spec.calendar.timezone)
     summary["cutoff_local"] = f"{result.cutoff.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
     log.info(
@@ -186,6 +200,11 @@ def describe(summary: dict[str, Any]) -> list[str]:
             f"({summary['batches_blanked']} {'would have' if summary['dry_run'] else 'had'} "
             "the purged cards' pages blanked); each goes "
             "with the purge of its last card"
+        )
+    if not summary.get("compacted", True):
+        lines.append(
+            "database: busy, not compacted: old values may stay in the SQLite file's free "
+            "pages until the next purge that removes something (or a VACUUM)"
         )
     if summary["photos_outside_home"]:
         lines.append(

@@ -191,3 +191,23 @@ def test_the_plan_of_a_purge_that_never_committed_is_dropped(
         row = session.get(Application, application.id)
         assert row is not None and row.purged_at is None and row.full_name
     assert not home.pending.exists() and photo.is_file() and pdf.is_file()
+
+
+def test_a_busy_sqlite_file_is_left_uncompacted_with_a_warning(tmp_path: Path) -> None:
+    """Another process writing: VACUUM gives up after the busy timeout (here 0.1 s), the
+    purge's commit stands, and ``compact`` says it did not compact."""
+    from structlog.testing import capture_logs
+
+    from flows.purging import compact
+    from line.db import make_engine
+
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    writer = make_engine(url)
+    engine = make_engine(url, connect_args={"timeout": 0.1})
+    with writer.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE t (x TEXT)"))
+    assert compact(engine) is True
+    with writer.begin() as connection, capture_logs() as logs:
+        connection.execute(sa.text("INSERT INTO t VALUES ('x')"))
+        assert compact(engine) is False
+    assert [entry["event"] for entry in logs] == ["purge.not_compacted"]
