@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -191,24 +191,34 @@ def plan_files(
     *, session: Session, home: Home, applications: Sequence[Application], purged_ids: set[int]
 ) -> FilePlan:
     """The files of ``applications`` (about to be purged; ``purged_ids`` their ids) to
-    remove or blank; read before their rows change."""
+    remove or blank; read before their rows change. Queries go by chunks of ids and paths
+    (a day's purge may hold more than a database takes in one ``IN``)."""
     plan = FilePlan()
-    ids = [a.id for a in applications if a.id is not None]
-    cards = list(session.exec(select(Card).where(col(Card.application_id).in_(ids))))
+    cards = [
+        card
+        for chunk in _chunks(sorted(purged_ids))
+        for card in session.exec(select(Card).where(col(Card.application_id).in_(chunk)))
+    ]
     for card in cards:
         plan.remove.append(home.cards_dir / f"{card.serial}.chip")
         plan.remove.append(home.chips_dir / f"{card.serial}.vchip.json")
     root = home.root.resolve()
+    ours = []
     for photo in sorted({a.photo_path for a in applications if a.photo_path}):
-        path = Path(photo)
-        if not path.resolve().is_relative_to(root):
+        if Path(photo).resolve().is_relative_to(root):
+            ours.append(photo)
+        else:
             plan.photos_outside_home += 1
-        elif not _used_elsewhere(session, Application.photo_path == photo, purged_ids):
-            plan.remove.append(path)
-    for pdf in sorted({c.print_pdf for c in cards if c.print_pdf}):
-        in_batch = list(session.exec(select(Card).where(Card.print_pdf == pdf)))
-        owners = {c.application_id for c in in_batch}
-        if not _used_elsewhere(session, col(Application.id).in_(owners), purged_ids):
+    in_use = _photos_in_use(session, ours, purged_ids)
+    plan.remove.extend(Path(photo) for photo in ours if photo not in in_use)
+    batches: dict[str, list[Card]] = {}
+    for chunk in _chunks(sorted({c.print_pdf for c in cards if c.print_pdf})):
+        for card in session.exec(select(Card).where(col(Card.print_pdf).in_(chunk))):
+            batches.setdefault(card.print_pdf or "", []).append(card)
+    others = {c.application_id for batch in batches.values() for c in batch} - purged_ids
+    unpurged = _unpurged(session, others)
+    for pdf, in_batch in sorted(batches.items()):
+        if not any(c.application_id in unpurged for c in in_batch):
             plan.remove.append(Path(pdf))
             continue
         plan.batches_kept += 1
@@ -224,15 +234,44 @@ def plan_files(
     return plan
 
 
-def _used_elsewhere(session: Session, condition: Any, purged_ids: set[int]) -> bool:
-    """Whether an application other than ``purged_ids`` and not purged before matches."""
-    query = (
-        select(Application.id)
-        .where(condition, col(Application.purged_at).is_(None))
-        .where(col(Application.id).not_in(purged_ids) if purged_ids else sa.true())
-        .limit(1)
-    )
-    return session.exec(query).first() is not None
+CHUNK = 500
+"""Ids or paths per ``IN`` list: SQLite takes at most 32,766 parameters in a statement."""
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    size = CHUNK  # read at the call: a test makes it small
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _photos_in_use(session: Session, photos: Sequence[str], purged_ids: set[int]) -> set[str]:
+    """The ``photos`` that an application other than ``purged_ids``, not purged before,
+    still uses."""
+    used: set[str] = set()
+    for chunk in _chunks(photos):
+        rows = session.exec(
+            select(Application.id, Application.photo_path).where(
+                col(Application.photo_path).in_(chunk), col(Application.purged_at).is_(None)
+            )
+        ).all()
+        used.update(path for application_id, path in rows if application_id not in purged_ids)
+    return used
+
+
+def _unpurged(session: Session, ids: set[int]) -> set[int]:
+    """Those of ``ids`` whose application still holds personal data."""
+    found: set[int] = set()
+    for chunk in _chunks(sorted(ids)):
+        found.update(
+            application_id
+            for application_id in session.exec(
+                select(Application.id).where(
+                    col(Application.id).in_(chunk), col(Application.purged_at).is_(None)
+                )
+            )
+            if application_id is not None
+        )
+    return found
 
 
 def purge(
@@ -309,13 +348,14 @@ def _serials(session: Session, ids: set[int]) -> dict[int, list[str]]:
     found: dict[int, list[str]] = {}
     if not ids:
         return found
-    rows = session.exec(
-        select(Card.application_id, Card.serial)
-        .where(col(Card.application_id).in_(ids))
-        .order_by(col(Card.id))
-    ).all()
-    for application_id, serial in rows:
-        found.setdefault(application_id, []).append(serial)
+    for chunk in _chunks(sorted(ids)):
+        rows = session.exec(
+            select(Card.application_id, Card.serial)
+            .where(col(Card.application_id).in_(chunk))
+            .order_by(col(Card.id))
+        ).all()
+        for application_id, serial in rows:
+            found.setdefault(application_id, []).append(serial)
     return found
 
 

@@ -108,9 +108,16 @@ def purge_now(engine: sa.Engine, settings: Settings) -> dict[str, object]:
     return run_purge(engine=engine, settings=settings, spec=default_spec(), now=NOW, actor="test")
 
 
+@pytest.mark.parametrize("chunk", [500, 1])
 def test_a_photo_and_a_batch_go_with_their_last_user_and_outside_photos_stay(
-    engine: sa.Engine, settings: Settings, tmp_path: Path
+    engine: sa.Engine,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    chunk: int,
 ) -> None:
+    """(``chunk`` 1: every query by ids or paths in many chunks, as a big purge does.)"""
+    monkeypatch.setattr("line.purge.CHUNK", chunk)
     home = settings.home_dir
     shared_photo = home / "photos" / "shared.jpg"  # the centre's copy, two applicants
     outside = tmp_path / "station" / "own.jpg"  # the intake source's, not the centre's
