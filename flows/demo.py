@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,12 @@ from inventory.ledger import receive, register_consumables
 from inventory.models import StockLot
 from line.db import make_engine, session_scope
 from line.devices import PrintedFace
+from line.dispatch import deliver
 from line.events import QC_PASSED
 from line.files import private_dir
 from line.kpi import status_counts
 from line.logsetup import get_logger
-from line.models import Application, Card, StageEvent
+from line.models import Application, Card, DispatchBatch, StageEvent
 from line.operators import os_user
 from line.settings import Settings
 from line.spec import LineSpec, spec_in_use
@@ -108,13 +109,15 @@ def run_demo(
     report = daily_report(target=count, days=7, campaign="demo")
     echo(f"report    flow 'daily-report': {report['report']}")
     _results(settings, engine, echo)
+    if batches and first_delivery:  # the first run only: a delivered applicant may apply again
+        _purge(engine, spec, [b["code"] for b in batches], clock, echo)
     echo(f"rejects   {summary['reject_report']}")
     echo(f"logs      {settings.log_file}")
     echo(
         "look      the Prefect UI: flow runs intake, production, shortage-monitor, "
-        "stock-receipt, dispatch, daily-report, with their artifacts (cards-per-state, "
+        "stock-receipt, dispatch, daily-report, purge, with their artifacts (cards-per-state, "
         "production-run, <centre>-stock, <centre>-dispatch, <centre>-applications-per-state, "
-        "<centre>-demo-daily-summary, <centre>-demo-progress)"
+        "<centre>-demo-daily-summary, <centre>-demo-progress, <centre>-purge)"
     )
     echo("next      cardline status | cardline card show <12-digit ID> | cardline machine list")
 
@@ -243,6 +246,45 @@ def _export(settings: Settings, card: Card, application: Application, echo: Echo
         f"cardline chip serve --card {card.serial}"
     )
     echo(f"          cardline card show {application.id}")
+
+
+def _purge(engine: Engine, spec: LineSpec, codes: list[str], clock: Clock, echo: Echo) -> None:
+    """Retention: two stations confirm their batches as delivered ``retention_days + 1``
+    days ago (demo time: the demo cannot wait a quarter), and the purge flow removes those
+    citizens' personal data. The card just exported is not among them."""
+    from flows.purge_flow import purge_flow
+
+    days = spec.retention_days + 1
+    with session_scope(engine) as session:
+        newest = session.exec(  # the batch of the card _results exported
+            select(Card.dispatch_batch_id)
+            .where(col(Card.dispatch_batch_id).is_not(None))
+            .order_by(col(Card.id).desc())
+        ).first()
+        chosen = [
+            code
+            for code in codes
+            if session.exec(select(DispatchBatch.id).where(DispatchBatch.code == code)).one()
+            != newest
+        ][:2]
+        for code in chosen:
+            deliver(
+                session=session,
+                code=code,
+                actor=f"station:{code[1:9]}",
+                at=clock() - timedelta(days=days),
+            )
+    summary = purge_flow()
+    kept = summary["kept"]
+    echo(
+        f"purge     flow 'purge': {len(chosen)} batches recorded as delivered {days} days ago "
+        f"(demo time, retention {spec.retention_days} days): {summary['purged']} citizens' "
+        f"personal data removed, {summary['files_removed']} files removed, "
+        f"{summary['batches_blanked']} print batches' pages blanked; kept {kept['newer']} "
+        f"delivered later, {kept['returned']} returned, {kept['held']} held"
+    )
+    if summary["cards"]:
+        echo(f"          cardline card show {summary['cards'][0][1:11].lstrip('0')}")
 
 
 def _has_chip_stock(engine: Engine) -> bool:

@@ -20,23 +20,13 @@ def _when(moment: datetime | None) -> str:
 
 def history_text(shown: History, *, other_applications: list[int | None]) -> str:
     a = shown.application
-    lines = [
+    head = [
         f"Application {a.id}: {a.state.value}"
         + (f" ({a.spoiled_cards} card(s) spoiled)" if a.spoiled_cards else ""),
-        f"  ID number        {a.id_number}",
-        f"  Full name        {a.full_name}",
-        f"  Date of birth    {a.date_of_birth.isoformat()}   Sex {a.sex}",
-        f"  Nationality      {a.nationality}",
-        f"  Place of origin  {a.place_of_origin}",
-        f"  Residence        {a.place_of_residence}",
-        f"  Old ID number    {a.old_id_number or '-'}",
-        f"  Photo            {a.photo_path}",
-        f"  Destination      {a.destination}",
-        f"  Priority group   {a.priority_group or '-'}   Due {a.due_date or '-'}",
-        f"  Received         {_when(a.received_at)}"
-        f" (intake run {a.intake_run_id}, row {a.source_row})",
-        "Cards" + ("" if shown.cards else ": none yet"),
     ]
+    if a.purged_at is not None:  # retention: only the audit record is left (line.purge)
+        head.append(f"  Personal data purged on {a.purged_at:%Y-%m-%d} (ID {a.id_number})")
+    lines = head + _person(shown) + _rest(shown)
     for card in shown.cards:
         spoiled = (
             f"  spoiled at {card.spoiled_at_stage}: {card.spoil_reason}"
@@ -60,6 +50,34 @@ def history_text(shown: History, *, other_applications: list[int | None]) -> str
     if others:
         lines.append(f"Earlier applications of this person: {', '.join(others)}")
     return "\n".join(lines)
+
+
+def _person(shown: History) -> list[str]:
+    """The citizen's data, or nothing once it was purged."""
+    a = shown.application
+    if a.purged_at is not None:
+        return []
+    return [
+        f"  ID number        {a.id_number}",
+        f"  Full name        {a.full_name}",
+        f"  Date of birth    {a.date_of_birth.isoformat()}   Sex {a.sex}",
+        f"  Nationality      {a.nationality}",
+        f"  Place of origin  {a.place_of_origin}",
+        f"  Residence        {a.place_of_residence}",
+        f"  Old ID number    {a.old_id_number or '-'}",
+        f"  Photo            {a.photo_path}",
+    ]
+
+
+def _rest(shown: History) -> list[str]:
+    a = shown.application
+    return [
+        f"  Destination      {a.destination}",
+        f"  Priority group   {a.priority_group or '-'}   Due {a.due_date or '-'}",
+        f"  Received         {_when(a.received_at)}"
+        f" (intake run {a.intake_run_id}, row {a.source_row})",
+        "Cards" + ("" if shown.cards else ": none yet"),
+    ]
 
 
 def history_json(shown: History, *, other_applications: list[int | None]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from line.logsetup import get_logger
 from line.models import Application, Card, DispatchBatch
 from line.operations import StageResult, confirm_delivery, finish_stages
 from line.operations import return_card as returned
+from line.purge import PersonalDataPurged
 from line.routing import Action
 from line.types import CardState, Outcome, Stage
 
@@ -134,6 +135,16 @@ def return_card(
     card_id = session.exec(select(Card.id).where(Card.serial == serial)).first()
     if card_id is None:
         raise NotFound(f"no card {serial!r}")
+    purged = session.exec(
+        select(Application.id, Application.purged_at)
+        .join(Card, col(Card.application_id) == Application.id)
+        .where(Card.id == card_id)
+    ).one()
+    if purged[1] is not None:  # nothing left to remake the card from
+        raise PersonalDataPurged(
+            f"card {serial}: application {purged[0]}'s personal data was purged on "
+            f"{purged[1]:%Y-%m-%d} (retention); the citizen applies again for a new card"
+        )
     route = returned(
         session=session,
         card_id=card_id,

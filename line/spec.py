@@ -24,6 +24,16 @@ from line.yamlfile import YamlRefused, read_yaml, shorten
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
+DEFAULT_RETENTION_DAYS = 90
+"""Days after delivery a citizen's personal data is kept (``cardline purge``): a quarter,
+long enough for a complaint about a delivered card (a misprint found at the first use, a
+chip that does not read) to reach the centre while the faces and the chip read-back are
+still there to compare; the audit record (masked ID, serials, chip UIDs, events) stays."""
+
+MAX_RETENTION_DAYS = 3650
+"""Ten years, the validity of a card issued at 25 or later: keeping data longer than the
+card itself lives has no purpose (and bounds the date arithmetic)."""
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -203,6 +213,16 @@ class LineSpec(_Frozen):
     name: str = Field(min_length=1)
     description: str = ""
     rework_limit: int = Field(ge=0, description="replacement cards an application may get")
+    retention_days: int = Field(
+        default=DEFAULT_RETENTION_DAYS,
+        gt=0,
+        le=MAX_RETENTION_DAYS,
+        strict=True,
+        description=(
+            "days a delivered card's personal data is kept after delivery before "
+            "``cardline purge`` removes it"
+        ),
+    )
     stages: dict[Stage, StageSpec]
     calendar: ShiftCalendar
     allocation: AllocationPolicy = AllocationPolicy()

@@ -28,6 +28,7 @@ from flows.cli import (
     machines,
     operators,
     plan,
+    purge,
     reconcile,
     simulate,
     spec,
@@ -66,6 +67,7 @@ app.command()(demo.demo)
 app.command()(simulate.simulate)
 app.command()(calibrate.calibrate)
 app.command("plan")(plan.plan_cmd)
+app.command("purge")(purge.purge_cmd)
 
 
 @app.callback()

@@ -134,6 +134,11 @@ def card_export(
         # recorded and written in one transaction: a failed export leaves no audit row
         if not shown.cards:
             raise NotFound(f"application {shown.application.id} has no card yet")
+        if (purged := shown.application.purged_at) is not None:
+            raise NotFound(
+                f"application {shown.application.id}: personal data purged on "
+                f"{purged:%Y-%m-%d} (retention); its faces and chip read-back are gone"
+            )
         _recording(ctx, "card.export")(session, shown)
         latest = shown.cards[-1]
         face = None

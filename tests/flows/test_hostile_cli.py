@@ -328,6 +328,15 @@ HOSTILE: dict[tuple[str, ...], list[Case]] = {
         case("reconcile", "--pdf", "{dir}"),
         case("reconcile", "--pdf", "/nonexistent/dir/r.pdf"),
     ],
+    ("purge",): [
+        *bad_urls("purge"),
+        case("purge", "--delivered-before", "2026-13-01"),
+        case("purge", "--delivered-before", ""),
+        case("purge", "--delivered-before", LONG),
+        case("purge", "--delivered-before", "٢٠٢٦-٠١-٠١"),
+        case("purge", "--dry-run", CARDLINE_LINE_SPEC="{bomb}"),
+        case("purge", CARDLINE_LINE_SPEC="{scalar}"),
+    ],
     ("spec", "show"): [
         case("spec", "show", CARDLINE_LINE_SPEC="{bomb}"),
         case("spec", "show", CARDLINE_LINE_SPEC="/nonexistent/line.yaml"),

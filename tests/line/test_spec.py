@@ -25,7 +25,14 @@ def test_the_default_spec_describes_all_four_stages() -> None:
     spec = default_spec()
     assert list(spec.stages) == list(LINE_ORDER)
     assert spec.rework_limit == 2
+    assert spec.retention_days == 90  # the documented default, written out in the file
     assert all(spec.stage(stage).source for stage in LINE_ORDER), "every stage says where from"
+
+
+def test_a_spec_without_retention_days_keeps_the_default() -> None:
+    data = spec_data()
+    del data["retention_days"]
+    assert parse_spec(data).retention_days == 90
 
 
 def test_capacity_and_bottleneck_follow_from_the_numbers() -> None:
@@ -67,6 +74,12 @@ def _refused(data: dict[str, Any]) -> SpecError:
         (lambda d: d["stages"].update(laminate=d["stages"]["print"]), "stages", "unknown stage 'laminate'"),
         (lambda d: d["stages"].pop("qc"), "stages", "missing stage(s): qc"),
         (lambda d: d.update(rework_limit=-1), "rework_limit", "greater than or equal to 0"),
+        (lambda d: d.update(retention_days=0), "retention_days", "greater than 0"),
+        (lambda d: d.update(retention_days=-5), "retention_days", "greater than 0"),
+        (lambda d: d.update(retention_days=1.5), "retention_days", "valid integer"),
+        (lambda d: d.update(retention_days="90"), "retention_days", "valid integer"),
+        (lambda d: d.update(retention_days=True), "retention_days", "valid integer"),
+        (lambda d: d.update(retention_days=10**6), "retention_days", "less than or equal to 3650"),
         (lambda d: d["stages"]["print"].update(service_time={"kind": "exponential", "mean": -3}), "stages.print.service_time.mean", "greater than 0"),
         (lambda d: d["stages"]["print"].update(service_time={"kind": "uniform", "low": 5, "high": 2}), "stages.print.service_time", "high (2.0) must be greater than low (5.0)"),
         (lambda d: d["stages"]["print"].update(service_time={"kind": "weibull", "mean": 3}), "stages.print.service_time", "weibull"),
