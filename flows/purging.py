@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -22,9 +23,9 @@ import pypdfium2 as pdfium
 from sqlalchemy.engine import Engine
 
 from line.db import session_scope
-from line.files import write_private
 from line.logsetup import get_logger
 from line.purge import FilePlan, Home, PurgeResult, pending_plan, purge
+from line.sealed import SPOOL_PDF, Sealer, is_sealed, read_sealed, write_sealed
 from line.settings import Settings
 from line.spec import LineSpec
 from line.today import day_bounds
@@ -55,10 +56,17 @@ def home_of(settings: Settings) -> Home:
     return Home(root=settings.home_dir, cards_dir=settings.cards_dir, chips_dir=settings.chips_dir)
 
 
-def blank_pages(pdf: Path, pages: list[int]) -> bool:
+SealerOf = Callable[[], Sealer]
+"""Gives the centre's sealer (the data key, unwrapped through the token) when first needed."""
+
+
+def blank_pages(pdf: Path, pages: list[int], sealer_of: SealerOf | None = None) -> bool:
     """Rewrite ``pdf`` with ``pages`` (0-based) replaced by blank pages of the same size: the
-    other cards keep their page numbers. False if those pages were blank already."""
-    source = pdfium.PdfDocument(str(pdf))
+    other cards keep their page numbers. False if those pages were blank already. A batch
+    PDF sealed at rest (``line.sealed``) is opened with the centre's data key and sealed
+    again; a plaintext one (a home with no keys) stays plaintext."""
+    sealer = sealer_of() if sealer_of is not None and is_sealed(pdf.read_bytes()) else None
+    source = pdfium.PdfDocument(read_sealed(pdf, role=SPOOL_PDF, sealer=sealer))
     try:
         count = len(source)
         wanted = sorted({page for page in pages if 0 <= page < count})
@@ -76,11 +84,11 @@ def blank_pages(pdf: Path, pages: list[int]) -> bool:
         out.close()
     finally:
         source.close()
-    write_private(pdf, buffer.getvalue())
+    write_sealed(pdf, buffer.getvalue(), role=SPOOL_PDF, sealer=sealer)
     return True
 
 
-def apply_files(plan: FilePlan) -> FilesDone:
+def apply_files(plan: FilePlan, sealer_of: SealerOf | None = None) -> FilesDone:
     """Remove and blank what ``plan`` says; a file already gone is no error (idempotent)."""
     removed = blanked = 0
     for path in plan.remove:
@@ -90,7 +98,7 @@ def apply_files(plan: FilePlan) -> FilesDone:
         except FileNotFoundError:
             continue
     for pdf, pages in plan.blank.items():
-        if pdf.is_file() and blank_pages(pdf, pages):
+        if pdf.is_file() and blank_pages(pdf, pages, sealer_of):
             blanked += 1
     return FilesDone(removed, blanked)
 
@@ -132,13 +140,19 @@ def run_purge(
 ) -> dict[str, Any]:
     """Purge what the retention allows (see ``line.purge``); the summary, no personal data."""
     home = home_of(settings)
+
+    def sealer_of() -> Sealer:
+        from printers.atrest import centre_sealer
+
+        return centre_sealer(settings)
+
     cutoff = cutoff_of(spec=spec, now=now, delivered_before=delivered_before)
     done = FilesDone()
     if not dry_run:
         with session_scope(engine) as session:
             leftover = pending_plan(session=session, home=home)
         if leftover is not None:
-            done = apply_files(leftover)
+            done = apply_files(leftover, sealer_of)
             home.pending.unlink(missing_ok=True)
             log.info("purge.leftovers", removed=done.removed, blanked=done.blanked)
     with session_scope(engine) as session:
@@ -146,7 +160,7 @@ def run_purge(
             session=session, home=home, cutoff=cutoff, actor=actor, at=now, dry_run=dry_run
         )
     if not dry_run and result.purged:
-        done = done + apply_files(result.files)
+        done = done + apply_files(result.files, sealer_of)
         home.pending.unlink(missing_ok=True)
         compacted = compact(engine)
     else:

@@ -35,6 +35,18 @@ class AlreadyDelivered(IllegalTransition):
         self.args = (self.message,)
 
 
+class DeliveredBeforeDispatch(IllegalTransition):
+    """A delivery confirmed at a time before its batch was dispatched."""
+
+    def __init__(self, code: str, dispatched_at: datetime, at: datetime) -> None:
+        super().__init__("dispatch batch", "dispatched", "delivered", entity_id=code)
+        self.message = (
+            f"batch {code} was dispatched on {dispatched_at:%Y-%m-%d %H:%M} UTC: it cannot "
+            f"have been delivered before, on {at:%Y-%m-%d %H:%M} UTC"
+        )
+        self.args = (self.message,)
+
+
 def ready_for_dispatch(*, session: Session) -> dict[str, list[Card]]:
     """Cards that passed QC and are in no batch yet, by destination, oldest first."""
     rows = session.exec(
@@ -106,6 +118,8 @@ def deliver(*, session: Session, code: str, actor: str, at: datetime) -> Dispatc
         raise NotFound(f"no dispatch batch {code!r}")
     if batch.delivered_at is not None:
         raise AlreadyDelivered(code, batch.delivered_at)
+    if at < batch.dispatched_at:  # the record would have cards arrive before they left
+        raise DeliveredBeforeDispatch(code, batch.dispatched_at, at)
     cards = session.exec(
         select(Card).where(Card.dispatch_batch_id == batch.id, Card.state == CardState.DISPATCHED)
     ).all()

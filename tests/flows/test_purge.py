@@ -1,10 +1,10 @@
 """``cardline purge`` on a small line run, on SQLite and PostgreSQL. Six applicants: one
 held at print (its photo changed after intake); five made, dispatched and delivered, four
-of them two days ago and one today; the station returns one of the four old ones. A purge
-of cards delivered before today takes exactly the three old ones that were not returned.
-The line runs with ``run --without-prefect``; deliveries in the past go through
-``line.dispatch.deliver`` with their time (the command line's ``deliver`` stamps the wall
-clock)."""
+of them today and one in two days; the station returns one of the four. A purge of cards
+delivered before tomorrow takes exactly the three of today that were not returned. The
+line runs with ``run --without-prefect``; the later delivery goes through
+``line.dispatch.deliver`` with its time (the command line's ``deliver`` stamps the wall
+clock; a delivery can never be recorded before its dispatch)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pypdfium2 as pdfium
 import pytest
 import sqlalchemy as sa
 from sqlmodel import select
@@ -31,9 +32,12 @@ from line.db import make_engine, session_scope
 from line.dispatch import deliver
 from line.idnumber import mask_id
 from line.models import Application, AuditEvent, Card
+from line.sealed import CHIP_ARCHIVE, CHIP_IMAGE, SPOOL_PDF, is_sealed
+from line.settings import Settings
 from line.spec import default_spec
 from line.synthetic import portrait
 from line.types import ApplicationState, utc_now
+from printers.atrest import centre_sealer
 from tests.conftest import PG_URL
 from tests.flows.homes import ready_home
 from tests.sim.pdfcheck import page_texts
@@ -124,11 +128,11 @@ def line_run(
     held = [i for i, _, state in rows if state is ApplicationState.HELD]
     made = [(i, d) for i, d, state in rows if state is ApplicationState.DISPATCHED]
     assert len(held) == 1 and len(made) == 5 and len(batches) == 5
-    two_days_ago = utc_now() - timedelta(days=2)
-    for _, destination in made[:4]:
-        with session_scope(engine) as session:
-            deliver(session=session, code=batches[destination], actor="station", at=two_days_ago)
-    assert cli(capsys, "-q", "deliver", batches[made[4][1]])[0] == 0
+    for _, destination in made[:4]:  # four stations confirm today
+        assert cli(capsys, "-q", "deliver", batches[destination])[0] == 0
+    in_two_days = utc_now() + timedelta(days=2)  # and one after the cut-off
+    with session_scope(engine) as session:
+        deliver(session=session, code=batches[made[4][1]], actor="station", at=in_two_days)
     returned = made[3][0]
     serial = people(centre)[returned].serials[-1]
     code, _, err = cli(capsys, "-q", "card", "return", serial, "--reason", "delivery.refused")
@@ -158,14 +162,25 @@ def text_hits(engine: sa.Engine, needles: list[str]) -> list[tuple[str, str, str
     return hits
 
 
+SEALED_ROLES = {"spool": SPOOL_PDF, "cards": CHIP_ARCHIVE, "chips": CHIP_IMAGE}
+"""The role each directory's sealed files were written under (``line.sealed``)."""
+
+
 def file_hits(home: Path, needles: list[str]) -> list[tuple[str, str]]:
-    """Every (file under ``home``, needle) whose bytes, or a PDF's page text, hold it."""
+    """Every (file under ``home``, needle) whose bytes, or a PDF's page text, hold it; a file
+    sealed at rest is searched as the centre's data key opens it (what a thief with the
+    token would read), so the search does not pass merely because the bytes are sealed."""
+    sealer = centre_sealer(Settings(home=home))
     hits = []
     for path in sorted(p for p in home.rglob("*") if p.is_file()):
         data = path.read_bytes()
+        if is_sealed(data):
+            data = sealer.open(data, role=SEALED_ROLES[path.parent.name], name=path.name)
         texts = [data]
         if path.suffix == ".pdf":
-            texts.append(" ".join(page_texts(path)).encode("utf-8"))
+            pdf = pdfium.PdfDocument(data)
+            pages = [pdf[i].get_textpage().get_text_bounded() for i in range(len(pdf))]
+            texts.append(" ".join(pages).encode("utf-8"))
         for needle in needles:
             if any(needle.encode("utf-8") in text for text in texts):
                 hits.append((str(path.relative_to(home)), needle))
@@ -201,7 +216,8 @@ def test_a_purge_removes_exactly_the_old_delivered_cards_personal_data(
     assert spool and file_hits(centre.home, [p.full_name for p in purged])
 
     today = utc_now().astimezone(ZoneInfo(default_spec().calendar.timezone)).date()
-    code, out, err = cli(capsys, "-q", "purge", "--delivered-before", today.isoformat(), "--json")
+    cutoff = today + timedelta(days=1)  # the old ones were delivered today, the newer later
+    code, out, err = cli(capsys, "-q", "purge", "--delivered-before", cutoff.isoformat(), "--json")
     assert (code, err) == (0, "")
     summary = json.loads(out)
     assert summary["purged"] == 3
@@ -233,7 +249,9 @@ def test_a_purge_removes_exactly_the_old_delivered_cards_personal_data(
         detail = json.loads(row.detail)
         assert (detail["applications"], detail["serials"]) == (3, summary["cards"])
 
-    assert cli(capsys, "-q", "check") == (0, "check: stock ledger and cards reconcile\n", "")
+    code, out, err = cli(capsys, "-q", "check")  # the books, every day, and the chains hold
+    assert (code, err) == (0, "") and out.startswith("check: stock ledger and cards reconcile\n")
+    assert "check: the hash chains hold" in out
     code, out, _ = cli(capsys, "-q", "card", "show", str(purged[0].application_id))
     assert code == 0 and "Personal data purged on" in out and purged[0].full_name not in out
     assert cli(capsys, "-q", "status")[0] == 0
@@ -254,7 +272,7 @@ def test_a_purge_removes_exactly_the_old_delivered_cards_personal_data(
     frozen = snapshot(engine)
     cardline = Path(sys.executable).parent / "cardline"
     done = subprocess.run(
-        [str(cardline), "-q", "purge", "--delivered-before", today.isoformat()],
+        [str(cardline), "-q", "purge", "--delivered-before", cutoff.isoformat()],
         env={**os.environ, **centre.env},
         capture_output=True,
         text=True,
@@ -277,7 +295,8 @@ def test_a_dry_run_changes_nothing_and_the_default_retention_keeps_recent_cards(
     frozen = snapshot(engine)
     files = sorted(p for p in centre.home.rglob("*") if p.is_file() and "logs" not in p.parts)
     today = utc_now().astimezone(ZoneInfo(default_spec().calendar.timezone)).date()
-    code, out, _ = cli(capsys, "-q", "purge", "--delivered-before", today.isoformat(), "--dry-run")
+    cutoff = today + timedelta(days=1)  # the old ones were delivered today, the newer later
+    code, out, _ = cli(capsys, "-q", "purge", "--delivered-before", cutoff.isoformat(), "--dry-run")
     assert code == 0 and out.startswith("purge: would purge 3 applications (3 cards)")
     # 90 days of retention: every card here was delivered within them.
     code, out, _ = cli(capsys, "-q", "purge", "--json")

@@ -1,6 +1,7 @@
 """The ``purge`` flow under ``prefect_test_harness`` (a temporary Prefect server, ~10 s):
-the retention of the line spec in use (``retention_days: 1`` here) decides, the summary is
-the flow's result and a markdown artifact without personal data."""
+cards delivered before its ``delivered_before`` go, a later delivery stays; the summary is
+the flow's result and a markdown artifact without personal data. (The spec's
+``retention_days`` deciding the cut-off is tested in test_purge_files.)"""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -58,13 +60,14 @@ def test_the_purge_flow_purges_past_the_specs_retention_and_leaves_an_artifact(
         codes = sorted(session.exec(select(DispatchBatch.code)).all())
         names = [a.full_name for a in session.exec(select(Application))]
     assert len(codes) == 3
-    with session_scope(engine) as session:  # two stations confirmed two days ago
-        for code in codes[:2]:
-            deliver(session=session, code=code, actor="station", at=utc_now() - timedelta(days=2))
-    assert run(["-q", "deliver", codes[2]]) == 0  # and one today
+    for code in codes[:2]:  # two stations confirm today
+        assert run(["-q", "deliver", code]) == 0
+    with session_scope(engine) as session:  # and one in two days
+        deliver(session=session, code=codes[2], actor="station", at=utc_now() + timedelta(days=2))
     capsys.readouterr()
 
-    summary = purge_flow()
+    tomorrow = utc_now().astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).date() + timedelta(days=1)
+    summary = purge_flow(delivered_before=tomorrow.isoformat())
     assert summary["purged"] == 2 and summary["kept"] == {"returned": 0, "held": 0, "newer": 1}
     with engine.connect() as connection:
         left = connection.execute(sa.text("SELECT count(*) FROM application WHERE full_name <> ''"))
