@@ -35,7 +35,7 @@ from line.sealed import (
 )
 from printers import atrest, hsm, keys
 from tests.conftest import TODAY, StepClock
-from tests.printers.test_line import controller, intake, line_for, settings_for
+from tests.printers.lines import controller, intake, line_for, settings_for
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
