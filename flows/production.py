@@ -45,6 +45,7 @@ from prefect.events import emit_event
 from prefect.futures import PrefectFuture
 from sqlalchemy.engine import Engine
 
+from flows.artifacts import artifact_key
 from flows.batch_tasks import (
     DEVICE_RETRIES,
     RETRY_DELAYS,
@@ -234,23 +235,27 @@ def production(
         raise
     finally:
         line.close()
-    _report(engine, summary, gave_up)
+    _report(engine, settings, summary, gave_up)
     if gave_up is not None:
         raise gave_up
     return summary.as_dict()
 
 
-def _report(engine: Engine, summary: RunSummary, gave_up: MachineGaveUp | None) -> None:
-    """The run's artifacts: cards per state, and what the run did in words."""
+def _report(
+    engine: Engine, settings: Settings, summary: RunSummary, gave_up: MachineGaveUp | None
+) -> None:
+    """The run's artifacts: the centre's cards per state, and what this station's run did
+    in words (keys per centre and station, so two centres or workers never share one)."""
+
     with session_scope(engine) as session:
         counts = status_counts(session=session)
     create_table_artifact(
-        key="cards-per-state",
+        key=artifact_key(settings.centre, "cards-per-state"),
         table=[{"state": state, "cards": n} for state, n in counts.cards.items()],
         description="Cards per state after the production run",
     )
     create_markdown_artifact(
-        key="production-run",
+        key=artifact_key(settings.centre, settings.station, "production-run"),
         markdown=(
             f"# Production run\n\n{summary.started} cards started in {summary.batches} batches; "
             f"{summary.passed} passed QC; {summary.held} held for a manager "

@@ -516,7 +516,7 @@ def test_cardline_run_is_a_prefect_flow_run_kept_under_the_home(
         "chip-encode batch 1: 2 cards",
         "qc batch 2: 1 card",
     } <= set(tasks), tasks
-    assert {"cards-per-state", "production-run"} <= artifacts
+    assert {"hn1-cards-per-state", "hn1-01-production-run"} <= artifacts
 
 
 def test_cardline_run_says_so_when_the_prefect_server_does_not_answer(

@@ -76,7 +76,7 @@ def test_deploy_start_a_worker_and_run_production(
     assert result["state"] == "COMPLETED", (tmp_path / "worker.log").read_text()[-3000:]
     artifacts = result["artifacts"]
     assert isinstance(artifacts, dict)
-    assert "4 cards started in 1 batches; 4 passed QC" in str(artifacts["production-run"])
+    assert "4 cards started in 1 batches; 4 passed QC" in str(artifacts["hn1-01-production-run"])
     assert run(["-q", "check"]) == 0
     assert_the_run_logged_masked_json_lines(home / "logs" / "cardline.jsonl", run_id)
 
@@ -186,8 +186,8 @@ def test_two_workers_run_production_at_once_on_postgresql(
     for run_id in run_ids:
         artifacts = results[run_id]["artifacts"]
         assert isinstance(artifacts, dict)
-        found = re.search(r"(\d+) cards started in (\d+) batches", str(artifacts["production-run"]))
-        assert found, artifacts["production-run"]
+        found = re.search(r"(\d+) cards started in (\d+) batches", str(artifacts["hn1-01-production-run"]))
+        assert found, artifacts["hn1-01-production-run"]
         started.append(int(found.group(1)))
     assert all(n > 0 for n in started), f"both runs took part: {started}"
     with engine.connect() as connection:

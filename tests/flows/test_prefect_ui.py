@@ -111,7 +111,7 @@ def test_no_personal_data_and_no_python_reprs_in_what_the_ui_shows(
     assert _personal_data_in(shown) == []
     assert not re.search(r"(?<![\d-])\d{12}(?!\d)", shown), "an unmasked 12-digit number"
     keyed = {a["key"]: a for a in production_run["artifacts"] if a["key"]}
-    summary = str(keyed["production-run"]["data"])
+    summary = str(keyed["hn1-01-production-run"]["data"])
     assert "6 cards started in 2 batches; 6 passed QC" in summary
     for artifact in production_run["artifacts"]:
         data = str(artifact["data"])

@@ -49,8 +49,8 @@ def test_the_production_flow_runs_the_line_and_leaves_artifacts(
             return {a.key: a.data for a in found if a.key}
 
     stored = asyncio.run(artifacts())
-    assert "5 cards started in 2 batches; 5 passed QC" in str(stored["production-run"])
-    table = stored["cards-per-state"]
+    assert "5 cards started in 2 batches; 5 passed QC" in str(stored["hn1-01-production-run"])
+    table = stored["hn1-cards-per-state"]
     rows = json.loads(table) if isinstance(table, str) else table
     assert {row["state"]: row["cards"] for row in rows}["qc_passed"] == 5  # type: ignore[union-attr]
     assert run(["-q", "check"]) == 0
