@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -111,15 +112,40 @@ def run_demo(
     _results(settings, engine, echo)
     if batches and first_delivery:  # the first run only: a delivered applicant may apply again
         _purge(engine, spec, [b["code"] for b in batches], clock, echo)
+    _reconcile(settings, engine, spec, clock, echo)
     echo(f"rejects   {summary['reject_report']}")
     echo(f"logs      {settings.log_file}")
     echo(
         "look      the Prefect UI: flow runs intake, production, shortage-monitor, "
-        "stock-receipt, dispatch, daily-report, purge, with their artifacts (cards-per-state, "
-        "production-run, <centre>-stock, <centre>-dispatch, <centre>-applications-per-state, "
-        "<centre>-demo-daily-summary, <centre>-demo-progress, <centre>-purge)"
+        "stock-receipt, dispatch, daily-report, purge, with their artifacts "
+        "(<centre>-cards-per-state, <centre>-<station>-production-run, <centre>-stock, "
+        "<centre>-dispatch, <centre>-applications-per-state, <centre>-demo-daily-summary, "
+        "<centre>-demo-progress, <centre>-reconcile, <centre>-purge)"
     )
     echo("next      cardline status | cardline card show <12-digit ID> | cardline machine list")
+
+
+def _reconcile(
+    settings: Settings, engine: Engine, spec: LineSpec, clock: Clock, echo: Echo
+) -> None:
+    """The day ends as a centre's does: every process and chip lot reconciled (what
+    ``cardline reconcile --pdf`` shows), on the terminal and on a sheet to sign."""
+
+    from flows.reconcile import gather, terminal_lines
+    from flows.reconcile_pdf import render_reconciliation
+
+    zone = ZoneInfo(spec.calendar.timezone)
+    day = clock().astimezone(zone).date()
+    with session_scope(engine) as session:
+        report = gather(
+            session=session, centre=settings.centre, zone=zone, first=day, last=day, at=clock()
+        )
+    pdf = render_reconciliation(
+        out=settings.home_dir / "reports" / f"reconcile-{day:%Y-%m-%d}.pdf", report=report
+    )
+    for line in terminal_lines(report):
+        echo(f"reconcile {line}")
+    echo(f"reconcile sheet to sign: {pdf}")
 
 
 def _intake(
@@ -249,12 +275,14 @@ def _export(settings: Settings, card: Card, application: Application, echo: Echo
 
 
 def _purge(engine: Engine, spec: LineSpec, codes: list[str], clock: Clock, echo: Echo) -> None:
-    """Retention: two stations confirm their batches as delivered ``retention_days + 1``
-    days ago (demo time: the demo cannot wait a quarter), and the purge flow removes those
-    citizens' personal data. The card just exported is not among them."""
+    """Retention: two stations confirm their batches as delivered, and the purge flow
+    removes those citizens' personal data with an explicit cut-off of tomorrow (demo time:
+    a centre's purge waits ``retention_days`` after delivery, and a delivery is never
+    recorded before its dispatch). The card just exported is not among them."""
     from flows.purge_flow import purge_flow
 
-    days = spec.retention_days + 1
+    zone = ZoneInfo(spec.calendar.timezone)
+    tomorrow = clock().astimezone(zone).date() + timedelta(days=1)
     with session_scope(engine) as session:
         newest = session.exec(  # the batch of the card _results exported
             select(Card.dispatch_batch_id)
@@ -268,17 +296,13 @@ def _purge(engine: Engine, spec: LineSpec, codes: list[str], clock: Clock, echo:
             != newest
         ][:2]
         for code in chosen:
-            deliver(
-                session=session,
-                code=code,
-                actor=f"station:{code[1:9]}",
-                at=clock() - timedelta(days=days),
-            )
-    summary = purge_flow()
+            deliver(session=session, code=code, actor=os_user(), at=clock())
+    summary = purge_flow(delivered_before=tomorrow.isoformat())
     kept = summary["kept"]
     echo(
-        f"purge     flow 'purge': {len(chosen)} batches recorded as delivered {days} days ago "
-        f"(demo time, retention {spec.retention_days} days): {summary['purged']} citizens' "
+        f"purge     flow 'purge': {len(chosen)} batches confirmed delivered, purged with the "
+        f"cut-off {tomorrow} (demo time; a centre's purge takes cards delivered more than "
+        f"retention_days={spec.retention_days} days ago): {summary['purged']} citizens' "
         f"personal data removed, {summary['files_removed']} files removed, "
         f"{summary['batches_blanked']} print batches' pages blanked; kept {kept['newer']} "
         f"delivered later, {kept['returned']} returned, {kept['held']} held"
