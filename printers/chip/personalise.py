@@ -24,6 +24,7 @@ from printers.chip.apdu import (
     KEY_AA,
     KEY_CA,
     LDS_AID,
+    MAX_EXTENDED_LE,
     MAX_LC,
     MAX_LE,
     ChipError,
@@ -148,9 +149,7 @@ def _key_pair(transport: ChipTransport, reference: int) -> ec.EllipticCurvePubli
     try:
         return public_key_of(answer)
     except ValueError as exc:
-        raise MalformedFile(
-            f"key pair {reference:02X}: {exc}", device=_device(transport)
-        ) from None
+        raise MalformedFile(f"key pair {reference:02X}: {exc}", device=_device(transport)) from None
 
 
 def personalise(
@@ -177,8 +176,9 @@ def read_back(
     transport: ChipTransport, fids: Iterable[int], *, chunk: int = DEFAULT_CHUNK
 ) -> dict[int, bytes]:
     """Read the EFs ``fids`` of the LDS application: FID -> exactly the bytes of the TLV
-    object each one holds."""
-    _check_chunk(chunk, MAX_LE)
+    object each one holds. A ``chunk`` over 256 reads with extended Le (for a chip that
+    declared extended lengths, ``printers.chip.atrinfo``)."""
+    _check_chunk(chunk, MAX_EXTENDED_LE)
     transport.transmit(select_aid(LDS_AID))
     return {fid: _read_ef(transport, fid, chunk) for fid in fids}
 
@@ -203,7 +203,7 @@ def _read_ef(transport: ChipTransport, fid: int, chunk: int) -> bytes:
         content += more
     while len(content) < size:
         wanted = min(chunk, size - len(content))
-        data = transport.transmit(read_binary(len(content), wanted))[0]
+        data = transport.transmit(read_binary(len(content), wanted, extended=wanted > MAX_LE))[0]
         if not data:
             raise MalformedFile(f"EF {fid:04X}: empty read", device=_device(transport))
         content += data

@@ -7,6 +7,10 @@ as a card does. What it holds:
 - transparent EFs created in that application by CREATE FILE with a declared size, from a
   total EEPROM ``capacity`` (80 KiB by default; creation beyond it answers ``6A84``);
 - a UID (answered to the PC/SC ``FF CA 00 00`` GET DATA) and an ATR (T=1);
+- EF.ATR/INFO (``2F01``, in the MF, readable in clear) declaring its extended lengths
+  (``printers.chip.atrinfo``): it takes extended-length APDUs, short ones all the same, in
+  clear and under secure messaging; ``extended=None`` makes a chip of short APDUs only,
+  without that file;
 - a life cycle: personalisation in clear, then LOCK (``80 01 00 00``), after which every
   write, create or lock answers ``6982`` and the LDS files are read only under BAC and
   secure messaging, with Chip and Active Authentication (``printers.chip.vaccess`` says
@@ -47,7 +51,9 @@ from printers.chip.apdu import (
     Apdu,
     ChipError,
 )
+from printers.chip.atrinfo import EF_ATR_INFO, atr_info
 from printers.chip.bac import RandomBytes
+from printers.chip.smframe import ExtendedLengths
 from printers.chip.vaccess import CLA_SM, ChipSecrets, Session
 from printers.chip.vwire import DEFAULT_ATR as DEFAULT_ATR
 from printers.chip.vwire import MF_FID as MF_FID
@@ -72,6 +78,10 @@ from printers.chip.vwire import parse_fcp
 DEFAULT_CAPACITY = 80 * 1024
 """Bytes of EEPROM available for EF contents."""
 
+EXTENDED_LENGTHS = ExtendedLengths(command=0x1000, response=0x10002)
+"""What the virtual chip declares in EF.ATR/INFO: commands of up to 4 KB, responses of up
+to 64 KB and SW1 SW2 (any EF of the LDS in one READ BINARY)."""
+
 
 _BAC = frozenset({INS_GET_CHALLENGE, INS_MUTUAL_AUTHENTICATE})
 
@@ -90,6 +100,7 @@ class VirtualChip:
         defective: bool = False,
         atr: bytes = DEFAULT_ATR,
         random_bytes: RandomBytes = secrets.token_bytes,
+        extended: ExtendedLengths | None = EXTENDED_LENGTHS,
     ) -> None:
         if not uid:
             raise ValueError("a chip needs a UID")
@@ -99,6 +110,8 @@ class VirtualChip:
         self.capacity = capacity
         self.defective = defective
         self.atr = bytes(atr)
+        self.extended = extended
+        self._mf_files = {} if extended is None else {EF_ATR_INFO: atr_info(extended)}
         self._lock = threading.RLock()
         self._files: dict[int, bytearray] = {}  # the LDS application's EFs (EEPROM)
         self._locked = False  # EEPROM too
@@ -106,7 +119,7 @@ class VirtualChip:
         self._in_app = False  # current DF: the application, else the MF
         self._current_ef: int | None = None
         self.secrets = ChipSecrets()  # EEPROM: access keys and private keys
-        self._session = Session(self.secrets, random_bytes)  # volatile
+        self._session = Session(self.secrets, random_bytes, extended)  # volatile
 
     def __repr__(self) -> str:
         state = "locked" if self._locked else "open"
@@ -186,8 +199,11 @@ class VirtualChip:
             return self._plain(command)
 
     def _plain(self, command: bytes) -> bytes:
+        extended = self.extended
+        if extended is not None and len(command) > extended.command:
+            return SW_WRONG_LENGTH
         try:
-            apdu = Apdu.from_bytes(command)
+            apdu = Apdu.from_bytes(command, extended=extended is not None)
         except ValueError:
             return SW_WRONG_LENGTH
         if self._locked and not self._open_in_clear(apdu):
@@ -198,12 +214,20 @@ class VirtualChip:
         response = self._dispatch(apdu)
         return response[:-2], int.from_bytes(response[-2:], "big")
 
-    @staticmethod
-    def _open_in_clear(apdu: Apdu) -> bool:
+    def _open_in_clear(self, apdu: Apdu) -> bool:
         """What an issued chip answers without secure messaging: SELECT of the application
-        (by AID) and the reader's GET UID; writes then answer ``6982`` all the same."""
-        return (apdu.cla, apdu.ins, apdu.p1) == (CLA_ISO, INS_SELECT, 0x04) or (
-            apdu.cla == CLA_PCSC
+        (by AID), the MF's EF.ATR/INFO (SELECT and READ BINARY while the MF is current) and
+        the reader's GET UID; writes then answer ``6982`` all the same."""
+        if apdu.cla == CLA_PCSC:
+            return True
+        if apdu.cla != CLA_ISO:
+            return False
+        if apdu.ins == INS_SELECT and apdu.p1 == 0x04:
+            return True
+        if self._in_app:
+            return False
+        return (apdu.ins == INS_SELECT and apdu.p1 in (0x00, 0x02)) or (
+            apdu.ins == INS_READ_BINARY and self._current_ef in self._mf_files
         )
 
     def _dispatch(self, apdu: Apdu) -> bytes:
@@ -261,10 +285,18 @@ class VirtualChip:
         if len(apdu.data) != 2:
             return SW_WRONG_LENGTH
         fid = int.from_bytes(apdu.data, "big")
-        if not self._in_app or fid not in self._files:
+        if fid not in (self._files if self._in_app else self._mf_files):
             return SW_NOT_FOUND
         self._current_ef = fid
         return SW_OK
+
+    def _current(self) -> bytearray | bytes | None:
+        """The current EF's content (the application's, or the MF's EF.ATR/INFO)."""
+        if self._current_ef is None:
+            return None
+        if self._in_app:
+            return self._files[self._current_ef]
+        return self._mf_files[self._current_ef]
 
     def _offset(self, apdu: Apdu) -> int | None:
         if apdu.p1 & 0x80:  # short EF identifier: not supported
@@ -277,9 +309,9 @@ class VirtualChip:
             return SW_WRONG_P1P2
         if apdu.data or apdu.le is None:
             return SW_WRONG_LENGTH
-        if self._current_ef is None:
+        content = self._current()
+        if content is None:
             return SW_NO_CURRENT_EF
-        content = self._files[self._current_ef]
         if offset >= len(content):
             return SW_WRONG_OFFSET
         wanted = apdu.le
@@ -296,6 +328,8 @@ class VirtualChip:
             return SW_WRONG_LENGTH
         if self._current_ef is None:
             return SW_NO_CURRENT_EF
+        if not self._in_app:
+            return SW_LOCKED  # EF.ATR/INFO is the chip's own: never written
         content = self._files[self._current_ef]
         if offset + len(apdu.data) > len(content):
             return SW_WRONG_OFFSET
