@@ -8,9 +8,9 @@ Per card, as ``cardline run`` does it: **personalisation** (access data and the 
 key pairs made on the chip; DG14/DG15 and the SOD built and signed through the PKCS#11
 token; the files written; the chip locked; its image kept), then **QC's read-back as an
 inspection system** (BAC, Chip Authentication, the files under secure messaging, Active
-Authentication; extended-length READ BINARYs when the chip declares them in EF.ATR/INFO,
-short ones with ``--short``) and **passive authentication** (the SOD against the CSCA, every hash,
-DG1/DG13 against the card). The photo's DG2 is made once (that is the render helper's work,
+Authentication; extended-length APDUs when the chip declares them in EF.ATR/INFO, short
+ones with ``--short``, for personalisation too) and **passive authentication** (the SOD
+against the CSCA, every hash, DG1/DG13 against the card). The photo's DG2 is made once (that is the render helper's work,
 measured by bench/line.py). Both ends of every exchange run here: the virtual chip's share
 is work a real chip does on the card.
 """
@@ -86,7 +86,7 @@ def main() -> None:
         with timed("personalise: DG14, DG15, EF.COM, SOD signed in the token"):
             files = enc.chip_files(groups, chip_keys, signer, signing_time=now)
         with timed("personalise: write the files, lock"):
-            personalise(transport, files)
+            personalise(transport, files, extended_length=not args.short)
         with timed("personalise: keep the virtual chip's image"):
             image_of(chip)
         chip.power_off()

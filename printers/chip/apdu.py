@@ -248,11 +248,12 @@ def read_binary(offset: int, length: int, *, extended: bool = False) -> Apdu:
     return Apdu(CLA_ISO, INS_READ_BINARY, p1, p2, le=length)
 
 
-def update_binary(offset: int, data: bytes) -> Apdu:
-    """UPDATE BINARY: write ``data`` (1..255 bytes) into the current EF at ``offset``."""
+def update_binary(offset: int, data: bytes, *, extended: bool = False) -> Apdu:
+    """UPDATE BINARY: write ``data`` (1..255 bytes; with ``extended``, up to 65535: an
+    extended Lc) into the current EF at ``offset``."""
     if not data:
         raise ValueError("UPDATE BINARY needs data")
-    if len(data) > MAX_LC:
+    if len(data) > (MAX_EXTENDED_LC if extended else MAX_LC):
         raise ValueError(f"UPDATE BINARY of {len(data)} bytes needs extended length")
     p1, p2 = _offset(offset)
     return Apdu(CLA_ISO, INS_UPDATE_BINARY, p1, p2, bytes(data))

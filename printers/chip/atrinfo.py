@@ -7,7 +7,7 @@ keeps to short APDUs (as every reader that never looks does).
 
 ``atr_info`` writes the file's content (the virtual chip's); ``extended_lengths`` reads it;
 ``read_extended_lengths`` asks a chip for it, in clear, before the LDS application is
-selected (two plain APDUs: SELECT ``2F01`` in the MF, READ BINARY).
+selected (three plain APDUs: SELECT of the MF, SELECT ``2F01``, READ BINARY).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ TAG_EXTENDED_LENGTH_INFO = 0x7F66
 TAG_INTEGER = 0x02
 SW_OK = 0x9000
 SW_EOF = 0x6282  # fewer bytes than asked for: the file is shorter than 256 bytes
+SELECT_MF = bytes.fromhex("00A4000C023F00")
 
 
 def _integer(value: int) -> bytes:
@@ -58,8 +59,11 @@ def extended_lengths(content: bytes) -> ExtendedLengths | None:
 
 
 def read_extended_lengths(transport: ChipTransport) -> ExtendedLengths | None:
-    """What the chip in ``transport`` (just reset: the MF is current) declares in its
-    EF.ATR/INFO; None when it has none. Link failures raise as any transmit does."""
+    """What the chip in ``transport`` declares in its EF.ATR/INFO (the MF selected first);
+    None when it has none. Link failures raise as any transmit does."""
+    _, sw = transport.send(SELECT_MF)
+    if sw != SW_OK:
+        return None
     _, sw = transport.send(select_fid(EF_ATR_INFO).to_bytes())
     if sw != SW_OK:
         return None

@@ -24,11 +24,15 @@ from printers.chip.apdu import (
     KEY_AA,
     KEY_CA,
     LDS_AID,
+    MAX_EXTENDED_LC,
     MAX_EXTENDED_LE,
     MAX_LC,
     MAX_LE,
     ChipError,
     ConditionsNotSatisfied,
+    EndOfFile,
+    WrongLe,
+    WrongLength,
     create_file,
     generate_key_pair,
     lock,
@@ -38,6 +42,7 @@ from printers.chip.apdu import (
     select_fid,
     update_binary,
 )
+from printers.chip.atrinfo import read_extended_lengths
 from printers.chip.transport import ChipTransport
 from printers.chip.vaccess import public_key_of
 
@@ -153,41 +158,74 @@ def _key_pair(transport: ChipTransport, reference: int) -> ec.EllipticCurvePubli
 
 
 def personalise(
-    transport: ChipTransport, files: Mapping[int, bytes], *, chunk: int = DEFAULT_CHUNK
+    transport: ChipTransport,
+    files: Mapping[int, bytes],
+    *,
+    chunk: int = DEFAULT_CHUNK,
+    extended_length: bool = True,
 ) -> bytes:
     """Write ``files`` (FID -> EF content, written in the mapping's order; the line uses
     ``LDS_FIDS``' order) to the chip's LDS application and lock it. Returns the chip's UID.
 
     Each content must be exactly one BER-TLV object, so that ``read_back`` returns it; that is
-    checked before the first APDU (a chip written wrongly is a chip spoiled)."""
+    checked before the first APDU (a chip written wrongly is a chip spoiled).
+
+    With ``extended_length``, a transport that carries extended APDUs and a chip that
+    declares them in EF.ATR/INFO (``printers.chip.atrinfo``), each UPDATE BINARY writes as
+    much as the chip takes in one command instead of ``chunk`` bytes."""
     _check_files(files)
     _check_chunk(chunk, MAX_LC)
     uid = transport.uid()
+    extended = False
+    if extended_length and getattr(transport, "extended_length", False):
+        lengths = read_extended_lengths(transport)
+        if lengths is not None:
+            chunk, extended = max(chunk, min(lengths.command - 7, MAX_EXTENDED_LC)), True
     transport.transmit(select_aid(LDS_AID))
     for fid, content in files.items():
         transport.transmit(create_file(fid, len(content)))  # the new EF becomes current
         for offset in range(0, len(content), chunk):
-            transport.transmit(update_binary(offset, content[offset : offset + chunk]))
+            part = content[offset : offset + chunk]
+            transport.transmit(update_binary(offset, part, extended=extended))
     transport.transmit(lock())
     return uid
 
 
 def read_back(
-    transport: ChipTransport, fids: Iterable[int], *, chunk: int = DEFAULT_CHUNK
+    transport: ChipTransport,
+    fids: Iterable[int],
+    *,
+    chunk: int = DEFAULT_CHUNK,
+    whole: bool = False,
+    select_application: bool = True,
 ) -> dict[int, bytes]:
     """Read the EFs ``fids`` of the LDS application: FID -> exactly the bytes of the TLV
     object each one holds. A ``chunk`` over 256 reads with extended Le (for a chip that
-    declared extended lengths, ``printers.chip.atrinfo``)."""
+    declared extended lengths, ``printers.chip.atrinfo``); ``whole`` (a chip that declared
+    responses as long as an extended Le asks) asks for each EF whole first, in one READ
+    BINARY with the maximum Le (ISO/IEC 7816-4 §5.1: everything to the end of the file),
+    and reads it the header's way if the chip does not answer that. ``select_application``
+    False: the application is selected already (before BAC, by the caller)."""
     _check_chunk(chunk, MAX_EXTENDED_LE)
-    transport.transmit(select_aid(LDS_AID))
-    return {fid: _read_ef(transport, fid, chunk) for fid in fids}
+    if select_application:
+        transport.transmit(select_aid(LDS_AID))
+    return {fid: _read_ef(transport, fid, chunk, whole) for fid in fids}
 
 
-def _read_ef(transport: ChipTransport, fid: int, chunk: int) -> bytes:
+def _read_whole(transport: ChipTransport) -> bytes:
+    """The current EF from its start to its end, in one READ BINARY with Le ``00 00``; empty
+    if the chip answers that with a warning or an error of length (then: the header's way)."""
+    try:
+        return transport.transmit(read_binary(0, MAX_EXTENDED_LE, extended=True))[0]
+    except (EndOfFile, WrongLength, WrongLe):
+        return b""
+
+
+def _read_ef(transport: ChipTransport, fid: int, chunk: int, whole: bool) -> bytes:
     transport.transmit(select_fid(fid))
     # Read the header no further than it is known to reach (two bytes first: tag, length),
     # so that even a three-byte EF is never read past its end.
-    content = bytearray()
+    content = bytearray(_read_whole(transport) if whole else b"")
     while True:
         try:
             size, needed = _parse_header(bytes(content))

@@ -35,6 +35,7 @@ from printers.chip.aa import AaError, internal_authenticate_command, verify_acti
 from printers.chip.apdu import (
     DEFAULT_CHAIN,
     LDS_AID,
+    MAX_EXTENDED_LE,
     Apdu,
     ChipError,
     ErrorCheckingChain,
@@ -233,8 +234,17 @@ def _bac(
 
 
 def _read(secure: SecureTransport, names: Sequence[str]) -> dict[str, bytes]:
+    """The files ``names`` (the application selected before BAC: not again): each in one
+    READ BINARY when the chip takes the longest extended answers, else in chunks."""
     fids = dict(FILES)
-    found = read_back(secure, [fids[name] for name in names], chunk=secure.read_chunk())
+    extended = secure.channel.extended
+    found = read_back(
+        secure,
+        [fids[name] for name in names],
+        chunk=secure.read_chunk(),
+        whole=extended is not None and extended.response_body >= MAX_EXTENDED_LE,
+        select_application=False,
+    )
     return {name: found[fids[name]] for name in names}
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import random
 import secrets
 import threading
+from collections.abc import Callable
 
 from printers.chip.apdu import (
     CLA_ISO,
@@ -48,6 +49,7 @@ from printers.chip.apdu import (
     INS_SELECT,
     INS_UPDATE_BINARY,
     LDS_AID,
+    MAX_EXTENDED_LE,
     Apdu,
     ChipError,
 )
@@ -84,6 +86,7 @@ to 64 KB and SW1 SW2 (any EF of the LDS in one READ BINARY)."""
 
 
 _BAC = frozenset({INS_GET_CHALLENGE, INS_MUTUAL_AUTHENTICATE})
+_MF = MF_FID.to_bytes(2, "big")
 
 
 class VirtualChip:
@@ -222,8 +225,10 @@ class VirtualChip:
             return True
         if apdu.cla != CLA_ISO:
             return False
-        if apdu.ins == INS_SELECT and apdu.p1 == 0x04:
-            return True
+        if apdu.ins == INS_SELECT and (
+            apdu.p1 == 0x04 or (apdu.p1 == 0x00 and apdu.data in (b"", _MF))
+        ):
+            return True  # the application by AID, or back to the MF
         if self._in_app:
             return False
         return (apdu.ins == INS_SELECT and apdu.p1 in (0x00, 0x02)) or (
@@ -231,25 +236,15 @@ class VirtualChip:
         )
 
     def _dispatch(self, apdu: Apdu) -> bytes:
-        handlers = {
-            (CLA_ISO, INS_SELECT): self._select,
-            (CLA_ISO, INS_READ_BINARY): self._read_binary,
-            (CLA_ISO, INS_UPDATE_BINARY): self._update_binary,
-            (CLA_ISO, INS_CREATE_FILE): self._create_file,
-            (CLA_ISO, INS_PUT_DATA): self._put_data,
-            (CLA_ISO, INS_GENERATE_KEY_PAIR): self._key_pair,
-            (CLA_ISO, INS_INTERNAL_AUTHENTICATE): self._internal_authenticate,
-            (CLA_VENDOR, INS_LOCK): self._lock_chip,
-            (CLA_PCSC, INS_GET_DATA): self._get_uid,
-        }
-        if apdu.cla not in {cla for cla, _ in handlers}:
-            return SW_CLA_NOT_SUPPORTED
-        handler = handlers.get((apdu.cla, apdu.ins))
+        handler = _HANDLERS.get((apdu.cla, apdu.ins))
         if handler is None:
+            if apdu.cla not in _CLASSES:
+                return SW_CLA_NOT_SUPPORTED
             if apdu.cla == CLA_ISO and apdu.ins in (INS_MSE, INS_GENERAL_AUTHENTICATE):
                 return SW_LOCKED  # Chip Authentication runs under secure messaging only
             return SW_INS_NOT_SUPPORTED
-        return handler(apdu)
+        answer: Callable[[Apdu], bytes] = getattr(self, handler)
+        return answer(apdu)
 
     def _put_data(self, apdu: Apdu) -> bytes:
         if self._locked:
@@ -316,7 +311,9 @@ class VirtualChip:
             return SW_WRONG_OFFSET
         wanted = apdu.le
         chunk = bytes(content[offset : offset + wanted])
-        return chunk + (SW_OK if len(chunk) == wanted else SW_EOF)
+        # Le 00 00 (Ne at its maximum) asks for everything to the end of the file: no warning.
+        whole = len(chunk) == wanted or wanted == MAX_EXTENDED_LE
+        return chunk + (SW_OK if whole else SW_EOF)
 
     def _update_binary(self, apdu: Apdu) -> bytes:
         if self._locked:
@@ -374,6 +371,22 @@ class VirtualChip:
         if le != 256 and le < len(self.uid):
             return bytes([0x6C, len(self.uid)])
         return self.uid + SW_OK
+
+
+_HANDLERS: dict[tuple[int, int], str] = {
+    (CLA_ISO, INS_SELECT): "_select",
+    (CLA_ISO, INS_READ_BINARY): "_read_binary",
+    (CLA_ISO, INS_UPDATE_BINARY): "_update_binary",
+    (CLA_ISO, INS_CREATE_FILE): "_create_file",
+    (CLA_ISO, INS_PUT_DATA): "_put_data",
+    (CLA_ISO, INS_GENERATE_KEY_PAIR): "_key_pair",
+    (CLA_ISO, INS_INTERNAL_AUTHENTICATE): "_internal_authenticate",
+    (CLA_VENDOR, INS_LOCK): "_lock_chip",
+    (CLA_PCSC, INS_GET_DATA): "_get_uid",
+}
+"""The chip's commands by (CLA, INS), the name of the method answering each: made once,
+not for every APDU (a subclass's own method answers, as it would with a table per call)."""
+_CLASSES = frozenset(cla for cla, _ in _HANDLERS)
 
 
 # --- lots ---------------------------------------------------------------------------------

@@ -234,6 +234,11 @@ def test_an_inspection_reads_the_same_files_with_extended_and_with_short_apdus()
     assert fast["DG2"] == files[EF_DG2] and fast["SOD"] == files[EF_SOD]
     assert extended.extended() > 0 and short.extended() == 0
     assert len(extended.commands) < len(short.commands) / 2
+    # one protected READ BINARY per EF (Le 00 00: to its end), and no SELECT of the
+    # application again under secure messaging
+    protected = [c for c in extended.commands if c[0] == 0x0C]
+    assert sum(c[1] == 0xB0 for c in protected) == len(files)
+    assert sum(c[1] == 0xA4 for c in protected) == len(files)
     # every command after BAC is protected: SM's CLA bits, in either reading
     for counted in (extended, short):
         after_bac = counted.commands[[c[1] for c in counted.commands].index(0x82) + 1 :]
@@ -248,3 +253,43 @@ def test_a_chip_of_short_apdus_is_read_with_short_apdus() -> None:
     read, counted = inspected(chip, transport_extended=True)
     assert read["DG2"] == files[EF_DG2]
     assert counted.extended() == 0
+
+
+@pytest.mark.parametrize(("chip_extended", "transport_extended"), [(True, True), (False, True),
+                                                                   (True, False)])  # fmt: skip
+def test_personalisation_writes_in_extended_apdus_only_when_both_ends_can(
+    chip_extended: bool, transport_extended: bool
+) -> None:
+    chip = VirtualChip(UID, extended=EXTENDED_LENGTHS if chip_extended else None)
+    files = chip_files_for(InProcessTransport(chip))
+    counted = Counting(chip)
+    personalise(InProcessTransport(chip, extended_length=transport_extended), files)
+    assert chip.locked and chip.files() == files
+    writes = [c for c in counted.commands if c[1] == 0xD6]
+    if chip_extended and transport_extended:
+        assert counted.extended() == len(writes) - sum(len(f) <= 255 for f in files.values())
+        assert len(writes) == sum(-(-len(f) // 4089) for f in files.values())
+    else:
+        assert counted.extended() == 0
+        assert len(writes) == sum(-(-len(f) // 223) for f in files.values())
+
+
+class WarningChip(VirtualChip):
+    """A chip that answers a READ BINARY of Le 00 00 with the end-of-file warning 6282 (as
+    some do) instead of 9000: the reader reads such a chip the header's way."""
+
+    def _read_binary(self, apdu: Apdu) -> bytes:
+        answer = super()._read_binary(apdu)
+        if apdu.le == 0x10000 and answer[-2:] == b"\x90\x00":
+            return answer[:-2] + b"\x62\x82"
+        return answer
+
+
+def test_a_chip_that_warns_at_the_end_of_a_whole_read_is_read_all_the_same() -> None:
+    chip = WarningChip(UID)
+    transport = InProcessTransport(chip)
+    files = chip_files_for(transport)
+    issue(transport, files)
+    read, counted = inspected(chip, transport_extended=True)
+    assert read["DG2"] == files[EF_DG2] and read["SOD"] == files[EF_SOD]
+    assert sum(c[0] == 0x0C and c[1] == 0xB0 for c in counted.commands) > 2 * len(files)
