@@ -10,9 +10,9 @@ token; the files written; the chip locked; its image kept), then **QC's read-bac
 inspection system** (BAC, Chip Authentication, the files under secure messaging, Active
 Authentication; extended-length APDUs when the chip declares them in EF.ATR/INFO, short
 ones with ``--short``, for personalisation too) and **passive authentication** (the SOD
-against the CSCA, every hash, DG1/DG13 against the card). The photo's DG2 is made once (that is the render helper's work,
-measured by bench/line.py). Both ends of every exchange run here: the virtual chip's share
-is work a real chip does on the card.
+against the CSCA, every hash, DG1/DG13 against the card). The photo's DG2 is made once
+(that is the render helper's work, measured by bench/line.py). Both ends of every exchange
+run here: the virtual chip's share is work a real chip does on the card.
 """
 
 from __future__ import annotations
