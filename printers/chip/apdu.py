@@ -248,6 +248,19 @@ def read_binary(offset: int, length: int, *, extended: bool = False) -> Apdu:
     return Apdu(CLA_ISO, INS_READ_BINARY, p1, p2, le=length)
 
 
+def read_binary_sfi(sfi: int, offset: int, length: int, *, extended: bool = False) -> Apdu:
+    """READ BINARY of the EF whose short EF identifier is ``sfi`` (1..30), which it makes the
+    current EF: P1 ``100xxxxx``, the offset (0..255) in P2 (ISO/IEC 7816-4 §11.2.2)."""
+    if not 1 <= sfi <= 30:
+        raise ValueError(f"short EF identifier {sfi} is outside 1..30")
+    if not 0 <= offset <= 0xFF:
+        raise ValueError(f"offset {offset} does not fit P2 with a short EF identifier")
+    largest = MAX_EXTENDED_LE if extended else MAX_LE
+    if not 1 <= length <= largest:
+        raise ValueError(f"READ BINARY length {length} is outside 1..{largest}")
+    return Apdu(CLA_ISO, INS_READ_BINARY, 0x80 | sfi, offset, le=length)
+
+
 def update_binary(offset: int, data: bytes, *, extended: bool = False) -> Apdu:
     """UPDATE BINARY: write ``data`` (1..255 bytes; with ``extended``, up to 65535: an
     extended Lc) into the current EF at ``offset``."""

@@ -31,13 +31,16 @@ from printers.chip.apdu import (
     ChipError,
     ConditionsNotSatisfied,
     EndOfFile,
+    FileNotFound,
     WrongLe,
     WrongLength,
+    WrongParameters,
     create_file,
     generate_key_pair,
     lock,
     put_access_data,
     read_binary,
+    read_binary_sfi,
     select_aid,
     select_fid,
     update_binary,
@@ -203,29 +206,40 @@ def read_back(
     object each one holds. A ``chunk`` over 256 reads with extended Le (for a chip that
     declared extended lengths, ``printers.chip.atrinfo``); ``whole`` (a chip that declared
     responses as long as an extended Le asks) asks for each EF whole first, in one READ
-    BINARY with the maximum Le (ISO/IEC 7816-4 §5.1: everything to the end of the file),
-    and reads it the header's way if the chip does not answer that. ``select_application``
-    False: the application is selected already (before BAC, by the caller)."""
+    BINARY by its short EF identifier with the maximum Le (ISO/IEC 7816-4 §5.1: everything
+    to the end of the file), and selects it and reads it the header's way if the chip does
+    not answer that. ``select_application`` False: the application is selected already
+    (before BAC, by the caller)."""
     _check_chunk(chunk, MAX_EXTENDED_LE)
     if select_application:
         transport.transmit(select_aid(LDS_AID))
-    return {fid: _read_ef(transport, fid, chunk, whole) for fid in fids}
+    found: dict[int, bytes] = {}
+    for fid in fids:
+        first = _read_whole(transport, fid) if whole else None
+        if first is None:
+            whole = False  # the chip did not answer that: select each EF from now on
+            transport.transmit(select_fid(fid))
+        found[fid] = _read_ef(transport, fid, chunk, first or b"")
+    return found
 
 
-def _read_whole(transport: ChipTransport) -> bytes:
-    """The current EF from its start to its end, in one READ BINARY with Le ``00 00``; empty
-    if the chip answers that with a warning or an error of length (then: the header's way)."""
+def _read_whole(transport: ChipTransport, fid: int) -> bytes | None:
+    """The EF ``fid`` from its start to its end, in one READ BINARY by its short EF
+    identifier (its FID's last five bits: 9303-10) with Le ``00 00``; None if the chip does
+    not answer that (no SFI, a warning, a length it cannot give at once)."""
+    if fid >> 5 != _LDS_EF_PREFIX >> 5 or not 1 <= fid & 0x1F <= 30:
+        return None
     try:
-        return transport.transmit(read_binary(0, MAX_EXTENDED_LE, extended=True))[0]
-    except (EndOfFile, WrongLength, WrongLe):
-        return b""
+        return transport.transmit(read_binary_sfi(fid & 0x1F, 0, MAX_EXTENDED_LE, extended=True))[0]
+    except (EndOfFile, WrongLength, WrongLe, WrongParameters, FileNotFound):
+        return None
 
 
-def _read_ef(transport: ChipTransport, fid: int, chunk: int, whole: bool) -> bytes:
-    transport.transmit(select_fid(fid))
+def _read_ef(transport: ChipTransport, fid: int, chunk: int, first: bytes) -> bytes:
+    """The current EF, after ``first`` (what a first read gave of it, or nothing)."""
     # Read the header no further than it is known to reach (two bytes first: tag, length),
     # so that even a three-byte EF is never read past its end.
-    content = bytearray(_read_whole(transport) if whole else b"")
+    content = bytearray(first)
     while True:
         try:
             size, needed = _parse_header(bytes(content))
@@ -246,6 +260,9 @@ def _read_ef(transport: ChipTransport, fid: int, chunk: int, whole: bool) -> byt
             raise MalformedFile(f"EF {fid:04X}: empty read", device=_device(transport))
         content += data
     return bytes(content[:size])
+
+
+_LDS_EF_PREFIX = 0x0100  # the LDS application's EFs 0101..011E have SFIs 01..1E
 
 
 def _device(transport: ChipTransport) -> str:

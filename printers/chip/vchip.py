@@ -87,6 +87,7 @@ to 64 KB and SW1 SW2 (any EF of the LDS in one READ BINARY)."""
 
 _BAC = frozenset({INS_GET_CHALLENGE, INS_MUTUAL_AUTHENTICATE})
 _MF = MF_FID.to_bytes(2, "big")
+_LDS_EF_PREFIX = 0x0100  # the LDS application's EFs: 0101 (DG1) ... 011E (EF.COM)
 
 
 class VirtualChip:
@@ -294,14 +295,22 @@ class VirtualChip:
         return self._mf_files[self._current_ef]
 
     def _offset(self, apdu: Apdu) -> int | None:
-        if apdu.p1 & 0x80:  # short EF identifier: not supported
+        if apdu.p1 & 0x80:  # short EF identifier (READ BINARY only)
             return None
         return (apdu.p1 << 8) | apdu.p2
 
     def _read_binary(self, apdu: Apdu) -> bytes:
         offset = self._offset(apdu)
         if offset is None:
-            return SW_WRONG_P1P2
+            if apdu.p1 & 0x60 or not 1 <= apdu.p1 & 0x1F <= 30 or not self._in_app:
+                return SW_WRONG_P1P2
+            # A short EF identifier (ISO/IEC 7816-4 §11.2.2: P1 100xxxxx, the offset in P2):
+            # the EF of the application whose SFI it is becomes current (9303-10: an LDS
+            # EF's SFI is its FID's last five bits, EF.COM 1E ... EF.SOD 1D).
+            fid = _LDS_EF_PREFIX | (apdu.p1 & 0x1F)
+            if fid not in self._files:
+                return SW_NOT_FOUND
+            self._current_ef, offset = fid, apdu.p2
         if apdu.data or apdu.le is None:
             return SW_WRONG_LENGTH
         content = self._current()

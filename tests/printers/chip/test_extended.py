@@ -234,11 +234,12 @@ def test_an_inspection_reads_the_same_files_with_extended_and_with_short_apdus()
     assert fast["DG2"] == files[EF_DG2] and fast["SOD"] == files[EF_SOD]
     assert extended.extended() > 0 and short.extended() == 0
     assert len(extended.commands) < len(short.commands) / 2
-    # one protected READ BINARY per EF (Le 00 00: to its end), and no SELECT of the
-    # application again under secure messaging
+    # one protected READ BINARY per EF, by its short EF identifier (Le 00 00: to its end),
+    # and no SELECT under secure messaging
     protected = [c for c in extended.commands if c[0] == 0x0C]
-    assert sum(c[1] == 0xB0 for c in protected) == len(files)
-    assert sum(c[1] == 0xA4 for c in protected) == len(files)
+    reads = [c for c in protected if c[1] == 0xB0]
+    assert sorted(c[2] for c in reads) == sorted(0x80 | (fid & 0x1F) for fid in files)
+    assert not any(c[1] == 0xA4 for c in protected)
     # every command after BAC is protected: SM's CLA bits, in either reading
     for counted in (extended, short):
         after_bac = counted.commands[[c[1] for c in counted.commands].index(0x82) + 1 :]
@@ -293,3 +294,23 @@ def test_a_chip_that_warns_at_the_end_of_a_whole_read_is_read_all_the_same() -> 
     read, counted = inspected(chip, transport_extended=True)
     assert read["DG2"] == files[EF_DG2] and read["SOD"] == files[EF_SOD]
     assert sum(c[0] == 0x0C and c[1] == 0xB0 for c in counted.commands) > 2 * len(files)
+
+
+class NoSfiChip(VirtualChip):
+    """A chip that refuses short EF identifiers (6A86): the reader selects each EF."""
+
+    def _read_binary(self, apdu: Apdu) -> bytes:
+        return b"\x6a\x86" if apdu.p1 & 0x80 else super()._read_binary(apdu)
+
+
+def test_a_chip_without_short_ef_identifiers_is_read_by_selecting_each_ef() -> None:
+    chip = NoSfiChip(UID)
+    transport = InProcessTransport(chip)
+    files = chip_files_for(transport)
+    issue(transport, files)
+    read, counted = inspected(chip, transport_extended=True)
+    assert read["DG2"] == files[EF_DG2] and read["SOD"] == files[EF_SOD]
+    protected = [c for c in counted.commands if c[0] == 0x0C]
+    # tried, and refused, once a reading: DG14's before Chip Authentication, the rest's after
+    assert sum(c[1] == 0xB0 and c[2] & 0x80 != 0 for c in protected) == 2
+    assert sum(c[1] == 0xA4 for c in protected) == len(files)

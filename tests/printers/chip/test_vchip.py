@@ -262,7 +262,9 @@ def test_selection_and_the_answers_to_what_a_chip_does_not_do(chip: VirtualChip)
     assert send(chip, create_file(0x3F00, 10)) == "6A80"  # the MF's FID
     assert send(chip, "00 A4 02 0C 01 01") == "6700"
     assert send(chip, "00 A4 08 0C 02 01 01") == "6A86"
-    assert send(chip, "00 B0 80 00 01") == "6A86"  # short EF identifiers: not supported
+    assert send(chip, "00 B0 80 00 01") == "6A86"  # short EF identifier 0: none such
+    assert send(chip, "00 B0 81 00 01") == "009000"  # SFI 01: EF 0101, now current
+    assert send(chip, "00 B0 82 00 01") == "6A82"  # SFI 02: EF 0102 was never made
     assert send(chip, "00 20 00 00") == "6D00"
     assert send(chip, "A0 A4 00 00 02 3F 00") == "6E00"
     assert send(chip, "00 D6 00") == "6700"
