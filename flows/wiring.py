@@ -247,8 +247,8 @@ def _bodies(
     """The card bodies and where their chips come from: the stock ledger (each card body's
     chip is the one the ledger gave it at print start) or a virtual lot."""
     from printers.chip.bodies import CardBodies
-    from printers.chip.vchip import VirtualChipLot
     from printers.chip.vimage import ChipImages
+    from printers.chip.vlot import VirtualChipLot
 
     # Virtual chips keep an image of their memory once personalised: the same chip for a
     # later run (after a crash) and for outside readers (cardline chip serve --card).

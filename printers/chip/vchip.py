@@ -20,13 +20,13 @@ as a card does. What it holds:
 A chip flagged ``defective`` answers ``6581`` (memory failure) to every UPDATE BINARY.
 A chip that is not powered is mute: ``transmit`` returns no bytes.
 
-``VirtualChipLot`` issues chips of one lot with consecutive UIDs and marks a seeded fraction
-of them defective. The ATR, the status words and the FCP it accepts: :mod:`printers.chip.vwire`.
+``printers.chip.vlot.VirtualChipLot`` issues chips of one lot with consecutive UIDs and marks
+a seeded fraction of them defective. The ATR, the status words and the FCP it accepts:
+:mod:`printers.chip.vwire`.
 """
 
 from __future__ import annotations
 
-import random
 import secrets
 import threading
 from collections.abc import Callable
@@ -51,7 +51,6 @@ from printers.chip.apdu import (
     LDS_AID,
     MAX_EXTENDED_LE,
     Apdu,
-    ChipError,
 )
 from printers.chip.atrinfo import EF_ATR_INFO, atr_info
 from printers.chip.bac import RandomBytes
@@ -396,68 +395,3 @@ _HANDLERS: dict[tuple[int, int], str] = {
 """The chip's commands by (CLA, INS), the name of the method answering each: made once,
 not for every APDU (a subclass's own method answers, as it would with a table per call)."""
 _CLASSES = frozenset(cla for cla, _ in _HANDLERS)
-
-
-# --- lots ---------------------------------------------------------------------------------
-
-
-class LotExhausted(ChipError):
-    """Every chip of the lot has been issued."""
-
-    reason = "encode.lot_exhausted"
-
-
-class VirtualChipLot:
-    """The chips of one delivered lot: consecutive UIDs from ``first_uid``, each one defective
-    with probability ``defect_rate``, drawn from ``rng`` as the chip is issued (the same seed
-    and the same issue order give the same defective chips)."""
-
-    def __init__(
-        self,
-        lot_number: str,
-        first_uid: int,
-        count: int,
-        defect_rate: float,
-        rng: random.Random,
-        uid_bytes: int = 7,
-        *,
-        capacity: int = DEFAULT_CAPACITY,
-    ) -> None:
-        if count <= 0:
-            raise ValueError(f"lot {lot_number}: count {count} must be positive")
-        if not 0.0 <= defect_rate <= 1.0:
-            raise ValueError(f"lot {lot_number}: defect rate {defect_rate} is outside 0..1")
-        if uid_bytes <= 0 or first_uid < 0 or first_uid + count > 1 << (8 * uid_bytes):
-            raise ValueError(f"lot {lot_number}: UIDs do not fit in {uid_bytes} bytes")
-        self.lot_number = lot_number
-        self.first_uid = first_uid
-        self.count = count
-        self.defect_rate = defect_rate
-        self.uid_bytes = uid_bytes
-        self.capacity = capacity
-        self._rng = rng
-        self._issued = 0
-
-    @property
-    def issued(self) -> int:
-        return self._issued
-
-    @property
-    def remaining(self) -> int:
-        return self.count - self._issued
-
-    def issue(self) -> VirtualChip:
-        """The next chip of the lot; raises ``LotExhausted`` when none is left."""
-        if self._issued >= self.count:
-            raise LotExhausted(
-                f"lot {self.lot_number}: all {self.count} chips issued",
-                device=f"lot {self.lot_number}",
-                lot_number=self.lot_number,
-            )
-        uid = (self.first_uid + self._issued).to_bytes(self.uid_bytes, "big")
-        self._issued += 1
-        defective = self._rng.random() < self.defect_rate
-        return VirtualChip(uid, capacity=self.capacity, defective=defective)
-
-    def __repr__(self) -> str:
-        return f"VirtualChipLot({self.lot_number}, issued {self._issued}/{self.count})"

@@ -57,7 +57,8 @@ from printers.chip.transport import (
     TraceObserver,
     TransportFailure,
 )
-from printers.chip.vchip import DEFAULT_ATR, LotExhausted, VirtualChip, VirtualChipLot
+from printers.chip.vchip import DEFAULT_ATR, VirtualChip
+from printers.chip.vlot import LotExhausted, VirtualChipLot
 
 UID = bytes.fromhex("04A1B2C3D4E5F6")
 
