@@ -8,10 +8,11 @@ Per card, as ``cardline run`` does it: **personalisation** (access data and the 
 key pairs made on the chip; DG14/DG15 and the SOD built and signed through the PKCS#11
 token; the files written; the chip locked; its image kept), then **QC's read-back as an
 inspection system** (BAC, Chip Authentication, the files under secure messaging, Active
-Authentication) and **passive authentication** (the SOD against the CSCA, every hash,
-DG1/DG13 against the card). The photo's DG2 is made once (that is the render helper's work,
-measured by bench/line.py). Both ends of every exchange run here: the virtual chip's share
-is work a real chip does on the card.
+Authentication; extended-length APDUs when the chip declares them in EF.ATR/INFO, short
+ones with ``--short``, for personalisation too) and **passive authentication** (the SOD
+against the CSCA, every hash, DG1/DG13 against the card). The photo's DG2 is made once
+(that is the render helper's work, measured by bench/line.py). Both ends of every exchange
+run here: the virtual chip's share is work a real chip does on the card.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main() -> None:
     from printers.chip import aa, lds
     from printers.chip import encoder as enc
     from printers.chip.apdu import LDS_AID, select_aid
+    from printers.chip.atrinfo import read_extended_lengths
     from printers.chip.checks import check_chip
     from printers.chip.personalise import initialise, personalise
     from printers.chip.reader import FILES, _chip_authentication, _read, open_session
@@ -51,6 +53,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=300)
+    parser.add_argument(
+        "--short", action="store_true", help="short APDUs only (ignore EF.ATR/INFO)"
+    )
     args = parser.parse_args()
     now = datetime.now(UTC)
     home = Path(tempfile.mkdtemp(prefix="bench-chip-"))
@@ -81,14 +86,17 @@ def main() -> None:
         with timed("personalise: DG14, DG15, EF.COM, SOD signed in the token"):
             files = enc.chip_files(groups, chip_keys, signer, signing_time=now)
         with timed("personalise: write the files, lock"):
-            personalise(transport, files)
+            personalise(transport, files, extended_length=not args.short)
         with timed("personalise: keep the virtual chip's image"):
             image_of(chip)
         chip.power_off()
         chip.power_on()
+        with timed("QC: EF.ATR/INFO in clear (extended lengths)"):
+            lengths = None if args.short else read_extended_lengths(transport)
         transport.transmit(select_aid(LDS_AID))
         with timed("QC: BAC"):
             secure = open_session(transport, number, born, expiry)
+            secure.channel.allow_extended(lengths)
         with timed("QC: read DG14 under 3DES SM"):
             read = _read(secure, ["DG14"])
         with timed("QC: Chip Authentication (ECDH, AES keys)"):

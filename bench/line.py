@@ -139,7 +139,7 @@ def over_pcsc(count: int) -> dict[str, float]:
     from printers.chip.bodies import CardBodies, PcscReader
     from printers.chip.encoder import LdsEncoder, card_data_groups, chip_files
     from printers.chip.personalise import initialise, personalise
-    from printers.chip.vchip import VirtualChipLot
+    from printers.chip.vlot import VirtualChipLot
     from printers.keys import init_test_keys, load_signer
     from printers.mrz import access_data
 

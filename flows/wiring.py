@@ -36,7 +36,7 @@ from line.devices import CardPrinter, ChipStock
 from line.models import Card
 from line.settings import Settings
 from line.spec import LineSpec
-from line.types import Clock, Stage, utc_now
+from line.types import CardState, Clock, Stage, utc_now
 
 if TYPE_CHECKING:
     from line.sealed import Sealer
@@ -80,32 +80,46 @@ class Line:
 
 class StockedChips:
     """Virtual chips as the stock ledger issued them: the card's recorded UID, defective with
-    the lot's measured defect rate (or the spec's chip-encode failure rate), seeded."""
+    the lot's measured defect rate (or the spec's chip-encode failure rate), seeded.
+
+    The chips of every card at print (each batch's, recorded when it started) are looked up
+    in one query when the first of them is asked for, not one query a card; each chip's
+    defect is drawn as it is issued, as before."""
 
     def __init__(self, engine: Engine, spec: LineSpec, rng: random.Random) -> None:
         self.engine = engine
         self.default_rate = spec.stage(Stage.ENCODE).failure_rate
         self.rng = rng
+        self._known: dict[str, tuple[str | None, float | None]] = {}  # serial -> uid, rate
 
     def __call__(self, card_serial: str) -> VirtualChip:
-        from inventory.models import StockLot
         from printers.chip.vchip import VirtualChip
 
+        if card_serial not in self._known:
+            self._known = self._look_up(card_serial)
+        uid, rate = self._known.pop(card_serial, (None, None))
+        if uid is None:
+            raise WiringError(f"card {card_serial} took no chip from stock")
+        rate = rate if rate is not None else self.default_rate
+        return VirtualChip(bytes.fromhex(uid), defective=self.rng.random() < rate)
+
+    def _look_up(self, card_serial: str) -> dict[str, tuple[str | None, float | None]]:
+        """The chip UID and lot defect rate of ``card_serial`` and of every card at print."""
+        from inventory.models import StockLot
+
         cards, lots = Card.__table__, StockLot.__table__  # type: ignore[attr-defined]
+        at_print = [CardState.PRINTING.value, CardState.PRINTED.value]
         with self.engine.connect() as connection:
-            row = connection.execute(
-                sa.select(cards.c.chip_uid, lots.c.defect_rate)
+            rows = connection.execute(
+                sa.select(cards.c.serial, cards.c.chip_uid, lots.c.defect_rate)
                 .select_from(
                     cards.outerjoin(
                         lots, (lots.c.lot_number == cards.c.chip_lot) & (lots.c.item_code == "chip")
                     )
                 )
-                .where(cards.c.serial == card_serial)
-            ).first()
-        if row is None or row[0] is None:
-            raise WiringError(f"card {card_serial} took no chip from stock")
-        rate = row[1] if row[1] is not None else self.default_rate
-        return VirtualChip(bytes.fromhex(row[0]), defective=self.rng.random() < rate)
+                .where((cards.c.serial == card_serial) | cards.c.state.in_(at_print))
+            ).all()
+        return {serial: (uid, rate) for serial, uid, rate in rows}
 
 
 def next_chip_uid(engine: Engine) -> int:
@@ -248,8 +262,8 @@ def _bodies(
     """The card bodies and where their chips come from: the stock ledger (each card body's
     chip is the one the ledger gave it at print start) or a virtual lot."""
     from printers.chip.bodies import CardBodies
-    from printers.chip.vchip import VirtualChipLot
     from printers.chip.vimage import ChipImages
+    from printers.chip.vlot import VirtualChipLot
 
     # Virtual chips keep an image of their memory once personalised: the same chip for a
     # later run (after a crash) and for outside readers (cardline chip serve --card).

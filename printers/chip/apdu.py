@@ -1,8 +1,10 @@
 """ISO/IEC 7816-4 command APDUs (and, re-exported from :mod:`printers.chip.status`, the
 status-word errors and their checking chain).
 
-``Apdu`` is one short command APDU (no extended lengths: Lc <= 255, Le <= 256). The builders
-write the commands the line uses to personalise and read a chip:
+``Apdu`` is one command APDU: short (Lc <= 255, Le <= 256) unless its data or Le need the
+extended form (Lc up to 65535, Le up to 65536: ISO/IEC 7816-4 5.1), which only a chip that
+declares it may be sent (``printers.chip.atrinfo``: EF.ATR/INFO's extended length
+information). The builders write the commands the line uses to personalise and read a chip:
 
 ==================  =====================  ===============================================
 command             header                 data
@@ -64,6 +66,8 @@ MAX_OFFSET = 0x7FFF
 """Largest READ/UPDATE BINARY offset in P1-P2 (b8 of P1 set would mean a short EF id)."""
 MAX_LC = 255
 MAX_LE = 256
+MAX_EXTENDED_LC = 0xFFFF
+MAX_EXTENDED_LE = 0x10000
 CLA_ISO = 0x00
 CLA_VENDOR = 0x80
 CLA_PCSC = 0xFF
@@ -112,8 +116,10 @@ _INS_NAMES: dict[tuple[int, int], str] = {
 
 @dataclass(frozen=True, slots=True)
 class Apdu:
-    """One short command APDU. ``le`` is None when no response data is expected (cases 1
-    and 3); ``le=256`` is written as ``00``. ``repr`` shows lengths, never the data."""
+    """One command APDU. ``le`` is None when no response data is expected (cases 1 and 3);
+    ``le=256`` is written as ``00``. Data over 255 bytes or an Le over 256 make it an
+    extended APDU (``extended``: both length fields in the extended form, ``le=65536`` as
+    ``00 00``). ``repr`` shows lengths, never the data."""
 
     cla: int
     ins: int
@@ -131,10 +137,15 @@ class Apdu:
                 value = getattr(self, name)
                 if not 0 <= value <= 0xFF:
                     raise ValueError(f"APDU {name} {value} is not a byte")
-        if len(self.data) > MAX_LC:
-            raise ValueError(f"APDU data of {len(self.data)} bytes needs extended length")
-        if self.le is not None and not 1 <= self.le <= MAX_LE:
-            raise ValueError(f"APDU Le {self.le} is outside 1..256")
+        if len(self.data) > MAX_EXTENDED_LC:
+            raise ValueError(f"APDU data of {len(self.data)} bytes is more than Lc can say")
+        if self.le is not None and not 1 <= self.le <= MAX_EXTENDED_LE:
+            raise ValueError(f"APDU Le {self.le} is outside 1..65536")
+
+    @property
+    def extended(self) -> bool:
+        """Whether the APDU needs extended length fields (data over 255 bytes, Le over 256)."""
+        return len(self.data) > MAX_LC or (self.le is not None and self.le > MAX_LE)
 
     @property
     def name(self) -> str:
@@ -147,8 +158,15 @@ class Apdu:
         return f"{self.cla:02X} {self.ins:02X} {self.p1:02X} {self.p2:02X}"
 
     def to_bytes(self) -> bytes:
-        """The APDU as sent: header, then Lc and data if any, then Le if any."""
+        """The APDU as sent: header, then Lc and data if any, then Le if any (extended:
+        ``00 Lc Lc`` data ``Le Le``, or ``00 Le Le`` without data)."""
         out = bytearray((self.cla, self.ins, self.p1, self.p2))
+        if self.extended:
+            if self.data:
+                out += b"\x00" + len(self.data).to_bytes(2, "big") + self.data
+            if self.le is not None:
+                out += (b"" if self.data else b"\x00") + (self.le & 0xFFFF).to_bytes(2, "big")
+            return bytes(out)
         if self.data:
             out.append(len(self.data))
             out += self.data
@@ -157,9 +175,9 @@ class Apdu:
         return bytes(out)
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> Apdu:
-        """Parse a short APDU (cases 1 to 4); raises ``ValueError`` on anything else,
-        including extended-length APDUs."""
+    def from_bytes(cls, raw: bytes, *, extended: bool = False) -> Apdu:
+        """Parse a short APDU (cases 1 to 4), or with ``extended`` an extended one too
+        (cases 2E to 4E); raises ``ValueError`` on anything else."""
         if len(raw) < 4:
             raise ValueError(f"APDU of {len(raw)} bytes is shorter than its header")
         cla, ins, p1, p2 = raw[:4]
@@ -170,12 +188,27 @@ class Apdu:
             return cls(cla, ins, p1, p2, le=body[0] or MAX_LE)
         lc = body[0]
         if lc == 0:
-            raise ValueError("extended-length APDUs are not supported")
+            if not extended:
+                raise ValueError("extended-length APDUs are not supported")
+            return cls._extended(cla, ins, p1, p2, bytes(body))
         if len(body) == 1 + lc:
             return cls(cla, ins, p1, p2, bytes(body[1:]))
         if len(body) == 2 + lc:
             return cls(cla, ins, p1, p2, bytes(body[1:-1]), le=body[-1] or MAX_LE)
         raise ValueError(f"APDU body of {len(body)} bytes does not match Lc {lc}")
+
+    @classmethod
+    def _extended(cls, cla: int, ins: int, p1: int, p2: int, body: bytes) -> Apdu:
+        """Cases 2E (``00 Le Le``), 3E (``00 Lc Lc`` data) and 4E (3E, then ``Le Le``)."""
+        if len(body) == 3:
+            return cls(cla, ins, p1, p2, le=int.from_bytes(body[1:], "big") or MAX_EXTENDED_LE)
+        lc = int.from_bytes(body[1:3], "big")
+        if lc == 0 or len(body) not in (3 + lc, 5 + lc):
+            raise ValueError(f"extended APDU body of {len(body)} bytes does not match Lc {lc}")
+        data = body[3 : 3 + lc]
+        if len(body) == 3 + lc:
+            return cls(cla, ins, p1, p2, data)
+        return cls(cla, ins, p1, p2, data, le=int.from_bytes(body[-2:], "big") or MAX_EXTENDED_LE)
 
     def __repr__(self) -> str:
         return f"Apdu({self.header}, lc={len(self.data)}, le={self.le})"
@@ -205,18 +238,36 @@ def select_fid(fid: int) -> Apdu:
     return Apdu(CLA_ISO, INS_SELECT, 0x02, 0x0C, _fid(fid))
 
 
-def read_binary(offset: int, length: int) -> Apdu:
-    """READ BINARY ``length`` (1..256) bytes of the current EF from ``offset``."""
-    if not 1 <= length <= MAX_LE:
-        raise ValueError(f"READ BINARY length {length} is outside 1..256")
+def read_binary(offset: int, length: int, *, extended: bool = False) -> Apdu:
+    """READ BINARY ``length`` (1..256; with ``extended``, up to 65536: an extended Le) bytes
+    of the current EF from ``offset``."""
+    largest = MAX_EXTENDED_LE if extended else MAX_LE
+    if not 1 <= length <= largest:
+        raise ValueError(f"READ BINARY length {length} is outside 1..{largest}")
     p1, p2 = _offset(offset)
     return Apdu(CLA_ISO, INS_READ_BINARY, p1, p2, le=length)
 
 
-def update_binary(offset: int, data: bytes) -> Apdu:
-    """UPDATE BINARY: write ``data`` (1..255 bytes) into the current EF at ``offset``."""
+def read_binary_sfi(sfi: int, offset: int, length: int, *, extended: bool = False) -> Apdu:
+    """READ BINARY of the EF whose short EF identifier is ``sfi`` (1..30), which it makes the
+    current EF: P1 ``100xxxxx``, the offset (0..255) in P2 (ISO/IEC 7816-4 §11.2.2)."""
+    if not 1 <= sfi <= 30:
+        raise ValueError(f"short EF identifier {sfi} is outside 1..30")
+    if not 0 <= offset <= 0xFF:
+        raise ValueError(f"offset {offset} does not fit P2 with a short EF identifier")
+    largest = MAX_EXTENDED_LE if extended else MAX_LE
+    if not 1 <= length <= largest:
+        raise ValueError(f"READ BINARY length {length} is outside 1..{largest}")
+    return Apdu(CLA_ISO, INS_READ_BINARY, 0x80 | sfi, offset, le=length)
+
+
+def update_binary(offset: int, data: bytes, *, extended: bool = False) -> Apdu:
+    """UPDATE BINARY: write ``data`` (1..255 bytes; with ``extended``, up to 65535: an
+    extended Lc) into the current EF at ``offset``."""
     if not data:
         raise ValueError("UPDATE BINARY needs data")
+    if len(data) > (MAX_EXTENDED_LC if extended else MAX_LC):
+        raise ValueError(f"UPDATE BINARY of {len(data)} bytes needs extended length")
     p1, p2 = _offset(offset)
     return Apdu(CLA_ISO, INS_UPDATE_BINARY, p1, p2, bytes(data))
 

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
 from printers.chip.transport import ChipTransport, InProcessTransport, NoCard, PcscTransport
-from printers.chip.vchip import VirtualChip, VirtualChipLot
+from printers.chip.vchip import VirtualChip
 from printers.chip.vimage import ChipImages
+from printers.chip.vlot import VirtualChipLot
 from printers.chip.vpcd import ChipSlot, serve
 
 Connect = Callable[[str], AbstractContextManager[ChipTransport]]

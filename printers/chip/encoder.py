@@ -195,11 +195,14 @@ class LdsEncoder:
             if isinstance(groups, Unpreparable):
                 # Nothing was written: the card is spoiled with its printed face, and its
                 # application waits for a manager (a new card body would fail the same way).
-                yield card, DeviceError(
-                    f"{self.name}: card {card.card_serial}: {groups.message}",
-                    device=self.name,
-                    reason_code=groups.reason_code,
-                    card_serial=card.card_serial,
+                yield (
+                    card,
+                    DeviceError(
+                        f"{self.name}: card {card.card_serial}: {groups.message}",
+                        device=self.name,
+                        reason_code=groups.reason_code,
+                        card_serial=card.card_serial,
+                    ),
                 )
                 continue
             with self.connect(card.card_serial) as transport:
@@ -227,9 +230,7 @@ class LdsEncoder:
         if self.sign_in is not None and self.keys is not None and work:
             try:
                 futures = [
-                    self.sign_in.submit(
-                        sign_files, groups, _points(keys), signing_time, self.keys
-                    )
+                    self.sign_in.submit(sign_files, groups, _points(keys), signing_time, self.keys)
                     for groups, keys in work
                 ]
                 return [future.result for future in futures]

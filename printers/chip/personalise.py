@@ -24,19 +24,28 @@ from printers.chip.apdu import (
     KEY_AA,
     KEY_CA,
     LDS_AID,
+    MAX_EXTENDED_LC,
+    MAX_EXTENDED_LE,
     MAX_LC,
     MAX_LE,
     ChipError,
     ConditionsNotSatisfied,
+    EndOfFile,
+    FileNotFound,
+    WrongLe,
+    WrongLength,
+    WrongParameters,
     create_file,
     generate_key_pair,
     lock,
     put_access_data,
     read_binary,
+    read_binary_sfi,
     select_aid,
     select_fid,
     update_binary,
 )
+from printers.chip.atrinfo import read_extended_lengths
 from printers.chip.transport import ChipTransport
 from printers.chip.vaccess import public_key_of
 
@@ -148,46 +157,89 @@ def _key_pair(transport: ChipTransport, reference: int) -> ec.EllipticCurvePubli
     try:
         return public_key_of(answer)
     except ValueError as exc:
-        raise MalformedFile(
-            f"key pair {reference:02X}: {exc}", device=_device(transport)
-        ) from None
+        raise MalformedFile(f"key pair {reference:02X}: {exc}", device=_device(transport)) from None
 
 
 def personalise(
-    transport: ChipTransport, files: Mapping[int, bytes], *, chunk: int = DEFAULT_CHUNK
+    transport: ChipTransport,
+    files: Mapping[int, bytes],
+    *,
+    chunk: int = DEFAULT_CHUNK,
+    extended_length: bool = True,
 ) -> bytes:
     """Write ``files`` (FID -> EF content, written in the mapping's order; the line uses
     ``LDS_FIDS``' order) to the chip's LDS application and lock it. Returns the chip's UID.
 
     Each content must be exactly one BER-TLV object, so that ``read_back`` returns it; that is
-    checked before the first APDU (a chip written wrongly is a chip spoiled)."""
+    checked before the first APDU (a chip written wrongly is a chip spoiled).
+
+    With ``extended_length``, a transport that carries extended APDUs and a chip that
+    declares them in EF.ATR/INFO (``printers.chip.atrinfo``), each UPDATE BINARY writes as
+    much as the chip takes in one command instead of ``chunk`` bytes."""
     _check_files(files)
     _check_chunk(chunk, MAX_LC)
     uid = transport.uid()
+    extended = False
+    if extended_length and getattr(transport, "extended_length", False):
+        lengths = read_extended_lengths(transport)
+        if lengths is not None:
+            chunk, extended = max(chunk, min(lengths.command - 7, MAX_EXTENDED_LC)), True
     transport.transmit(select_aid(LDS_AID))
     for fid, content in files.items():
         transport.transmit(create_file(fid, len(content)))  # the new EF becomes current
         for offset in range(0, len(content), chunk):
-            transport.transmit(update_binary(offset, content[offset : offset + chunk]))
+            part = content[offset : offset + chunk]
+            transport.transmit(update_binary(offset, part, extended=extended))
     transport.transmit(lock())
     return uid
 
 
 def read_back(
-    transport: ChipTransport, fids: Iterable[int], *, chunk: int = DEFAULT_CHUNK
+    transport: ChipTransport,
+    fids: Iterable[int],
+    *,
+    chunk: int = DEFAULT_CHUNK,
+    whole: bool = False,
+    select_application: bool = True,
 ) -> dict[int, bytes]:
     """Read the EFs ``fids`` of the LDS application: FID -> exactly the bytes of the TLV
-    object each one holds."""
-    _check_chunk(chunk, MAX_LE)
-    transport.transmit(select_aid(LDS_AID))
-    return {fid: _read_ef(transport, fid, chunk) for fid in fids}
+    object each one holds. A ``chunk`` over 256 reads with extended Le (for a chip that
+    declared extended lengths, ``printers.chip.atrinfo``); ``whole`` (a chip that declared
+    responses as long as an extended Le asks) asks for each EF whole first, in one READ
+    BINARY by its short EF identifier with the maximum Le (ISO/IEC 7816-4 §5.1: everything
+    to the end of the file), and selects it and reads it the header's way if the chip does
+    not answer that. ``select_application`` False: the application is selected already
+    (before BAC, by the caller)."""
+    _check_chunk(chunk, MAX_EXTENDED_LE)
+    if select_application:
+        transport.transmit(select_aid(LDS_AID))
+    found: dict[int, bytes] = {}
+    for fid in fids:
+        first = _read_whole(transport, fid) if whole else None
+        if first is None:
+            whole = False  # the chip did not answer that: select each EF from now on
+            transport.transmit(select_fid(fid))
+        found[fid] = _read_ef(transport, fid, chunk, first or b"")
+    return found
 
 
-def _read_ef(transport: ChipTransport, fid: int, chunk: int) -> bytes:
-    transport.transmit(select_fid(fid))
+def _read_whole(transport: ChipTransport, fid: int) -> bytes | None:
+    """The EF ``fid`` from its start to its end, in one READ BINARY by its short EF
+    identifier (its FID's last five bits: 9303-10) with Le ``00 00``; None if the chip does
+    not answer that (no SFI, a warning, a length it cannot give at once)."""
+    if fid >> 5 != _LDS_EF_PREFIX >> 5 or not 1 <= fid & 0x1F <= 30:
+        return None
+    try:
+        return transport.transmit(read_binary_sfi(fid & 0x1F, 0, MAX_EXTENDED_LE, extended=True))[0]
+    except (EndOfFile, WrongLength, WrongLe, WrongParameters, FileNotFound):
+        return None
+
+
+def _read_ef(transport: ChipTransport, fid: int, chunk: int, first: bytes) -> bytes:
+    """The current EF, after ``first`` (what a first read gave of it, or nothing)."""
     # Read the header no further than it is known to reach (two bytes first: tag, length),
     # so that even a three-byte EF is never read past its end.
-    content = bytearray()
+    content = bytearray(first)
     while True:
         try:
             size, needed = _parse_header(bytes(content))
@@ -203,11 +255,14 @@ def _read_ef(transport: ChipTransport, fid: int, chunk: int) -> bytes:
         content += more
     while len(content) < size:
         wanted = min(chunk, size - len(content))
-        data = transport.transmit(read_binary(len(content), wanted))[0]
+        data = transport.transmit(read_binary(len(content), wanted, extended=wanted > MAX_LE))[0]
         if not data:
             raise MalformedFile(f"EF {fid:04X}: empty read", device=_device(transport))
         content += data
     return bytes(content[:size])
+
+
+_LDS_EF_PREFIX = 0x0100  # the LDS application's EFs 0101..011E have SFIs 01..1E
 
 
 def _device(transport: ChipTransport) -> str:

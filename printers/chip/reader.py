@@ -1,7 +1,9 @@
 """Reading a chip as an inspection system does (ICAO 9303-11): what QC does with every card,
 and what any outside reader (the national app, an NFC reader) does with a finished one.
 
-1. SELECT the LDS application in clear, and check that the chip refuses an EF in clear
+1. read EF.ATR/INFO in clear (``printers.chip.atrinfo``: extended lengths, if the chip
+   declares them and the transport carries them; else short APDUs throughout), SELECT the
+   LDS application in clear, and check that the chip refuses an EF in clear
    (``qc.bac.plain_access`` if it does not: a chip that can be skimmed fails);
 2. **BAC** with the document number, date of birth and date of expiry of the MRZ printed on
    the card (``qc.bac``: a wrong MRZ, or a chip that is not this card's);
@@ -33,17 +35,24 @@ from printers.chip.aa import AaError, internal_authenticate_command, verify_acti
 from printers.chip.apdu import (
     DEFAULT_CHAIN,
     LDS_AID,
+    MAX_EXTENDED_LE,
     Apdu,
     ChipError,
     ErrorCheckingChain,
     select_aid,
     select_fid,
 )
+from printers.chip.atrinfo import read_extended_lengths
 from printers.chip.bac import BacError, BacReader, RandomBytes
 from printers.chip.ca import CaError, chip_authenticate
-from printers.chip.personalise import read_back
+from printers.chip.personalise import DEFAULT_CHUNK, read_back
 from printers.chip.secread import parse_dg14
-from printers.chip.sm import ReaderChannel, SecureMessagingError, SessionKeys
+from printers.chip.sm import (
+    ReaderChannel,
+    SecureMessagingError,
+    SessionKeys,
+    max_response_data,
+)
 from printers.chip.transport import ChipTransport
 from printers.errors import PrintersError
 
@@ -85,8 +94,20 @@ class SecureTransport:
         self.name = f"sm:{raw.name}"
 
     def switch(self, keys: SessionKeys) -> None:
-        """Go on under new session keys (after Chip Authentication)."""
+        """Go on under new session keys (after Chip Authentication), with the same lengths."""
+        extended = self.channel.extended
         self.channel = ReaderChannel(keys)
+        self.channel.allow_extended(extended)
+
+    def read_chunk(self) -> int:
+        """The most bytes one READ BINARY may ask for: what fits a protected short response
+        (``DEFAULT_CHUNK``), or with extended lengths what fits the chip's longest."""
+        extended = self.channel.extended
+        if extended is None:
+            return DEFAULT_CHUNK
+        return max(
+            DEFAULT_CHUNK, max_response_data(self.channel.cipher, body=extended.response_body)
+        )
 
     def send(self, command: bytes) -> tuple[bytes, int]:
         protected = self.channel.protect(command)
@@ -137,23 +158,30 @@ def read_chip(
     random_bytes: RandomBytes = secrets.token_bytes,
     generate_key: KeyGenerator = ec.generate_private_key,
     verify_signature: bool = True,
+    extended_length: bool = True,
 ) -> ChipReading:
     """Inspect the chip in ``transport`` with the MRZ data printed on its card (see the
     module's docstring). ``challenge``: Active Authentication's (8 fresh random bytes
     when None). ``verify_signature`` False: the chip's answer to it is returned
     (``ChipReading.active_authentication``) for the caller to verify elsewhere (QC does it
-    in a helper process). Never raises for a bad chip: every failure is a reason code."""
+    in a helper process). ``extended_length`` False: short APDUs only, whatever the chip
+    declares (as an outside reader that never looks). Never raises for a bad chip: every
+    failure is a reason code."""
     problems: list[str] = []
     files: dict[str, bytes] = {}
     uid: str | None = None
     exchange: tuple[bytes, bytes] | None = None
     try:
         uid = transport.uid().hex().upper()
+        lengths = None
+        if extended_length and getattr(transport, "extended_length", False):
+            lengths = read_extended_lengths(transport)
         transport.transmit(select_aid(LDS_AID))
         _, sw = transport.send(select_fid(lds.EF_COM).to_bytes())
         if sw == SW_OK:
             problems.append("qc.bac.plain_access")
         secure = _bac(transport, document_number, date_of_birth, date_of_expiry, random_bytes)
+        secure.channel.allow_extended(lengths)
         files.update(_read(secure, ["DG14"]))
         _chip_authentication(secure, files["DG14"], generate_key)
         try:
@@ -206,8 +234,17 @@ def _bac(
 
 
 def _read(secure: SecureTransport, names: Sequence[str]) -> dict[str, bytes]:
+    """The files ``names`` (the application selected before BAC: not again): each in one
+    READ BINARY when the chip takes the longest extended answers, else in chunks."""
     fids = dict(FILES)
-    found = read_back(secure, [fids[name] for name in names])
+    extended = secure.channel.extended
+    found = read_back(
+        secure,
+        [fids[name] for name in names],
+        chunk=secure.read_chunk(),
+        whole=extended is not None and extended.response_body >= MAX_EXTENDED_LE,
+        select_application=False,
+    )
     return {name: found[fids[name]] for name in names}
 
 

@@ -26,12 +26,16 @@ cipher        encryption                   MAC (8 bytes)                        
 
 Scope and choices:
 
-- **short APDUs only** (cases 1 to 4, Lc <= 255, Le <= 256). Extended lengths, command
-  chaining (CLA b5) and an odd INS with command data (which would need ``DO'85'``, the
-  cryptogram of BER-TLV data; ICAO uses it for READ BINARY with INS ``B1``) raise
-  :class:`SmUnsupported`. So does a command or response whose protected form would not
-  fit a short APDU: :func:`max_command_data` and :func:`max_response_data` say how much
-  fits (a READ BINARY under 3DES returns at most 231 bytes, under AES 223).
+- **short APDUs** (cases 1 to 4, Lc <= 255, Le <= 256) by default; **extended lengths**
+  only on a channel told the chip's limits (``allow_extended``, from its EF.ATR/INFO:
+  :mod:`printers.chip.atrinfo`), as 9303-11 allows when the chip declares them: the
+  protected command then carries ``00 Lc Lc`` and Le ``00 00``, ``DO'97'`` two bytes of
+  Le, ``DO'87'`` a ``82 xxxx`` length. Command chaining (CLA b5) and an odd INS with
+  command data (which would need ``DO'85'``, the cryptogram of BER-TLV data; ICAO uses it
+  for READ BINARY with INS ``B1``) raise :class:`SmUnsupported`. So does a command or
+  response whose protected form would not fit: :func:`max_command_data` and
+  :func:`max_response_data` say how much fits (a READ BINARY under 3DES returns at most
+  231 bytes, under AES 223, in a short APDU).
 - a response must carry ``DO'99'``: the status word is authenticated, always; the
   trailing SW1 SW2 in clear is not, and is ignored once ``DO'99'`` is verified.
 - the MAC input is always padded (ISO/IEC 9797-1 padding method 2 adds at least the
@@ -60,7 +64,7 @@ from __future__ import annotations
 
 import hmac
 
-from printers.chip.apdu import MAX_LC, MAX_LE, Apdu
+from printers.chip.apdu import MAX_EXTENDED_LE, MAX_LC, MAX_LE, Apdu
 from printers.chip.smcrypto import CIPHERS as CIPHERS
 from printers.chip.smcrypto import KEY_LENGTHS as KEY_LENGTHS
 from printers.chip.smcrypto import MAC_LENGTH
@@ -86,6 +90,7 @@ from printers.chip.smframe import (
     wrap_do87,
 )
 from printers.chip.smframe import SW_OK as SW_OK
+from printers.chip.smframe import ExtendedLengths as ExtendedLengths
 from printers.chip.smframe import SecureMessagingError as SecureMessagingError
 from printers.chip.smframe import SmAborted as SmAborted
 from printers.chip.smframe import SmFormatError as SmFormatError
@@ -105,11 +110,13 @@ class ReaderChannel(ChannelBase):
     __slots__ = ()
 
     def protect(self, command: bytes) -> bytes:
-        """The protected form of a short command APDU (cases 1 to 4)."""
+        """The protected form of a command APDU (cases 1 to 4; extended ones too when
+        :meth:`allow_extended` allowed them)."""
         suite = self._live()
         self._turn(False, "a command")
+        extended = self._extended
         try:
-            apdu = Apdu.from_bytes(command)
+            apdu = Apdu.from_bytes(command, extended=extended is not None)
         except ValueError as error:
             raise SmUnsupported(f"not a short command APDU: {error}") from None
         check_cla(apdu.cla)
@@ -117,11 +124,25 @@ class ReaderChannel(ChannelBase):
             raise SmUnsupported(f"CLA {apdu.cla:02X} already has the secure messaging bits")
         if apdu.data and apdu.ins & 1:
             raise SmUnsupported(f"INS {apdu.ins:02X} is odd: its data would need DO'85'")
-        body_length = command_body_length(len(apdu.data), apdu.le is not None, suite.block)
-        if body_length > MAX_LC:
+        long_le = apdu.le is not None and apdu.le > MAX_LE
+        body_length = command_body_length(
+            len(apdu.data), apdu.le is not None, suite.block, le_bytes=2 if long_le else 1
+        )
+        # Extended when the command needs it, or when its answer, once protected, would not
+        # fit the 256 bytes a short Le allows (239 bytes under 3DES make 258).
+        long_form = (
+            long_le
+            or body_length > MAX_LC
+            or (
+                extended is not None
+                and apdu.le is not None
+                and response_body_length(apdu.le, suite.block) > MAX_LE
+            )
+        )
+        if long_form and (extended is None or 4 + 3 + body_length + 2 > extended.command):
             raise SmUnsupported(
                 f"{len(apdu.data)} bytes of data make a protected command of {body_length} "
-                f"bytes: more than a short APDU holds"
+                f"bytes: more than {'a short APDU' if extended is None else 'the chip'} holds"
             )
         ssc = self._next_ssc()
         header = bytes((apdu.cla | CLA_SM, apdu.ins, apdu.p1, apdu.p2))
@@ -129,10 +150,17 @@ class ReaderChannel(ChannelBase):
         if apdu.data:
             cryptogram = suite.encrypt(pad(apdu.data, suite.block), ssc)
             do87 = wrap_do87(cryptogram)
-        do97 = b"" if apdu.le is None else bytes((TAG_LE, 1, apdu.le & 0xFF))
+        if apdu.le is None:
+            do97 = b""
+        elif long_le:
+            do97 = bytes((TAG_LE, 2)) + (apdu.le & 0xFFFF).to_bytes(2, "big")
+        else:
+            do97 = bytes((TAG_LE, 1, apdu.le & 0xFF))
         mac = suite.mac(pad(ssc + pad(header, suite.block) + do87 + do97, suite.block))
         body = do87 + do97 + bytes((TAG_MAC, MAC_LENGTH)) + mac
         self._expect_response = True
+        if long_form:  # extended Lc, and Le 00 00: the chip answers up to what it declared
+            return header + b"\x00" + len(body).to_bytes(2, "big") + body + b"\x00\x00"
         return header + bytes((len(body),)) + body + b"\x00"
 
     def unprotect(self, response: bytes) -> tuple[bytes, int]:
@@ -175,7 +203,11 @@ class ChipChannel(ChannelBase):
     """The chip's end: :meth:`unprotect_command` each command, :meth:`protect_response` its
     response, in turn. Any error closes the channel; answer the error's ``sw`` in clear."""
 
-    __slots__ = ()
+    __slots__ = ("_response_body",)
+
+    def __init__(self, keys: SessionKeys) -> None:
+        super().__init__(keys)
+        self._response_body = MAX_LE  # what the current command's Le lets the answer hold
 
     def unprotect_command(self, command: bytes) -> bytes:
         """The plain command APDU of a protected one."""
@@ -192,10 +224,13 @@ class ChipChannel(ChannelBase):
         data, le = b"", None
         for tag, value, _ in protected:
             if tag == TAG_LE:
-                if len(value) != 1:
+                if len(value) == 2 and self._extended is not None:
+                    le = int.from_bytes(value, "big") or MAX_EXTENDED_LE
+                elif len(value) != 1:
                     what = "an extended Le" if len(value) == 2 else f"{len(value)} bytes"
                     raise self._fail(SmUnsupported(f"DO'97' holds {what}"))
-                le = value[0] or MAX_LE
+                else:
+                    le = value[0] or MAX_LE
             else:
                 data = decrypt_do87(self, suite, value, ssc, "command")
         cla, ins, p1, p2 = header
@@ -231,11 +266,28 @@ class ChipChannel(ChannelBase):
                 )
             )
         lc = body[0]
+        self._response_body = MAX_LE
         if lc == 0:
-            raise self._fail(SmUnsupported("extended-length APDUs are not supported"))
+            return command[:4], self._extended_objects(body)
         if len(body) not in (1 + lc, 2 + lc):
             raise self._fail(SmFormatError(f"a body of {len(body)} bytes does not match Lc {lc}"))
         return command[:4], body[1 : 1 + lc]
+
+    def _extended_objects(self, body: bytes) -> bytes:
+        """The SM data objects of an extended protected command (``00 Lc Lc`` objects
+        ``[Le Le]``), if this chip declared extended lengths; its answer may then be as
+        long as the chip declared."""
+        extended = self._extended
+        if extended is None:
+            raise self._fail(SmUnsupported("extended-length APDUs are not supported"))
+        lc = int.from_bytes(body[1:3], "big") if len(body) >= 3 else 0
+        if lc == 0 or len(body) not in (3 + lc, 5 + lc) or 4 + len(body) > extended.command:
+            raise self._fail(
+                SmFormatError(f"an extended body of {len(body)} bytes does not match its Lc")
+            )
+        if len(body) == 5 + lc:
+            self._response_body = extended.response_body
+        return body[3 : 3 + lc]
 
     def _command_objects(self, region: bytes) -> tuple[list[tuple[int, bytes, bytes]], bytes]:
         """The command's protected data objects (``[DO'87'] [DO'97']``, in that order) and
@@ -269,10 +321,10 @@ class ChipChannel(ChannelBase):
         if not 0 <= sw <= 0xFFFF:
             raise ValueError(f"status word {sw} is not two bytes")
         body_length = response_body_length(len(data), suite.block)
-        if body_length > MAX_LE:  # refused before the SSC moves: answer something shorter
+        if body_length > self._response_body:  # refused before the SSC moves: answer shorter
             raise SmUnsupported(
                 f"{len(data)} bytes of data make a protected response of {body_length} "
-                f"bytes: more than a short APDU holds"
+                f"bytes: more than the command's Le allows"
             )
         self._expect_response = False
         ssc = self._next_ssc()

@@ -5,11 +5,11 @@ data objects of a message."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from printers.chip import tlv
-from printers.chip.apdu import MAX_LC, MAX_LE
+from printers.chip.apdu import MAX_EXTENDED_LC, MAX_EXTENDED_LE, MAX_LC, MAX_LE
 from printers.chip.smcrypto import MAC_LENGTH, CipherName, CipherSuite, SessionKeys, cipher_suite
 from printers.errors import PrintersError
 
@@ -114,8 +114,9 @@ def _do87_length(data_length: int, block: int) -> int:
     return 1 + len(tlv.encode_length(value)) + value
 
 
-def command_body_length(data_length: int, has_le: bool, block: int) -> int:
-    return _do87_length(data_length, block) + (3 if has_le else 0) + 2 + MAC_LENGTH
+def command_body_length(data_length: int, has_le: bool, block: int, *, le_bytes: int = 1) -> int:
+    """Bytes of a protected command's data objects (``le_bytes``: 2 for an extended Le)."""
+    return _do87_length(data_length, block) + (2 + le_bytes if has_le else 0) + 2 + MAC_LENGTH
 
 
 def response_body_length(data_length: int, block: int) -> int:
@@ -132,14 +133,39 @@ def max_command_data(cipher: CipherName, *, with_le: bool = True) -> int:
     return max(n for n in range(MAX_LC + 1) if command_body_length(n, with_le, block) <= MAX_LC)
 
 
-def max_response_data(cipher: CipherName) -> int:
-    """The most response data (a READ BINARY's Le) whose protected response fits the 256
-    bytes a short Le of ``00`` allows: 231 under 3DES, 223 under AES."""
+def max_response_data(cipher: CipherName, *, body: int = MAX_LE) -> int:
+    """The most response data (a READ BINARY's Le) whose protected response fits ``body``
+    bytes before SW1 SW2: the 256 a short Le of ``00`` allows by default (231 under 3DES,
+    223 under AES), or what an extended Le and the chip's extended length information
+    allow."""
     block = _block(cipher)
-    return max(n for n in range(MAX_LE + 1) if response_body_length(n, block) <= MAX_LE)
+    n = max(0, body - 2 * block - 20)  # a little under the answer; then step up to it
+    while response_body_length(n + 1, block) <= body:
+        n += 1
+    return n
 
 
 # --- the channel ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendedLengths:
+    """The most bytes of a (protected) command APDU and of a response APDU, SW1 SW2
+    included, as a chip's extended length information says (``DO'7F66'``)."""
+
+    command: int
+    response: int
+
+    def __post_init__(self) -> None:
+        if not MAX_LC < self.command <= 4 + 3 + MAX_EXTENDED_LC + 2:
+            raise ValueError(f"an extended command of at most {self.command} bytes")
+        if not MAX_LE + 2 < self.response <= MAX_EXTENDED_LE + 2:
+            raise ValueError(f"an extended response of at most {self.response} bytes")
+
+    @property
+    def response_body(self) -> int:
+        """The most bytes of a protected response's data objects (before SW1 SW2)."""
+        return min(self.response - 2, MAX_EXTENDED_LE)
 
 
 def check_cla(cla: int) -> None:
@@ -152,7 +178,7 @@ def check_cla(cla: int) -> None:
 class ChannelBase:
     """What both ends share: the keys, the SSC, and whether the session is still on."""
 
-    __slots__ = ("_keys", "_suite", "_ssc", "_limit", "_expect_response")
+    __slots__ = ("_keys", "_suite", "_ssc", "_limit", "_expect_response", "_extended")
 
     def __init__(self, keys: SessionKeys) -> None:
         self._keys: SessionKeys | None = keys
@@ -160,6 +186,16 @@ class ChannelBase:
         self._ssc = keys.ssc
         self._limit = 1 << (8 * keys.ssc_size)
         self._expect_response = False
+        self._extended: ExtendedLengths | None = None
+
+    def allow_extended(self, lengths: ExtendedLengths | None) -> None:
+        """Protect (and accept) extended-length APDUs up to ``lengths`` (None: short APDUs
+        only, the default): what the chip declared and both ends can carry."""
+        self._extended = lengths
+
+    @property
+    def extended(self) -> ExtendedLengths | None:
+        return self._extended
 
     @property
     def open(self) -> bool:
@@ -207,9 +243,15 @@ class ChannelBase:
 
 
 def wrap_do87(cryptogram: bytes) -> bytes:
-    """``87 L 01 <cryptogram>``, L in BER (short, or ``81 xx``: a short APDU needs no more)."""
+    """``87 L 01 <cryptogram>``, L in BER (short, ``81 xx``, or ``82 xxxx`` for the
+    cryptogram of an extended APDU)."""
     length = len(cryptogram) + 1
-    head = bytes((TAG_DATA, length)) if length < 0x80 else bytes((TAG_DATA, 0x81, length))
+    if length < 0x80:
+        head = bytes((TAG_DATA, length))
+    elif length <= 0xFF:
+        head = bytes((TAG_DATA, 0x81, length))
+    else:
+        head = bytes((TAG_DATA, 0x82)) + length.to_bytes(2, "big")
     return head + b"\x01" + cryptogram
 
 

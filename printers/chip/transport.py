@@ -62,7 +62,12 @@ class ChipTransport(Protocol):
 
 
 class BaseTransport(ABC):
-    """Template method for ``ChipTransport``; subclasses implement ``_do_transmit`` only."""
+    """Template method for ``ChipTransport``; subclasses implement ``_do_transmit`` only.
+
+    ``extended_length``: whether the link carries extended-length APDUs (a reader uses
+    them only with a chip that declares them too: ``printers.chip.atrinfo``)."""
+
+    extended_length: bool = False
 
     def __init__(
         self,
@@ -102,7 +107,7 @@ class BaseTransport(ABC):
             if sw1 not in (0x61, 0x6C):
                 return data, (sw1 << 8) | sw2
         try:
-            apdu = Apdu.from_bytes(command)
+            apdu = Apdu.from_bytes(command, extended=self.extended_length)
         except ValueError as exc:
             raise TransportFailure(
                 f"{self.name}: not a short APDU: {exc}", device=self.name
@@ -114,7 +119,7 @@ class BaseTransport(ABC):
         """Move raw command bytes (``_do_transmit`` of the parsed APDU unless a subclass
         moves bytes itself)."""
         try:
-            apdu = Apdu.from_bytes(command)
+            apdu = Apdu.from_bytes(command, extended=self.extended_length)
         except ValueError as exc:
             raise TransportFailure(
                 f"{self.name}: not a short APDU: {exc}", device=self.name
@@ -218,7 +223,9 @@ def _split(response: bytes | list[int], device: str) -> tuple[bytes, int, int]:
 
 
 class InProcessTransport(BaseTransport):
-    """Talks to a ``VirtualChip`` in this process, as if it sat in a reader (powers it on)."""
+    """Talks to a ``VirtualChip`` in this process, as if it sat in a reader (powers it on).
+    It carries extended-length APDUs unless ``extended_length`` is False (a reader of
+    short APDUs only)."""
 
     def __init__(
         self,
@@ -227,10 +234,12 @@ class InProcessTransport(BaseTransport):
         observers: Iterable[TransportObserver] = (),
         chain: ErrorCheckingChain = DEFAULT_CHAIN,
         clock: Callable[[], float] = time.perf_counter,
+        extended_length: bool = True,
     ) -> None:
         super().__init__(
             name=f"vchip:{chip.uid.hex().upper()}", observers=observers, chain=chain, clock=clock
         )
+        self.extended_length = extended_length
         self.chip = chip
         if not chip.powered:
             chip.power_on()

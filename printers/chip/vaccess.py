@@ -46,7 +46,7 @@ from printers.chip.apdu import (
 )
 from printers.chip.bac import BacChip, RandomBytes, bac_keys, mrz_information
 from printers.chip.ca import CaChip
-from printers.chip.sm import ChipChannel, SecureMessagingError, SmUnsupported
+from printers.chip.sm import ChipChannel, ExtendedLengths, SecureMessagingError, SmUnsupported
 
 SW_OK = 0x9000
 SW_WRONG_LENGTH = 0x6700
@@ -137,11 +137,17 @@ class Session:
     """One reader's session with the chip: BAC, then secure messaging, then perhaps Chip
     Authentication. Volatile: gone with power off or reset."""
 
-    __slots__ = ("_secrets", "_random_bytes", "_bac", "_channel", "_ca")
+    __slots__ = ("_secrets", "_random_bytes", "_bac", "_channel", "_ca", "_extended")
 
-    def __init__(self, chip_secrets: ChipSecrets, random_bytes: RandomBytes) -> None:
+    def __init__(
+        self,
+        chip_secrets: ChipSecrets,
+        random_bytes: RandomBytes,
+        extended: ExtendedLengths | None = None,
+    ) -> None:
         self._secrets = chip_secrets
         self._random_bytes = random_bytes
+        self._extended = extended  # the chip's extended lengths: its channels take them
         self._bac: BacChip | None = None
         self._channel: ChipChannel | None = None
         self._ca: CaChip | None = None
@@ -168,6 +174,7 @@ class Session:
         keys = self._bac.session_keys
         if keys is not None:
             self._channel = ChipChannel(keys)
+            self._channel.allow_extended(self._extended)
             ca_key = secrets_.keys.get(KEY_CA)
             self._ca = CaChip(ca_key) if ca_key is not None else None
         return data + _sw(sw)
@@ -184,9 +191,10 @@ class Session:
                     channel.unprotect_command(command)
                     return channel.protect_response(b"", SW_REFERENCE_NOT_FOUND)
                 response, self._channel = self._ca.exchange(channel, command)
+                self._channel.allow_extended(self._extended)
                 return response
             plain = channel.unprotect_command(command)
-            data, sw = answer(Apdu.from_bytes(plain))
+            data, sw = answer(Apdu.from_bytes(plain, extended=self._extended is not None))
             try:
                 return channel.protect_response(data, sw)
             except SmUnsupported:  # the answer would not fit a protected short APDU
@@ -213,4 +221,3 @@ class Session:
 
 def _sw(sw: int) -> bytes:
     return sw.to_bytes(2, "big")
-

@@ -7,6 +7,10 @@ as a card does. What it holds:
 - transparent EFs created in that application by CREATE FILE with a declared size, from a
   total EEPROM ``capacity`` (80 KiB by default; creation beyond it answers ``6A84``);
 - a UID (answered to the PC/SC ``FF CA 00 00`` GET DATA) and an ATR (T=1);
+- EF.ATR/INFO (``2F01``, in the MF, readable in clear) declaring its extended lengths
+  (``printers.chip.atrinfo``): it takes extended-length APDUs, short ones all the same, in
+  clear and under secure messaging; ``extended=None`` makes a chip of short APDUs only,
+  without that file;
 - a life cycle: personalisation in clear, then LOCK (``80 01 00 00``), after which every
   write, create or lock answers ``6982`` and the LDS files are read only under BAC and
   secure messaging, with Chip and Active Authentication (``printers.chip.vaccess`` says
@@ -16,15 +20,16 @@ as a card does. What it holds:
 A chip flagged ``defective`` answers ``6581`` (memory failure) to every UPDATE BINARY.
 A chip that is not powered is mute: ``transmit`` returns no bytes.
 
-``VirtualChipLot`` issues chips of one lot with consecutive UIDs and marks a seeded fraction
-of them defective. The ATR, the status words and the FCP it accepts: :mod:`printers.chip.vwire`.
+``printers.chip.vlot.VirtualChipLot`` issues chips of one lot with consecutive UIDs and marks
+a seeded fraction of them defective. The ATR, the status words and the FCP it accepts:
+:mod:`printers.chip.vwire`.
 """
 
 from __future__ import annotations
 
-import random
 import secrets
 import threading
+from collections.abc import Callable
 
 from printers.chip.apdu import (
     CLA_ISO,
@@ -44,10 +49,12 @@ from printers.chip.apdu import (
     INS_SELECT,
     INS_UPDATE_BINARY,
     LDS_AID,
+    MAX_EXTENDED_LE,
     Apdu,
-    ChipError,
 )
+from printers.chip.atrinfo import EF_ATR_INFO, atr_info
 from printers.chip.bac import RandomBytes
+from printers.chip.smframe import ExtendedLengths
 from printers.chip.vaccess import CLA_SM, ChipSecrets, Session
 from printers.chip.vwire import DEFAULT_ATR as DEFAULT_ATR
 from printers.chip.vwire import MF_FID as MF_FID
@@ -72,8 +79,14 @@ from printers.chip.vwire import parse_fcp
 DEFAULT_CAPACITY = 80 * 1024
 """Bytes of EEPROM available for EF contents."""
 
+EXTENDED_LENGTHS = ExtendedLengths(command=0x1000, response=0x10002)
+"""What the virtual chip declares in EF.ATR/INFO: commands of up to 4 KB, responses of up
+to 64 KB and SW1 SW2 (any EF of the LDS in one READ BINARY)."""
+
 
 _BAC = frozenset({INS_GET_CHALLENGE, INS_MUTUAL_AUTHENTICATE})
+_MF = MF_FID.to_bytes(2, "big")
+_LDS_EF_PREFIX = 0x0100  # the LDS application's EFs: 0101 (DG1) ... 011E (EF.COM)
 
 
 class VirtualChip:
@@ -90,6 +103,7 @@ class VirtualChip:
         defective: bool = False,
         atr: bytes = DEFAULT_ATR,
         random_bytes: RandomBytes = secrets.token_bytes,
+        extended: ExtendedLengths | None = EXTENDED_LENGTHS,
     ) -> None:
         if not uid:
             raise ValueError("a chip needs a UID")
@@ -99,6 +113,8 @@ class VirtualChip:
         self.capacity = capacity
         self.defective = defective
         self.atr = bytes(atr)
+        self.extended = extended
+        self._mf_files = {} if extended is None else {EF_ATR_INFO: atr_info(extended)}
         self._lock = threading.RLock()
         self._files: dict[int, bytearray] = {}  # the LDS application's EFs (EEPROM)
         self._locked = False  # EEPROM too
@@ -106,7 +122,7 @@ class VirtualChip:
         self._in_app = False  # current DF: the application, else the MF
         self._current_ef: int | None = None
         self.secrets = ChipSecrets()  # EEPROM: access keys and private keys
-        self._session = Session(self.secrets, random_bytes)  # volatile
+        self._session = Session(self.secrets, random_bytes, extended)  # volatile
 
     def __repr__(self) -> str:
         state = "locked" if self._locked else "open"
@@ -186,8 +202,11 @@ class VirtualChip:
             return self._plain(command)
 
     def _plain(self, command: bytes) -> bytes:
+        extended = self.extended
+        if extended is not None and len(command) > extended.command:
+            return SW_WRONG_LENGTH
         try:
-            apdu = Apdu.from_bytes(command)
+            apdu = Apdu.from_bytes(command, extended=extended is not None)
         except ValueError:
             return SW_WRONG_LENGTH
         if self._locked and not self._open_in_clear(apdu):
@@ -198,34 +217,34 @@ class VirtualChip:
         response = self._dispatch(apdu)
         return response[:-2], int.from_bytes(response[-2:], "big")
 
-    @staticmethod
-    def _open_in_clear(apdu: Apdu) -> bool:
+    def _open_in_clear(self, apdu: Apdu) -> bool:
         """What an issued chip answers without secure messaging: SELECT of the application
-        (by AID) and the reader's GET UID; writes then answer ``6982`` all the same."""
-        return (apdu.cla, apdu.ins, apdu.p1) == (CLA_ISO, INS_SELECT, 0x04) or (
-            apdu.cla == CLA_PCSC
+        (by AID), the MF's EF.ATR/INFO (SELECT and READ BINARY while the MF is current) and
+        the reader's GET UID; writes then answer ``6982`` all the same."""
+        if apdu.cla == CLA_PCSC:
+            return True
+        if apdu.cla != CLA_ISO:
+            return False
+        if apdu.ins == INS_SELECT and (
+            apdu.p1 == 0x04 or (apdu.p1 == 0x00 and apdu.data in (b"", _MF))
+        ):
+            return True  # the application by AID, or back to the MF
+        if self._in_app:
+            return False
+        return (apdu.ins == INS_SELECT and apdu.p1 in (0x00, 0x02)) or (
+            apdu.ins == INS_READ_BINARY and self._current_ef in self._mf_files
         )
 
     def _dispatch(self, apdu: Apdu) -> bytes:
-        handlers = {
-            (CLA_ISO, INS_SELECT): self._select,
-            (CLA_ISO, INS_READ_BINARY): self._read_binary,
-            (CLA_ISO, INS_UPDATE_BINARY): self._update_binary,
-            (CLA_ISO, INS_CREATE_FILE): self._create_file,
-            (CLA_ISO, INS_PUT_DATA): self._put_data,
-            (CLA_ISO, INS_GENERATE_KEY_PAIR): self._key_pair,
-            (CLA_ISO, INS_INTERNAL_AUTHENTICATE): self._internal_authenticate,
-            (CLA_VENDOR, INS_LOCK): self._lock_chip,
-            (CLA_PCSC, INS_GET_DATA): self._get_uid,
-        }
-        if apdu.cla not in {cla for cla, _ in handlers}:
-            return SW_CLA_NOT_SUPPORTED
-        handler = handlers.get((apdu.cla, apdu.ins))
+        handler = _HANDLERS.get((apdu.cla, apdu.ins))
         if handler is None:
+            if apdu.cla not in _CLASSES:
+                return SW_CLA_NOT_SUPPORTED
             if apdu.cla == CLA_ISO and apdu.ins in (INS_MSE, INS_GENERAL_AUTHENTICATE):
                 return SW_LOCKED  # Chip Authentication runs under secure messaging only
             return SW_INS_NOT_SUPPORTED
-        return handler(apdu)
+        answer: Callable[[Apdu], bytes] = getattr(self, handler)
+        return answer(apdu)
 
     def _put_data(self, apdu: Apdu) -> bytes:
         if self._locked:
@@ -261,30 +280,48 @@ class VirtualChip:
         if len(apdu.data) != 2:
             return SW_WRONG_LENGTH
         fid = int.from_bytes(apdu.data, "big")
-        if not self._in_app or fid not in self._files:
+        if fid not in (self._files if self._in_app else self._mf_files):
             return SW_NOT_FOUND
         self._current_ef = fid
         return SW_OK
 
+    def _current(self) -> bytearray | bytes | None:
+        """The current EF's content (the application's, or the MF's EF.ATR/INFO)."""
+        if self._current_ef is None:
+            return None
+        if self._in_app:
+            return self._files[self._current_ef]
+        return self._mf_files[self._current_ef]
+
     def _offset(self, apdu: Apdu) -> int | None:
-        if apdu.p1 & 0x80:  # short EF identifier: not supported
+        if apdu.p1 & 0x80:  # short EF identifier (READ BINARY only)
             return None
         return (apdu.p1 << 8) | apdu.p2
 
     def _read_binary(self, apdu: Apdu) -> bytes:
         offset = self._offset(apdu)
         if offset is None:
-            return SW_WRONG_P1P2
+            if apdu.p1 & 0x60 or not 1 <= apdu.p1 & 0x1F <= 30 or not self._in_app:
+                return SW_WRONG_P1P2
+            # A short EF identifier (ISO/IEC 7816-4 §11.2.2: P1 100xxxxx, the offset in P2):
+            # the EF of the application whose SFI it is becomes current (9303-10: an LDS
+            # EF's SFI is its FID's last five bits, EF.COM 1E ... EF.SOD 1D).
+            fid = _LDS_EF_PREFIX | (apdu.p1 & 0x1F)
+            if fid not in self._files:
+                return SW_NOT_FOUND
+            self._current_ef, offset = fid, apdu.p2
         if apdu.data or apdu.le is None:
             return SW_WRONG_LENGTH
-        if self._current_ef is None:
+        content = self._current()
+        if content is None:
             return SW_NO_CURRENT_EF
-        content = self._files[self._current_ef]
         if offset >= len(content):
             return SW_WRONG_OFFSET
         wanted = apdu.le
         chunk = bytes(content[offset : offset + wanted])
-        return chunk + (SW_OK if len(chunk) == wanted else SW_EOF)
+        # Le 00 00 (Ne at its maximum) asks for everything to the end of the file: no warning.
+        whole = len(chunk) == wanted or wanted == MAX_EXTENDED_LE
+        return chunk + (SW_OK if whole else SW_EOF)
 
     def _update_binary(self, apdu: Apdu) -> bytes:
         if self._locked:
@@ -296,6 +333,8 @@ class VirtualChip:
             return SW_WRONG_LENGTH
         if self._current_ef is None:
             return SW_NO_CURRENT_EF
+        if not self._in_app:
+            return SW_LOCKED  # EF.ATR/INFO is the chip's own: never written
         content = self._files[self._current_ef]
         if offset + len(apdu.data) > len(content):
             return SW_WRONG_OFFSET
@@ -342,66 +381,17 @@ class VirtualChip:
         return self.uid + SW_OK
 
 
-# --- lots ---------------------------------------------------------------------------------
-
-
-class LotExhausted(ChipError):
-    """Every chip of the lot has been issued."""
-
-    reason = "encode.lot_exhausted"
-
-
-class VirtualChipLot:
-    """The chips of one delivered lot: consecutive UIDs from ``first_uid``, each one defective
-    with probability ``defect_rate``, drawn from ``rng`` as the chip is issued (the same seed
-    and the same issue order give the same defective chips)."""
-
-    def __init__(
-        self,
-        lot_number: str,
-        first_uid: int,
-        count: int,
-        defect_rate: float,
-        rng: random.Random,
-        uid_bytes: int = 7,
-        *,
-        capacity: int = DEFAULT_CAPACITY,
-    ) -> None:
-        if count <= 0:
-            raise ValueError(f"lot {lot_number}: count {count} must be positive")
-        if not 0.0 <= defect_rate <= 1.0:
-            raise ValueError(f"lot {lot_number}: defect rate {defect_rate} is outside 0..1")
-        if uid_bytes <= 0 or first_uid < 0 or first_uid + count > 1 << (8 * uid_bytes):
-            raise ValueError(f"lot {lot_number}: UIDs do not fit in {uid_bytes} bytes")
-        self.lot_number = lot_number
-        self.first_uid = first_uid
-        self.count = count
-        self.defect_rate = defect_rate
-        self.uid_bytes = uid_bytes
-        self.capacity = capacity
-        self._rng = rng
-        self._issued = 0
-
-    @property
-    def issued(self) -> int:
-        return self._issued
-
-    @property
-    def remaining(self) -> int:
-        return self.count - self._issued
-
-    def issue(self) -> VirtualChip:
-        """The next chip of the lot; raises ``LotExhausted`` when none is left."""
-        if self._issued >= self.count:
-            raise LotExhausted(
-                f"lot {self.lot_number}: all {self.count} chips issued",
-                device=f"lot {self.lot_number}",
-                lot_number=self.lot_number,
-            )
-        uid = (self.first_uid + self._issued).to_bytes(self.uid_bytes, "big")
-        self._issued += 1
-        defective = self._rng.random() < self.defect_rate
-        return VirtualChip(uid, capacity=self.capacity, defective=defective)
-
-    def __repr__(self) -> str:
-        return f"VirtualChipLot({self.lot_number}, issued {self._issued}/{self.count})"
+_HANDLERS: dict[tuple[int, int], str] = {
+    (CLA_ISO, INS_SELECT): "_select",
+    (CLA_ISO, INS_READ_BINARY): "_read_binary",
+    (CLA_ISO, INS_UPDATE_BINARY): "_update_binary",
+    (CLA_ISO, INS_CREATE_FILE): "_create_file",
+    (CLA_ISO, INS_PUT_DATA): "_put_data",
+    (CLA_ISO, INS_GENERATE_KEY_PAIR): "_key_pair",
+    (CLA_ISO, INS_INTERNAL_AUTHENTICATE): "_internal_authenticate",
+    (CLA_VENDOR, INS_LOCK): "_lock_chip",
+    (CLA_PCSC, INS_GET_DATA): "_get_uid",
+}
+"""The chip's commands by (CLA, INS), the name of the method answering each: made once,
+not for every APDU (a subclass's own method answers, as it would with a table per call)."""
+_CLASSES = frozenset(cla for cla, _ in _HANDLERS)

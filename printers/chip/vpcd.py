@@ -32,7 +32,8 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from printers.chip.vchip import LotExhausted, VirtualChip, VirtualChipLot
+from printers.chip.vchip import VirtualChip
+from printers.chip.vlot import LotExhausted, VirtualChipLot
 from printers.errors import PrintersError
 
 VPCD_HOST = "127.0.0.1"

@@ -58,7 +58,8 @@ from printers.chip.transport import (
     ReaderUnavailable,
     TransportFailure,
 )
-from printers.chip.vchip import DEFAULT_ATR, VirtualChip, VirtualChipLot
+from printers.chip.vchip import DEFAULT_ATR, VirtualChip
+from printers.chip.vlot import VirtualChipLot
 from printers.chip.vpcd import CTRL_ATR, CTRL_OFF, CTRL_ON, ChipSlot, LotFeeder, frame, serve
 from tests.printers.helpers import (
     READER,

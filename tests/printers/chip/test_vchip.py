@@ -57,7 +57,8 @@ from printers.chip.transport import (
     TraceObserver,
     TransportFailure,
 )
-from printers.chip.vchip import DEFAULT_ATR, LotExhausted, VirtualChip, VirtualChipLot
+from printers.chip.vchip import DEFAULT_ATR, VirtualChip
+from printers.chip.vlot import LotExhausted, VirtualChipLot
 
 UID = bytes.fromhex("04A1B2C3D4E5F6")
 
@@ -262,7 +263,9 @@ def test_selection_and_the_answers_to_what_a_chip_does_not_do(chip: VirtualChip)
     assert send(chip, create_file(0x3F00, 10)) == "6A80"  # the MF's FID
     assert send(chip, "00 A4 02 0C 01 01") == "6700"
     assert send(chip, "00 A4 08 0C 02 01 01") == "6A86"
-    assert send(chip, "00 B0 80 00 01") == "6A86"  # short EF identifiers: not supported
+    assert send(chip, "00 B0 80 00 01") == "6A86"  # short EF identifier 0: none such
+    assert send(chip, "00 B0 81 00 01") == "009000"  # SFI 01: EF 0101, now current
+    assert send(chip, "00 B0 82 00 01") == "6A82"  # SFI 02: EF 0102 was never made
     assert send(chip, "00 20 00 00") == "6D00"
     assert send(chip, "A0 A4 00 00 02 3F 00") == "6E00"
     assert send(chip, "00 D6 00") == "6700"
@@ -515,19 +518,22 @@ def test_trace_logs_headers_and_status_words_never_the_data(
     transport = InProcessTransport(VirtualChip(UID), observers=[TraceObserver()])
     issue(transport, files)
     read_back(reader(transport), list(files))
-    assert [(e["ins"], e["sw"]) for e in logs[:10]] == [
+    assert [(e["ins"], e["sw"]) for e in logs[:13]] == [
         ("A4", "9000"),  # SELECT the application
         ("DA", "9000"),  # PUT DATA: the access data (personal data: never in the trace)
         ("46", "9000"),  # GENERATE ASYMMETRIC KEY PAIR: AA
         ("46", "9000"),  # CA
         ("CA", "9000"),  # GET UID
+        ("A4", "9000"),  # SELECT the MF
+        ("A4", "9000"),  # SELECT EF.ATR/INFO
+        ("B0", "6282"),  # READ BINARY of it: its extended length information, shorter than 256
         ("A4", "9000"),
         ("E0", "9000"),
         ("D6", "9000"),
         ("E0", "9000"),
         ("D6", "9000"),
     ]
-    assert logs[10]["cla"] == "80" and logs[10]["ins"] == "01"
+    assert logs[13]["cla"] == "80" and logs[13]["ins"] == "01"
     assert all(e["event"] == "apdu" and e["log_level"] == "debug" for e in logs)
     keys = {"event", "log_level", "device", "cla", "ins", "p1p2", "lc", "le", "sw"}
     assert all(set(e) == keys | {"response_length", "elapsed_ms", "reason_code"} for e in logs)
@@ -540,7 +546,8 @@ def test_metrics_count_commands_status_words_and_failures() -> None:
     metrics = MetricsObserver()
     events: list[ApduEvent] = []
     chip = VirtualChip(UID, defective=True)
-    transport = InProcessTransport(chip, observers=[metrics, events.append])
+    # Short APDUs only: no EF.ATR/INFO read first (test_trace_... shows that one).
+    transport = InProcessTransport(chip, observers=[metrics, events.append], extended_length=False)
     with pytest.raises(MemoryFailure):
         personalise(transport, {EF_COM: tlv(0x60, b"\x01")})
     assert dict(metrics.commands) == {"CA": 1, "A4": 1, "E0": 1, "D6": 1}
