@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from line.chain import link_new_rows
 from line.errors import CardlineError
-from line.files import private_file
+from line.files import keep_private
 
 SUPPORTED_DATABASES = {
     "sqlite": "sqlite:///PATH",
@@ -81,11 +81,11 @@ def _private_sqlite_file(url: sa.URL) -> None:
             f"database URL {url.render_as_string(hide_password=True)!r}: no directory "
             f"{str(path.parent)!r} for the SQLite file"
         )
-    private_file(path)
+    keep_private(path)  # by name: never an open and close of a file SQLite holds locks on
     for suffix in ("-wal", "-shm", "-journal"):
         sibling = path.with_name(path.name + suffix)
         if sibling.exists():
-            private_file(sibling)
+            keep_private(sibling)
 
 
 READ_ONLY = "cardline_read_only"

@@ -66,6 +66,21 @@ def private_file(path: Path) -> Path:
     return path
 
 
+def keep_private(path: Path) -> Path:
+    """Like :func:`private_file`, but never opens a file that exists already: it is
+    narrowed by name (``chmod``). On Linux, closing *any* descriptor of a file drops every
+    POSIX lock this process holds on it, so opening and closing a SQLite database another
+    engine of the process has open would drop that engine's locks (SQLite's own warning)."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return private_file(path)
+    if mode & _OTHERS:
+        os.chmod(path, PRIVATE_FILE)
+    return path
+
+
 _FLAGS = {
     "w": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
     "a": os.O_WRONLY | os.O_CREAT | os.O_APPEND,
