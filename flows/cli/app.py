@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from flows.cli import (
+    approvals,
     calibrate,
     cards,
     chip,
@@ -60,6 +61,8 @@ app.command()(demo.demo)
 app.command()(simulate.simulate)
 app.command()(calibrate.calibrate)
 app.command("plan")(plan.plan_cmd)
+app.command("approve")(approvals.approve)
+app.command("approvals")(approvals.approvals)
 
 
 @app.callback()
