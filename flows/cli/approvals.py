@@ -29,7 +29,7 @@ DEFAULT_TIMEOUT = 1800
 """Seconds a change waits for its second person (``flows.changes.DEFAULT_TIMEOUT_SECONDS``,
 which the command line does not import until it runs a flow)."""
 
-ANSWER_WAIT_SECONDS = 60
+ANSWER_WAIT_SECONDS = 120
 """How long ``cardline approve`` waits for the maker's run to record the decision (the run
 looks every ``flows.approvals.POLL_SECONDS``)."""
 
@@ -106,7 +106,10 @@ def approve(
     _resume(c.settings, run, {"approver": me, "approve": not refuse, "note": note})
     decision = _answer(engine, str(run))
     if decision is None:
-        typer.echo(f"answer sent to run {run}; it has not recorded the decision yet")
+        typer.echo(
+            f"answer sent to run {run}; it has not recorded the decision yet (the maker's "
+            "command says it; cardline approvals no longer lists the change once it has)"
+        )
         return
     if refuse or decision.approved:
         typer.echo(f"{asked.change.summary}: {decision.status} by {me}")
@@ -134,7 +137,7 @@ def _resume(settings: Settings, run: uuid.UUID, answer: dict[str, object]) -> No
 
 
 def _answer(engine: Engine, run_id: str) -> Decision | None:
-    """The decision the maker's run records, once it has (None after a minute)."""
+    """The decision the maker's run records, once it has (None after ANSWER_WAIT_SECONDS)."""
     from line.approvals import decision_of
     from line.db import session_scope
 
