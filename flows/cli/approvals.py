@@ -53,6 +53,11 @@ def wait_for_approval(ctx: typer.Context, change: Change, timeout: int) -> None:
     c = cli_context(ctx)
     with session_scope(c.ready_engine()) as session:
         check_change(session, change)  # one clear line before Prefect starts
+    # The flow opens its own engine, and line.db.make_engine opens and closes the SQLite
+    # files (to make them owner-only): a close drops every POSIX lock this process holds on
+    # them, those of this engine's pooled connection too. With that connection closed first
+    # there are none to drop (writes seen lost otherwise while an approver's process polled).
+    c.engine().dispose()
     from flows.prefect_env import prepare_prefect
 
     prepare_prefect(c.settings, quiet=True)

@@ -204,6 +204,10 @@ def test_a_refusal_books_nothing(env: dict[str, str]) -> None:
     code, out, err = finish(maker)
     assert code == 1 and err.strip().endswith(f"refused by {os_user()}: count again"), (out, err)
     assert adjustments(env) == []
+    assert audit(env, asked.run_id) == [
+        ("approval.request", os_user()),
+        ("approval.refused", os_user()),
+    ]
     cardline(env, "check")
 
 
