@@ -12,6 +12,7 @@ a second person is a name typed into the form, as the UI allows.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import time
@@ -78,8 +79,16 @@ def finish(maker: subprocess.Popen[str]) -> tuple[int, str, str]:
     return maker.returncode, out, err
 
 
+@functools.cache
+def _engine(url: str) -> Engine:
+    return make_engine(url)
+
+
 def engine_of(env: dict[str, str]) -> Engine:
-    return make_engine(env["CARDLINE_DB_URL"])
+    """One engine per database for the whole module: ``make_engine`` opens and closes the
+    SQLite files, which drops the POSIX locks an earlier engine's open connection holds in
+    this process (its reads then missed the other processes' commits)."""
+    return _engine(env["CARDLINE_DB_URL"])
 
 
 def waiting_request(env: dict[str, str], maker: subprocess.Popen[str]) -> Request:
