@@ -32,6 +32,7 @@ AUDIT_KINDS: dict[str, str] = {
     "approval.request": "a change waiting for a second person's approval",
     "approval.given": "a change approved by a second person",
     "approval.refused": "an approval refused",
+    "approval.expired": "a change nobody approved in time (nothing changed)",
 }
 """Every kind of audit row, with what it means."""
 

@@ -16,6 +16,7 @@ import typer
 from typer.main import get_command
 
 from flows.cli import (
+    approvals,
     calibrate,
     cards,
     chip,
@@ -68,6 +69,8 @@ app.command()(simulate.simulate)
 app.command()(calibrate.calibrate)
 app.command("plan")(plan.plan_cmd)
 app.command("purge")(purge.purge_cmd)
+app.command("approve")(approvals.approve)
+app.command("approvals")(approvals.approvals)
 
 
 @app.callback()

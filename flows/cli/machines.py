@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from flows.cli.approvals import DEFAULT_TIMEOUT, TIMEOUT_OPTION, wait_for_approval
 from flows.cli.context import actor, cli_context, echo_json
 from line.errors import CardlineError
 from line.types import utc_now
@@ -108,16 +109,12 @@ def machine_in(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Machine name, e.g. print-01.")],
     note: Annotated[str, typer.Option(help="What was done to it.")] = "",
+    timeout: Annotated[int, TIMEOUT_OPTION] = DEFAULT_TIMEOUT,
 ) -> None:
-    """Put a repaired machine back in service."""
-    from line.db import session_scope
-    from line.machines import check_name, put_back
+    """Put a repaired machine back in service, once a second person approves (the command
+    waits for them: cardline approve RUN_ID)."""
+    from flows.changes import machine_back
+    from line.machines import check_name
 
     check_name(name)
-    c = cli_context(ctx)
-    with session_scope(c.ready_engine()) as session:
-        put_back(
-            session=session, name=name, actor=actor(ctx), at=utc_now(),
-            note=note,
-        )  # fmt: skip
-    typer.echo(f"{name}: back in service")
+    wait_for_approval(ctx, machine_back(name=name, note=note), timeout)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from flows.centre import Centre
+from flows.cli.approvals import DEFAULT_TIMEOUT, TIMEOUT_OPTION, wait_for_approval
 from flows.cli.context import actor, cli_context, echo_json, parse_date
 from line.errors import NotFound
 from line.types import MAX_DB_INTEGER, utc_now
@@ -73,24 +74,14 @@ def stock_adjust(
     ],
     reason: Annotated[str, typer.Option(help="Why the count differs.")],
     item: Annotated[str, typer.Option(help="Stock item (chip, ...).")] = "chip",
+    timeout: Annotated[int, TIMEOUT_OPTION] = DEFAULT_TIMEOUT,
 ) -> None:
-    """Correct a lot's count after a stock take; the ledger keeps the reason."""
-    from inventory.ledger import StockError, adjust
-    from inventory.listing import find_lot
-    from line.db import session_scope
+    """Correct a lot's count after a stock take, once a second person approves (the
+    command waits for them: cardline approve RUN_ID); the ledger keeps the reason."""
+    from flows.changes import adjustment
 
-    c = cli_context(ctx)
-    with session_scope(c.ready_engine()) as session:
-        found = find_lot(session=session, lot_number=lot, item_code=item)
-        if found is None or found.id is None:
-            raise StockError(f"no {item} lot {lot!r}", field="lot", reason_code="stock.lot")
-        after = adjust(
-            session=session, lot_id=found.id, quantity=quantity, reason=reason, at=utc_now(),
-            actor=actor(ctx),
-        )  # fmt: skip
-    typer.echo(
-        f"lot {lot}: {quantity:+d}, now {after.on_hand} on hand ({after.available} available)"
-    )
+    change = adjustment(lot=lot, item=item, quantity=quantity, reason=reason)
+    wait_for_approval(ctx, change, timeout)
 
 
 @app.command("expect")

@@ -39,6 +39,7 @@ BIG = "9" * 23  # beyond int64: SQLite's OverflowError once
 OVER_INT32 = "99999999999"  # 11 digits: PostgreSQL's NumericValueOutOfRange once
 LONG = "L" * 300  # beyond every VARCHAR of the schema
 TWO = ("--custodian", "alice", "--custodian", "bob")  # a key ceremony's custodians
+RUN_ID = "6f1c1a52-0000-4000-8000-000000000001"  # a flow run id no change waits under
 
 
 @dataclass(frozen=True)
@@ -337,6 +338,14 @@ HOSTILE: dict[tuple[str, ...], list[Case]] = {
         case("purge", "--dry-run", CARDLINE_LINE_SPEC="{bomb}"),
         case("purge", CARDLINE_LINE_SPEC="{scalar}"),
     ],
+    ("approve",): [
+        case("approve"),
+        case("approve", "not-a-run-id"),
+        case("approve", RUN_ID),  # nothing waits under it: one line, before Prefect starts
+        case("approve", RUN_ID, "--refuse", "--note", "N" * 600),
+        *bad_urls("approve", RUN_ID),
+    ],
+    ("approvals",): [case("approvals", "extra"), *bad_urls("approvals")],
     ("spec", "show"): [
         case("spec", "show", CARDLINE_LINE_SPEC="{bomb}"),
         case("spec", "show", CARDLINE_LINE_SPEC="/nonexistent/line.yaml"),
