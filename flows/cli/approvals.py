@@ -130,8 +130,18 @@ def _resume(settings: Settings, run: uuid.UUID, answer: dict[str, object]) -> No
     from prefect.exceptions import FlowPauseTimeout, NotPausedError
     from prefect.flow_runs import resume_flow_run
 
+    deadline = time.monotonic() + 30
     try:
-        resume_flow_run(run, run_input=answer)
+        while True:
+            try:
+                resume_flow_run(run, run_input=answer)
+                break
+            except RuntimeError as exc:
+                # Prefect sets the run Paused a moment before it saves the form's schema;
+                # an answer in between is rejected with this reason: ask again shortly.
+                if "schema not found" not in str(exc) or time.monotonic() > deadline:
+                    raise FlowsError(f"run {run} cannot be answered: {exc}") from None
+                time.sleep(0.5)
     except NotPausedError:
         raise FlowsError(
             f"run {run} is not paused for an approval (its process has stopped, or it was "

@@ -129,9 +129,18 @@ def paused(env: dict[str, str], run_id: str) -> bool:
 
 
 def fill_in_form(env: dict[str, str], run_id: str, approver: str, approve: bool) -> None:
-    """What the run page's Resume form sends when submitted."""
+    """What the run page's Resume form sends when submitted. Prefect's ``pause_flow_run``
+    sets the run Paused a moment before it saves the form's schema; until then the server
+    rejects the answer ("Run input schema not found"), as it would a person that quick."""
     answer = {"approver": approver, "approve": approve, "note": "counted twice"}
-    result = api(env, "POST", f"/flow_runs/{run_id}/resume", {"run_input": answer})
+    deadline = time.monotonic() + 60
+    while True:
+        result = api(env, "POST", f"/flow_runs/{run_id}/resume", {"run_input": answer})
+        reason = (result.get("details") or {}).get("reason", "")
+        if result["status"] == "ACCEPT" or "schema not found" not in reason:
+            break
+        assert time.monotonic() < deadline, result
+        time.sleep(0.5)
     assert result["status"] == "ACCEPT", result
 
 
