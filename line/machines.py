@@ -157,6 +157,10 @@ def put_back(*, session: Session, name: str, actor: str, at: datetime, note: str
     row.changed_at = at
     session.add(row)
     session.flush()
+    record(
+        session=session, kind="machine.in", actor=actor, at=at, subject=name,
+        detail={"stage": row.stage, "note": row.reason or ""},
+    )  # fmt: skip
     return row
 
 
