@@ -111,7 +111,7 @@ def run_demo(
     echo(f"report    flow 'daily-report': {report['report']}")
     _results(settings, engine, echo)
     if batches and first_delivery:  # the first run only: a delivered applicant may apply again
-        _purge(engine, spec, [b["code"] for b in batches], clock, echo)
+        _purge(engine, spec, [b["code"] for b in batches], clock, echo, settings.centre)
     _reconcile(settings, engine, spec, clock, echo)
     echo(f"rejects   {summary['reject_report']}")
     echo(f"logs      {settings.log_file}")
@@ -180,7 +180,7 @@ def _keys(settings: Settings, engine: Engine, clock: Clock, echo: Echo) -> None:
             custodians=TEST_CUSTODIANS,
             shares=None,
             now=clock(),
-            actor=os_user(),
+            actor=f"{os_user()}@{settings.centre}",
         )
     echo(
         f"keys      TEST CSCA and Document Signer made in {settings.keys_path} "
@@ -274,7 +274,9 @@ def _export(settings: Settings, card: Card, application: Application, echo: Echo
     echo(f"          cardline card show {application.id}")
 
 
-def _purge(engine: Engine, spec: LineSpec, codes: list[str], clock: Clock, echo: Echo) -> None:
+def _purge(
+    engine: Engine, spec: LineSpec, codes: list[str], clock: Clock, echo: Echo, centre: str
+) -> None:
     """Retention: two stations confirm their batches as delivered, and the purge flow
     removes those citizens' personal data with an explicit cut-off of tomorrow (demo time:
     a centre's purge waits ``retention_days`` after delivery, and a delivery is never
@@ -296,7 +298,7 @@ def _purge(engine: Engine, spec: LineSpec, codes: list[str], clock: Clock, echo:
             != newest
         ][:2]
         for code in chosen:
-            deliver(session=session, code=code, actor=os_user(), at=clock())
+            deliver(session=session, code=code, actor=f"{os_user()}@{centre}", at=clock())
     summary = purge_flow(delivered_before=tomorrow.isoformat())
     kept = summary["kept"]
     echo(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli.context import cli_context, echo_json
+from flows.cli.context import actor, cli_context, echo_json
 from line.errors import NotFound
 from line.types import utc_now
 
@@ -67,7 +67,6 @@ def keys_init(
     file, encrypted under two custodians' shares), a Document Signer whose key is made in
     the PKCS#11 token, and the data key of personal data at rest (wrapped by the token)."""
     from line.db import session_scope
-    from line.operators import os_user
     from printers.ceremony import (
         TEST_CUSTODIANS,
         check_custodians,
@@ -90,7 +89,7 @@ def keys_init(
             custodians=names,
             shares=shares,
             now=utc_now(),
-            actor=os_user(),
+            actor=actor(ctx),
             overwrite=force,
         )
     info = keys_info(paths)
@@ -112,7 +111,6 @@ def keys_rotate(
     key opened with both custodians' shares): the line signs with it from its next run;
     cards signed before still verify against the CSCA."""
     from line.db import session_scope
-    from line.operators import os_user
     from printers.ceremony import TEST_CUSTODIANS, check_custodians, rotate_ceremony
     from printers.keys import KeyPaths, keys_info
 
@@ -130,7 +128,7 @@ def keys_rotate(
             custodians=names,
             shares=shares,
             now=utc_now(),
-            actor=os_user(),
+            actor=actor(ctx),
         )
     info = keys_info(paths)
     typer.echo(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from schema.append_only import drop_append_only, make_append_only
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -101,45 +103,14 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("card", schema=None) as batch_op:
         batch_op.add_column(sa.Column("chip_lot", sa.String(length=64), nullable=True))
-    _append_only("stock_movement")
+    make_append_only("stock_movement")
 
 
 def downgrade() -> None:
-    _drop_append_only("stock_movement")
+    drop_append_only("stock_movement")
     with op.batch_alter_table("card", schema=None) as batch_op:
         batch_op.drop_column("chip_lot")
     op.drop_table("chip_reservation")
     op.drop_table("stock_movement")
     op.drop_table("stock_lot")
     op.drop_table("stock_item")
-
-
-def _append_only(table: str) -> None:
-    dialect = op.get_bind().dialect.name
-    if dialect == "sqlite":
-        for action in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-            )
-    elif dialect == "postgresql":
-        op.execute(
-            f"CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            f"BEGIN RAISE EXCEPTION '{table} is append-only'; END $$"
-        )
-        for action in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
-            )
-
-
-def _drop_append_only(table: str) -> None:
-    dialect = op.get_bind().dialect.name
-    for action in ("update", "delete"):
-        if dialect == "sqlite":
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{action}")
-        elif dialect == "postgresql":
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{action} ON {table}")
-    if dialect == "postgresql":
-        op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")

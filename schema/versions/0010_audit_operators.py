@@ -15,6 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from schema.append_only import drop_append_only, make_append_only
+
 revision = "0010"
 down_revision = "0009"
 branch_labels = None
@@ -48,7 +50,7 @@ def upgrade() -> None:
     op.create_index("ix_audit_event_kind", "audit_event", ["kind"])
     op.create_index("ix_audit_event_subject", "audit_event", ["subject"])
     op.create_index("ix_audit_event_at", "audit_event", ["at"])
-    _append_only("audit_event")
+    make_append_only("audit_event")
     for table in CHAINED:  # ADD COLUMN is not an UPDATE: the triggers stay
         with op.batch_alter_table(table, recreate="never") as batch_op:
             batch_op.add_column(sa.Column("prev_hash", sa.String(length=64), nullable=True))
@@ -64,40 +66,9 @@ def downgrade() -> None:
         with op.batch_alter_table(table, recreate="never") as batch_op:
             batch_op.drop_column("row_hash")
             batch_op.drop_column("prev_hash")
-    _drop_append_only("audit_event")
+    drop_append_only("audit_event")
     op.drop_index("ix_audit_event_at", table_name="audit_event")
     op.drop_index("ix_audit_event_subject", table_name="audit_event")
     op.drop_index("ix_audit_event_kind", table_name="audit_event")
     op.drop_table("audit_event")
     op.drop_table("operator")
-
-
-def _append_only(table: str) -> None:
-    dialect = op.get_bind().dialect.name
-    if dialect == "sqlite":
-        for action in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-            )
-    elif dialect == "postgresql":
-        op.execute(
-            f"CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
-            f"BEGIN RAISE EXCEPTION '{table} is append-only'; END $$"
-        )
-        for action in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
-            )
-
-
-def _drop_append_only(table: str) -> None:
-    dialect = op.get_bind().dialect.name
-    for action in ("update", "delete"):
-        if dialect == "sqlite":
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{action}")
-        elif dialect == "postgresql":
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{action} ON {table}")
-    if dialect == "postgresql":
-        op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
