@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from inventory.books import CHIP, balance_of, locked_lot, record_movement
+from inventory.books import CHIP, Balance, balance_of, locked_lot, record_movement
 from inventory.errors import StockError
 from inventory.models import ChipReservation, MovementKind, StockLot, StockMovement
 
@@ -104,6 +105,89 @@ def consume_chip(
     session.add(reservation)
     session.flush()
     return lot
+
+
+def _open_reservations(
+    session: Session, application_ids: Sequence[int]
+) -> dict[int, ChipReservation]:
+    """Each application's open reservation (the first by id, as ``_open_reservation``
+    finds), in one read; applications holding none are left out."""
+    found: dict[int, ChipReservation] = {}
+    for reservation in session.exec(
+        select(ChipReservation)
+        .where(
+            col(ChipReservation.application_id).in_(set(application_ids)),
+            ChipReservation.state == "reserved",
+        )
+        .order_by(col(ChipReservation.id))
+    ):
+        found.setdefault(reservation.application_id, reservation)
+    return found
+
+
+def _lots_with_balances(
+    session: Session, lot_ids: set[int]
+) -> tuple[dict[int, StockLot], dict[int, Balance]]:
+    """The lots, locked in id order for the rest of the transaction (PostgreSQL), and each
+    one's balance from its last movement: two reads for all of them."""
+    lots = {
+        lot.id or 0: lot
+        for lot in session.exec(
+            select(StockLot)
+            .where(col(StockLot.id).in_(lot_ids))
+            .order_by(col(StockLot.id))
+            .with_for_update()
+        )
+    }
+    last_ids = (
+        select(sa.func.max(StockMovement.id))
+        .where(col(StockMovement.lot_id).in_(lot_ids))
+        .group_by(col(StockMovement.lot_id))
+    )
+    balances = dict.fromkeys(lot_ids, Balance())
+    for last in session.exec(select(StockMovement).where(col(StockMovement.id).in_(last_ids))):
+        balances[last.lot_id] = Balance(
+            last.on_hand_after, last.reserved_after, last.consumed_after, last.spoiled_after
+        )
+    return lots, balances
+
+
+def consume_chips(
+    *, session: Session, takes: Sequence[tuple[int, str]], at: datetime, actor: str
+) -> list[tuple[StockLot, Balance]]:
+    """``consume_chip`` for each (application id, card serial) of a batch, in order, in one
+    pass: one read of the reservations, one of the lots (locked) and their balances, the
+    movements added in order (each lot's balance carried from one to the next) and one
+    flush. Books row for row what ``consume_chip`` card by card books; refused the same
+    way (the first application in order holding no open reservation). Returns each card's
+    lot and that lot's balance just after its movement."""
+    open_ = _open_reservations(session, [application_id for application_id, _ in takes])
+    taken: set[int] = set()
+    for application_id, _ in takes:  # a second card of one application finds none open
+        if application_id in taken or application_id not in open_:
+            raise StockError(
+                f"application {application_id} holds no chip reservation",
+                field="application",
+                reason_code="stock.not_reserved",
+            )
+        taken.add(application_id)
+    if not takes:
+        return []
+    lots, balances = _lots_with_balances(session, {r.lot_id for r in open_.values()})
+    result: list[tuple[StockLot, Balance]] = []
+    for application_id, card_serial in takes:
+        reservation = open_[application_id]
+        lot = lots[reservation.lot_id]
+        balances[reservation.lot_id] = record_movement(
+            session, lot, balances[reservation.lot_id], MovementKind.CONSUMPTION, 1,
+            actor=actor, at=at, application_id=application_id, card_serial=card_serial,
+        )  # fmt: skip
+        reservation.state = "consumed"
+        reservation.card_serial = card_serial
+        session.add(reservation)
+        result.append((lot, balances[reservation.lot_id]))
+    session.flush()
+    return result
 
 
 def spoil_chip(

@@ -19,6 +19,7 @@ from inventory.books import CHIP, Balance, LotStock, balance_of, stock
 from inventory.chips import (
     chip_uid_of,
     consume_chip,
+    consume_chips,
     release_chip,
     reserve_chips,
     spoil_card,
@@ -40,6 +41,7 @@ __all__ = [
     "balance_of",
     "chip_uid_of",
     "consume_chip",
+    "consume_chips",
     "receive",
     "register_consumables",
     "release_chip",
@@ -88,6 +90,17 @@ class LedgerChipStock:
         )
         after = balance_of(session=session, lot_id=lot.id or 0)
         return lot.lot_number, chip_uid_of(lot, after.consumed + after.spoiled)
+
+    def consume_all(
+        self, *, session: Session, takes: Sequence[tuple[int, str]], at: datetime
+    ) -> list[tuple[str, str]]:
+        """``consume`` for each (application id, card serial) of a batch, in one pass of
+        the ledger (``consume_chips``)."""
+        taken = consume_chips(session=session, takes=takes, at=at, actor=self.actor)
+        return [
+            (lot.lot_number, chip_uid_of(lot, after.consumed + after.spoiled))
+            for lot, after in taken
+        ]
 
     def spoil(self, *, session: Session, card_serial: str, reason: str, at: datetime) -> None:
         spoil_card(session=session, card_serial=card_serial, reason=reason, at=at, actor=self.actor)

@@ -156,6 +156,16 @@ class ChipStock(Protocol):
         lot number and its chip's UID."""
         ...
 
+    def consume_all(
+        self, *, session: Session, takes: Sequence[tuple[ApplicationId, str]], at: datetime
+    ) -> list[tuple[str, str]]:
+        """``consume`` for each (application id, card serial) of a batch just started, in
+        order: a stock may book them in one pass. Here, card by card."""
+        return [
+            self.consume(session=session, application_id=app, card_serial=serial, at=at)
+            for app, serial in takes
+        ]
+
     def spoil(self, *, session: Session, card_serial: str, reason: str, at: datetime) -> None:
         """The card body taken for ``card_serial`` was spoiled."""
         ...

@@ -132,9 +132,11 @@ def _check_startable(
 
 def take_chips(*, session: Session, cards: Sequence[Card], stock: ChipStock, at: datetime) -> None:
     """The card bodies (and their chips) of cards that just started are taken from stock:
-    each application's reserved body is consumed, and the card records its lot and chip."""
-    for card in cards:
-        card.chip_lot, card.chip_uid = stock.consume(
-            session=session, application_id=card.application_id, card_serial=card.serial, at=at
-        )
+    each application's reserved body is consumed (the whole batch in one pass of the stock),
+    and the card records its lot and chip."""
+    taken = stock.consume_all(
+        session=session, takes=[(card.application_id, card.serial) for card in cards], at=at
+    )
+    for card, (lot_number, chip_uid) in zip(cards, taken, strict=True):
+        card.chip_lot, card.chip_uid = lot_number, chip_uid
         session.add(card)

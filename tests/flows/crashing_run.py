@@ -30,7 +30,8 @@ if str(ROOT) not in sys.path:
 KILL_IN_BATCH = 2
 
 POINTS: dict[str, str] = {
-    "start": "chips being taken: in the ledger's consume of the 3rd card (start transaction open)",
+    "start": "chips being taken: the ledger's consume_all of the batch booked (start transaction "
+    "open)",
     "printed": "the printer wrote the batch's PDF; the print is not recorded yet",
     "encode": "the encoder wrote 2 chips of the batch; the encoding is not recorded yet",
     "qc": "QC inspected 2 cards of the batch; the verdicts are not recorded yet",
@@ -137,8 +138,19 @@ def install(point: str) -> None:
 
         return kill
 
+    def batch_call(name: str) -> Kill:
+        """The first call of the kill batch, the batch found by its first card's serial."""
+
+        def kill(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+            takes = kwargs.get("takes") or []
+            serial = str(takes[0][1]) if takes else ""
+            return Batches.count(name, Batches.of_serial.get(serial)) == 1
+
+        return kill
+
     if point == "start":
-        after(LedgerChipStock, "consume", kill=nth_card("consume", 3))
+        # The batch's chips are taken in one call: die once it has booked them all.
+        after(LedgerChipStock, "consume_all", kill=batch_call("consume_all"))
     elif point == "printed":
         after(SpoolPrinter, "print_cards", kill=nth_card("print", 1))
     elif point == "encode":  # the line encodes a batch through encode_all, card by card
