@@ -132,6 +132,8 @@ def _grant(connection: Connection, schema: str, groups: dict[Role, str]) -> None
     run(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {every}")
     run(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {every}")
     run(f"GRANT INSERT ON audit_event TO {every}")
+    # every chained row (audit_event, stage_event, stock_movement) moves its chain's head
+    run(f"GRANT SELECT, UPDATE ON chain_head TO {every}")
     writes = {
         Role.OPERATOR: [t for t in LINE_TABLES if t in tables],
         Role.STOCK_CLERK: [t for t in STOCK_TABLES if t in tables],

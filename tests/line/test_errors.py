@@ -38,7 +38,23 @@ def _lease() -> Any:
     return Lease("token", "cardline-run@HN1/host:1", ("print-01",), at, at)
 
 
-FACTORIES: dict[str, Any] = {"lease": _lease}  # values that must be built, by parameter name
+def _needs() -> frozenset[Any]:
+    from line.operators import Role
+
+    return frozenset({Role.SUPERVISOR})
+
+
+def _has() -> set[Any]:
+    from line.operators import Role
+
+    return {Role.OPERATOR}
+
+
+FACTORIES: dict[str, Any] = {  # values that must be built, by parameter name
+    "lease": _lease,
+    "needs": _needs,
+    "has": _has,
+}
 BY_ANNOTATION: tuple[tuple[str, Any], ...] = (
     ("datetime", datetime(2026, 11, 1, 8, 30, tzinfo=UTC)),
     ("date", date(2026, 11, 1)),

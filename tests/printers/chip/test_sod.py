@@ -98,7 +98,11 @@ def issue_ds(
     pki: keys.KeyPaths, *, not_before: datetime, not_after: datetime
 ) -> keys.DocumentSigner:
     """A DS certificate of the test CSCA with a validity of the test's choosing."""
-    csca_key = serialization.load_pem_private_key(pki.csca_key.read_bytes(), password=None)
+    from printers import ceremony
+
+    csca_key = serialization.load_pem_private_key(
+        pki.csca_key.read_bytes(), password=ceremony.test_passphrase(pki)
+    )
     assert isinstance(csca_key, ec.EllipticCurvePrivateKey)
     csca_cert = keys.load_csca(pki.csca_cert)
     key = ec.generate_private_key(ec.SECP256R1())
