@@ -17,12 +17,20 @@ initialised, so opening a token of another embedded home re-initialises the libr
 do; the line never does) and every signer reopens its session when it sees that. SoftHSM is
 initialised without locking callbacks (python-pkcs11 passes none), so every call into the
 module holds ``LOCK``.
+
+Several processes, one embedded token: SoftHSM's file store is not safe across processes
+(every login rewrites the token's ``token.object``, and a process reading it meanwhile sees
+it half written: no such token, or CKR_GENERAL_ERROR). So for an embedded token ``LOCK`` is
+also an exclusive ``flock`` on ``<SOFTHSM2_CONF>.lock``, taken from before SoftHSM is
+initialised: the line's workers and helper processes use the token one call at a time. A
+centre's HSM (no ``softhsm_conf``) orders its own clients; there ``LOCK`` is the threads'.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import secrets
 import shutil
@@ -53,7 +61,78 @@ SOFTHSM_MODULES = (
     Path("/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"),
 )
 DEFAULT_TOKEN_LABEL = "cardline-ds"
-LOCK = threading.RLock()
+
+
+class ModuleLock:
+    """``LOCK``: one thread of this process at a time in the PKCS#11 module and, once
+    ``span`` named a lock file (an embedded SoftHSM token's), one process of the machine
+    at a time too. Re-entrant; the file lock is taken by the outermost ``with`` and dropped
+    when it ends."""
+
+    def __init__(self) -> None:
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._path: Path | None = None
+        self._fd: int | None = None
+        self._held = False
+
+    def __enter__(self) -> ModuleLock:
+        self._threads.acquire()
+        self._depth += 1
+        if self._depth == 1 and self._fd is not None:
+            self._take()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._held:
+            self._held = False
+            fcntl.flock(self._fd, fcntl.LOCK_UN)  # type: ignore[arg-type]
+        self._threads.release()
+
+    def span(self, path: Path | None) -> None:
+        """From now on, hold the machine-wide lock ``path`` too (``None``: threads only).
+        Called holding ``LOCK``, before the module reads the token: takes ``path`` at once."""
+        if path == self._path:
+            return
+        self._drop_file()
+        self._path = path
+        if path is not None:
+            try:
+                self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                self._path = None
+                raise HsmError(
+                    f"cannot open the token's lock file {path} ({exc.strerror})",
+                    reason_code="keys.hsm.lock",
+                ) from None
+            if self._depth > 0:
+                self._take()
+
+    def _take(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)  # type: ignore[arg-type]
+        self._held = True
+
+    def _drop_file(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)  # closing the descriptor releases its flock
+        self._fd, self._path, self._held = None, None, False
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's descriptor shares the parent's lock; open our own
+        when next needed (the child holds nothing yet)."""
+        path = self._path
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._fd, self._path, self._held = None, None, False
+        if path is not None:
+            self._path = None
+            self.span(path)
+
+
+LOCK = ModuleLock()
+os.register_at_fork(after_in_child=LOCK.after_fork)
 _loaded: dict[str, Path | None] = {}  # module -> the SOFTHSM2_CONF it was initialised with
 _generation = 0  # counts re-initialisations: sessions of an older one are gone
 
@@ -157,6 +236,8 @@ def _library(token: TokenRef) -> Library:
         raise HsmError(f"no PKCS#11 module at {module}", reason_code="keys.hsm.module")
     conf = token.softhsm_conf
     switch = module in _loaded and conf is not None and _loaded[module] != conf
+    if conf is not None:
+        LOCK.span(lock_file(conf))  # before SoftHSM first reads the token directory
     if conf is not None and (switch or module not in _loaded):
         os.environ["SOFTHSM2_CONF"] = str(conf)  # SoftHSM reads it at C_Initialize
     try:
@@ -172,6 +253,11 @@ def _library(token: TokenRef) -> Library:
     if conf is not None or module not in _loaded:
         _loaded[module] = conf
     return library
+
+
+def lock_file(conf: Path) -> Path:
+    """The machine-wide lock of the embedded token configured by ``conf``."""
+    return conf.with_name(conf.name + ".lock")
 
 
 def _token(token: TokenRef) -> pkcs11.Token:

@@ -212,3 +212,58 @@ def test_threads_share_one_signer(paths: keys.KeyPaths) -> None:
     assert signer.signatures == 1 + 4 * 300
     signer.close()
     assert UsageCounter.total(paths.usage_file(signer.certificate)) == 1 + 4 * 300
+
+
+def _log_in_and_sign(paths: keys.KeyPaths, start: multiprocessing.synchronize.Event) -> str:
+    """In a new process: log in to the token (SoftHSM rewrites token.object) and sign."""
+    start.wait(60)
+    try:
+        signer = keys.load_signer(paths)
+        signature = signer.sign(b"at once")
+        signer.close()
+    except Exception as exc:  # noqa: BLE001 - the test counts every failure with its kind
+        return f"{type(exc).__name__}: {exc}"
+    return signature.hex()
+
+
+def test_processes_logging_in_at_once_all_reach_the_token(paths: keys.KeyPaths) -> None:
+    """Workers and helpers of one centre share the embedded token. Without the machine-wide
+    lock about one login in twelve failed here (no such token, CKR_GENERAL_ERROR)."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Manager().Event()
+    outcomes: list[str] = []
+    for _ in range(3):
+        with ProcessPoolExecutor(max_workers=6, mp_context=context) as pool:
+            futures = [pool.submit(_log_in_and_sign, paths, start) for _ in range(6)]
+            start.set()
+            outcomes += [future.result() for future in futures]
+        start.clear()
+    public = ds_public(paths)
+    for outcome in outcomes:
+        assert not outcome.startswith(("HsmError", "GeneralError", "PKCS11Error")), outcome
+        public.verify(bytes.fromhex(outcome), b"at once", ec.ECDSA(hashes.SHA256()))
+
+
+def _open_and_report(paths: keys.KeyPaths, entered: multiprocessing.Queue[str]) -> None:
+    entered.put("trying")
+    with hsm.LOCK, hsm.open_session(paths.token):
+        entered.put("in")
+
+
+def test_while_one_process_is_in_the_embedded_token_another_waits(
+    paths: keys.KeyPaths,
+) -> None:
+    import queue
+
+    context = multiprocessing.get_context("spawn")
+    entered: multiprocessing.Queue[str] = context.Queue()
+    with hsm.LOCK, hsm.open_session(paths.token):
+        assert hsm.lock_file(paths.token.softhsm_conf).exists()  # type: ignore[arg-type]
+        other = context.Process(target=_open_and_report, args=(paths, entered))
+        other.start()
+        assert entered.get(timeout=60) == "trying"
+        with pytest.raises(queue.Empty):
+            entered.get(timeout=3)  # held out while this process is in the module
+    assert entered.get(timeout=60) == "in"
+    other.join(60)
+    assert other.exitcode == 0

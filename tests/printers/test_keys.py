@@ -51,9 +51,11 @@ def test_init_writes_the_public_files_and_the_token_with_private_modes(
         "data.key",
         "ds.pem",
         "softhsm2.conf",
+        "softhsm2.conf.lock",  # the embedded token's machine-wide lock (printers.hsm.LOCK)
         "token",
         "token.pin",
     ]
+    assert mode(directory / "softhsm2.conf.lock") == 0o600
     assert paths.csca_key == tmp_path / "pki" / "test-offline-ca" / "csca.key"
     assert paths.csca_key.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
     assert mode(directory) == mode(paths.csca_key.parent) == 0o700

@@ -106,8 +106,17 @@ def test_two_workers_never_take_the_same_card(pg_admin: Engine, tmp_path: Path) 
         ]
         for worker in workers:
             worker.start()
-        for _ in workers:  # imported, connected, devices built: now both go at once
-            ready.get(timeout=120)
+        waiting = len(workers)  # imported, connected, devices built: then both go at once
+        deadline = time.monotonic() + 120
+        while waiting:
+            try:
+                waiting -= ready.get(timeout=1)
+            except queue.Empty:
+                crashed = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+                assert not crashed, (
+                    f"a worker failed while starting (exit {crashed}); see its output"
+                )
+                assert time.monotonic() < deadline, "the workers did not start"
         go.set()
         outcomes = []
         deadline = time.monotonic() + 240
