@@ -1,5 +1,5 @@
-"""The reconciliation as a PDF to sign: one table per process (a row per day), spoils and
-returns by reason, the chip lots, every break in red words, and the sign-off boxes of the
+"""The reconciliation as a PDF to sign: the processes in one table (a row per day), spoils
+and returns by reason, the chip lots, every break in red words, and the sign-off boxes of the
 operator who made it and the reviewer who checked it (name, signature, date).
 
 The same styles as the daily report (``flows.report``); written atomically, owner-only.
@@ -9,7 +9,6 @@ Counts and card serials only, no personal data.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -20,7 +19,15 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    CondPageBreak,
+    Flowable,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 from reportlab.platypus.flowables import KeepTogether
 
 from flows.reconcile import HEADERS, Reconciliation, cells
@@ -32,6 +39,7 @@ from line.reconcile import PROCESSES
 from printers.face.fonts import register_fonts
 
 RED = colors.HexColor("#c00000")
+ORPHAN = 30 * mm  # a section's heading starts a new page rather than end one alone
 DAY_WIDTHS = [22 * mm, *([16 * mm] * 8), 20 * mm]
 
 
@@ -45,8 +53,11 @@ class _Sheet(Styles):
         )
         self.head_right = ParagraphStyle("head_right", parent=self.head, alignment=TA_RIGHT)
         self.red = ParagraphStyle("red", parent=self.body, textColor=RED)
+        self.process = ParagraphStyle(
+            "process", parent=self.cell, fontName=self.fonts.bold, fontSize=9, leading=11
+        )
 
-    def headed(self, header: list[str], rows: list[list[str]], widths: list[float]) -> Table:
+    def headed(self, header: list[str], rows: list[list[Any]], widths: list[float]) -> Table:
         """A table whose header cells wrap (long headers in narrow numeric columns); every
         column but the first two is numeric; a "NO" cell is in red."""
         numeric = tuple(range(1, len(header)))
@@ -56,6 +67,7 @@ class _Sheet(Styles):
         ]
         body = [heads, *rows]
         table = self.table([], body, widths, numeric=numeric)
+        table.repeatRows = 1  # the header again on every page the table runs onto
         style: list[tuple[Any, ...]] = [
             ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
             ("LEFTPADDING", (0, 0), (-1, -1), 3),
@@ -71,14 +83,22 @@ class _Sheet(Styles):
 
 
 def _processes(report: Reconciliation, s: _Sheet) -> list[Flowable]:
-    out: list[Flowable] = []
+    """One table, its header once: each process a spanning row, then a row per day (a
+    day's sheet fits one page, sign-off included)."""
     header = ["Day", *HEADERS[2:]]
+    rows: list[list[Any]] = []
+    spans: list[int] = []
     for process in PROCESSES:
-        rows = [cells(row)[1:] for row in report.processes if row.process is process]
-        out.append(
-            KeepTogether([Paragraph(process.value, s.heading), s.headed(header, rows, DAY_WIDTHS)])
-        )
-    return out
+        spans.append(len(rows) + 1)
+        rows.append([Paragraph(process.value, s.process), *[""] * (len(header) - 1)])
+        rows += [cells(row)[1:] for row in report.processes if row.process is process]
+    table = s.headed(header, rows, DAY_WIDTHS)
+    style: list[tuple[Any, ...]] = []
+    for y in spans:
+        style += [("SPAN", (0, y), (-1, y)), ("TOPPADDING", (0, y), (-1, y), 5),
+                  ("NOSPLIT", (0, y), (-1, min(y + 1, len(rows))))]  # fmt: skip
+    table.setStyle(TableStyle(style))
+    return [CondPageBreak(ORPHAN), Paragraph("Processes", s.heading), table]
 
 
 def _reasons(report: Reconciliation, s: _Sheet) -> list[Flowable]:
@@ -92,16 +112,20 @@ def _reasons(report: Reconciliation, s: _Sheet) -> list[Flowable]:
                 reason = find(code)
                 rows.append([row.process.value, f"{row.day:%Y-%m-%d}", f"{n:,}", code, what,
                              reason.meaning if reason is not None else ""])  # fmt: skip
-    out: list[Flowable] = [Paragraph("Spoiled and returned cards by reason", s.heading)]
+    out: list[Flowable] = [
+        CondPageBreak(ORPHAN),
+        Paragraph("Spoiled and returned cards by reason", s.heading),
+    ]
     if not rows:
         return [*out, Paragraph("No card was spoiled or returned.", s.body)]
-    widths = [22 * mm, 22 * mm, 12 * mm, 44 * mm, 18 * mm, 52 * mm]
+    widths = [26 * mm, 22 * mm, 12 * mm, 42 * mm, 18 * mm, 50 * mm]  # no process name wraps
     header = ["Process", "Day", "Cards", "Reason", "As", "Meaning"]
     return [*out, s.table(header, rows, widths, numeric=(2,))]
 
 
 def _lots(report: Reconciliation, s: _Sheet) -> list[Flowable]:
     out: list[Flowable] = [
+        CondPageBreak(ORPHAN),
         Paragraph(f"Chip lots at the end of {report.last:%Y-%m-%d}", s.heading),
         Paragraph("received + adjusted = on hand + good + in process + spoiled; the ledger's "
                   "consumed = good + in process and its spoiled = spoiled.", s.note),
@@ -140,7 +164,7 @@ def _sign_off(s: _Sheet) -> Flowable:
             for what in ("Name", "Signature", "Date")
         ],
     ]
-    table = Table(rows, colWidths=[WIDTH / 2] * 2, rowHeights=[7 * mm, 12 * mm, 20 * mm, 12 * mm])
+    table = Table(rows, colWidths=[WIDTH / 2] * 2, rowHeights=[7 * mm, 10 * mm, 17 * mm, 10 * mm])
     table.setStyle(
         TableStyle([
             ("BOX", (0, 0), (0, -1), 0.8, colors.black),
@@ -152,18 +176,33 @@ def _sign_off(s: _Sheet) -> Flowable:
     return KeepTogether([Paragraph("Sign-off", s.heading), table])
 
 
-def _footer(text: str, font: str) -> Callable[[Canvas, Any], None]:
-    """Draws ``text`` and the page number at the foot of every page (a signed sheet says
-    which reconciliation each of its pages belongs to)."""
+class _NumberedCanvas(Canvas):  # type: ignore[misc]  # ReportLab has no types
+    """A canvas that writes "page N of M" at the foot of every page once it knows M: a
+    reviewer sees whether a page of a signed sheet is missing."""
 
-    def draw(canvas: Canvas, document: Any) -> None:
-        canvas.saveState()
-        canvas.setFont(font, 7.5)
-        canvas.drawString(20 * mm, 10 * mm, text)
-        canvas.drawRightString(A4[0] - 20 * mm, 10 * mm, f"page {document.page}")
-        canvas.restoreState()
+    footer = ""
+    font = "Helvetica"
 
-    return draw
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:  # noqa: N802 - ReportLab's name
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        for state in self._pages:
+            self.__dict__.update(state)
+            self.saveState()
+            self.setFont(self.font, 7.5)
+            self.drawString(20 * mm, 10 * mm, self.footer)
+            self.drawRightString(
+                A4[0] - 20 * mm, 10 * mm, f"page {self._pageNumber} of {len(self._pages)}"
+            )
+            self.restoreState()
+            super().showPage()
+        super().save()
 
 
 def render_reconciliation(*, out: Path, report: Reconciliation) -> Path:
@@ -193,10 +232,13 @@ def render_reconciliation(*, out: Path, report: Reconciliation) -> Path:
         Spacer(1, 4 * mm),
         _sign_off(sheet),
     ]  # fmt: skip
-    draw = _footer(
-        f"cardline reconciliation, centre {report.centre}, {report.period}", sheet.fonts.sans
-    )
-    document.build(story, onFirstPage=draw, onLaterPages=draw)
+    canvas = type(
+        "Sheet",
+        (_NumberedCanvas,),
+        {"footer": f"cardline reconciliation, centre {report.centre}, {report.period}",
+         "font": sheet.fonts.sans},
+    )  # fmt: skip
+    document.build(story, canvasmaker=canvas)
     os.chmod(tmp, 0o600)
     tmp.replace(out)
     return out

@@ -9,6 +9,7 @@ day and the card; bad options are usage errors."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ from schema import upgrade
 from tests.conftest import PG_URL
 from tests.flows.homes import ready_home
 from tests.inventory.reconcile_run import DAYS, broken_day
-from tests.sim.pdfcheck import assert_readable
+from tests.sim.pdfcheck import assert_readable, page_texts
 
 PROCESS_FIELDS = {
     "process", "day", "opening_wip", "received", "good", "spoiled", "spoiled_by_reason",
@@ -144,6 +145,9 @@ def test_the_pdf_reads_back_with_its_tables_and_sign_off_boxes(
                   "Every process on every day and every chip lot reconciles."):  # fmt: skip
         assert words in text, words
     assert returned not in text, "a day that reconciles names no card"
+    # A day's sheet is one page, sign-off boxes with the figures they sign for, and says so.
+    assert len(page_texts(pdf)) == 1 and "page 1 of 1" in text
+    assert re.search(r"delivery \d{4}-\d\d-\d\d 1 delivery\.damaged returned", text), text
 
 
 def test_a_broken_day_fails_reconcile_and_check_naming_process_day_and_card(
